@@ -9,6 +9,8 @@ export default defineConfig({
           name: 'node',
           include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
           environment: 'node',
+          // One real redis-server (+ Upstash REST bridge) per run for the integration tests.
+          globalSetup: ['test/support/global-redis.ts'],
         },
       },
       {

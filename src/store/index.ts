@@ -1,0 +1,17 @@
+/**
+ * The L2 store: one interface, two adapters (upstash for production, memory for development).
+ * `createUpstashRedis` (for @upstash/ratelimit) is imported from './upstash-redis.ts' directly, so
+ * code that does not need the @upstash/redis package does not bundle it.
+ */
+export type {
+  AppendOptions,
+  CompareAndSwapOptions,
+  SetOptions,
+  Store,
+  StreamEntry,
+} from './types.ts'
+export { isStoreError, StoreError, type StoreErrorCode } from './errors.ts'
+export { createMemoryStore, type MemoryStoreOptions } from './memory.ts'
+export { createUpstashStore, type UpstashStoreOptions } from './upstash.ts'
+export type { UpstashHttpOptions } from './upstash-http.ts'
+export { getJson, setJson } from './json.ts'

@@ -1,0 +1,158 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { inject } from 'vitest'
+import { startUpstashBridge } from '../../scripts/upstash-bridge.ts'
+import { connectResp } from '../../scripts/lib/resp.ts'
+
+/**
+ * Real redis-server for integration tests: a throwaway instance on a free loopback port in a temp
+ * dir, no persistence. Plus the Upstash REST bridge in front of it, so tests run the production
+ * adapter against real Redis. No mocks of Redis anywhere.
+ */
+
+export interface RedisServer {
+  host: string
+  port: number
+  close(): Promise<void>
+}
+
+export interface RedisWithBridge {
+  redisPort: number
+  url: string
+  token: string
+  close(): Promise<void>
+}
+
+const READY_DEADLINE_MS = 10_000
+
+/**
+ * Start redis-server (`REDIS_SERVER` or `redis-server` on PATH) and resolve once it answers PING.
+ *
+ * @example
+ * const redis = await startRedisServer()
+ * afterAll(() => redis.close())
+ */
+export async function startRedisServer(): Promise<RedisServer> {
+  let lastError: unknown
+  // A free port can be taken between our probe and redis binding it: retry with a new one.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      return await startOnce(await freePort())
+    } catch (e) {
+      lastError = e
+    }
+  }
+  throw lastError
+}
+
+async function startOnce(port: number): Promise<RedisServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-redis-'))
+  const binary = process.env.REDIS_SERVER ?? 'redis-server'
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+  const child = spawn(binary, [...args, '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  const keep = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-2000))
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  const exited = once(child, 'exit')
+  const close = async (): Promise<void> => {
+    await stop(child, exited)
+    await rm(dir, { recursive: true, force: true })
+  }
+  try {
+    await waitForPing(port, child)
+  } catch (e) {
+    await close()
+    throw new Error(`redis-server did not start on port ${port}: ${String(e)}\n${output}`)
+  }
+  return { host: '127.0.0.1', port, close }
+}
+
+/** Poll the socket: connect and PING until it answers, the process dies, or the deadline passes. */
+async function waitForPing(port: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + READY_DEADLINE_MS
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error('exited')
+    try {
+      const connection = await connectResp({ port, connectTimeoutMs: 1000 })
+      try {
+        if ((await connection.call('PING')) === 'PONG') return
+      } finally {
+        await connection.close()
+      }
+    } catch (e) {
+      if (Date.now() > deadline) throw e
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay))
+  }
+}
+
+async function stop(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill('SIGTERM')
+  await exited
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * redis-server plus the Upstash bridge in front of it, with a random token.
+ *
+ * @example
+ * const env = await startRedisWithBridge()
+ * const store = createUpstashStore({ url: env.url, token: env.token })
+ */
+export async function startRedisWithBridge(): Promise<RedisWithBridge> {
+  const redis = await startRedisServer()
+  const token = `test-${crypto.randomUUID()}`
+  try {
+    const bridge = await startUpstashBridge({ redisPort: redis.port, token })
+    return {
+      redisPort: redis.port,
+      url: bridge.url,
+      token,
+      async close() {
+        await bridge.close()
+        await redis.close()
+      },
+    }
+  } catch (e) {
+    await redis.close()
+    throw e
+  }
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Set by test/support/global-redis.ts when it is a globalSetup: one redis + bridge per run. */
+    upstashBridge?: { redisPort: number; url: string; token: string }
+  }
+}
+
+/**
+ * The run's shared redis + bridge when global-redis.ts is configured as a globalSetup, else a fresh
+ * pair for this file (close() then stops it). Tests isolate themselves with unique key prefixes.
+ *
+ * @example
+ * let env: RedisWithBridge
+ * beforeAll(async () => { env = await useRedisWithBridge() })
+ * afterAll(() => env.close())
+ */
+export async function useRedisWithBridge(): Promise<RedisWithBridge> {
+  const shared = inject('upstashBridge')
+  if (shared) return { ...shared, close: async () => {} }
+  return startRedisWithBridge()
+}

@@ -1,0 +1,329 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { isStoreError } from '../../src/store/errors.ts'
+import type { Store } from '../../src/store/types.ts'
+
+/**
+ * The one contract every Store adapter must meet (openauth/h3 style): called once per adapter with a
+ * factory that returns a fresh, empty store. Time never passes here (Redis cannot fake it): TTLs are
+ * asserted by value through `ttlMs`; expiry itself is tested with a fake clock on the memory adapter.
+ *
+ * @example
+ * defineStoreContract('memory', () => createMemoryStore())
+ */
+export function defineStoreContract(name: string, makeStore: () => Store | Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    const fresh = async (): Promise<Store> => makeStore()
+
+    describe('get / set / delete', () => {
+      it('round-trips a value and reads null for an absent key', async () => {
+        const store = await fresh()
+        expect(await store.get('absent')).toBeNull()
+        expect(await store.set('k', 'v1')).toBe(true)
+        expect(await store.get('k')).toBe('v1')
+        expect(await store.set('k', 'v2')).toBe(true)
+        expect(await store.get('k')).toBe('v2')
+      })
+
+      it('ifAbsent writes only when the key does not exist', async () => {
+        const store = await fresh()
+        expect(await store.set('k', 'first', { ifAbsent: true })).toBe(true)
+        expect(await store.set('k', 'second', { ifAbsent: true })).toBe(false)
+        expect(await store.get('k')).toBe('first')
+        await store.delete('k')
+        expect(await store.set('k', 'third', { ifAbsent: true, ttlSeconds: 30 })).toBe(true)
+        expect(await store.get('k')).toBe('third')
+      })
+
+      it('delete counts only keys that existed, of any type, and accepts none', async () => {
+        const store = await fresh()
+        await store.set('a', '1')
+        await store.appendToStream('s', { f: 'v' })
+        expect(await store.delete('a', 'missing', 's')).toBe(2)
+        expect(await store.get('a')).toBeNull()
+        expect(await store.readStream('s', '0')).toEqual([])
+        expect(await store.delete()).toBe(0)
+      })
+
+      it('ping answers true', async () => {
+        expect(await (await fresh()).ping()).toBe(true)
+      })
+    })
+
+    describe('TTLs (asserted by value)', () => {
+      it('set with ttlSeconds gives a TTL within the asked lifetime; none gives Infinity', async () => {
+        const store = await fresh()
+        await store.set('short', 'v', { ttlSeconds: 30 })
+        const ttl = await store.ttlMs('short')
+        expect(ttl).toBeGreaterThan(25_000)
+        expect(ttl).toBeLessThanOrEqual(30_000)
+        await store.set('forever', 'v')
+        expect(await store.ttlMs('forever')).toBe(Infinity)
+        expect(await store.ttlMs('absent')).toBeNull()
+      })
+
+      it('fractional seconds round up to whole milliseconds', async () => {
+        const store = await fresh()
+        await store.set('k', 'v', { ttlSeconds: 0.0004 })
+        // 0.4 ms asks for 1 ms: the key may already be gone, but never lives longer.
+        const ttl = await store.ttlMs('k')
+        expect(ttl === null || ttl <= 1).toBe(true)
+        await store.set('k2', 'v', { ttlSeconds: 1.5 })
+        expect(await store.ttlMs('k2')).toBeLessThanOrEqual(1500)
+      })
+
+      it('a plain set over a key with a TTL clears the TTL (Redis SET semantics)', async () => {
+        const store = await fresh()
+        await store.set('k', 'v', { ttlSeconds: 30 })
+        await store.set('k', 'w')
+        expect(await store.ttlMs('k')).toBe(Infinity)
+      })
+
+      it('expire sets the TTL of an existing key and reports a missing one', async () => {
+        const store = await fresh()
+        await store.set('k', 'v')
+        expect(await store.expire('k', 20)).toBe(true)
+        const ttl = await store.ttlMs('k')
+        expect(ttl).toBeGreaterThan(15_000)
+        expect(ttl).toBeLessThanOrEqual(20_000)
+        expect(await store.expire('missing', 20)).toBe(false)
+      })
+    })
+
+    describe('take (GETDEL)', () => {
+      it('returns the value once, then null', async () => {
+        const store = await fresh()
+        await store.set('code', 'grant', { ttlSeconds: 60 })
+        expect(await store.take('code')).toBe('grant')
+        expect(await store.take('code')).toBeNull()
+        expect(await store.get('code')).toBeNull()
+        expect(await store.take('never')).toBeNull()
+      })
+
+      it('is single-use under concurrency: of 20 concurrent takes exactly one wins', async () => {
+        const store = await fresh()
+        await store.set('code', 'grant')
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.take('code')))
+        expect(results.filter((r) => r === 'grant')).toHaveLength(1)
+        expect(results.filter((r) => r === null)).toHaveLength(19)
+      })
+    })
+
+    describe('compareAndSwap', () => {
+      it('creates from absent, replaces on match, refuses on mismatch, deletes with null', async () => {
+        const store = await fresh()
+        expect(await store.compareAndSwap('k', null, 'a')).toBe(true)
+        expect(await store.compareAndSwap('k', null, 'b')).toBe(false)
+        expect(await store.compareAndSwap('k', 'x', 'b')).toBe(false)
+        expect(await store.get('k')).toBe('a')
+        expect(await store.compareAndSwap('k', 'a', 'b')).toBe(true)
+        expect(await store.get('k')).toBe('b')
+        expect(await store.compareAndSwap('k', 'b', null)).toBe(true)
+        expect(await store.get('k')).toBeNull()
+        expect(await store.compareAndSwap('k', 'b', 'c')).toBe(false)
+        expect(await store.compareAndSwap('k', null, null)).toBe(true)
+        expect(await store.get('k')).toBeNull()
+      })
+
+      it('does not confuse an empty string with absence', async () => {
+        const store = await fresh()
+        await store.set('k', '')
+        expect(await store.compareAndSwap('k', null, 'x')).toBe(false)
+        expect(await store.compareAndSwap('k', '', 'x')).toBe(true)
+        expect(await store.get('k')).toBe('x')
+      })
+
+      it('sets a new TTL when asked and keeps the current one otherwise', async () => {
+        const store = await fresh()
+        await store.set('k', 'a', { ttlSeconds: 30 })
+        expect(await store.compareAndSwap('k', 'a', 'b')).toBe(true)
+        const kept = await store.ttlMs('k')
+        expect(kept).toBeGreaterThan(25_000)
+        expect(kept).toBeLessThanOrEqual(30_000)
+        expect(await store.compareAndSwap('k', 'b', 'c', { ttlSeconds: 300 })).toBe(true)
+        expect(await store.ttlMs('k')).toBeGreaterThan(250_000)
+        expect(await store.compareAndSwap('fresh', null, 'v')).toBe(true)
+        expect(await store.ttlMs('fresh')).toBe(Infinity)
+      })
+
+      it('lets exactly one of 20 concurrent swaps from the same value win', async () => {
+        const store = await fresh()
+        await store.set('family', 'generation-0')
+        const attempts = Array.from({ length: 20 }, (_, i) =>
+          store.compareAndSwap('family', 'generation-0', `winner-${i}`),
+        )
+        const results = await Promise.all(attempts)
+        expect(results.filter(Boolean)).toHaveLength(1)
+        expect(await store.get('family')).toBe(`winner-${results.indexOf(true)}`)
+      })
+    })
+
+    describe('increment', () => {
+      it('counts from 1 and sets the TTL only when the window starts', async () => {
+        const store = await fresh()
+        expect(await store.increment('rl', 60)).toBe(1)
+        expect(await store.increment('rl', 600)).toBe(2)
+        expect(await store.increment('rl', 600)).toBe(3)
+        const ttl = await store.ttlMs('rl')
+        expect(ttl).toBeGreaterThan(55_000)
+        expect(ttl).toBeLessThanOrEqual(60_000)
+      })
+
+      it('gives a counter that had no TTL one', async () => {
+        const store = await fresh()
+        await store.set('rl', '41')
+        expect(await store.increment('rl', 10)).toBe(42)
+        expect(await store.ttlMs('rl')).toBeLessThanOrEqual(10_000)
+      })
+
+      it('hands out each count exactly once under concurrency', async () => {
+        const store = await fresh()
+        const counts = await Promise.all(
+          Array.from({ length: 20 }, () => store.increment('rl', 60)),
+        )
+        expect([...counts].sort((a, b) => a - b)).toEqual(
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        )
+      })
+
+      it('fails with a StoreError on a value that is not an integer', async () => {
+        const store = await fresh()
+        await store.set('rl', 'not-a-number')
+        await expect(store.increment('rl', 60)).rejects.toSatisfy(
+          (e) => isStoreError(e) && e.code === 'command_failed',
+        )
+        expect(await store.get('rl')).toBe('not-a-number')
+      })
+    })
+
+    describe('streams', () => {
+      it('appends with increasing ids and reads them back in order', async () => {
+        const store = await fresh()
+        const ids: string[] = []
+        for (let i = 0; i < 5; i++)
+          ids.push(await store.appendToStream('feed', { jti: `t${i}`, n: `${i}` }))
+        const sorted = [...ids].sort(compareIds)
+        expect(ids).toEqual(sorted)
+        expect(new Set(ids).size).toBe(5)
+        const all = await store.readStream('feed', '0')
+        expect(all.map((e) => e.id)).toEqual(ids)
+        expect(all.map((e) => e.fields)).toEqual(ids.map((_, i) => ({ jti: `t${i}`, n: `${i}` })))
+      })
+
+      it('reads strictly after afterId, and at most count entries', async () => {
+        const store = await fresh()
+        const ids: string[] = []
+        for (let i = 0; i < 6; i++) ids.push(await store.appendToStream('feed', { i: `${i}` }))
+        const after = await store.readStream('feed', ids[1]!)
+        expect(after.map((e) => e.id)).toEqual(ids.slice(2))
+        expect((await store.readStream('feed', ids[1]!, 2)).map((e) => e.id)).toEqual(
+          ids.slice(2, 4),
+        )
+        expect(await store.readStream('feed', ids[5]!)).toEqual([])
+        expect(await store.readStream('absent', '0')).toEqual([])
+      })
+
+      it('keeps at least maxLength newest entries and trims older ones', async () => {
+        const store = await fresh()
+        const ids: string[] = []
+        for (let i = 0; i < 300; i++) {
+          ids.push(await store.appendToStream('feed', { i: `${i}` }, { maxLength: 10 }))
+        }
+        const kept = await store.readStream('feed', '0', 1000)
+        expect(kept.length).toBeGreaterThanOrEqual(10)
+        expect(kept.length).toBeLessThan(300)
+        expect(kept.map((e) => e.id)).toEqual(ids.slice(-kept.length))
+      })
+
+      it('keeps hostile field names as plain fields', async () => {
+        const store = await fresh()
+        await store.appendToStream('feed', { ['__proto__']: 'x', constructor: 'y' })
+        const [entry] = await store.readStream('feed', '0')
+        expect(Object.getPrototypeOf(entry!.fields)).toBe(Object.prototype)
+        expect(Object.entries(entry!.fields)).toEqual([
+          ['__proto__', 'x'],
+          ['constructor', 'y'],
+        ])
+      })
+
+      it('refuses to mix types: WRONGTYPE is a StoreError', async () => {
+        const store = await fresh()
+        await store.appendToStream('feed', { a: '1' })
+        await store.set('plain', 'v')
+        const wrongType = (e: unknown) => isStoreError(e) && e.code === 'command_failed'
+        await expect(store.get('feed')).rejects.toSatisfy(wrongType)
+        await expect(store.take('feed')).rejects.toSatisfy(wrongType)
+        await expect(store.compareAndSwap('feed', null, 'x')).rejects.toSatisfy(wrongType)
+        await expect(store.appendToStream('plain', { a: '1' })).rejects.toSatisfy(wrongType)
+        await expect(store.readStream('plain', '0')).rejects.toSatisfy(wrongType)
+      })
+    })
+
+    describe('values', () => {
+      const tricky = [
+        '',
+        'OK',
+        'PONG',
+        'T0s=',
+        '123',
+        '007',
+        'true',
+        'null',
+        '{"a":1}',
+        'line\nbreak\r\n',
+        'nul\u0000byte',
+        'ünïcödé 日本語 👩🏽‍💻 e\u0301',
+        '"quoted" \\ back',
+      ]
+
+      it.each(tricky)('round-trips %j unchanged', async (value) => {
+        const store = await fresh()
+        await store.set('k', value)
+        expect(await store.get('k')).toBe(value)
+        expect(await store.take('k')).toBe(value)
+      })
+
+      it('round-trips Unicode keys and a value over 1 MiB', async () => {
+        const store = await fresh()
+        const big = '🔑x'.repeat(350_000) // 1.75 MB of UTF-8
+        await store.set('clé:日本:👩🏽‍💻', big)
+        expect(await store.get('clé:日本:👩🏽‍💻')).toBe(big)
+      })
+
+      it('round-trips arbitrary well-formed strings as values and stream fields', async () => {
+        const store = await fresh()
+        await fc.assert(
+          fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 64 }), async (value) => {
+            await store.set('prop', value)
+            expect(await store.get('prop')).toBe(value)
+            const id = await store.appendToStream('prop-feed', { v: value })
+            const entries = await store.readStream('prop-feed', '0', 10_000)
+            expect(entries.at(-1)).toEqual({ id, fields: { v: value } })
+          }),
+          { numRuns: 40 },
+        )
+      })
+    })
+
+    describe('argument checks (before anything is sent)', () => {
+      it('rejects bad keys, values, TTLs and stream ids with TypeError/RangeError', async () => {
+        const store = await fresh()
+        await expect(store.get('')).rejects.toThrow(TypeError)
+        await expect(store.set('k', '\uD800')).rejects.toThrow(TypeError)
+        await expect(store.set('k', 'v', { ttlSeconds: 0 })).rejects.toThrow(RangeError)
+        await expect(store.set('k', 'v', { ttlSeconds: Number.NaN })).rejects.toThrow(RangeError)
+        await expect(store.increment('k', -1)).rejects.toThrow(RangeError)
+        await expect(store.readStream('s', 'not-an-id')).rejects.toThrow(TypeError)
+        await expect(store.readStream('s', '0', 0)).rejects.toThrow(RangeError)
+        await expect(store.appendToStream('s', {})).rejects.toThrow(TypeError)
+        expect(await store.get('k')).toBeNull()
+      })
+    })
+  })
+}
+
+function compareIds(a: string, b: string): number {
+  const [am = 0n, as = 0n] = a.split('-').map(BigInt)
+  const [bm = 0n, bs = 0n] = b.split('-').map(BigInt)
+  return am === bm ? Number(as - bs) : am < bm ? -1 : 1
+}
