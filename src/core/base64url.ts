@@ -1,0 +1,115 @@
+/**
+ * Strict base64url (RFC 4648 §5) as JWS requires it (RFC 7515 §2): no padding, only `A-Z a-z 0-9 - _`,
+ * no whitespace, no non-zero trailing bits, and never a length ≡ 1 (mod 4). Anything else has more than
+ * one encoding of the same bytes, which lets an attacker mint distinct tokens that verify identically
+ * (Wycheproof "ModifiedUnusedBits", "InvalidCharacterInserted").
+ *
+ * Why a hand-written decoder: it is on the hot path, it validates while it decodes, and it works on
+ * the segment bounds of the token without slicing it. Measured on Node 22 here (272-char payload
+ * segment): this lookup-table decoder ~0.6 µs, `atob` + translate + copy ~0.9 µs (and atob is lax:
+ * it accepts whitespace and padding, so it would need a validating pre-scan on top). `Buffer` is not
+ * available in core. `Uint8Array.fromBase64` does not exist on Node 22; where it does (workerd) it also
+ * skips ASCII whitespace and does not check trailing bits without padding, so it needs the same
+ * pre-scan, which costs about what this whole loop costs.
+ */
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+/** Sextet per Latin-1 code unit; -1 marks an invalid character (so any invalid quad goes negative). */
+const DECODE = new Int32Array(256).fill(-1)
+for (let i = 0; i < 64; i++) DECODE[ALPHABET.charCodeAt(i)] = i
+
+/**
+ * Decodes `s[start, end)` strictly; returns `undefined` if it is not canonical base64url. Never throws.
+ * The loop is branch-free: validity is accumulated and checked once at the end (measured 2× faster
+ * than testing each quad).
+ *
+ * @example decodeBase64UrlRange('x.Zm9v.y', 2, 6) // Uint8Array [102, 111, 111]
+ */
+export function decodeBase64UrlRange(
+  s: string,
+  start: number,
+  end: number,
+): Uint8Array | undefined {
+  const length = end - start
+  const rem = length & 3
+  if (rem === 1 || length < 0) return undefined
+  const out = new Uint8Array((length >> 2) * 3 + (rem === 0 ? 0 : rem - 1))
+  const fullEnd = end - rem
+  // `sign` goes negative on any invalid Latin-1 character, `wide` above 255 on any other character.
+  let sign = 0
+  let wide = 0
+  let o = 0
+  let i = start
+  for (; i < fullEnd; i += 4) {
+    const c0 = s.charCodeAt(i)
+    const c1 = s.charCodeAt(i + 1)
+    const c2 = s.charCodeAt(i + 2)
+    const c3 = s.charCodeAt(i + 3)
+    const n =
+      (DECODE[c0 & 255]! << 18) |
+      (DECODE[c1 & 255]! << 12) |
+      (DECODE[c2 & 255]! << 6) |
+      DECODE[c3 & 255]!
+    sign |= n
+    wide |= c0 | c1 | c2 | c3
+    // Typed-array stores keep the low 8 bits.
+    out[o] = n >> 16
+    out[o + 1] = n >> 8
+    out[o + 2] = n
+    o += 3
+  }
+  if (rem !== 0) {
+    const c0 = s.charCodeAt(i)
+    const c1 = s.charCodeAt(i + 1)
+    const a = DECODE[c0 & 255]!
+    const b = DECODE[c1 & 255]!
+    sign |= a | b
+    wide |= c0 | c1
+    out[o] = (a << 2) | (b >> 4)
+    if (rem === 2) {
+      // The low 4 bits of the last sextet carry no data and must be zero (RFC 4648 §3.5).
+      if (b & 0x0f) return undefined
+    } else {
+      const c2 = s.charCodeAt(i + 2)
+      const c = DECODE[c2 & 255]!
+      sign |= c
+      wide |= c2
+      if (c & 0x03) return undefined
+      out[o + 1] = (b << 4) | (c >> 2)
+    }
+  }
+  return sign < 0 || wide > 255 ? undefined : out
+}
+
+/**
+ * Decodes a whole base64url string strictly; `undefined` if not canonical.
+ *
+ * @example decodeBase64Url('Zm9v') // bytes of "foo"
+ */
+export function decodeBase64Url(s: string): Uint8Array | undefined {
+  return decodeBase64UrlRange(s, 0, s.length)
+}
+
+/**
+ * Encodes bytes as unpadded base64url (RFC 7515 §2).
+ *
+ * @example encodeBase64Url(new TextEncoder().encode('foo')) // 'Zm9v'
+ */
+export function encodeBase64Url(bytes: Uint8Array): string {
+  let out = ''
+  let i = 0
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!
+    out +=
+      ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!
+  }
+  const rem = bytes.length - i
+  if (rem === 1) {
+    const n = bytes[i]! << 16
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]!
+  } else if (rem === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8)
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]!
+  }
+  return out
+}

@@ -1,0 +1,137 @@
+/**
+ * Compact JWS parsing (RFC 7515 §7.1) that rejects everything suspicious before any crypto runs:
+ * a length cap, exactly three segments, canonical base64url, a JSON-object header with unique names,
+ * and the header members we never honour (`jwk`, `jku`, `x5u`, `x5c`, `crit`).
+ */
+import { decodeBase64UrlRange } from './base64url.ts'
+import { AuthError } from './errors.ts'
+import { parseJsonObject } from './json.ts'
+import type { JwsHeader } from './types.ts'
+
+/** Default cap on the token length: access tokens are a few hundred bytes, 8 KiB is generous. */
+export const DEFAULT_MAX_TOKEN_LENGTH = 8192
+
+/**
+ * Header members that would let the token choose its own key (RFC 8725 §3.10, RFC 7515 §4.1.2–4.1.6).
+ * Keys come only from our configured key set, so a token carrying any of these is refused outright.
+ */
+const UNTRUSTED_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const
+
+/** A compact JWS split and decoded; the payload is still raw bytes. */
+export interface RawJws {
+  header: JwsHeader
+  payload: Uint8Array
+  /** ASCII bytes of `BASE64URL(header) '.' BASE64URL(payload)`, what the signature covers. */
+  signingInput: Uint8Array
+  signature: Uint8Array
+}
+
+/** A compact JWS whose payload is a JSON object (a JWT). */
+export interface ParsedJws {
+  header: JwsHeader
+  payload: Record<string, unknown>
+  signingInput: Uint8Array
+  signature: Uint8Array
+}
+
+// ignoreBOM keeps a leading U+FEFF in the text so JSON.parse rejects it instead of silently eating it.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+const ascii = new TextEncoder()
+
+const malformed = (why: string): AuthError => new AuthError('token_malformed', why)
+
+function decodeJsonSegment(token: string, start: number, end: number, what: string) {
+  const bytes = decodeBase64UrlRange(token, start, end)
+  if (bytes === undefined) throw malformed(`${what} is not canonical base64url`)
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    throw malformed(`${what} is not valid UTF-8`)
+  }
+  const value = parseJsonObject(text)
+  if (value === undefined) throw malformed(`${what} is not a JSON object with unique member names`)
+  return value
+}
+
+function checkHeader(header: Record<string, unknown>): JwsHeader {
+  for (const name of UNTRUSTED_HEADERS) {
+    if (Object.hasOwn(header, name)) {
+      throw new AuthError(
+        'header_untrusted',
+        `token header carries "${name}", which is never trusted`,
+      )
+    }
+  }
+  // RFC 7515 §4.1.11: a recipient that does not understand every listed extension must reject; we
+  // implement none, so any `crit` (even an empty or malformed one) is refused.
+  if (Object.hasOwn(header, 'crit')) {
+    throw new AuthError('crit_unsupported', 'token header lists critical extensions')
+  }
+  if (typeof header.alg !== 'string' || header.alg === '') throw malformed('header "alg" missing')
+  // RFC 8725 §3.1 / §2.1: "none" is never accepted. It could never match a key anyway; say so clearly.
+  if (header.alg.toLowerCase() === 'none') {
+    throw new AuthError('alg_not_allowed', 'unsecured tokens (alg "none") are not accepted')
+  }
+  if (header.kid !== undefined && typeof header.kid !== 'string') {
+    throw malformed('header "kid" is not a string')
+  }
+  if (header.typ !== undefined && typeof header.typ !== 'string') {
+    throw malformed('header "typ" is not a string')
+  }
+  return header as JwsHeader
+}
+
+/** Returns the positions of the two dots after the size and shape checks. */
+function splitCompact(token: string, maxLength: number): [number, number] {
+  if (typeof token !== 'string') throw malformed('token is not a string')
+  if (token.length > maxLength)
+    throw new AuthError('token_too_large', 'token exceeds the size limit')
+  const dot1 = token.indexOf('.')
+  const dot2 = dot1 < 0 ? -1 : token.indexOf('.', dot1 + 1)
+  // Exactly three segments (RFC 7515 §7.1); a fourth dot means JWE (five segments) or garbage.
+  if (dot2 < 0 || token.indexOf('.', dot2 + 1) >= 0) throw malformed('token is not three segments')
+  return [dot1, dot2]
+}
+
+/**
+ * Splits and decodes a compact JWS without interpreting the payload (it may be any bytes, RFC 7515).
+ * Throws `AuthError` (`token_too_large`, `token_malformed`, `header_untrusted`, `crit_unsupported`,
+ * `alg_not_allowed` for "none"); never anything else, whatever the input.
+ *
+ * @example const { header, payload } = parseCompactJwsRaw('eyJhbGciOiJFUzI1NiJ9.Zm9v.c2ln')
+ */
+export function parseCompactJwsRaw(
+  token: string,
+  maxLength: number = DEFAULT_MAX_TOKEN_LENGTH,
+): RawJws {
+  const [dot1, dot2] = splitCompact(token, maxLength)
+  const header = checkHeader(decodeJsonSegment(token, 0, dot1, 'header'))
+  const payload = decodeBase64UrlRange(token, dot1 + 1, dot2)
+  if (payload === undefined) throw malformed('payload is not canonical base64url')
+  const signature = decodeBase64UrlRange(token, dot2 + 1, token.length)
+  if (signature === undefined) throw malformed('signature is not canonical base64url')
+  // The first two segments were just validated as base64url, so they are ASCII: encode is exact.
+  const signingInput = ascii.encode(token.slice(0, dot2))
+  return { header, payload, signingInput, signature }
+}
+
+/**
+ * Parses a compact JWS whose payload must be a JSON object with unique names (a JWT, RFC 7519 §7.2).
+ * Everything is rejected with an `AuthError` before any signature work.
+ *
+ * @example
+ * const { header, payload, signingInput, signature } = parseCompactJws(token)
+ */
+export function parseCompactJws(
+  token: string,
+  maxLength: number = DEFAULT_MAX_TOKEN_LENGTH,
+): ParsedJws {
+  const [dot1, dot2] = splitCompact(token, maxLength)
+  const header = checkHeader(decodeJsonSegment(token, 0, dot1, 'header'))
+  const payload = decodeJsonSegment(token, dot1 + 1, dot2, 'payload')
+  const signature = decodeBase64UrlRange(token, dot2 + 1, token.length)
+  if (signature === undefined) throw malformed('signature is not canonical base64url')
+  const signingInput = ascii.encode(token.slice(0, dot2))
+  return { header, payload, signingInput, signature }
+}

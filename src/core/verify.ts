@@ -1,0 +1,138 @@
+/**
+ * The access-token verifier (RFC 9068 §4): strict parsing, the key chosen by the key set for the
+ * token's kid and the key's own algorithm, the signature, then the claims.
+ */
+import { checkAccessTokenClaims, type ClaimsPolicy } from './claims.ts'
+import { AuthError } from './errors.ts'
+import type { KeySet } from './jwks.ts'
+import { DEFAULT_MAX_TOKEN_LENGTH, parseCompactJws } from './jws.ts'
+import {
+  expectedSignatureLength,
+  webCryptoSignatureCheck,
+  type SignatureCheck,
+} from './signature.ts'
+import type { Clock, JwsHeader, VerifiedToken } from './types.ts'
+
+export { webCryptoSignatureCheck, type SignatureCheck } from './signature.ts'
+
+export interface AccessTokenVerifierOptions {
+  /** Exact `iss` to accept. */
+  issuer: string
+  /** `aud` must be this string or an array containing it. */
+  audience: string
+  keys: KeySet
+  /** Clock skew tolerated for exp/nbf/iat. Default 0, at most 60. */
+  clockLeewaySeconds?: number
+  /** Longest token accepted, in characters. Default 8192. */
+  maxTokenLength?: number
+  /** Required header `typ` (case-insensitive, "application/" optional). Default "at+jwt"; false: any. */
+  expectedType?: string | false
+  /** Milliseconds since the epoch. Default `Date.now`. */
+  now?: Clock
+  /** The signature step. Default WebCrypto; on Node, `nodeSignatureCheck` is faster. */
+  checkSignature?: SignatureCheck
+}
+
+export interface AccessTokenVerifier {
+  /** Resolves with the verified header and claims, or rejects with an `AuthError` (never anything else). */
+  verify(token: string): Promise<VerifiedToken>
+}
+
+export const MAX_CLOCK_LEEWAY_SECONDS = 60
+
+/** RFC 7515 §4.1.9: media types compare case-insensitively and may omit the "application/" prefix. */
+function normaliseType(type: string): string {
+  const lower = type.toLowerCase()
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower
+}
+
+function checkOptions(options: AccessTokenVerifierOptions) {
+  if (typeof options.issuer !== 'string' || options.issuer === '') {
+    throw new TypeError('issuer must be a non-empty string')
+  }
+  if (typeof options.audience !== 'string' || options.audience === '') {
+    throw new TypeError('audience must be a non-empty string')
+  }
+  if (typeof options.keys?.getKey !== 'function') throw new TypeError('keys must be a KeySet')
+  const leeway = options.clockLeewaySeconds ?? 0
+  if (typeof leeway !== 'number' || !(leeway >= 0 && leeway <= MAX_CLOCK_LEEWAY_SECONDS)) {
+    throw new RangeError(`clockLeewaySeconds must be between 0 and ${MAX_CLOCK_LEEWAY_SECONDS}`)
+  }
+  const maxLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH
+  if (!Number.isSafeInteger(maxLength) || maxLength < 16) {
+    throw new RangeError('maxTokenLength must be an integer of at least 16')
+  }
+  const type = options.expectedType ?? 'at+jwt'
+  if (type !== false && (typeof type !== 'string' || type === '')) {
+    throw new TypeError('expectedType must be a non-empty string or false')
+  }
+  const check = options.checkSignature ?? webCryptoSignatureCheck
+  if (typeof check !== 'function') throw new TypeError('checkSignature must be a function')
+  return { leeway, maxLength, type: type === false ? false : normaliseType(type), check }
+}
+
+/**
+ * Builds a verifier for RFC 9068 access tokens; options are validated here, once.
+ *
+ * @example
+ * const verifier = createAccessTokenVerifier({
+ *   issuer: 'https://issuer.example',
+ *   audience: 'https://api.example',
+ *   keys: createRemoteKeySet('https://issuer.example/jwks.json'),
+ * })
+ * const { claims } = await verifier.verify(token)
+ */
+export function createAccessTokenVerifier(
+  options: AccessTokenVerifierOptions,
+): AccessTokenVerifier {
+  const { leeway, maxLength, type, check } = checkOptions(options)
+  const policy: ClaimsPolicy = {
+    issuer: options.issuer,
+    audience: options.audience,
+    leewaySeconds: leeway,
+  }
+  const keys = options.keys
+  const now = options.now ?? Date.now
+
+  function checkType(header: JwsHeader): void {
+    if (type === false) return
+    // RFC 9068 §4 step 1: reject tokens whose typ is not at+jwt (explicit typing, RFC 8725 §3.11).
+    if (typeof header.typ !== 'string' || normaliseType(header.typ) !== type) {
+      throw new AuthError('type_mismatch', 'token type is not accepted')
+    }
+  }
+
+  async function getKey(header: JwsHeader) {
+    try {
+      return await keys.getKey(header.kid, header.alg)
+    } catch (error) {
+      // A custom KeySet may throw anything; callers are promised AuthError only.
+      if (error instanceof AuthError) throw error
+      throw new AuthError('jwks_unavailable', 'signing keys are temporarily unavailable')
+    }
+  }
+
+  return {
+    async verify(token) {
+      const { header, payload, signingInput, signature } = parseCompactJws(token, maxLength)
+      checkType(header)
+      const key = await getKey(header)
+      // getKey returns a key for exactly this alg; re-check so a custom KeySet cannot widen it.
+      if (key.alg !== header.alg) {
+        throw new AuthError('alg_not_allowed', 'token algorithm is not allowed for this key')
+      }
+      let valid = false
+      if (signature.length === expectedSignatureLength(key)) {
+        try {
+          const result = check(key, signingInput, signature)
+          // A synchronous check (node:crypto) skips a microtask turn on the hot path.
+          valid = typeof result === 'boolean' ? result : await result
+        } catch {
+          valid = false
+        }
+      }
+      if (valid !== true) throw new AuthError('signature_invalid', 'token signature is invalid')
+      return { header, claims: checkAccessTokenClaims(payload, policy, now() / 1000) }
+    },
+  }
+}
