@@ -1,0 +1,96 @@
+/**
+ * `createApp(deps)`: the one Hono app both runtimes serve (DESIGN.md, "Two runtimes, one app"). It reads
+ * nothing from the environment; the entries build `deps`. Route groups: `/healthz`, `/verify`, the
+ * gateway under `/api/` when configured, and whatever `deps.routes` / `deps.extend` add (the origin's
+ * OAuth endpoints, later).
+ */
+import { Hono, type Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { AuthError } from '../core/errors.ts'
+import { DEFAULT_REALM, authErrorResponse } from './auth-response.ts'
+import { gatewayRoutes } from './gateway.ts'
+import type { Logger } from './log.ts'
+import { requestIdMiddleware, requestLog } from './request-log.ts'
+import type { AppDeps, GatehouseEnv } from './types.ts'
+import { verifyRoutes } from './verify-route.ts'
+
+const NO_STORE = { 'Cache-Control': 'no-store' }
+
+/**
+ * Builds the app. Deps are checked here, once: a missing verifier or logger is a programming error and
+ * throws a `TypeError` at start rather than a 500 on every request.
+ *
+ * @example
+ * const app = createApp({ role: 'edge', verifier, logger: createJsonLogger() })
+ * export default app
+ */
+export function createApp(deps: AppDeps): Hono<GatehouseEnv> {
+  if (deps.role !== 'edge' && deps.role !== 'origin') {
+    throw new TypeError('createApp: role must be "edge" or "origin"')
+  }
+  if (typeof deps.verifier?.verify !== 'function')
+    throw new TypeError('createApp: verifier required')
+  if (typeof deps.logger?.log !== 'function') throw new TypeError('createApp: logger required')
+  const realm = deps.realm ?? DEFAULT_REALM
+
+  const app = new Hono<GatehouseEnv>()
+  app.use(requestIdMiddleware(), requestLog(deps.logger))
+  app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, NO_STORE))
+  app.route('/', verifyRoutes(deps.verifier))
+  if (deps.gateway !== undefined) {
+    app.route(
+      '/',
+      gatewayRoutes({
+        ...deps.gateway,
+        verifier: deps.verifier,
+        realm,
+        logger: deps.logger,
+        ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+      }),
+    )
+  }
+  for (const group of deps.routes ?? []) app.route(group.path, group.app)
+  deps.extend?.(app)
+
+  app.notFound((c) => {
+    c.set('errorCode', 'not_found')
+    return c.json({ error: 'not_found', error_description: 'no such route' }, 404, NO_STORE)
+  })
+  app.onError(errorHandler(deps.logger, realm))
+  return app
+}
+
+/**
+ * The single error mapping: `AuthError` → RFC 6750 response; Hono's `HTTPException` → its own response;
+ * anything else → 500 `server_error` with a generic body (never `err.message`, which may quote input),
+ * logged with the request id, the error's name and where it was thrown.
+ */
+function errorHandler(logger: Logger, realm: string) {
+  return (err: Error, c: Context<GatehouseEnv>): Response => {
+    if (err instanceof AuthError) {
+      c.set('errorCode', err.code)
+      return authErrorResponse(err, realm)
+    }
+    if (err instanceof HTTPException) {
+      c.set('errorCode', `http_${err.status}`)
+      return err.getResponse()
+    }
+    c.set('errorCode', 'server_error')
+    logger.log({
+      level: 'error',
+      msg: 'unhandled error',
+      requestId: c.get('requestId'),
+      errorName: err instanceof Error ? err.name : typeof err,
+      // The first stack frame says where without the message (which may contain input or secrets).
+      at:
+        err instanceof Error
+          ? err.stack?.split('\n').find((l) => l.trimStart().startsWith('at '))
+          : undefined,
+    })
+    return c.json(
+      { error: 'server_error', error_description: 'an internal error occurred' },
+      500,
+      NO_STORE,
+    )
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Finds the bearer access token in a request, strictly (RFC 6750 §2). Accepted: the `Authorization:
+ * Bearer` header (§2.1) and, where the caller allows it, a form-encoded `access_token` body parameter
+ * (§2.2). Never the URI query (§2.3): RFC 9700 §4.3.2 forbids it because URLs end up in logs, browser
+ * history and Referer headers. Every ambiguity is an `invalid_request`, not a guess.
+ */
+import { AuthError } from '../core/errors.ts'
+
+/** Largest form body read when looking for `access_token`; anything bigger is refused unread. */
+export const MAX_FORM_BODY_BYTES = 32 * 1024
+
+// RFC 7235 §2.1: credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]; scheme is a token.
+const CREDENTIALS = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?$/s
+// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+
+const malformed = (description: string) => new AuthError('request_malformed', description)
+
+/**
+ * Returns the token, or throws an `AuthError`: `token_missing` (401 without an error code) when there is
+ * none or another auth scheme is used (RFC 6750 §3.1), `request_malformed` (400) for a malformed
+ * header, a query-string token, or a token sent in more than one place (RFC 6750 §2: "MUST NOT use more
+ * than one method").
+ *
+ * @example const token = await extractBearerToken(c.req.raw, { allowFormBody: c.req.method === 'POST' })
+ */
+export async function extractBearerToken(
+  request: Request,
+  options: { allowFormBody: boolean },
+): Promise<string> {
+  rejectQueryToken(request.url)
+  const fromHeader = headerToken(request.headers.get('Authorization'))
+  const fromBody = options.allowFormBody ? await formBodyToken(request) : undefined
+  if (fromHeader !== undefined && fromBody !== undefined) {
+    throw malformed('the access token must be sent in exactly one place')
+  }
+  const token = fromHeader ?? fromBody
+  if (token === undefined) throw new AuthError('token_missing', 'an access token is required')
+  return token
+}
+
+function rejectQueryToken(url: string): void {
+  const q = url.indexOf('?')
+  if (q === -1) return
+  // URLSearchParams decodes names, so `access%5Ftoken` is caught too.
+  if (new URLSearchParams(url.slice(q + 1)).has('access_token')) {
+    throw malformed('access tokens are not accepted in the URI query (RFC 9700 §4.3.2)')
+  }
+}
+
+/** `undefined` when there is no header or it names another scheme (Basic, DPoP...). */
+function headerToken(value: string | null): string | undefined {
+  if (value === null) return undefined
+  const match = CREDENTIALS.exec(value)
+  if (match === null) throw malformed('the Authorization header is malformed')
+  if (match[1]!.toLowerCase() !== 'bearer') return undefined
+  const credentials = match[2]?.trim() ?? ''
+  // Two tokens (`Bearer a b`), two headers joined by a comma, or an empty value all fail here.
+  if (!B64TOKEN.test(credentials)) throw malformed('the Authorization header is malformed')
+  return credentials
+}
+
+/** RFC 6750 §2.2: single-part `application/x-www-form-urlencoded` body with one `access_token`. */
+async function formBodyToken(request: Request): Promise<string | undefined> {
+  const type = request.headers.get('Content-Type')
+  if (
+    type === null ||
+    type.split(';')[0]!.trim().toLowerCase() !== 'application/x-www-form-urlencoded'
+  )
+    return undefined
+  const params = new URLSearchParams(await readLimited(request))
+  const values = params.getAll('access_token')
+  if (values.length === 0) return undefined
+  if (values.length > 1 || !B64TOKEN.test(values[0]!)) {
+    throw malformed('the access_token parameter is malformed')
+  }
+  return values[0]
+}
+
+async function readLimited(request: Request): Promise<string> {
+  const declared = Number(request.headers.get('Content-Length') ?? 0)
+  if (declared > MAX_FORM_BODY_BYTES) throw malformed('the request body is too large')
+  if (request.body === null) return ''
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > MAX_FORM_BODY_BYTES) {
+      await reader.cancel()
+      throw malformed('the request body is too large')
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return new TextDecoder().decode(bytes)
+}

@@ -1,0 +1,66 @@
+/**
+ * Assembles the verifier the routes use from plain options: the key set (inline or remote), the core
+ * verifier, and the L1 token cache in front of it. Shared by both entries and by `requireAuth` when it
+ * is given `{ issuer, audience, jwks | jwksUrl }` rather than a ready verifier.
+ */
+import { createCachedVerifier } from '../cache/cached-verifier.ts'
+import { createTokenCache } from '../cache/token-cache.ts'
+import type { KeySource } from '../core/config.ts'
+import { createRemoteKeySet, createStaticKeySet } from '../core/jwks.ts'
+import type { Clock } from '../core/types.ts'
+import { createAccessTokenVerifier } from '../core/verify.ts'
+import type { TokenVerifier } from './types.ts'
+
+type CoreOptions = Parameters<typeof createAccessTokenVerifier>[0]
+
+export interface BuildVerifierOptions {
+  issuer: string
+  audience: string
+  keySource: KeySource
+  /** Seconds of clock skew tolerated on exp/nbf/iat. Default: the core verifier's. */
+  clockLeewaySeconds?: number
+  /** L1 cache size; 0 turns the cache off. Default 10,000. */
+  l1MaxEntries?: number
+  /** A runtime-specific signature check (the Node entry passes `nodeSignatureCheck`). */
+  checkSignature?: NonNullable<CoreOptions['checkSignature']>
+  /** Used to fetch a remote JWKS. Default `globalThis.fetch`. */
+  fetch?: typeof fetch
+  jwksRefreshSeconds?: number
+  jwksTimeoutMs?: number
+  now?: Clock
+}
+
+/**
+ * Builds a ready verifier. Async because an inline key set is imported (WebCrypto) up front, so a bad
+ * key fails at start, not on the first request. A remote key set is fetched lazily by the core.
+ *
+ * @example
+ * const verifier = await buildVerifier({ issuer, audience, keySource: { kind: 'url', url } })
+ */
+export async function buildVerifier(options: BuildVerifierOptions): Promise<TokenVerifier> {
+  const now = options.now ?? Date.now
+  const keys =
+    options.keySource.kind === 'inline'
+      ? await createStaticKeySet(options.keySource.jwks)
+      : createRemoteKeySet(options.keySource.url, {
+          fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+          now,
+          ...(options.jwksTimeoutMs === undefined ? {} : { timeoutMs: options.jwksTimeoutMs }),
+          ...(options.jwksRefreshSeconds === undefined
+            ? {}
+            : { refreshIntervalSeconds: options.jwksRefreshSeconds }),
+        })
+  const verifier = createAccessTokenVerifier({
+    issuer: options.issuer,
+    audience: options.audience,
+    keys,
+    now,
+    ...(options.clockLeewaySeconds === undefined
+      ? {}
+      : { clockLeewaySeconds: options.clockLeewaySeconds }),
+    ...(options.checkSignature === undefined ? {} : { checkSignature: options.checkSignature }),
+  })
+  const maxEntries = options.l1MaxEntries ?? 10_000
+  if (maxEntries === 0) return verifier
+  return createCachedVerifier(verifier, createTokenCache({ maxEntries, now }))
+}

@@ -1,0 +1,151 @@
+/**
+ * Gateway mode: requests under `/api/` are verified and forwarded to the upstream with the caller's
+ * identity in `X-Gatehouse-*` headers. The upstream trusts those headers, so any incoming header of the
+ * same prefix is removed first, and the `Authorization` header is removed unless configured.
+ *
+ * Path mapping: the `/api` prefix is stripped and the rest appended to the upstream URL's path, with the
+ * query string unchanged: upstream `https://orders.internal/v1` + `GET /api/orders?page=2` →
+ * `GET https://orders.internal/v1/orders?page=2`.
+ */
+import { Hono, type Context } from 'hono'
+import { proxy } from 'hono/proxy'
+import { AuthError } from '../core/errors.ts'
+import type { VerifiedToken } from '../core/types.ts'
+import type { Logger } from './log.ts'
+import { requireAuth } from './require-auth.ts'
+import type { GatehouseEnv, GatewayOptions, TokenVerifier } from './types.ts'
+
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000
+
+// RFC 9110 §7.6.1: hop-by-hop headers are for one connection only and must not be forwarded.
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]
+const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z|~]+$/
+const IDENTITY_PREFIX = 'x-gatehouse-'
+// Visible ASCII with no surrounding space: what survives a header round trip unchanged.
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
+
+export interface GatewayDeps extends GatewayOptions {
+  verifier: TokenVerifier
+  realm: string
+  logger: Logger
+  fetch?: typeof fetch
+}
+
+/**
+ * The gateway route group, mounted by `createApp` when an upstream URL is configured.
+ *
+ * @example app.route('/', gatewayRoutes({ url: 'https://orders.internal', verifier, realm, logger }))
+ */
+export function gatewayRoutes(deps: GatewayDeps): Hono<GatehouseEnv> {
+  const upstream = new URL(deps.url)
+  if (upstream.search || upstream.hash) throw new TypeError('gateway: url must not have a query')
+  const basePath = upstream.pathname.replace(/\/+$/, '')
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS
+  const forwardAuthorization = deps.forwardAuthorization ?? false
+  const upstreamFetch = deps.fetch ?? ((input, init) => fetch(input, init))
+
+  const app = new Hono<GatehouseEnv>()
+  const guard = requireAuth({
+    verifier: deps.verifier,
+    scopes: deps.scopes ?? [],
+    realm: deps.realm,
+  })
+  // Hono's '/api/*' also matches '/api' itself; '/apix' is not matched.
+  app.use('/api/*', guard)
+  const forward = async (c: Context<GatehouseEnv>) => {
+    const url = new URL(c.req.url)
+    const target = new URL(upstream)
+    target.pathname = basePath + (url.pathname.slice('/api'.length) || '/')
+    target.search = url.search
+    const headers = forwardedHeaders(c.req.raw.headers, c.get('auth'), forwardAuthorization)
+    headers.set('X-Request-Id', c.get('requestId'))
+    headers.set('X-Forwarded-Host', url.host)
+    headers.set('X-Forwarded-Proto', url.protocol.slice(0, -1))
+
+    const controller = new AbortController()
+    const onClientAbort = () => controller.abort()
+    c.req.raw.signal.addEventListener('abort', onClientAbort, { once: true })
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      controller.abort()
+    }, timeoutMs)
+    try {
+      // hono/proxy strips hop-by-hop response headers and fixes Content-Encoding after decoding.
+      // Redirects are returned, not followed: following one would send identity headers elsewhere.
+      return await proxy(target, {
+        raw: c.req.raw,
+        headers,
+        redirect: 'manual',
+        signal: controller.signal,
+        customFetch: upstreamFetch,
+      })
+    } catch (err) {
+      const code = timedOut ? 'upstream_timeout' : 'upstream_unavailable'
+      c.set('errorCode', code)
+      deps.logger.log({
+        level: 'warn',
+        msg: 'upstream request failed',
+        requestId: c.get('requestId'),
+        error: code,
+        errorName: err instanceof Error ? err.name : typeof err,
+      })
+      return c.json(
+        { error: code, error_description: 'the upstream service did not answer' },
+        timedOut ? 504 : 502,
+        { 'Cache-Control': 'no-store' },
+      )
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  app.all('/api/*', forward)
+  return app
+}
+
+/**
+ * The headers sent upstream: the caller's, minus hop-by-hop ones (and those the `Connection` header
+ * names), minus `Host`, minus every `X-Gatehouse-*` (spoofing), minus `Authorization` unless forwarded;
+ * plus our identity headers.
+ */
+export function forwardedHeaders(
+  incoming: Headers,
+  verified: VerifiedToken,
+  forwardAuthorization: boolean,
+): Headers {
+  const headers = new Headers(incoming)
+  const drop = new Set(HOP_BY_HOP)
+  for (const name of (incoming.get('connection') ?? '').split(',')) {
+    const trimmed = name.trim().toLowerCase()
+    if (TOKEN.test(trimmed)) drop.add(trimmed)
+  }
+  drop.add('host')
+  if (!forwardAuthorization) drop.add('authorization')
+  for (const name of headers.keys()) {
+    if (name.startsWith(IDENTITY_PREFIX)) drop.add(name)
+  }
+  for (const name of drop) headers.delete(name)
+
+  const { sub, scope, client_id: clientId } = verified.claims
+  headers.set('X-Gatehouse-Subject', headerValue('sub', sub))
+  if (scope !== undefined) headers.set('X-Gatehouse-Scope', headerValue('scope', scope))
+  if (clientId !== undefined)
+    headers.set('X-Gatehouse-Client-Id', headerValue('client_id', clientId))
+  return headers
+}
+
+/** A claim that cannot travel unchanged in a header is refused rather than mangled or encoded. */
+function headerValue(claim: string, value: unknown): string {
+  if (typeof value === 'string' && HEADER_SAFE.test(value)) return value
+  throw new AuthError('claim_invalid', `the ${claim} claim cannot be forwarded as a header`)
+}

@@ -1,0 +1,59 @@
+/**
+ * Structured logs: one JSON object per line. A `Logger` is injected through `createApp` deps so tests
+ * can capture lines (and assert that a token never appears in them) and entries can pick the sink.
+ */
+import type { LogLevel } from '../core/config.ts'
+
+export type { LogLevel }
+
+/** One log record. Callers pass only safe fields: never a token, a header value, or a secret. */
+export interface LogRecord {
+  level: Exclude<LogLevel, 'silent'>
+  msg: string
+  [field: string]: unknown
+}
+
+export interface Logger {
+  log(record: LogRecord): void
+}
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 }
+
+/**
+ * A logger that writes each record at or above `level` as one JSON line (with an ISO `time` first)
+ * through `write`, which defaults to `console.log`.
+ *
+ * @example
+ * const logger = createJsonLogger({ level: 'info' })
+ * logger.log({ level: 'info', msg: 'listening', port: 8788 })
+ */
+export function createJsonLogger(
+  options: { level?: LogLevel; write?: (line: string) => void; now?: () => number } = {},
+): Logger {
+  const min = RANK[options.level ?? 'info']
+  const write = options.write ?? ((line: string) => console.log(line))
+  const now = options.now ?? Date.now
+  return {
+    log(record) {
+      if (RANK[record.level] < min) return
+      write(JSON.stringify({ time: new Date(now()).toISOString(), ...record }))
+    },
+  }
+}
+
+/** A logger that drops everything; for library users who do not want our lines. */
+export const silentLogger: Logger = { log() {} }
+
+// Three base64url runs joined by dots, the shape of a compact JWS (RFC 7515 §7.1); also long bare
+// base64url runs, the shape of opaque tokens and signatures.
+const TOKEN_SHAPED = /[\w-]{8,}\.[\w-]{8,}\.[\w-]*|[\w-]{40,}/g
+
+/**
+ * Replaces token-shaped substrings with `[redacted]`. Used on text we do not control before it is
+ * logged (request paths, messages of unexpected errors, which V8 may fill with input snippets).
+ *
+ * @example redactTokens('/x/eyJhbGciOi.eyJzdWIiOi.c2ln') // '/x/[redacted]'
+ */
+export function redactTokens(text: string): string {
+  return text.replace(TOKEN_SHAPED, '[redacted]')
+}

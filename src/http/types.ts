@@ -1,0 +1,57 @@
+/**
+ * Types shared by the HTTP layer: what `createApp` needs (its deps) and what handlers put on the
+ * Hono context. Kept apart from the app so `requireAuth` users import types without the app.
+ */
+import type { Hono } from 'hono'
+import type { VerifiedToken } from '../core/types.ts'
+import type { Logger } from './log.ts'
+
+/** Anything that verifies an access token: the core verifier, its cached wrapper, a test double. */
+export interface TokenVerifier {
+  verify(token: string): Promise<VerifiedToken>
+}
+
+/** Hono context variables set by our middleware. */
+export interface GatehouseVariables {
+  /** The verified token, set by `requireAuth` (and `/verify`). */
+  auth: VerifiedToken
+  /** Set by the request-id middleware; echoed as `X-Request-Id`. */
+  requestId: string
+  /** Stable error code of a failed request, for the access log line (never a description). */
+  errorCode: string
+}
+
+export interface GatehouseEnv {
+  Variables: GatehouseVariables
+}
+
+/** Gateway mode: requests under `/api/` are verified and forwarded to `url`. */
+export interface GatewayOptions {
+  /** Absolute http(s) URL without query; the path after `/api` is appended to its path. */
+  url: string
+  /** Scopes every forwarded request's token must hold (403 `insufficient_scope` otherwise). */
+  scopes?: string[]
+  /** Forward the caller's `Authorization` header upstream. Default false: it is removed. */
+  forwardAuthorization?: boolean
+  /** Upstream response-header deadline in milliseconds. Default 30,000. */
+  timeoutMs?: number
+}
+
+/**
+ * Everything `createApp` needs. Nothing is read from the environment here: the entries build deps.
+ * `role` decides which route groups are served locally (DESIGN.md, "Two runtimes, one app").
+ */
+export interface AppDeps {
+  role: 'edge' | 'origin'
+  verifier: TokenVerifier
+  logger: Logger
+  gateway?: GatewayOptions
+  /** The fetch used for upstream calls; default `globalThis.fetch`. Tests inject a fake. */
+  fetch?: typeof fetch
+  /** Extra route groups mounted after ours, e.g. the origin's OAuth endpoints. */
+  routes?: { path: string; app: Hono<GatehouseEnv> }[]
+  /** Last-chance hook to add routes or middleware to the built app. */
+  extend?: (app: Hono<GatehouseEnv>) => void
+  /** `realm` in `WWW-Authenticate` challenges (RFC 6750 §3). Default "gatehouse". */
+  realm?: string
+}

@@ -1,0 +1,126 @@
+/**
+ * The Node entry as a process, started the way `npm start` does: /healthz and /verify answer, SIGTERM
+ * lets an in-flight request finish and exits 0, and a bad variable exits 1 naming it on stderr.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { afterEach, describe, expect, it } from 'vitest'
+import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../../fixtures/keys.ts'
+
+const ROOT = new URL('../../../', import.meta.url).pathname
+const ARGS = [
+  '--experimental-strip-types',
+  '--no-warnings=ExperimentalWarning',
+  'src/entry/node.ts',
+]
+
+const children: ChildProcess[] = []
+const servers: Server[] = []
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL')
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections()
+    server.close()
+  }
+})
+
+const baseEnv = {
+  PATH: process.env.PATH ?? '',
+  PORT: '0',
+  HOST: '127.0.0.1',
+  GATEHOUSE_ISSUER: TEST_ISSUER,
+  GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
+  GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
+}
+
+/** `viaNpm` runs the real `npm start` (its script must `exec` node so SIGTERM reaches it). */
+function start(env: Record<string, string>, viaNpm = false) {
+  const [command, args] = viaNpm ? ['npm', ['start', '--silent']] : [process.execPath, ARGS]
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  const records: Record<string, unknown>[] = []
+  const waiters: { msg: string; resolve: (r: Record<string, unknown>) => void }[] = []
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const record = JSON.parse(line) as Record<string, unknown>
+    records.push(record)
+    for (const w of waiters.filter((w) => w.msg === record.msg)) w.resolve(record)
+  })
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  const waitFor = (msg: string) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const seen = records.find((r) => r.msg === msg)
+      if (seen) resolve(seen)
+      else waiters.push({ msg, resolve })
+    })
+  return { child, records, exited, waitFor, stderr: () => stderr }
+}
+
+/** An upstream that holds each request until released, to have a request in flight at SIGTERM. */
+async function heldUpstream() {
+  const held: ServerResponse[] = []
+  let arrived: () => void = () => {}
+  const firstArrival = new Promise<void>((resolve) => (arrived = resolve))
+  const server = createServer((_req, res) => {
+    held.push(res)
+    arrived()
+  })
+  servers.push(server)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    firstArrival,
+    release: () => held.forEach((res) => res.writeHead(200).end('slow done')),
+  }
+}
+
+describe('node entry process', () => {
+  it('npm start serves /healthz and /verify, then drains an in-flight request on SIGTERM and exits 0', async () => {
+    const upstream = await heldUpstream()
+    const proc = start({ ...baseEnv, GATEHOUSE_UPSTREAM_URL: upstream.url }, true)
+    const { port } = await proc.waitFor('listening')
+    const base = `http://127.0.0.1:${String(port)}`
+    const token = await signTestToken({ scope: 'read' })
+    const auth = { headers: { Authorization: `Bearer ${token}` } }
+
+    const health = await fetch(`${base}/healthz`)
+    expect(health.status).toBe(200)
+    const verify = await fetch(`${base}/verify`, auth)
+    expect(verify.status).toBe(200)
+    expect(await verify.json()).toMatchObject({ active: true, sub: 'user-1', scope: 'read' })
+
+    const inFlight = fetch(`${base}/api/slow`, auth)
+    await upstream.firstArrival
+    proc.child.kill('SIGTERM')
+    await proc.waitFor('stopping')
+    // Stopped accepting: a new connection is refused while the old request is still running.
+    await expect(fetch(`${base}/healthz`, { headers: { Connection: 'close' } })).rejects.toThrow()
+    upstream.release()
+    const res = await inFlight
+    expect(res.status).toBe(200)
+    expect(await res.text()).toBe('slow done')
+    expect(await proc.exited).toBe(0)
+    expect(JSON.stringify(proc.records)).not.toContain(token.split('.')[2])
+  })
+
+  it('exits 1 naming the variable when a value is bad', async () => {
+    const proc = start({ ...baseEnv, GATEHOUSE_CLOCK_LEEWAY_SECONDS: '999' })
+    expect(await proc.exited).toBe(1)
+    expect(proc.stderr()).toContain(
+      'GATEHOUSE_CLOCK_LEEWAY_SECONDS: must be an integer between 0 and 60',
+    )
+    expect(proc.stderr()).not.toContain('999')
+  })
+
+  it('exits 1 naming the variable when a required one is missing', async () => {
+    const proc = start({ ...baseEnv, GATEHOUSE_ISSUER: '' })
+    expect(await proc.exited).toBe(1)
+    expect(proc.stderr()).toContain('GATEHOUSE_ISSUER: is required')
+  })
+})

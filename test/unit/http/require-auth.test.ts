@@ -1,0 +1,110 @@
+/** `requireAuth` as a Worker author uses it: imported from the package, in a plain Hono app. */
+import { Hono } from 'hono'
+import { describe, expect, it } from 'vitest'
+import { buildVerifier, requireAuth, type RequireAuthEnv } from '../../../src/index.ts'
+import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../../fixtures/keys.ts'
+
+const bearer = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } })
+
+function appWith(middleware: ReturnType<typeof requireAuth>) {
+  const app = new Hono<RequireAuthEnv>()
+  app.use('/orders/*', middleware)
+  app.get('/orders/mine', (c) => c.json({ owner: c.get('auth').claims.sub }))
+  return app
+}
+
+describe('requireAuth', () => {
+  it('mounts with { issuer, audience, jwks, scopes } and exposes c.get("auth")', async () => {
+    const app = appWith(
+      requireAuth({
+        issuer: TEST_ISSUER,
+        audience: TEST_AUDIENCE,
+        jwks: publicJwks(),
+        scopes: ['orders:read'],
+      }),
+    )
+    const ok = await app.request(
+      '/orders/mine',
+      bearer(await signTestToken({ scope: 'orders:read' })),
+    )
+    expect(ok.status).toBe(200)
+    expect(await ok.json()).toEqual({ owner: 'user-1' })
+
+    const noScope = await app.request('/orders/mine', bearer(await signTestToken({ scope: 'x' })))
+    expect(noScope.status).toBe(403)
+    expect(noScope.headers.get('WWW-Authenticate')).toContain('error="insufficient_scope"')
+    expect(noScope.headers.get('WWW-Authenticate')).toContain('scope="orders:read"')
+
+    const missing = await app.request('/orders/mine')
+    expect(missing.status).toBe(401)
+    expect(missing.headers.get('WWW-Authenticate')).toBe('Bearer realm="gatehouse"')
+  })
+
+  it('mounts with { issuer, audience, jwksUrl } and an injected fetch, fetched lazily', async () => {
+    let fetches = 0
+    const middleware = requireAuth({
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+      jwksUrl: 'https://issuer.test/jwks',
+      fetch: async () => {
+        fetches++
+        return Response.json(publicJwks())
+      },
+    })
+    expect(fetches).toBe(0)
+    const app = appWith(middleware)
+    const token = await signTestToken()
+    expect((await app.request('/orders/mine', bearer(token))).status).toBe(200)
+    expect((await app.request('/orders/mine', bearer(token))).status).toBe(200)
+    expect(fetches).toBe(1)
+  })
+
+  it('takes a ready verifier and an extra audience check', async () => {
+    const verifier = await buildVerifier({
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+      keySource: { kind: 'inline', jwks: publicJwks() },
+    })
+    const app = appWith(requireAuth({ verifier, audience: 'https://orders.test', realm: 'orders' }))
+    const both = await signTestToken({ aud: [TEST_AUDIENCE, 'https://orders.test'] })
+    expect((await app.request('/orders/mine', bearer(both))).status).toBe(200)
+    const res = await app.request('/orders/mine', bearer(await signTestToken()))
+    expect(res.status).toBe(401)
+    expect(res.headers.get('WWW-Authenticate')).toMatch(
+      /^Bearer realm="orders", error="invalid_token"/,
+    )
+  })
+
+  it('lets non-auth failures reach the host app onError', async () => {
+    const app = appWith(
+      requireAuth({
+        verifier: {
+          verify: async () => {
+            throw new Error('database down')
+          },
+        },
+      }),
+    )
+    app.onError((_err, c) => c.text('host handled', 500))
+    const res = await app.request('/orders/mine', bearer(await signTestToken()))
+    expect(await res.text()).toBe('host handled')
+  })
+
+  const badOptions: [string, unknown, RegExp][] = [
+    ['no key source', { issuer: TEST_ISSUER, audience: TEST_AUDIENCE }, /requireAuth: /],
+    ['a bad scope', { verifier: { verify: async () => ({}) }, scopes: ['a b'] }, /scopes\.0/],
+    ['a non-verifier', { verifier: {} }, /verifier/],
+    ['a bad jwksUrl', { issuer: 'i', audience: 'a', jwksUrl: 'ftp://x' }, /jwksUrl/],
+    ['a plain-http jwksUrl', { issuer: 'i', audience: 'a', jwksUrl: 'http://i.test/k' }, /https/],
+    [
+      'two key sources',
+      { issuer: 'i', audience: 'a', jwks: publicJwks(), jwksUrl: 'https://i' },
+      /exactly one/,
+    ],
+  ]
+  for (const [name, options, message] of badOptions) {
+    it(`throws at construction for ${name}`, () => {
+      expect(() => requireAuth(options as Parameters<typeof requireAuth>[0])).toThrow(message)
+    })
+  }
+})
