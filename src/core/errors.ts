@@ -28,7 +28,8 @@ export type AuthErrorCode =
   | 'jwks_unavailable'
 
 /** RFC 6750 §3.1 error codes. `server_error` is ours for an unreachable key set (a 503, not a 401). */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'server_error'
+export type BearerErrorCode =
+  'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'server_error'
 
 const RFC_ERROR: Record<AuthErrorCode, BearerErrorCode> = {
   token_missing: 'invalid_request',
