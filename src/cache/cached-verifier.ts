@@ -1,0 +1,42 @@
+import type { VerifiedToken } from '../core/types.ts'
+import type { AccessTokenVerifier } from '../core/verify.ts'
+import type { TokenCache } from './token-cache.ts'
+
+/** Which verifier each cache serves: a cache filled under one configuration must not answer another. */
+const owners = new WeakMap<TokenCache, AccessTokenVerifier>()
+
+/**
+ * Wraps a verifier with the L1 token cache: a hit returns the stored result of an earlier successful
+ * verification of the identical token string (never at or past its `exp`); a miss runs the full
+ * verification and stores the result. Failures are never cached, so a rejected token is re-verified
+ * (and rejected) every time. There is no shared in-flight promise: two concurrent requests with the
+ * same uncached token both verify it (DESIGN.md: nothing in L1 is shared across Worker requests as an
+ * in-flight promise: in workerd, I/O started by one request cannot be awaited by another).
+ *
+ * A cache can back only one verifier, because a token accepted under one issuer/audience/key set must
+ * not be served to a verifier configured differently; binding a second verifier throws.
+ *
+ * @example
+ * const verifier = createCachedVerifier(createAccessTokenVerifier(options), createTokenCache())
+ * const { claims } = await verifier.verify(token)
+ */
+export function createCachedVerifier(
+  verifier: AccessTokenVerifier,
+  cache: TokenCache,
+): AccessTokenVerifier {
+  const owner = owners.get(cache)
+  if (owner !== undefined && owner !== verifier) {
+    throw new Error('createCachedVerifier: this TokenCache already backs another verifier')
+  }
+  owners.set(cache, verifier)
+
+  return {
+    async verify(token: string): Promise<VerifiedToken> {
+      const hit = cache.get(token)
+      if (hit !== undefined) return hit
+      const verified = await verifier.verify(token)
+      cache.set(token, verified)
+      return verified
+    },
+  }
+}
