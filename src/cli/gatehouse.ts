@@ -1,0 +1,64 @@
+/**
+ * The `gatehouse` command. Each subcommand prints one JSON value to stdout, to merge into the config:
+ *
+ *   gatehouse keys generate [--alg ES256|ES384|EdDSA|RS256|PS256] [--status next|active]
+ *   gatehouse clients add --id ID [--type public|confidential] [--redirect-uri URI]... [--grant G]...
+ *                         [--scope S]... [--audience URI]... [--origin ORIGIN]... [--post-logout-redirect-uri URI]...
+ *   gatehouse users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]   (password on stdin)
+ *
+ * Run with `node --experimental-strip-types src/cli/gatehouse.ts ...`. Exit codes: 0 ok, 2 usage.
+ */
+import { createInterface } from 'node:readline'
+import { createScryptHasher } from '../entry/password.ts'
+import { clientsAdd } from './clients.ts'
+import { keysGenerate, UsageError } from './keys.ts'
+import { usersAdd } from './users.ts'
+
+const USAGE = `usage:
+  gatehouse keys generate [--alg ES256] [--status next]
+  gatehouse clients add --id ID [--type public|confidential] [--redirect-uri URI]... [--grant G]...
+                        [--scope S]... [--default-scope S]... [--audience URI]... [--origin ORIGIN]...
+                        [--post-logout-redirect-uri URI]... [--name NAME]
+  gatehouse users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]  (password on stdin)`
+
+/** Reads one line from stdin; on a terminal, prompts on stderr and mutes the echo. */
+async function readPassword(): Promise<string> {
+  const tty = process.stdin.isTTY === true
+  const rl = createInterface({
+    input: process.stdin,
+    output: tty ? process.stderr : undefined,
+    terminal: tty,
+  })
+  if (tty) {
+    process.stderr.write('Password: ')
+    // Mute everything readline would echo while the password is typed.
+    ;(rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => {}
+  }
+  try {
+    for await (const line of rl) return line
+    return ''
+  } finally {
+    rl.close()
+    if (tty) process.stderr.write('\n')
+  }
+}
+
+async function main(argv: string[]): Promise<unknown> {
+  const [group, action, ...rest] = argv
+  if (group === 'keys' && action === 'generate') return keysGenerate(rest)
+  if (group === 'clients' && action === 'add') return clientsAdd(rest)
+  if (group === 'users' && action === 'add')
+    return usersAdd(rest, readPassword, createScryptHasher())
+  throw new UsageError(USAGE)
+}
+
+try {
+  const out = await main(process.argv.slice(2))
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
+} catch (e) {
+  const usage =
+    e instanceof UsageError ||
+    (e instanceof Error && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))
+  console.error(`gatehouse: ${e instanceof Error ? e.message : String(e)}`)
+  process.exit(usage ? 2 : 1)
+}

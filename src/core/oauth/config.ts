@@ -1,0 +1,262 @@
+/**
+ * The origin's JSON config (DESIGN.md, Contracts): issuer, signing keys, token lifetimes, clients,
+ * development users, rate limits. One zod schema, parsed once at start; a bad config throws a
+ * `ConfigError` whose message names the field path (`clients[1].redirectUris[0]: ...`) and never echoes
+ * a value (a key's `d` or a hash must not end up in a log).
+ *
+ * @example const config = parseOAuthConfig(JSON.parse(await readFile(path, 'utf8')))
+ */
+import { z } from 'zod'
+
+const SIGNING_ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] as const
+export type SigningAlgorithm = (typeof SIGNING_ALGS)[number]
+export const KEY_STATUSES = ['next', 'active', 'retiring', 'retired'] as const
+export type KeyStatus = (typeof KEY_STATUSES)[number]
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const
+export type GrantType = (typeof GRANT_TYPES)[number]
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const
+export type ClientAuthMethod = (typeof AUTH_METHODS)[number]
+
+const isLoopbackHost = (host: string): boolean =>
+  host === 'localhost' || host === '127.0.0.1' || host === '[::1]'
+
+/** Parses an absolute URL or returns undefined (never throws). */
+const tryUrl = (value: string): URL | undefined => {
+  try {
+    return new URL(value)
+  } catch {
+    return undefined
+  }
+}
+
+// RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/, 'not a valid scope token')
+
+// OAuth 2.1 §2.3.1 / RFC 9700 §2.1: absolute, no fragment, https except loopback; custom schemes
+// (native apps, RFC 8252 §7.1) are allowed.
+const redirectUri = z
+  .string()
+  .max(2048)
+  .refine((v) => {
+    const u = tryUrl(v)
+    if (!u || u.hash !== '' || v.includes('#')) return false
+    if (u.protocol === 'http:') return isLoopbackHost(u.hostname)
+    return u.protocol !== 'javascript:' && u.protocol !== 'data:' && u.protocol !== 'file:'
+  }, 'must be an absolute URI without fragment, https unless loopback')
+
+const webOrigin = z.string().refine((v) => {
+  const u = tryUrl(v)
+  return u !== undefined && (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === v
+}, 'must be an origin like https://app.example.com (scheme, host, optional port, no path)')
+
+const audience = z
+  .string()
+  .max(2048)
+  .refine((v) => tryUrl(v) !== undefined && !v.includes('#'), 'must be an absolute URI')
+
+const issuer = z.string().refine((v) => {
+  const u = tryUrl(v)
+  if (!u || u.search !== '' || u.hash !== '' || v.endsWith('/') || v.includes('?')) return false
+  return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname))
+}, 'must be an https URL (http only on localhost/127.0.0.1) with no query, fragment or trailing slash')
+
+const signingKey = z
+  .object({
+    kty: z.enum(['EC', 'OKP', 'RSA']),
+    kid: z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 printable ASCII characters'),
+    alg: z.enum(SIGNING_ALGS),
+    status: z.enum(KEY_STATUSES),
+    /** Seconds since the epoch the key moved to `retiring`; informational for operators. */
+    retiringSince: z.number().int().optional(),
+  })
+  .loose()
+
+const client = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ ~ -'),
+    name: z.string().max(100).optional(),
+    type: z.enum(['public', 'confidential']),
+    /** `sha256:<base64url>` of a high-entropy secret (`gatehouse clients add` prints both). */
+    secretHash: z
+      .string()
+      .regex(/^sha256:[A-Za-z0-9_-]{43}$/, 'must be sha256:<43 base64url characters>')
+      .optional(),
+    tokenEndpointAuthMethod: z.enum(AUTH_METHODS).optional(),
+    redirectUris: z.array(redirectUri).max(50).default([]),
+    postLogoutRedirectUris: z.array(redirectUri).max(50).default([]),
+    allowedOrigins: z.array(webOrigin).max(50).default([]),
+    grantTypes: z.array(z.enum(GRANT_TYPES)).min(1),
+    scopes: z.array(scopeToken).max(100).default([]),
+    defaultScopes: z.array(scopeToken).max(100).default([]),
+    audiences: z.array(audience).max(50).default([]),
+    defaultAudience: audience.optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const issue = (path: (string | number)[], message: string): void =>
+      ctx.addIssue({ code: 'custom', path, message })
+    if (c.type === 'confidential' && !c.secretHash)
+      issue(['secretHash'], 'required for a confidential client')
+    if (c.type === 'public' && c.secretHash) issue(['secretHash'], 'a public client has no secret')
+    if (c.type === 'public' && c.tokenEndpointAuthMethod && c.tokenEndpointAuthMethod !== 'none')
+      issue(['tokenEndpointAuthMethod'], 'a public client authenticates with "none"')
+    if (c.type === 'confidential' && c.tokenEndpointAuthMethod === 'none')
+      issue(['tokenEndpointAuthMethod'], 'a confidential client must authenticate')
+    // RFC 6749 §4.4: client_credentials is for confidential clients only.
+    if (c.type === 'public' && c.grantTypes.includes('client_credentials'))
+      issue(['grantTypes'], 'a public client cannot use client_credentials')
+    if (c.grantTypes.includes('authorization_code') && c.redirectUris.length === 0)
+      issue(['redirectUris'], 'required with the authorization_code grant')
+    c.defaultScopes.forEach((s, i) => {
+      if (!c.scopes.includes(s)) issue(['defaultScopes', i], 'not in the client scopes')
+    })
+    if (c.defaultAudience && !c.audiences.includes(c.defaultAudience))
+      issue(['defaultAudience'], 'not in the client audiences')
+  })
+
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'sid', 'nonce'])
+
+const user = z
+  .object({
+    sub: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters'),
+    username: z.string().min(1).max(128),
+    passwordHash: z
+      .string()
+      .startsWith('$scrypt$', 'must be a $scrypt$ hash (gatehouse users add)'),
+    claims: z
+      .record(z.string(), z.union([z.string().max(1024), z.number(), z.boolean()]))
+      .refine(
+        (r) => Object.keys(r).every((k) => !RESERVED_CLAIMS.has(k)),
+        'must not set iss/sub/aud/exp/iat/nbf/jti/sid/nonce',
+      )
+      .default({}),
+    disabled: z.boolean().default(false),
+  })
+  .strict()
+
+const rateLimit = z
+  .object({
+    limit: z.number().int().min(1).max(100_000),
+    windowSeconds: z.number().int().min(1).max(86_400),
+  })
+  .strict()
+
+export const oauthConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    issuer,
+    keys: z.array(signingKey).max(20).default([]),
+    tokens: z
+      .object({
+        // DESIGN.md: access tokens live 5–15 minutes.
+        accessTokenTtlSeconds: z.number().int().min(300).max(900).default(600),
+        idTokenTtlSeconds: z.number().int().min(60).max(3600).default(600),
+        refreshTokenTtlSeconds: z
+          .number()
+          .int()
+          .min(3600)
+          .max(90 * 86_400)
+          .default(30 * 86_400),
+        // Window in which a concurrent replay of a just-rotated refresh token gets the same successor.
+        refreshGraceSeconds: z.number().int().min(0).max(60).default(10),
+        // DESIGN.md: codes are single use, 60 s at most (RFC 6749 §4.1.2 recommends ≤ 10 min).
+        authorizationCodeTtlSeconds: z.number().int().min(10).max(60).default(60),
+        sessionTtlSeconds: z
+          .number()
+          .int()
+          .min(300)
+          .max(30 * 86_400)
+          .default(8 * 3600),
+        loginRequestTtlSeconds: z.number().int().min(60).max(3600).default(600),
+      })
+      .strict()
+      .prefault({}),
+    rateLimits: z
+      .object({
+        loginPerIp: rateLimit.prefault({ limit: 30, windowSeconds: 60 }),
+        loginPerUsername: rateLimit.prefault({ limit: 10, windowSeconds: 300 }),
+      })
+      .strict()
+      .prefault({}),
+    clients: z.array(client).max(1000).default([]),
+    users: z.array(user).max(10_000).default([]),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const dup = (items: string[], path: string, field: string): void => {
+      const seen = new Set<string>()
+      items.forEach((v, i) => {
+        if (seen.has(v))
+          ctx.addIssue({ code: 'custom', path: [path, i, field], message: 'duplicate' })
+        seen.add(v)
+      })
+    }
+    dup(
+      cfg.keys.map((k) => k.kid),
+      'keys',
+      'kid',
+    )
+    dup(
+      cfg.clients.map((c) => c.id),
+      'clients',
+      'id',
+    )
+    dup(
+      cfg.users.map((u) => u.sub),
+      'users',
+      'sub',
+    )
+    dup(
+      cfg.users.map((u) => u.username.toLowerCase()),
+      'users',
+      'username',
+    )
+    const active = cfg.keys.filter((k) => k.status === 'active').length
+    // DESIGN.md, Keys: exactly one active key signs.
+    if (cfg.keys.length > 0 && active !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keys'],
+        message: `exactly one key must be "active" (found ${active})`,
+      })
+  })
+
+export type OAuthConfigInput = z.input<typeof oauthConfigSchema>
+export type OAuthConfig = z.output<typeof oauthConfigSchema>
+export type ClientConfig = OAuthConfig['clients'][number]
+export type UserConfig = OAuthConfig['users'][number]
+export type SigningKeyConfig = OAuthConfig['keys'][number]
+
+/** A bad config. `issues` name each field (`config.clients[0].redirectUris[1]`); never a value. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+  readonly issues: { field: string; message: string }[]
+
+  constructor(issues: { field: string; message: string }[]) {
+    super(
+      `invalid Gatehouse config:\n${issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}`,
+    )
+    this.issues = issues
+  }
+}
+
+const formatPath = (path: readonly PropertyKey[]): string =>
+  path.reduce<string>(
+    (out, p) => (typeof p === 'number' ? `${out}[${p}]` : out ? `${out}.${String(p)}` : String(p)),
+    '',
+  ) || '(root)'
+
+/**
+ * Validates a parsed JSON config; throws `ConfigError` listing each bad field as `path: message`.
+ *
+ * @example parseOAuthConfig({ issuer: 'https://auth.example.com', clients: [] })
+ */
+export function parseOAuthConfig(input: unknown): OAuthConfig {
+  const result = oauthConfigSchema.safeParse(input)
+  if (result.success) return result.data
+  throw new ConfigError(
+    result.error.issues.map((i) => ({ field: `config.${formatPath(i.path)}`, message: i.message })),
+  )
+}

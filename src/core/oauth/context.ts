@@ -1,0 +1,101 @@
+/**
+ * Everything the OAuth endpoints share, built once from the validated config: the parts are small
+ * factories (clients, codes, refresh families, sessions, signer, revoker); this file only wires them.
+ *
+ * @example
+ * const oauth = await createOAuthContext({ config, store, passwords })
+ * await exchangeToken(oauth, form, client)
+ */
+import type { Clock } from '../types.ts'
+import { createClientRegistry, type ClientRegistry } from './clients.ts'
+import { createAuthorizationCodes, type AuthorizationCodes } from './codes.ts'
+import type { OAuthConfig } from './config.ts'
+import { loadSigningKeys, type SigningKeySet } from './keys.ts'
+import { createLoginRequests, type LoginRequests } from './login-requests.ts'
+import { createTokenSigner, type TokenSigner } from './mint.ts'
+import type { PasswordHasher } from './password.ts'
+import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.ts'
+import { createStoreRevoker, type Revoker } from './revocation.ts'
+import { createSessions, type Sessions } from './sessions.ts'
+import type { OAuthStore } from './store.ts'
+import { createUserDirectory, type UserDirectory } from './users.ts'
+
+export interface OAuthContext {
+  config: OAuthConfig
+  issuer: string
+  store: OAuthStore
+  clock: Clock
+  keys: SigningKeySet
+  clients: ClientRegistry
+  users: UserDirectory
+  codes: AuthorizationCodes
+  refreshTokens: RefreshTokens
+  sessions: Sessions
+  loginRequests: LoginRequests
+  signer: TokenSigner
+  revoker: Revoker
+}
+
+export interface OAuthContextOptions {
+  config: OAuthConfig
+  store: OAuthStore
+  passwords: PasswordHasher
+  /** Default: the configured keys. Pass a set built elsewhere (e.g. a shared development key). */
+  keys?: SigningKeySet
+  revoker?: Revoker
+  clock?: Clock
+}
+
+export async function createOAuthContext(options: OAuthContextOptions): Promise<OAuthContext> {
+  const { config, store, passwords } = options
+  const clock = options.clock ?? Date.now
+  const t = config.tokens
+  const keys = options.keys ?? (await loadSigningKeys(config.keys))
+  const revoker =
+    options.revoker ??
+    createStoreRevoker({ store, accessTokenTtlSeconds: t.accessTokenTtlSeconds, clock })
+  const refreshTokens = createRefreshTokens({
+    store,
+    revoker,
+    ttlSeconds: t.refreshTokenTtlSeconds,
+    graceSeconds: t.refreshGraceSeconds,
+    clock,
+  })
+  return {
+    config,
+    issuer: config.issuer,
+    store,
+    clock,
+    keys,
+    revoker,
+    refreshTokens,
+    clients: createClientRegistry(config.clients),
+    users: createUserDirectory({
+      users: config.users,
+      store,
+      passwords,
+      rateLimits: config.rateLimits,
+    }),
+    codes: createAuthorizationCodes({
+      store,
+      ttlSeconds: t.authorizationCodeTtlSeconds,
+      markerTtlSeconds: t.refreshTokenTtlSeconds,
+      clock,
+    }),
+    sessions: createSessions({
+      store,
+      refreshTokens,
+      revoker,
+      ttlSeconds: t.sessionTtlSeconds,
+      clock,
+    }),
+    loginRequests: createLoginRequests({ store, ttlSeconds: t.loginRequestTtlSeconds, clock }),
+    signer: createTokenSigner({
+      issuer: config.issuer,
+      keys,
+      accessTokenTtlSeconds: t.accessTokenTtlSeconds,
+      idTokenTtlSeconds: t.idTokenTtlSeconds,
+      clock,
+    }),
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Small WebCrypto helpers shared by the OAuth core: random opaque values, SHA-256 digests used as
+ * store keys (so the store never holds a usable token), constant-time comparison and the AES-GCM
+ * envelope that keeps a rotated refresh token's successor readable only by the holder of the old one.
+ * Runtime-free: `crypto.subtle` and `crypto.getRandomValues` only.
+ */
+import { base64url } from 'jose'
+
+const encoder = new TextEncoder()
+
+/**
+ * A random value of `bytes` bytes, base64url-encoded. 32 bytes = 256 bits for refresh tokens, codes
+ * and session secrets; 16 bytes = 128 bits for `jti` (DESIGN.md, Tokens).
+ *
+ * @example const refreshToken = randomToken(32) // 43 characters
+ */
+export function randomToken(bytes: number): string {
+  return base64url.encode(crypto.getRandomValues(new Uint8Array(bytes)))
+}
+
+/**
+ * SHA-256 of a UTF-8 string, base64url-encoded. Used to key records by a token without storing it.
+ *
+ * @example await sha256(refreshToken) // 43-character store key suffix
+ */
+export async function sha256(value: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', encoder.encode(value))
+  return base64url.encode(new Uint8Array(digest))
+}
+
+/**
+ * Compares two strings in time independent of where they differ (only their lengths leak, and callers
+ * compare fixed-length digests). Used for client secrets and session secrets.
+ *
+ * @example timingSafeEqual(await sha256(presented), storedHash)
+ */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const x = encoder.encode(a)
+  const y = encoder.encode(b)
+  let diff = x.length ^ y.length
+  const n = Math.max(x.length, y.length)
+  for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0)
+  return diff === 0
+}
+
+async function envelopeKey(secret: string, usage: KeyUsage): Promise<CryptoKey> {
+  const ikm = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, [
+    'deriveKey',
+  ])
+  // HKDF with its own `info`, so the key is independent of the SHA-256 digest used as the store key.
+  return crypto.subtle.deriveKey(
+    {
+      name: 'HKDF',
+      hash: 'SHA-256',
+      salt: encoder.encode('gatehouse'),
+      info: encoder.encode('refresh-successor'),
+    },
+    ikm,
+    { name: 'AES-GCM', length: 256 },
+    false,
+    [usage],
+  )
+}
+
+/**
+ * Encrypts `plaintext` under a key derived from `secret` (HKDF-SHA-256 → AES-256-GCM, random IV).
+ * Only a holder of `secret` can read it back; the store sees `iv || ciphertext` only.
+ *
+ * @example const sealed = await seal(oldRefreshToken, successorRefreshToken)
+ */
+export async function seal(secret: string, plaintext: string): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12))
+  const key = await envelopeKey(secret, 'encrypt')
+  const ct = new Uint8Array(
+    await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, encoder.encode(plaintext)),
+  )
+  const out = new Uint8Array(iv.length + ct.length)
+  out.set(iv)
+  out.set(ct, iv.length)
+  return base64url.encode(out)
+}
+
+/**
+ * Reverses {@link seal}; `undefined` if the secret is wrong or the envelope was tampered with.
+ *
+ * @example const successor = await unseal(oldRefreshToken, record.successor)
+ */
+export async function unseal(secret: string, sealed: string): Promise<string | undefined> {
+  try {
+    const bytes = new Uint8Array(base64url.decode(sealed))
+    const key = await envelopeKey(secret, 'decrypt')
+    const pt = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: bytes.subarray(0, 12) },
+      key,
+      bytes.subarray(12),
+    )
+    return new TextDecoder().decode(pt)
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * OAuth protocol errors (RFC 6749 §4.1.2.1 and §5.2, RFC 7009 §2.2.1, RFC 8707 §2, OIDC Core §3.1.2.6).
+ * One class with a stable `error` code and an HTTP status; the description is always a fixed, safe
+ * sentence chosen by us — never a token, secret, password or echo of client input.
+ *
+ * @example throw new OAuthError('invalid_grant', 'The authorization code is invalid or expired.')
+ */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'access_denied'
+  | 'unsupported_response_type'
+  | 'unsupported_token_type'
+  | 'login_required'
+  | 'request_not_supported'
+  | 'request_uri_not_supported'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'slow_down'
+  | 'server_error'
+  | 'temporarily_unavailable'
+
+const STATUS: Record<OAuthErrorCode, number> = {
+  invalid_request: 400,
+  // RFC 6749 §5.2: 401 for invalid_client (with WWW-Authenticate when the client used a header scheme).
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  invalid_target: 400,
+  access_denied: 403,
+  unsupported_response_type: 400,
+  unsupported_token_type: 400,
+  login_required: 400,
+  request_not_supported: 400,
+  request_uri_not_supported: 400,
+  // RFC 6750 §3.1.
+  invalid_token: 401,
+  insufficient_scope: 403,
+  slow_down: 429,
+  server_error: 500,
+  temporarily_unavailable: 503,
+}
+
+export class OAuthError extends Error {
+  override readonly name = 'OAuthError'
+  readonly error: OAuthErrorCode
+  /** Safe for clients and logs. */
+  readonly description: string
+  readonly #status: number | undefined
+
+  /** `status` overrides the usual one (e.g. 413 for an oversized `invalid_request` body). */
+  constructor(error: OAuthErrorCode, description: string, status?: number) {
+    super(description)
+    this.error = error
+    this.description = description
+    this.#status = status
+  }
+
+  get status(): number {
+    return this.#status ?? STATUS[this.error]
+  }
+
+  /** The RFC 6749 §5.2 JSON body. */
+  toJSON(): { error: OAuthErrorCode; error_description: string } {
+    return { error: this.error, error_description: this.description }
+  }
+}
+
+export const isOAuthError = (e: unknown): e is OAuthError => e instanceof OAuthError

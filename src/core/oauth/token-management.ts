@@ -1,0 +1,87 @@
+/**
+ * Token revocation (RFC 7009) and introspection (RFC 7662) for authenticated clients.
+ *
+ * Revocation: a refresh token revokes its whole family and the access tokens issued in it (RFC 7009
+ * §2.1); an access token is revoked by `jti` until its `exp`. Unknown, malformed or expired tokens are
+ * a 200 with nothing done (RFC 7009 §2.2). A token issued to another client is refused (RFC 7009 §2.1).
+ * Introspection: confidential clients only; refresh tokens only to the client that holds them; an
+ * inactive token yields `{ "active": false }` and nothing else (RFC 7662 §2.2).
+ *
+ * @example
+ * await revokeToken(oauth, form, client)
+ * const body = await introspectToken(oauth, form, client)
+ */
+import type { ClientConfig } from './config.ts'
+import type { OAuthContext } from './context.ts'
+import { OAuthError } from './errors.ts'
+import { looksLikeJwt, verifyOwnAccessToken } from './own-tokens.ts'
+import { param, requiredParam } from './params.ts'
+
+const MAX_TOKEN = 8192
+const notYours = (): OAuthError =>
+  new OAuthError('unauthorized_client', 'The token was not issued to this client.')
+
+export async function revokeToken(
+  ctx: OAuthContext,
+  params: URLSearchParams,
+  client: ClientConfig,
+): Promise<void> {
+  const token = requiredParam(params, 'token', MAX_TOKEN)
+  // The hint only orders the search (RFC 7009 §2.1); unknown hints are ignored.
+  param(params, 'token_type_hint')
+  if (!looksLikeJwt(token)) {
+    const found = await ctx.refreshTokens.inspect(token)
+    if (!found) return
+    if (found.family.clientId !== client.id) throw notYours()
+    await ctx.refreshTokens.revokeFamily(found.familyId)
+    return
+  }
+  const claims = await verifyOwnAccessToken(ctx, token)
+  if (!claims || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') return
+  if (claims['client_id'] !== client.id) throw notYours()
+  await ctx.revoker.revokeAccessToken(claims.jti, claims.exp)
+}
+
+export type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>)
+
+export async function introspectToken(
+  ctx: OAuthContext,
+  params: URLSearchParams,
+  client: ClientConfig,
+): Promise<IntrospectionResponse> {
+  if (client.type !== 'confidential')
+    throw new OAuthError('invalid_client', 'Introspection is for confidential clients.')
+  const token = requiredParam(params, 'token', MAX_TOKEN)
+  param(params, 'token_type_hint')
+  if (!looksLikeJwt(token)) {
+    const found = await ctx.refreshTokens.inspect(token)
+    if (!found || !found.active || found.family.clientId !== client.id) return { active: false }
+    const { family } = found
+    return {
+      active: true,
+      client_id: family.clientId,
+      sub: family.sub,
+      scope: family.scope,
+      aud: family.aud,
+      iss: ctx.issuer,
+      iat: Math.floor(family.createdAt / 1000),
+      exp: Math.floor(family.expiresAt / 1000),
+      ...(family.sid ? { sid: family.sid } : {}),
+    }
+  }
+  const claims = await verifyOwnAccessToken(ctx, token)
+  if (!claims) return { active: false }
+  return {
+    active: true,
+    token_type: 'Bearer',
+    scope: claims['scope'],
+    client_id: claims['client_id'],
+    sub: claims.sub,
+    aud: claims.aud,
+    iss: claims.iss,
+    exp: claims.exp,
+    iat: claims.iat,
+    jti: claims.jti,
+    ...(claims['sid'] ? { sid: claims['sid'] } : {}),
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Builds the origin's OAuth route group from the environment (DESIGN.md, Contracts: `GATEHOUSE_CONFIG`
+ * names the JSON config, `GATEHOUSE_ISSUER` overrides its issuer, `UPSTASH_REDIS_REST_URL` and
+ * `UPSTASH_REDIS_REST_TOKEN` select the L2 store). Validates the config (a bad one throws the shell's
+ * `ConfigError` naming the field, so node.ts prints it and exits 1), picks the store (the memory store,
+ * with a warning, only outside production), loads the signing keys (or, in development with none
+ * configured, a shared ephemeral ES256 key, with a warning), publishes the public JWKS to L2 and
+ * returns the Hono route group for `createApp({ routes })`.
+ *
+ * @example
+ * const origin = await createOriginRoutes(process.env, { logger })
+ * const app = createApp({ role: 'origin', verifier, logger, routes: [{ path: '/', app: origin.routes }] })
+ */
+import { readFile } from 'node:fs/promises'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { Hono } from 'hono'
+import type { JWK } from 'jose'
+import { ConfigError as EnvConfigError } from '../core/config.ts'
+import { ConfigError, parseOAuthConfig, type OAuthConfig } from '../core/oauth/config.ts'
+import { createOAuthContext, type OAuthContext } from '../core/oauth/context.ts'
+import { publishJwks, sharedEphemeralKey } from '../core/oauth/jwks-publication.ts'
+import { loadSigningKeys } from '../core/oauth/keys.ts'
+import type { PasswordHasher } from '../core/oauth/password.ts'
+import type { Clock } from '../core/types.ts'
+import type { Logger } from '../http/log.ts'
+import { createOAuthRoutes } from '../http/oauth/routes.ts'
+import type { GatehouseEnv } from '../http/types.ts'
+import { createMemoryStore } from '../store/memory.ts'
+import type { Store } from '../store/types.ts'
+import { createUpstashStore } from '../store/upstash.ts'
+import { createScryptHasher } from './password.ts'
+
+export interface OriginOptions {
+  logger?: Logger
+  /** Default: the Upstash store from the env, else (outside production) the memory store. */
+  store?: Store
+  /** Default: scrypt with the OWASP parameters. */
+  passwords?: PasswordHasher
+  clock?: Clock
+  /** Default: `fs.readFile(path, 'utf8')`. */
+  readConfigFile?: (path: string) => Promise<string>
+}
+
+export interface Origin {
+  /** Mount at `/`: `createApp({ routes: [{ path: '/', app: origin.routes }] })`. */
+  routes: Hono<GatehouseEnv>
+  oauth: OAuthContext
+  config: OAuthConfig
+  store: Store
+  /** The public keys, e.g. as the inline key set of the origin's own `/verify` verifier. */
+  publicJwks: { keys: JWK[] }
+}
+
+type Env = Record<string, unknown>
+
+const str = (env: Env, name: string): string | undefined => {
+  const v = env[name]
+  return typeof v === 'string' && v !== '' ? v : undefined
+}
+
+/** Rethrows our config errors as the shell's, which node.ts prints field by field before exiting. */
+const asEnvError = (e: unknown): unknown =>
+  e instanceof ConfigError ? new EnvConfigError(e.issues) : e
+
+export async function createOriginRoutes(env: Env, options: OriginOptions = {}): Promise<Origin> {
+  const log = options.logger?.log.bind(options.logger) ?? (() => {})
+  const production = str(env, 'NODE_ENV') === 'production'
+  const path = str(env, 'GATEHOUSE_CONFIG')
+  if (!path)
+    throw new EnvConfigError([
+      { field: 'GATEHOUSE_CONFIG', message: 'required: path of the JSON config' },
+    ])
+  let raw: unknown
+  try {
+    raw = JSON.parse(await (options.readConfigFile ?? ((p) => readFile(p, 'utf8')))(path))
+  } catch (e) {
+    const what = e instanceof SyntaxError ? 'is not valid JSON' : 'could not be read'
+    throw new EnvConfigError([{ field: 'GATEHOUSE_CONFIG', message: `the file ${what}` }])
+  }
+  const issuer = str(env, 'GATEHOUSE_ISSUER')
+  if (issuer !== undefined && raw !== null && typeof raw === 'object') raw = { ...raw, issuer }
+
+  let config: OAuthConfig
+  try {
+    config = parseOAuthConfig(raw)
+  } catch (e) {
+    throw asEnvError(e)
+  }
+
+  const url = str(env, 'UPSTASH_REDIS_REST_URL')
+  const token = str(env, 'UPSTASH_REDIS_REST_TOKEN')
+  let store = options.store
+  if (!store && url && token) store = createUpstashStore({ url, token })
+  if (!store) {
+    if (production)
+      throw new EnvConfigError([
+        {
+          field: 'UPSTASH_REDIS_REST_URL',
+          message: 'required in production (with UPSTASH_REDIS_REST_TOKEN)',
+        },
+      ])
+    log({
+      level: 'warn',
+      msg: 'no UPSTASH_REDIS_REST_URL/TOKEN: using the in-memory store (development only)',
+    })
+    store = createMemoryStore(options.clock ? { now: options.clock } : {})
+  }
+
+  let keys
+  try {
+    if (config.keys.length > 0) keys = await loadSigningKeys(config.keys)
+    else if (production)
+      throw new ConfigError([
+        { field: 'config.keys', message: 'signing keys are required in production' },
+      ])
+    else {
+      log({
+        level: 'warn',
+        msg: 'no signing keys configured: using an ephemeral ES256 key (development only; run `gatehouse keys generate`)',
+      })
+      keys = await loadSigningKeys([await sharedEphemeralKey(store)])
+    }
+  } catch (e) {
+    throw asEnvError(e)
+  }
+
+  const publicJwks = keys.publicJwks()
+  const published = await publishJwks(store, publicJwks, options.clock)
+  log({
+    level: 'info',
+    msg: 'jwks published',
+    version: published.version,
+    changed: published.changed,
+  })
+
+  const oauth = await createOAuthContext({
+    config,
+    store,
+    keys,
+    passwords: options.passwords ?? createScryptHasher(),
+    ...(options.clock ? { clock: options.clock } : {}),
+  })
+  const routes = createOAuthRoutes({
+    oauth,
+    ...(options.logger ? { logger: options.logger } : {}),
+    clientIp: (c) => {
+      try {
+        return getConnInfo(c).remote.address
+      } catch {
+        return undefined
+      }
+    },
+  })
+  return { routes, oauth, config, store, publicJwks }
+}

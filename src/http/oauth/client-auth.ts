@@ -1,0 +1,60 @@
+/**
+ * Pulls client credentials out of a token/revocation/introspection request (RFC 6749 §2.3.1):
+ * HTTP Basic with form-urlencoded id and secret, or `client_id`/`client_secret` in the body, or a bare
+ * `client_id` (public clients, `none`). Using two methods at once is refused (RFC 6749 §2.3).
+ *
+ * @example const credentials = clientCredentialsFrom(c.req.raw.headers, form)
+ */
+import type { ClientCredentials } from '../../core/oauth/clients.ts'
+import { OAuthError } from '../../core/oauth/errors.ts'
+import { param } from '../../core/oauth/params.ts'
+
+const BASIC = /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i
+
+function formDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '))
+  } catch {
+    return undefined
+  }
+}
+
+/** The credentials; `invalid_request` for mixed methods, `invalid_client` when none or malformed. */
+export function clientCredentialsFrom(headers: Headers, form: URLSearchParams): ClientCredentials {
+  const authorization = headers.get('authorization')
+  const bodyId = param(form, 'client_id', 256)
+  const bodySecret = param(form, 'client_secret', 1024)
+  if (authorization !== null && /^basic\b/i.test(authorization)) {
+    if (bodySecret !== undefined)
+      throw new OAuthError('invalid_request', 'Use one client authentication method only.')
+    const match = BASIC.exec(authorization)
+    let decoded: string | undefined
+    try {
+      decoded =
+        match?.[1] === undefined
+          ? undefined
+          : new TextDecoder('utf-8', { fatal: true }).decode(
+              Uint8Array.from(atob(match[1]), (ch) => ch.charCodeAt(0)),
+            )
+    } catch {
+      decoded = undefined
+    }
+    const colon = decoded?.indexOf(':') ?? -1
+    const id = decoded === undefined || colon < 0 ? undefined : formDecode(decoded.slice(0, colon))
+    const secret =
+      decoded === undefined || colon < 0 ? undefined : formDecode(decoded.slice(colon + 1))
+    if (!id || secret === undefined || id.length > 256 || secret.length > 1024)
+      throw new OAuthError('invalid_client', 'Client authentication failed.')
+    if (bodyId !== undefined && bodyId !== id)
+      throw new OAuthError('invalid_request', 'Use one client authentication method only.')
+    return { method: 'client_secret_basic', clientId: id, clientSecret: secret }
+  }
+  if (bodyId === undefined) throw new OAuthError('invalid_client', 'Client authentication failed.')
+  if (bodySecret !== undefined)
+    return { method: 'client_secret_post', clientId: bodyId, clientSecret: bodySecret }
+  return { method: 'none', clientId: bodyId }
+}
+
+/** True when the request tried HTTP Basic (then a 401 carries `WWW-Authenticate: Basic`, RFC 6749 §5.2). */
+export const usedBasic = (headers: Headers): boolean =>
+  /^basic\b/i.test(headers.get('authorization') ?? '')

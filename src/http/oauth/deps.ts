@@ -1,0 +1,15 @@
+import type { Context } from 'hono'
+import type { OAuthContext } from '../../core/oauth/context.ts'
+import type { Logger } from '../log.ts'
+
+/** What the OAuth route group needs. Built by src/entry/origin.ts. */
+export interface OAuthRouteDeps {
+  oauth: OAuthContext
+  logger?: Logger
+  /**
+   * The client's IP for per-IP login rate limits. Default: none, so all requests share one per-IP
+   * bucket (the per-username limit still applies). The Node entry passes the socket address
+   * (`getConnInfo(c).remote.address`).
+   */
+  clientIp?: (c: Context) => string | undefined
+}

@@ -1,0 +1,101 @@
+/**
+ * The back-channel endpoints: /token (RFC 6749 §3.2), /revoke (RFC 7009), /introspect (RFC 7662) and
+ * /userinfo (OIDC Core §5.3). Form bodies are read strictly (form.ts), the client is authenticated
+ * (clients.ts), and every response is `no-store`.
+ */
+import { Hono } from 'hono'
+import { ENDPOINTS } from '../../core/oauth/endpoints.ts'
+import { OAuthError } from '../../core/oauth/errors.ts'
+import { exchangeToken } from '../../core/oauth/token-endpoint.ts'
+import { introspectToken, revokeToken } from '../../core/oauth/token-management.ts'
+import { userInfo } from '../../core/oauth/userinfo.ts'
+import type { ClientConfig } from '../../core/oauth/config.ts'
+import type { GatehouseEnv } from '../types.ts'
+import { clientCredentialsFrom, usedBasic } from './client-auth.ts'
+import type { OAuthRouteDeps } from './deps.ts'
+import { readForm } from './form.ts'
+import {
+  REALM,
+  corsHeaders,
+  failureResponse,
+  jsonResponse,
+  noStore,
+  preflightResponse,
+} from './responses.ts'
+
+type ClientHandler = (form: URLSearchParams, client: ClientConfig) => Promise<Response>
+
+export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseEnv> {
+  const { oauth, logger } = deps
+  const app = new Hono<GatehouseEnv>()
+
+  /** Reads the form, authenticates the client, runs `handle`; maps every failure to an RFC error. */
+  const withClient =
+    (handle: ClientHandler) =>
+    async (c: { req: { raw: Request } }): Promise<Response> => {
+      const request = c.req.raw
+      const headers = () => corsHeaders(oauth, request, noStore())
+      const basic = usedBasic(request.headers)
+      try {
+        const form = await readForm(request)
+        const client = await oauth.clients.authenticate(
+          clientCredentialsFrom(request.headers, form),
+        )
+        const response = await handle(form, client)
+        corsHeaders(oauth, request, response.headers)
+        return response
+      } catch (e) {
+        return failureResponse(e, headers(), logger, { basic })
+      }
+    }
+
+  app.post(
+    `${base}${ENDPOINTS.token}`,
+    withClient(async (form, client) => jsonResponse(await exchangeToken(oauth, form, client), 200)),
+  )
+  app.post(
+    `${base}${ENDPOINTS.revoke}`,
+    withClient(async (form, client) => {
+      await revokeToken(oauth, form, client)
+      // RFC 7009 §2.2: 200 whether or not the token was known.
+      return new Response(null, { status: 200, headers: noStore() })
+    }),
+  )
+  app.post(
+    `${base}${ENDPOINTS.introspect}`,
+    withClient(async (form, client) =>
+      jsonResponse(await introspectToken(oauth, form, client), 200),
+    ),
+  )
+
+  const userinfo = async (c: { req: { raw: Request } }): Promise<Response> => {
+    const request = c.req.raw
+    const headers = corsHeaders(oauth, request, noStore())
+    try {
+      const authorization = request.headers.get('authorization') ?? ''
+      const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(authorization)
+      if (authorization === '') {
+        // RFC 6750 §3.1: a request without a token gets a bare challenge, no error code.
+        headers.set('WWW-Authenticate', `Bearer realm="${REALM}"`)
+        return jsonResponse(
+          { error: 'invalid_token', error_description: 'A bearer token is required.' },
+          401,
+          headers,
+        )
+      }
+      if (!match) throw new OAuthError('invalid_request', 'The Authorization header is malformed.')
+      return jsonResponse(await userInfo(oauth, match?.[1]), 200, headers)
+    } catch (e) {
+      return failureResponse(e, headers, logger, { bearer: true })
+    }
+  }
+  app.get(`${base}${ENDPOINTS.userinfo}`, userinfo)
+  app.post(`${base}${ENDPOINTS.userinfo}`, userinfo)
+
+  for (const path of [ENDPOINTS.token, ENDPOINTS.revoke, ENDPOINTS.introspect])
+    app.options(`${base}${path}`, (c) => preflightResponse(oauth, c.req.raw, 'POST'))
+  app.options(`${base}${ENDPOINTS.userinfo}`, (c) =>
+    preflightResponse(oauth, c.req.raw, 'GET, POST'),
+  )
+  return app
+}

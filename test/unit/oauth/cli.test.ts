@@ -1,0 +1,72 @@
+/** The `gatehouse` subcommands produce config entries the origin accepts. */
+import { describe, expect, it } from 'vitest'
+import { clientsAdd } from '../../../src/cli/clients.ts'
+import { keysGenerate, UsageError } from '../../../src/cli/keys.ts'
+import { usersAdd } from '../../../src/cli/users.ts'
+import { createClientRegistry } from '../../../src/core/oauth/clients.ts'
+import { parseOAuthConfig, type SigningKeyConfig } from '../../../src/core/oauth/config.ts'
+import { loadSigningKeys } from '../../../src/core/oauth/keys.ts'
+import { testPasswords } from './support.ts'
+
+describe('gatehouse keys generate', () => {
+  it('prints a private JWK with kid, alg and status that loads as a signing key', async () => {
+    const jwk = (await keysGenerate(['--alg', 'EdDSA', '--status', 'active'])) as SigningKeyConfig
+    expect(jwk).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', status: 'active' })
+    expect(typeof jwk['d']).toBe('string')
+    const keys = await loadSigningKeys([jwk])
+    expect(keys.active.kid).toBe(jwk.kid)
+  })
+
+  it('refuses unknown algorithms', async () => {
+    await expect(keysGenerate(['--alg', 'HS256'])).rejects.toThrow(UsageError)
+  })
+})
+
+describe('gatehouse clients add', () => {
+  it('a confidential client: the printed secret authenticates against the printed hash', async () => {
+    const { client, clientSecret } = await clientsAdd([
+      '--id',
+      'svc',
+      '--type',
+      'confidential',
+      '--scope',
+      'read',
+    ])
+    const config = parseOAuthConfig({ issuer: 'https://auth.test', clients: [client] })
+    const registry = createClientRegistry(config.clients)
+    await expect(
+      registry.authenticate({
+        method: 'client_secret_basic',
+        clientId: 'svc',
+        clientSecret: clientSecret!,
+      }),
+    ).resolves.toMatchObject({ id: 'svc' })
+    expect(JSON.stringify(client)).not.toContain(clientSecret!)
+  })
+
+  it('refuses an entry the origin would refuse', async () => {
+    await expect(
+      clientsAdd(['--id', 'spa', '--redirect-uri', 'http://evil.test/cb']),
+    ).rejects.toThrow(/redirectUris/)
+  })
+})
+
+describe('gatehouse users add', () => {
+  it('hashes the password read from stdin; never from argv', async () => {
+    const user = await usersAdd(
+      ['--username', 'bob', '--email', 'b@x.test'],
+      async () => 'a long password',
+      testPasswords,
+    )
+    expect(await testPasswords.verify('a long password', user['passwordHash'] as string)).toBe(true)
+    expect(
+      parseOAuthConfig({ issuer: 'https://auth.test', users: [user] }).users[0]!.username,
+    ).toBe('bob')
+    await expect(
+      usersAdd(['--username', 'bob', '--password', 'x'], async () => 'p', testPasswords),
+    ).rejects.toThrow()
+    await expect(
+      usersAdd(['--username', 'bob'], async () => 'short', testPasswords),
+    ).rejects.toThrow(UsageError)
+  })
+})
