@@ -199,6 +199,18 @@ export const verificationEnvShape = {
   HOST: host,
 }
 
+/**
+ * Reads only `GATEHOUSE_LOG_LEVEL`, for code that must log before the whole config can be parsed (the
+ * origin builds its key set, which the verification config then uses).
+ */
+export function parseLogLevel(env: Record<string, unknown>): LogLevel {
+  const result = logLevel.safeParse(env.GATEHOUSE_LOG_LEVEL)
+  if (result.success) return result.data
+  throw new ConfigError([
+    { field: 'GATEHOUSE_LOG_LEVEL', message: result.error.issues[0]?.message ?? 'invalid' },
+  ])
+}
+
 /** Names of the variables the schema reads; the Worker entry fingerprints only these. */
 export const VERIFICATION_ENV_NAMES = Object.keys(verificationEnvShape)
 

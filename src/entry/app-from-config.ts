@@ -19,6 +19,9 @@ export interface RuntimeOptions {
   /** Used for the remote JWKS and for the gateway upstream. Default `globalThis.fetch`. */
   fetch?: typeof fetch
   now?: Clock
+  /** Extra route groups, e.g. the origin's OAuth endpoints. */
+  routes?: AppDeps['routes']
+  extend?: AppDeps['extend']
 }
 
 /**
@@ -48,6 +51,8 @@ export async function appFromConfig(
     verifier,
     logger: runtime.logger,
     ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
+    ...(runtime.routes === undefined ? {} : { routes: runtime.routes }),
+    ...(runtime.extend === undefined ? {} : { extend: runtime.extend }),
     ...(config.upstreamUrl === undefined
       ? {}
       : {

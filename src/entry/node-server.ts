@@ -5,10 +5,11 @@
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
-import { parseVerificationConfig, type VerificationConfig } from '../core/config.ts'
+import { parseLogLevel, parseVerificationConfig, type VerificationConfig } from '../core/config.ts'
 import { createJsonLogger, type Logger } from '../http/log.ts'
 import { appFromConfig } from './app-from-config.ts'
 import { nodeSignatureCheck } from './node-signature.ts'
+import { createOriginRoutes, type Origin } from './origin.ts'
 
 export interface NodeServer {
   port: number
@@ -28,12 +29,18 @@ export async function startNodeServer(
   env: Record<string, unknown>,
   options: { logger?: Logger } = {},
 ): Promise<NodeServer> {
-  const config: VerificationConfig = parseVerificationConfig(env)
-  const logger = options.logger ?? createJsonLogger({ level: config.logLevel })
+  const logger = options.logger ?? createJsonLogger({ level: parseLogLevel(env) })
+  // With GATEHOUSE_CONFIG the process mints tokens (the origin proper); without it, it only verifies
+  // the tokens of the issuer the GATEHOUSE_* variables name.
+  const origin = isSet(env.GATEHOUSE_CONFIG) ? await createOriginRoutes(env, { logger }) : undefined
+  const config: VerificationConfig = parseVerificationConfig(
+    origin ? originVerificationEnv(env, origin) : env,
+  )
   const app = await appFromConfig(config, {
     role: 'origin',
     logger,
     checkSignature: nodeSignatureCheck,
+    ...(origin ? { routes: [{ path: '/', app: origin.routes }] } : {}),
   })
 
   let closing = false
@@ -75,5 +82,23 @@ export async function startNodeServer(
         server.closeIdleConnections()
       })
     },
+  }
+}
+
+const isSet = (v: unknown): boolean => v !== undefined && v !== null && v !== ''
+
+/**
+ * The origin verifies its own tokens on `/verify`, the gateway and `/userinfo`: its issuer and its
+ * published public keys, unless the operator named another key source explicitly.
+ */
+function originVerificationEnv(
+  env: Record<string, unknown>,
+  origin: Origin,
+): Record<string, unknown> {
+  const explicitKeys = isSet(env.GATEHOUSE_JWKS) || isSet(env.GATEHOUSE_JWKS_URL)
+  return {
+    ...env,
+    GATEHOUSE_ISSUER: origin.config.issuer,
+    ...(explicitKeys ? {} : { GATEHOUSE_JWKS: JSON.stringify(origin.publicJwks) }),
   }
 }

@@ -1,0 +1,117 @@
+/**
+ * The origin as `npm start` runs it with a GATEHOUSE_CONFIG: it mints a token over real HTTP on real
+ * Redis (Upstash bridge) and its own /verify accepts that token with no GATEHOUSE_JWKS configured,
+ * because the origin verifies with the keys it publishes. A bad config field stops it with the name.
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { useRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
+import { API, SERVICE_SECRET, basic, testConfig } from '../../unit/oauth/support.ts'
+
+const ROOT = new URL('../../../', import.meta.url).pathname
+const ARGS = [
+  '--experimental-strip-types',
+  '--no-warnings=ExperimentalWarning',
+  'src/entry/node.ts',
+]
+
+let redis: RedisWithBridge
+let dir: string
+
+beforeAll(async () => {
+  redis = await useRedisWithBridge()
+  dir = await mkdtemp(join(tmpdir(), 'gatehouse-origin-process-'))
+}, 30_000)
+
+afterAll(async () => {
+  await redis?.close()
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+function startOrigin(env: Record<string, string>) {
+  const child = spawn(process.execPath, ARGS, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const lines: string[] = []
+  const listening = new Promise<number>((resolve) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(line)
+      const record = JSON.parse(line) as { msg?: string; port?: number }
+      if (record.msg === 'listening' && record.port) resolve(record.port)
+    })
+  })
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  return { child, listening, exited, lines, stderr: () => stderr }
+}
+
+describe('origin process (GATEHOUSE_CONFIG)', () => {
+  it('mints a client_credentials token and verifies it on its own /verify', async () => {
+    const configPath = join(dir, 'ok.json')
+    await writeFile(configPath, JSON.stringify(await testConfig()))
+    const proc = startOrigin({
+      GATEHOUSE_CONFIG: configPath,
+      GATEHOUSE_ISSUER: 'http://127.0.0.1:8788',
+      GATEHOUSE_AUDIENCE: API,
+      UPSTASH_REDIS_REST_URL: redis.url,
+      UPSTASH_REDIS_REST_TOKEN: redis.token,
+    })
+    try {
+      const base = `http://127.0.0.1:${String(await proc.listening)}`
+      const discovery = await fetch(`${base}/.well-known/openid-configuration`)
+      expect(discovery.status).toBe(200)
+      expect(await discovery.json()).toMatchObject({ issuer: 'http://127.0.0.1:8788' })
+
+      const res = await fetch(`${base}/token`, {
+        method: 'POST',
+        headers: {
+          Authorization: basic('service', SERVICE_SECRET),
+          'Content-Type': 'application/x-www-form-urlencoded',
+        },
+        body: 'grant_type=client_credentials&scope=read',
+      })
+      expect(res.status).toBe(200)
+      const { access_token } = (await res.json()) as { access_token: string }
+
+      const verified = await fetch(`${base}/verify`, {
+        headers: { Authorization: `Bearer ${access_token}` },
+      })
+      expect(verified.status).toBe(200)
+      expect(await verified.json()).toMatchObject({ active: true, client_id: 'service', aud: API })
+
+      // A token from a different issuer (same shape) is refused by the origin's /verify.
+      const forged = access_token.slice(0, -4) + (access_token.endsWith('AAAA') ? 'BBBB' : 'AAAA')
+      const refused = await fetch(`${base}/verify`, {
+        headers: { Authorization: `Bearer ${forged}` },
+      })
+      expect(refused.status).toBe(401)
+      expect(proc.lines.join('\n')).not.toContain(access_token.split('.')[2])
+      expect(proc.lines.join('\n')).not.toContain(SERVICE_SECRET)
+    } finally {
+      proc.child.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+    }
+  }, 30_000)
+
+  it('refuses to start on a bad config field and names it', async () => {
+    const configPath = join(dir, 'bad.json')
+    const config = await testConfig()
+    await writeFile(configPath, JSON.stringify({ ...config, tokens: { accessTokenTtlSeconds: 5 } }))
+    const proc = startOrigin({
+      GATEHOUSE_CONFIG: configPath,
+      GATEHOUSE_AUDIENCE: API,
+      UPSTASH_REDIS_REST_URL: redis.url,
+      UPSTASH_REDIS_REST_TOKEN: redis.token,
+    })
+    expect(await proc.exited).toBe(1)
+    expect(proc.stderr()).toContain('accessTokenTtlSeconds')
+  }, 30_000)
+})
