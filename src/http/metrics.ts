@@ -1,0 +1,169 @@
+/**
+ * Prometheus metrics for the origin (Node only: prom-client needs Node's process APIs, so the Worker
+ * never imports this file). Each `createMetrics()` owns its Registry — never prom-client's global one —
+ * so tests and several apps in one process do not collide.
+ *
+ * Metrics: `gatehouse_http_requests_total{method,route,status}`,
+ * `gatehouse_http_request_duration_seconds{method,route}` (histogram), `gatehouse_tokens_issued_total
+ * {grant_type}`, `gatehouse_login_failures_total{reason}`, `gatehouse_store_errors_total{operation}`,
+ * plus prom-client's default process metrics under their standard names (`process_*`, `nodejs_*`) so
+ * stock dashboards work. `route` is Hono's matched pattern (`/token`, `/api/*`), never the raw path:
+ * a label per distinct URL would let any client grow the registry without bound.
+ */
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { routePath } from 'hono/route'
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Store } from '../store/types.ts'
+import type { GatehouseEnv } from './types.ts'
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+/** Seconds; an auth service answers in milliseconds, a login with scrypt in ~100 ms. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+/** Free-form label values (reasons, operations) are plain words, and few. */
+const LABEL_VALUE = /^[a-z0-9_]{1,48}$/
+const MAX_VALUES_PER_LABEL = 32
+
+export interface MetricsOptions {
+  /** Collect prom-client's default process metrics into this registry. Default true. */
+  defaultMetrics?: boolean
+}
+
+export interface Metrics {
+  registry: Registry
+  /** Counts and times every request under its matched route; mount first (`app.use(metrics.middleware)`). */
+  middleware: MiddlewareHandler<GatehouseEnv>
+  /** `GET /metrics` in the Prometheus text format, `no-store`. */
+  routes: Hono<GatehouseEnv>
+  /** A token response was sent for this grant (`authorization_code`, `refresh_token`, ...). */
+  tokenIssued(grantType: string): void
+  /** A login attempt failed (`bad_password`, `unknown_user`, `rate_limited`, ...). */
+  loginFailed(reason: string): void
+  /** A store call failed (`get`, `compareAndSwap`, ...). */
+  storeError(operation: string): void
+  /** The same store, counting each rejected call in `gatehouse_store_errors_total{operation}`. */
+  instrumentStore<S extends Partial<Store>>(store: S): S
+}
+
+/**
+ * Builds the registry and its metrics.
+ *
+ * @example
+ * const metrics = createMetrics()
+ * app.use(metrics.middleware)
+ * app.route('/', metrics.routes)
+ * metrics.tokenIssued('client_credentials')
+ */
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry()
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
+
+  const requests = new Counter({
+    name: 'gatehouse_http_requests_total',
+    help: 'HTTP requests answered, by method, matched route and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  })
+  const duration = new Histogram({
+    name: 'gatehouse_http_request_duration_seconds',
+    help: 'Time from request to response headers, by method and matched route.',
+    labelNames: ['method', 'route'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  })
+  const tokens = new Counter({
+    name: 'gatehouse_tokens_issued_total',
+    help: 'Token responses sent by the token endpoint, by grant type.',
+    labelNames: ['grant_type'] as const,
+    registers: [registry],
+  })
+  const logins = new Counter({
+    name: 'gatehouse_login_failures_total',
+    help: 'Failed login attempts, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
+  const storeErrors = new Counter({
+    name: 'gatehouse_store_errors_total',
+    help: 'Failed calls to the L2 store, by operation.',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  })
+
+  const grantType = boundedLabel()
+  const reason = boundedLabel()
+  const operation = boundedLabel()
+  const storeError = (op: string): void => storeErrors.inc({ operation: operation(op) })
+
+  const middleware: MiddlewareHandler<GatehouseEnv> = async (c, next) => {
+    const start = performance.now()
+    try {
+      await next()
+    } finally {
+      // After next() Hono's route index points at the handler that answered (or onError's).
+      const labels = { method: methodLabel(c.req.method), route: routeLabel(c) }
+      duration.observe(labels, (performance.now() - start) / 1000)
+      requests.inc({ ...labels, status: String(c.res.status) })
+    }
+  }
+
+  const routes = new Hono<GatehouseEnv>()
+  routes.get('/metrics', async (c) =>
+    c.body(await registry.metrics(), 200, {
+      'Content-Type': registry.contentType,
+      'Cache-Control': 'no-store',
+    }),
+  )
+
+  return {
+    registry,
+    middleware,
+    routes,
+    tokenIssued: (grant) => tokens.inc({ grant_type: grantType(grant) }),
+    loginFailed: (why) => logins.inc({ reason: reason(why) }),
+    storeError,
+    instrumentStore<S extends Partial<Store>>(store: S): S {
+      return new Proxy(store, {
+        get(target, property, receiver) {
+          const value: unknown = Reflect.get(target, property, receiver)
+          if (typeof value !== 'function' || typeof property !== 'string') return value
+          return (...args: unknown[]) => {
+            const result: unknown = value.apply(target, args)
+            if (result instanceof Promise) {
+              return result.catch((err: unknown) => {
+                storeError(property)
+                throw err
+              })
+            }
+            return result
+          }
+        },
+      })
+    },
+  }
+}
+
+const methodLabel = (method: string): string => (METHODS.has(method) ? method : 'OTHER')
+
+/** The matched pattern; a request that matched only middleware (a 404) is `unmatched`. */
+function routeLabel(c: Context<GatehouseEnv>): string {
+  const route = routePath(c)
+  if (route === '' || ((route === '/*' || route === '*') && c.res.status === 404))
+    return 'unmatched'
+  return route
+}
+
+/**
+ * Label values from our own code are constants, but a caller passing something derived from input
+ * must not be able to mint series: values must look like words and at most 32 distinct ones are kept;
+ * the rest become `other`.
+ */
+function boundedLabel(): (value: string) => string {
+  const seen = new Set<string>()
+  return (value) => {
+    if (!LABEL_VALUE.test(value)) return 'other'
+    if (seen.has(value)) return value
+    if (seen.size >= MAX_VALUES_PER_LABEL) return 'other'
+    seen.add(value)
+    return value
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The edge → origin proxy inside workerd (the runtime it is built for). workerd cannot serve a second
+ * local server here, so the origin is an injected fetch that records what it received; time for the
+ * breaker is an injected clock, and the timeout is shown with a fetch that never answers.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../fixtures/keys.ts'
+import { createApp } from '../../src/http/app.ts'
+import { buildVerifier } from '../../src/http/build-verifier.ts'
+import { createJsonLogger } from '../../src/http/log.ts'
+import { createOriginProxy } from '../../src/http/origin-proxy.ts'
+
+interface Seen {
+  method: string
+  url: string
+  headers: Record<string, string>
+  body: string
+  redirect: string
+}
+
+function fakeOrigin() {
+  const state = { seen: [] as Seen[], down: false }
+  const fetchFn: typeof fetch = async (input, init) => {
+    const req = new Request(input, init)
+    state.seen.push({
+      method: req.method,
+      url: req.url,
+      headers: Object.fromEntries(req.headers),
+      body: new TextDecoder().decode(await req.arrayBuffer()),
+      redirect: req.redirect,
+    })
+    if (state.down) throw new TypeError('connection refused')
+    const headers = new Headers({ 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
+    headers.append('Set-Cookie', 'a=1; Path=/; HttpOnly')
+    headers.append('Set-Cookie', 'b=2; Path=/login')
+    if (new URL(req.url).pathname === '/authorize') {
+      return new Response(null, {
+        status: 302,
+        headers: { Location: 'https://app.test/cb?code=c1' },
+      })
+    }
+    return new Response(JSON.stringify({ ok: true }), { status: 200, headers })
+  }
+  return { state, fetch: fetchFn }
+}
+
+function clock() {
+  let t = 1_700_000_000_000
+  return { now: () => t, advance: (ms: number) => void (t += ms) }
+}
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('origin proxy inside workerd', () => {
+  it('forwards method, path, query, streamed body and headers; returns the response as is', async () => {
+    const origin = fakeOrigin()
+    const app = createOriginProxy({ originUrl: 'https://origin.test', fetch: origin.fetch })
+    const res = await app.fetch(
+      new Request('https://edge.test/token?a=1', {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          'cf-connecting-ip': '198.51.100.4',
+          'X-Forwarded-For': '10.0.0.1',
+          Connection: 'X-Hop',
+          'X-Hop': 'x',
+        },
+        body: 'grant_type=client_credentials',
+      }),
+    )
+    expect(res.status).toBe(200)
+    expect(res.headers.getSetCookie()).toEqual(['a=1; Path=/; HttpOnly', 'b=2; Path=/login'])
+    expect(await res.json()).toEqual({ ok: true })
+    const seen = origin.state.seen[0]!
+    expect(seen).toMatchObject({
+      method: 'POST',
+      url: 'https://origin.test/token?a=1',
+      body: 'grant_type=client_credentials',
+      redirect: 'manual',
+    })
+    expect(seen.headers['content-type']).toBe('application/x-www-form-urlencoded')
+    expect(seen.headers['x-forwarded-for']).toBe('198.51.100.4')
+    expect(seen.headers['x-forwarded-host']).toBe('edge.test')
+    expect(seen.headers['x-forwarded-proto']).toBe('https')
+    expect(seen.headers['x-hop']).toBeUndefined()
+  })
+
+  it('returns redirects instead of following them', async () => {
+    const origin = fakeOrigin()
+    const app = createOriginProxy({ originUrl: 'https://origin.test', fetch: origin.fetch })
+    const res = await app.fetch(new Request('https://edge.test/authorize?client_id=spa'))
+    expect(res.status).toBe(302)
+    expect(res.headers.get('location')).toBe('https://app.test/cb?code=c1')
+  })
+
+  it('answers 504 at the deadline when the origin never answers', async () => {
+    let aborted = false
+    const hanging: typeof fetch = (_input, init) =>
+      new Promise<Response>((_resolve, reject) => {
+        init?.signal?.addEventListener('abort', () => {
+          aborted = true
+          reject(new DOMException('aborted', 'AbortError'))
+        })
+      })
+    const app = createOriginProxy({
+      originUrl: 'https://origin.test',
+      fetch: hanging,
+      timeoutMs: 50,
+    })
+    const res = await app.fetch(new Request('https://edge.test/token', { method: 'POST' }))
+    expect(res.status).toBe(504)
+    expect(res.headers.get('cache-control')).toBe('no-store')
+    expect(aborted).toBe(true)
+  })
+
+  it('opens after N failures: 503 + Retry-After without calling the origin; a probe closes it', async () => {
+    const origin = fakeOrigin()
+    const c = clock()
+    const app = createOriginProxy({
+      originUrl: 'https://origin.test',
+      fetch: origin.fetch,
+      breaker: { failureThreshold: 2, openSeconds: 10 },
+      now: c.now,
+    })
+    const post = () => app.fetch(new Request('https://edge.test/token', { method: 'POST' }))
+    origin.state.down = true
+    expect((await post()).status).toBe(502)
+    expect((await post()).status).toBe(502)
+    const refused = await post()
+    expect(refused.status).toBe(503)
+    expect(refused.headers.get('retry-after')).toBe('10')
+    expect(await refused.json()).toMatchObject({ error: 'temporarily_unavailable' })
+    expect(origin.state.seen).toHaveLength(2)
+
+    origin.state.down = false
+    c.advance(10_000)
+    expect((await post()).status).toBe(200)
+    expect((await post()).status).toBe(200)
+    expect(origin.state.seen).toHaveLength(4)
+  })
+
+  it('keeps verifying tokens at the edge while the origin is down', async () => {
+    const origin = fakeOrigin()
+    origin.state.down = true
+    const verifier = await buildVerifier({
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+      keySource: { kind: 'inline', jwks: publicJwks() },
+    })
+    const app = createApp({
+      role: 'edge',
+      verifier,
+      logger: createJsonLogger({ level: 'silent' }),
+      routes: [
+        {
+          path: '/',
+          app: createOriginProxy({
+            originUrl: 'https://origin.test',
+            fetch: origin.fetch,
+            breaker: { failureThreshold: 1, openSeconds: 30 },
+          }),
+        },
+      ],
+    })
+    expect((await app.request('/token', { method: 'POST' })).status).toBe(502)
+    expect((await app.request('/token', { method: 'POST' })).status).toBe(503)
+    const token = await signTestToken()
+    const res = await app.request('/verify', { headers: { Authorization: `Bearer ${token}` } })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ active: true })
+  })
+})
