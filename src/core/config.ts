@@ -7,6 +7,19 @@ import { z } from 'zod'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 
+/** What the edge does when its revocation filter is older than the staleness limit. */
+export type RevocationPolicy = 'open' | 'closed'
+
+/** Edge revocation (src/revocation/): on when the L2 store is configured. */
+export interface RevocationConfig {
+  syncSeconds: number
+  syncTimeoutMs: number
+  maxStalenessSeconds: number
+  policy: RevocationPolicy
+  /** Origin: how often the filter snapshot is rebuilt from the stream. */
+  snapshotSeconds: number
+}
+
 /** An inline JWKS after validation: public keys only. */
 export interface PublicJwks {
   /** JWKs (RFC 7517 §4) with no private members; fully checked when the key set imports them. */
@@ -30,11 +43,28 @@ export interface VerificationConfig {
   upstreamScopes: string[]
   upstreamTimeoutMs: number
   forwardAuthorization: boolean
+  /**
+   * Browser origins allowed to call the gateway cross-origin (CORS). Unset: no CORS headers at all.
+   * The edge holds no client list, so the operator lists the SPA origins here (README, CORS).
+   */
+  allowedOrigins?: string[]
   jwksRefreshSeconds?: number
   jwksTimeoutMs?: number
   port: number
   host?: string
   shutdownTimeoutSeconds: number
+  /** Seconds between SIGTERM and closing the listener, while /readyz already answers 503. */
+  drainDelaySeconds: number
+  revocation: RevocationConfig
+  /** The L2 store (Upstash REST); both or neither. */
+  upstash?: { url: string; token: string }
+  /** Edge: minting routes are forwarded here (DESIGN.md, "Two runtimes, one app"). */
+  originUrl?: string
+  originTimeoutMs: number
+  /** Consecutive origin failures that open the circuit breaker. */
+  originFailureThreshold: number
+  /** How long the breaker stays open before one probe request is let through. */
+  originOpenSeconds: number
 }
 
 /** Thrown by `parseVerificationConfig`; `fields` names the offending variables (safe to log). */
@@ -131,6 +161,27 @@ const scopeList = z.unknown().transform((v, ctx): string[] => {
   return z.NEVER
 })
 
+/**
+ * Web origins (`https://app.example.com`, `http://127.0.0.1:5173`), separated by spaces or commas.
+ * `*` and `null` are refused: the gateway's routes take bearer tokens, so only named origins may read
+ * their responses (Fetch standard, CORS protocol).
+ */
+const originList = z.unknown().transform((v, ctx): string[] | undefined => {
+  if (unset(v)) return undefined
+  const items = typeof v === 'string' ? v.split(/[\s,]+/).filter((s) => s !== '') : []
+  const valid = (item: string): boolean => {
+    if (!URL.canParse(item)) return false
+    const u = new URL(item)
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === item
+  }
+  if (items.length > 0 && items.length <= 50 && items.every(valid)) return items
+  ctx.addIssue({
+    code: 'custom',
+    message: 'must be 1-50 origins like https://app.example.com, separated by spaces or commas',
+  })
+  return z.NEVER
+})
+
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth']
 
 const inlineJwks = z.unknown().transform((v, ctx): PublicJwks | undefined => {
@@ -169,6 +220,21 @@ const logLevel = z.unknown().transform((v, ctx): LogLevel => {
   return z.NEVER
 })
 
+const revocationPolicy = z.unknown().transform((v, ctx): RevocationPolicy => {
+  if (unset(v)) return 'open'
+  if (v === 'open' || v === 'closed') return v
+  ctx.addIssue({ code: 'custom', message: 'must be "open" or "closed"' })
+  return z.NEVER
+})
+
+/** A secret's value is never echoed in an error, only whether it is usable. */
+const secretText = z.unknown().transform((v, ctx): string | undefined => {
+  if (unset(v)) return undefined
+  if (typeof v === 'string' && v.length <= 4096 && !/\s/.test(v)) return v
+  ctx.addIssue({ code: 'custom', message: 'must be a token without whitespace' })
+  return z.NEVER
+})
+
 const host = z.unknown().transform((v, ctx): string | undefined => {
   if (unset(v)) return undefined
   if (typeof v === 'string' && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(v)) return v
@@ -192,9 +258,22 @@ export const verificationEnvShape = {
   GATEHOUSE_UPSTREAM_SCOPES: scopeList,
   GATEHOUSE_UPSTREAM_TIMEOUT_MS: integer(100, 300_000, 30_000),
   GATEHOUSE_FORWARD_AUTHORIZATION: boolean(false),
+  GATEHOUSE_ALLOWED_ORIGINS: originList,
   GATEHOUSE_JWKS_REFRESH_SECONDS: optionalInteger(30, 86_400),
   GATEHOUSE_JWKS_TIMEOUT_MS: optionalInteger(100, 60_000),
   GATEHOUSE_SHUTDOWN_TIMEOUT_SECONDS: integer(0, 600, 10),
+  GATEHOUSE_DRAIN_DELAY_SECONDS: integer(0, 300, 0),
+  GATEHOUSE_REVOCATION_SYNC_SECONDS: integer(1, 300, 2),
+  GATEHOUSE_REVOCATION_SYNC_TIMEOUT_MS: integer(50, 60_000, 1000),
+  GATEHOUSE_REVOCATION_MAX_STALENESS_SECONDS: integer(5, 86_400, 30),
+  GATEHOUSE_REVOCATION_POLICY: revocationPolicy,
+  GATEHOUSE_REVOCATION_SNAPSHOT_SECONDS: integer(1, 3600, 5),
+  UPSTASH_REDIS_REST_URL: url({ required: false, secure: true, allowQuery: false }),
+  UPSTASH_REDIS_REST_TOKEN: secretText,
+  GATEHOUSE_ORIGIN_URL: url({ required: false, secure: true, allowQuery: false }),
+  GATEHOUSE_ORIGIN_TIMEOUT_MS: integer(100, 60_000, 5000),
+  GATEHOUSE_ORIGIN_FAILURE_THRESHOLD: integer(1, 1000, 5),
+  GATEHOUSE_ORIGIN_OPEN_SECONDS: integer(1, 3600, 30),
   PORT: integer(0, 65_535, 8788),
   HOST: host,
 }
@@ -225,6 +304,27 @@ const verificationEnvSchema = z.object(verificationEnvShape).superRefine((env, c
         sources === 0
           ? 'one of GATEHOUSE_JWKS_URL or GATEHOUSE_JWKS is required'
           : 'set only one of GATEHOUSE_JWKS_URL and GATEHOUSE_JWKS',
+    })
+  }
+  if ((env.UPSTASH_REDIS_REST_URL === undefined) !== (env.UPSTASH_REDIS_REST_TOKEN === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [
+        env.UPSTASH_REDIS_REST_URL === undefined
+          ? 'UPSTASH_REDIS_REST_URL'
+          : 'UPSTASH_REDIS_REST_TOKEN',
+      ],
+      message: 'UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together',
+    })
+  }
+  // The bound a request may be decided on is sync + timeout; staleness below it would flap.
+  const bound =
+    env.GATEHOUSE_REVOCATION_SYNC_SECONDS + env.GATEHOUSE_REVOCATION_SYNC_TIMEOUT_MS / 1000
+  if (env.GATEHOUSE_REVOCATION_MAX_STALENESS_SECONDS < bound) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['GATEHOUSE_REVOCATION_MAX_STALENESS_SECONDS'],
+      message: 'must be at least GATEHOUSE_REVOCATION_SYNC_SECONDS + the sync timeout',
     })
   }
 })
@@ -265,8 +365,23 @@ export function parseVerificationConfig(env: Record<string, unknown>): Verificat
     forwardAuthorization: e.GATEHOUSE_FORWARD_AUTHORIZATION,
     port: e.PORT,
     shutdownTimeoutSeconds: e.GATEHOUSE_SHUTDOWN_TIMEOUT_SECONDS,
+    drainDelaySeconds: e.GATEHOUSE_DRAIN_DELAY_SECONDS,
+    revocation: {
+      syncSeconds: e.GATEHOUSE_REVOCATION_SYNC_SECONDS,
+      syncTimeoutMs: e.GATEHOUSE_REVOCATION_SYNC_TIMEOUT_MS,
+      maxStalenessSeconds: e.GATEHOUSE_REVOCATION_MAX_STALENESS_SECONDS,
+      policy: e.GATEHOUSE_REVOCATION_POLICY,
+      snapshotSeconds: e.GATEHOUSE_REVOCATION_SNAPSHOT_SECONDS,
+    },
+    originTimeoutMs: e.GATEHOUSE_ORIGIN_TIMEOUT_MS,
+    originFailureThreshold: e.GATEHOUSE_ORIGIN_FAILURE_THRESHOLD,
+    originOpenSeconds: e.GATEHOUSE_ORIGIN_OPEN_SECONDS,
   }
+  if (e.GATEHOUSE_ORIGIN_URL !== undefined) config.originUrl = e.GATEHOUSE_ORIGIN_URL
+  if (e.UPSTASH_REDIS_REST_URL !== undefined && e.UPSTASH_REDIS_REST_TOKEN !== undefined)
+    config.upstash = { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
   if (e.GATEHOUSE_UPSTREAM_URL !== undefined) config.upstreamUrl = e.GATEHOUSE_UPSTREAM_URL
+  if (e.GATEHOUSE_ALLOWED_ORIGINS !== undefined) config.allowedOrigins = e.GATEHOUSE_ALLOWED_ORIGINS
   if (e.GATEHOUSE_JWKS_REFRESH_SECONDS !== undefined)
     config.jwksRefreshSeconds = e.GATEHOUSE_JWKS_REFRESH_SECONDS
   if (e.GATEHOUSE_JWKS_TIMEOUT_MS !== undefined) config.jwksTimeoutMs = e.GATEHOUSE_JWKS_TIMEOUT_MS

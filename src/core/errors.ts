@@ -26,10 +26,19 @@ export type AuthErrorCode =
   | 'token_revoked'
   | 'insufficient_scope'
   | 'jwks_unavailable'
+  | 'revocation_unavailable'
 
-/** RFC 6750 §3.1 error codes. `server_error` is ours for an unreachable key set (a 503, not a 401). */
+/**
+ * RFC 6750 §3.1 error codes. `server_error` is ours for an unreachable key set (a 503, not a 401);
+ * `temporarily_unavailable` (RFC 6749 §4.1.2.1) when revocation state is too stale to decide (a 503
+ * the client retries, not a 401 that would make it discard a possibly valid token).
+ */
 export type BearerErrorCode =
-  'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'server_error'
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'server_error'
+  | 'temporarily_unavailable'
 
 const RFC_ERROR: Record<AuthErrorCode, BearerErrorCode> = {
   token_missing: 'invalid_request',
@@ -51,6 +60,7 @@ const RFC_ERROR: Record<AuthErrorCode, BearerErrorCode> = {
   token_revoked: 'invalid_token',
   insufficient_scope: 'insufficient_scope',
   jwks_unavailable: 'server_error',
+  revocation_unavailable: 'temporarily_unavailable',
 }
 
 const STATUS: Record<BearerErrorCode, 400 | 401 | 403 | 503> = {
@@ -59,6 +69,7 @@ const STATUS: Record<BearerErrorCode, 400 | 401 | 403 | 503> = {
   invalid_token: 401,
   insufficient_scope: 403,
   server_error: 503,
+  temporarily_unavailable: 503,
 }
 
 export class AuthError extends Error {

@@ -80,11 +80,11 @@ const HASH: Record<JwsAlg, 'SHA-256' | 'SHA-384' | 'SHA-512' | undefined> = {
   HS512: 'SHA-512',
 }
 
+// Taken from SubtleCrypto itself: the DOM lib and workers-types name the parameter types differently.
+type ImportParams = Parameters<SubtleCrypto['importKey']>[2]
+
 /** WebCrypto parameters for `importKey`; the verify parameters are derived in signature.ts. */
-function importParams(
-  alg: JwsAlg,
-  crv: string | undefined,
-): AlgorithmIdentifier | EcKeyImportParams {
+function importParams(alg: JwsAlg, crv: string | undefined): ImportParams {
   switch (alg) {
     case 'ES256':
     case 'ES384':
@@ -94,13 +94,13 @@ function importParams(
     case 'RS256':
     case 'RS384':
     case 'RS512':
-      return { name: 'RSASSA-PKCS1-v1_5', hash: HASH[alg] } as RsaHashedImportParams
+      return { name: 'RSASSA-PKCS1-v1_5', hash: HASH[alg]! }
     case 'PS256':
     case 'PS384':
     case 'PS512':
-      return { name: 'RSA-PSS', hash: HASH[alg] } as RsaHashedImportParams
+      return { name: 'RSA-PSS', hash: HASH[alg]! }
     default:
-      return { name: 'HMAC', hash: HASH[alg] } as HmacImportParams
+      return { name: 'HMAC', hash: HASH[alg]! }
   }
 }
 

@@ -40,14 +40,17 @@ export function expectedSignatureLength(key: JwsKey): number {
   let length = rsaLength.get(key.cryptoKey)
   if (length === undefined) {
     length = Math.ceil(
-      (key.cryptoKey.algorithm as KeyAlgorithm & { modulusLength: number }).modulusLength / 8,
+      (key.cryptoKey.algorithm as unknown as { modulusLength: number }).modulusLength / 8,
     )
     rsaLength.set(key.cryptoKey, length)
   }
   return length
 }
 
-const VERIFY_PARAMS: Record<JwsKey['alg'], AlgorithmIdentifier | EcdsaParams | RsaPssParams> = {
+// Parameter types taken from SubtleCrypto itself: the DOM lib and workers-types name them differently.
+type VerifyParams = Parameters<SubtleCrypto['verify']>[0]
+
+const VERIFY_PARAMS: Record<JwsKey['alg'], VerifyParams> = {
   ES256: { name: 'ECDSA', hash: 'SHA-256' },
   ES384: { name: 'ECDSA', hash: 'SHA-384' },
   EdDSA: { name: 'Ed25519' },

@@ -8,6 +8,9 @@ import type { SignatureCheck } from '../core/signature.ts'
 import type { Clock } from '../core/types.ts'
 import { createApp } from '../http/app.ts'
 import { buildVerifier } from '../http/build-verifier.ts'
+import { createOriginProxy } from '../http/origin-proxy.ts'
+import type { RevocationSync } from '../revocation/index.ts'
+import type { Store } from '../store/types.ts'
 import type { Logger } from '../http/log.ts'
 import type { AppDeps, GatehouseEnv } from '../http/types.ts'
 
@@ -21,7 +24,10 @@ export interface RuntimeOptions {
   now?: Clock
   /** Extra route groups, e.g. the origin's OAuth endpoints. */
   routes?: AppDeps['routes']
+  middleware?: AppDeps['middleware']
   extend?: AppDeps['extend']
+  /** Edge revocation sync and the L2 store hits are confirmed in (see build-verifier.ts). */
+  revocation?: { sync: RevocationSync; store: Pick<Store, 'get'> }
 }
 
 /**
@@ -45,14 +51,25 @@ export async function appFromConfig(
       ? {}
       : { jwksRefreshSeconds: config.jwksRefreshSeconds }),
     ...(config.jwksTimeoutMs === undefined ? {} : { jwksTimeoutMs: config.jwksTimeoutMs }),
+    ...(runtime.revocation === undefined ? {} : { revocation: runtime.revocation }),
   })
+  const revocation = runtime.revocation
   return createApp({
     role: runtime.role,
     verifier,
     logger: runtime.logger,
     ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
-    ...(runtime.routes === undefined ? {} : { routes: runtime.routes }),
-    ...(runtime.extend === undefined ? {} : { extend: runtime.extend }),
+    routes: [...originProxyRoutes(config, runtime), ...(runtime.routes ?? [])],
+    ...(runtime.middleware === undefined ? {} : { middleware: runtime.middleware }),
+    extend: (app) => {
+      // How fresh this isolate's revocation filter is (DESIGN.md: the edge reports its age).
+      app.get('/revocation/status', (c) =>
+        c.json(revocation?.sync.status() ?? { enabled: false }, 200, {
+          'Cache-Control': 'no-store',
+        }),
+      )
+      runtime.extend?.(app)
+    },
     ...(config.upstreamUrl === undefined
       ? {}
       : {
@@ -61,7 +78,37 @@ export async function appFromConfig(
             scopes: config.upstreamScopes,
             forwardAuthorization: config.forwardAuthorization,
             timeoutMs: config.upstreamTimeoutMs,
+            ...(config.allowedOrigins === undefined
+              ? {}
+              : { allowedOrigins: config.allowedOrigins }),
           },
         }),
   })
+}
+
+/**
+ * At the edge with `GATEHOUSE_ORIGIN_URL` set, the minting routes are forwarded to the origin with a
+ * timeout and a circuit breaker (503 + Retry-After while it is down). The app, and so the breaker, is
+ * built once per isolate.
+ */
+function originProxyRoutes(
+  config: VerificationConfig,
+  runtime: RuntimeOptions,
+): NonNullable<AppDeps['routes']> {
+  if (runtime.role !== 'edge' || config.originUrl === undefined) return []
+  const proxy = createOriginProxy({
+    originUrl: config.originUrl,
+    timeoutMs: config.originTimeoutMs,
+    breaker: {
+      failureThreshold: config.originFailureThreshold,
+      openSeconds: config.originOpenSeconds,
+    },
+    basePath: URL.canParse(config.issuer)
+      ? new URL(config.issuer).pathname.replace(/\/+$/, '')
+      : '',
+    logger: runtime.logger,
+    ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
+    ...(runtime.now === undefined ? {} : { now: runtime.now }),
+  })
+  return [{ path: '/', app: proxy }]
 }

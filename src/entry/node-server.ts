@@ -7,9 +7,19 @@ import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
 import { parseLogLevel, parseVerificationConfig, type VerificationConfig } from '../core/config.ts'
 import { createJsonLogger, type Logger } from '../http/log.ts'
+import { createMetrics } from '../http/metrics.ts'
+import { createReadiness } from '../http/readiness.ts'
 import { appFromConfig } from './app-from-config.ts'
 import { nodeSignatureCheck } from './node-signature.ts'
 import { createOriginRoutes, type Origin } from './origin.ts'
+import {
+  createRevocationSync,
+  createSnapshotBuilder,
+  startSnapshotSchedule,
+  type SnapshotSchedule,
+} from '../revocation/index.ts'
+import { createUpstashStore } from '../store/upstash.ts'
+import { loadSbbfBackend } from '../wasm/load-node.ts'
 
 export interface NodeServer {
   port: number
@@ -32,18 +42,72 @@ export async function startNodeServer(
   const logger = options.logger ?? createJsonLogger({ level: parseLogLevel(env) })
   // With GATEHOUSE_CONFIG the process mints tokens (the origin proper); without it, it only verifies
   // the tokens of the issuer the GATEHOUSE_* variables name.
-  const origin = isSet(env.GATEHOUSE_CONFIG) ? await createOriginRoutes(env, { logger }) : undefined
+  const metrics = createMetrics()
+  const origin = isSet(env.GATEHOUSE_CONFIG)
+    ? await createOriginRoutes(env, {
+        logger,
+        metrics,
+        instrumentStore: (store) => metrics.instrumentStore(store),
+      })
+    : undefined
   const config: VerificationConfig = parseVerificationConfig(
     origin ? originVerificationEnv(env, origin) : env,
   )
+  let closing = false
+  // Revocation: the origin's own /verify and gateway probe the same filter the edge does; the origin
+  // also rebuilds the filter snapshot the edges load (DESIGN.md, "Revocation with a stated staleness
+  // bound"). Off, with a warning, when there is no L2 store.
+  const store = origin?.store ?? (config.upstash && createUpstashStore(config.upstash))
+  const backend = store ? loadSbbfBackend() : undefined
+  const revocation = store
+    ? createRevocationSync({
+        store,
+        ...(backend ? { backend } : {}),
+        syncSeconds: config.revocation.syncSeconds,
+        syncTimeoutMs: config.revocation.syncTimeoutMs,
+        maxStalenessSeconds: config.revocation.maxStalenessSeconds,
+        policy: config.revocation.policy,
+        logger,
+      })
+    : undefined
+  if (!store) logger.log({ level: 'warn', msg: 'no L2 store: revocation checks are off' })
+  let snapshots: SnapshotSchedule | undefined
+  if (origin) {
+    snapshots = startSnapshotSchedule({
+      intervalSeconds: config.revocation.snapshotSeconds,
+      logger,
+      builder: createSnapshotBuilder({
+        store: origin.store,
+        maxAccessTokenLifetimeSeconds: 900,
+        ...(backend ? { backend } : {}),
+        logger,
+      }),
+    })
+  }
+  // Readiness: the store answers and we are not draining. A verify-only process has no store.
+  const readiness = createReadiness({
+    store: origin?.store ?? { ping: () => Promise.resolve(true) },
+    draining: () => closing,
+  })
   const app = await appFromConfig(config, {
     role: 'origin',
     logger,
     checkSignature: nodeSignatureCheck,
-    ...(origin ? { routes: [{ path: '/', app: origin.routes }] } : {}),
+    middleware: [
+      metrics.middleware,
+      async (_c, next) => {
+        revocation?.maybeSync()
+        await next()
+      },
+    ],
+    ...(store && revocation ? { revocation: { sync: revocation, store } } : {}),
+    routes: [
+      { path: '/', app: readiness },
+      { path: '/', app: metrics.routes },
+      ...(origin ? [{ path: '/', app: origin.routes }] : []),
+    ],
   })
 
-  let closing = false
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve(
       {
@@ -65,21 +129,34 @@ export async function startNodeServer(
   return {
     port,
     shutdown() {
+      // From here /readyz answers 503 `draining` and every response says `Connection: close`.
       closing = true
+      const stopSnapshots = snapshots?.stop()
       return new Promise<boolean>((resolve) => {
-        const forceTimer = setTimeout(() => {
-          logger.log({ level: 'warn', msg: 'shutdown timed out; dropping connections' })
-          server.closeAllConnections()
-          resolve(false)
-        }, config.shutdownTimeoutSeconds * 1000)
-        // Connections that finish a request after close() began sit idle in keep-alive; sweep them.
-        const sweep = setInterval(() => server.closeIdleConnections(), 50)
-        server.close(() => {
-          clearTimeout(forceTimer)
-          clearInterval(sweep)
-          resolve(true)
-        })
-        server.closeIdleConnections()
+        const close = () => {
+          const forceTimer = setTimeout(() => {
+            logger.log({ level: 'warn', msg: 'shutdown timed out; dropping connections' })
+            server.closeAllConnections()
+            resolve(false)
+          }, config.shutdownTimeoutSeconds * 1000)
+          // Connections that finish a request after close() began sit idle in keep-alive; sweep them.
+          const sweep = setInterval(() => server.closeIdleConnections(), 50)
+          server.close(() => {
+            clearTimeout(forceTimer)
+            clearInterval(sweep)
+            // A snapshot build in progress finishes (it is one atomic write) before we report done.
+            void Promise.resolve(stopSnapshots).finally(() => resolve(true))
+          })
+          server.closeIdleConnections()
+        }
+        // Keep accepting for the drain delay: load balancers that have not yet seen /readyz fail (or
+        // the endpoint removal) still send here, and `Connection: close` on each answer moves
+        // keep-alive clients to other pods. 0 (the default) closes the listener at once.
+        if (config.drainDelaySeconds === 0) close()
+        else {
+          logger.log({ level: 'info', msg: 'draining', seconds: config.drainDelaySeconds })
+          setTimeout(close, config.drainDelaySeconds * 1000)
+        }
       })
     },
   }

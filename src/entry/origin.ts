@@ -23,11 +23,18 @@ import { loadSigningKeys } from '../core/oauth/keys.ts'
 import type { PasswordHasher } from '../core/oauth/password.ts'
 import type { Clock } from '../core/types.ts'
 import type { Logger } from '../http/log.ts'
-import { createOAuthRoutes } from '../http/oauth/routes.ts'
+import { createOAuthRoutes, type OAuthRouteDeps } from '../http/oauth/routes.ts'
 import type { GatehouseEnv } from '../http/types.ts'
 import { createMemoryStore } from '../store/memory.ts'
 import type { Store } from '../store/types.ts'
 import { createUpstashStore } from '../store/upstash.ts'
+import {
+  createRevocationReader,
+  createRevocationWriter,
+  type RevocationWriter,
+} from '../revocation/index.ts'
+import type { Revoker } from '../core/oauth/revocation.ts'
+import { nodeOAuthCrypto } from './node-crypto.ts'
 import { createScryptHasher } from './password.ts'
 
 export interface OriginOptions {
@@ -39,6 +46,10 @@ export interface OriginOptions {
   clock?: Clock
   /** Default: `fs.readFile(path, 'utf8')`. */
   readConfigFile?: (path: string) => Promise<string>
+  /** Wraps the chosen store, e.g. to count its errors (`metrics.instrumentStore`). */
+  instrumentStore?: (store: Store) => Store
+  /** Token and login counters for /metrics. */
+  metrics?: OAuthRouteDeps['metrics']
 }
 
 export interface Origin {
@@ -49,9 +60,14 @@ export interface Origin {
   store: Store
   /** The public keys, e.g. as the inline key set of the origin's own `/verify` verifier. */
   publicJwks: { keys: JWK[] }
+  /** Revocation records and events, shared with the edge (src/revocation/records.ts). */
+  revocation: RevocationWriter
 }
 
 type Env = Record<string, unknown>
+
+/** The config schema's upper bound on access-token lifetime (DESIGN.md: 5–15 minutes). */
+const MAX_ACCESS_TOKEN_LIFETIME_SECONDS = 900
 
 const str = (env: Env, name: string): string | undefined => {
   const v = env[name]
@@ -76,6 +92,35 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
   } catch (e) {
     const what = e instanceof SyntaxError ? 'is not valid JSON' : 'could not be read'
     throw new EnvConfigError([{ field: 'GATEHOUSE_CONFIG', message: `the file ${what}` }])
+  }
+  // Private signing keys may live in their own file (a Kubernetes Secret) so the JSON config can
+  // be a ConfigMap: `{"keys": [private JWKs with kid, alg, status]}`, validated by the same schema.
+  const keysPath = str(env, 'GATEHOUSE_KEYS_FILE')
+  if (keysPath !== undefined && raw !== null && typeof raw === 'object') {
+    const inline = (raw as { keys?: unknown }).keys
+    if (Array.isArray(inline) && inline.length > 0)
+      throw new EnvConfigError([
+        {
+          field: 'GATEHOUSE_KEYS_FILE',
+          message: 'the config file declares keys too: keep them in one place',
+        },
+      ])
+    let keysDoc: unknown
+    try {
+      keysDoc = JSON.parse(await (options.readConfigFile ?? ((p) => readFile(p, 'utf8')))(keysPath))
+    } catch (e) {
+      const what = e instanceof SyntaxError ? 'is not valid JSON' : 'could not be read'
+      throw new EnvConfigError([{ field: 'GATEHOUSE_KEYS_FILE', message: `the file ${what}` }])
+    }
+    const keys = (keysDoc as { keys?: unknown } | null)?.keys
+    if (!Array.isArray(keys))
+      throw new EnvConfigError([
+        {
+          field: 'GATEHOUSE_KEYS_FILE',
+          message: 'must be {"keys": [private JWKs with kid, alg, status]}',
+        },
+      ])
+    raw = { ...raw, keys }
   }
   const issuer = str(env, 'GATEHOUSE_ISSUER')
   if (issuer !== undefined && raw !== null && typeof raw === 'object') raw = { ...raw, issuer }
@@ -106,6 +151,8 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
     store = createMemoryStore(options.clock ? { now: options.clock } : {})
   }
 
+  if (options.instrumentStore) store = options.instrumentStore(store)
+
   let keys
   try {
     if (config.keys.length > 0) keys = await loadSigningKeys(config.keys)
@@ -133,16 +180,34 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
     changed: published.changed,
   })
 
+  // One record layout for the origin's /revoke, /logout, /introspect and the edge filter. Records
+  // outlive the longest lifetime the config allows (900 s), so a later config change cannot leave a
+  // record shorter than a live token.
+  const revocation = createRevocationWriter({
+    store,
+    maxAccessTokenLifetimeSeconds: MAX_ACCESS_TOKEN_LIFETIME_SECONDS,
+    ...(options.clock ? { now: options.clock } : {}),
+  })
+  const reader = createRevocationReader({ store })
+  const revoker: Revoker = {
+    revokeAccessToken: async (jti, exp) => void (await revocation.revokeToken(jti, exp)),
+    revokeSession: (sid) => revocation.revokeSession(sid),
+    isRevoked: (claims) => reader.isRevoked(claims),
+  }
   const oauth = await createOAuthContext({
     config,
     store,
     keys,
+    revoker,
     passwords: options.passwords ?? createScryptHasher(),
     ...(options.clock ? { clock: options.clock } : {}),
+    // Synchronous node:crypto for the secret digest and the token signature (node-crypto.ts).
+    crypto: nodeOAuthCrypto,
   })
   const routes = createOAuthRoutes({
     oauth,
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     clientIp: (c) => {
       try {
         return getConnInfo(c).remote.address
@@ -151,5 +216,5 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
       }
     },
   })
-  return { routes, oauth, config, store, publicJwks }
+  return { routes, oauth, config, store, publicJwks, revocation }
 }

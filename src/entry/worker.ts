@@ -8,6 +8,9 @@ import type { ExecutionContext, Hono } from 'hono'
 import { ConfigError, VERIFICATION_ENV_NAMES, parseVerificationConfig } from '../core/config.ts'
 import { createJsonLogger, redactTokens } from '../http/log.ts'
 import type { GatehouseEnv } from '../http/types.ts'
+import { createRevocationSync, type RevocationSync } from '../revocation/index.ts'
+import { createUpstashStore } from '../store/upstash.ts'
+import { loadSbbfBackend } from '../wasm/load-worker.ts'
 import { appFromConfig } from './app-from-config.ts'
 
 type Bindings = Record<string, unknown>
@@ -15,6 +18,8 @@ type Bindings = Record<string, unknown>
 interface Built {
   fingerprint: string
   app: Hono<GatehouseEnv> | undefined
+  /** Present when the L2 store is configured: this isolate's revocation filter and its sync. */
+  revocation?: RevocationSync
 }
 
 let built: Built | undefined
@@ -24,19 +29,37 @@ let builtForEnv: Bindings | undefined
 const fingerprintOf = (env: Bindings): string =>
   JSON.stringify(VERIFICATION_ENV_NAMES.map((name) => env[name] ?? null))
 
-async function appFor(env: Bindings): Promise<Hono<GatehouseEnv> | undefined> {
-  if (built !== undefined && env === builtForEnv) return built.app
+async function builtFor(env: Bindings): Promise<Built> {
+  if (built !== undefined && env === builtForEnv) return built
   const fingerprint = fingerprintOf(env)
   if (built?.fingerprint === fingerprint) {
     builtForEnv = env
-    return built.app
+    return built
   }
   let app: Hono<GatehouseEnv> | undefined
+  let revocation: RevocationSync | undefined
   try {
     const config = parseVerificationConfig(env)
+    const logger = createJsonLogger({ level: config.logLevel })
+    const store = config.upstash && createUpstashStore(config.upstash)
+    if (store) {
+      // Built once per isolate: the filter lives in this isolate's WebAssembly memory.
+      revocation = createRevocationSync({
+        store,
+        backend: loadSbbfBackend(),
+        syncSeconds: config.revocation.syncSeconds,
+        syncTimeoutMs: config.revocation.syncTimeoutMs,
+        maxStalenessSeconds: config.revocation.maxStalenessSeconds,
+        policy: config.revocation.policy,
+        logger,
+      })
+    } else {
+      logger.log({ level: 'warn', msg: 'no UPSTASH_REDIS_REST_URL/TOKEN: edge revocation is off' })
+    }
     app = await appFromConfig(config, {
       role: 'edge',
-      logger: createJsonLogger({ level: config.logLevel }),
+      logger,
+      ...(store && revocation ? { revocation: { sync: revocation, store } } : {}),
     })
   } catch (err) {
     // Names of the bad variables and the rules they broke; never their values.
@@ -50,14 +73,17 @@ async function appFor(env: Bindings): Promise<Hono<GatehouseEnv> | undefined> {
           : { errorName: typeof err }),
     })
   }
-  built = { fingerprint, app }
+  built = { fingerprint, app, ...(revocation ? { revocation } : {}) }
   builtForEnv = env
-  return app
+  return built
 }
 
 export default {
   async fetch(request: Request, env: Bindings, ctx?: ExecutionContext): Promise<Response> {
-    const app = await appFor(env ?? {})
+    const { app, revocation } = await builtFor(env ?? {})
+    // Reads new revocation events at most every GATEHOUSE_REVOCATION_SYNC_SECONDS, in waitUntil so
+    // no request waits for it (a request on a filter past the bound syncs first: edge-sync.ts).
+    if (ctx && revocation) revocation.maybeSync((p) => ctx.waitUntil(p))
     if (app === undefined) {
       return Response.json(
         { error: 'server_error', error_description: 'the service is misconfigured' },

@@ -35,6 +35,7 @@ export function createApp(deps: AppDeps): Hono<GatehouseEnv> {
 
   const app = new Hono<GatehouseEnv>()
   app.use(requestIdMiddleware(), requestLog(deps.logger))
+  for (const middleware of deps.middleware ?? []) app.use(middleware)
   app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, NO_STORE))
   app.route('/', verifyRoutes(deps.verifier))
   if (deps.gateway !== undefined) {

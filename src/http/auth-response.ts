@@ -55,7 +55,7 @@ export function authErrorResponse(err: AuthError, realm: string = DEFAULT_REALM)
     'Content-Type': 'application/json',
     'Cache-Control': 'no-store',
   })
-  if (err.code === 'jwks_unavailable') {
+  if (err.code === 'jwks_unavailable' || err.code === 'revocation_unavailable') {
     headers.set('Retry-After', String(JWKS_RETRY_AFTER_SECONDS))
   } else if (err.code === 'token_missing') {
     headers.set('WWW-Authenticate', bearerChallenge(realm))

@@ -9,6 +9,12 @@ import type { KeySource } from '../core/config.ts'
 import { createRemoteKeySet, createStaticKeySet } from '../core/jwks.ts'
 import type { Clock } from '../core/types.ts'
 import { createAccessTokenVerifier } from '../core/verify.ts'
+import {
+  createRevocationCheck,
+  withRevocationCheck,
+  type RevocationSync,
+} from '../revocation/index.ts'
+import type { Store } from '../store/types.ts'
 import type { TokenVerifier } from './types.ts'
 
 type CoreOptions = Parameters<typeof createAccessTokenVerifier>[0]
@@ -28,6 +34,11 @@ export interface BuildVerifierOptions {
   jwksRefreshSeconds?: number
   jwksTimeoutMs?: number
   now?: Clock
+  /**
+   * Edge revocation: every verification, L1 hits included, probes the filter for jti, sid and sub and
+   * confirms hits in L2 (src/revocation/). Without it tokens are valid until `exp`.
+   */
+  revocation?: { sync: RevocationSync; store: Pick<Store, 'get'> }
 }
 
 /**
@@ -61,6 +72,12 @@ export async function buildVerifier(options: BuildVerifierOptions): Promise<Toke
     ...(options.checkSignature === undefined ? {} : { checkSignature: options.checkSignature }),
   })
   const maxEntries = options.l1MaxEntries ?? 10_000
-  if (maxEntries === 0) return verifier
-  return createCachedVerifier(verifier, createTokenCache({ maxEntries, now }))
+  const base =
+    maxEntries === 0
+      ? verifier
+      : createCachedVerifier(verifier, createTokenCache({ maxEntries, now }))
+  // The check wraps the cache: a cached token is still checked, because L1 holds verified tokens, not
+  // "not revoked" answers (the filter probe costs ~0.2 µs).
+  if (options.revocation === undefined) return base
+  return withRevocationCheck(base, createRevocationCheck({ ...options.revocation, now }))
 }

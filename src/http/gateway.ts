@@ -11,6 +11,7 @@ import { Hono, type Context } from 'hono'
 import { proxy } from 'hono/proxy'
 import { AuthError } from '../core/errors.ts'
 import type { VerifiedToken } from '../core/types.ts'
+import { cors } from './cors.ts'
 import type { Logger } from './log.ts'
 import { requireAuth } from './require-auth.ts'
 import type { GatehouseEnv, GatewayOptions, TokenVerifier } from './types.ts'
@@ -60,6 +61,9 @@ export function gatewayRoutes(deps: GatewayDeps): Hono<GatehouseEnv> {
     scopes: deps.scopes ?? [],
     realm: deps.realm,
   })
+  // CORS first: a preflight carries no token and must be answered before the guard refuses it.
+  if (deps.allowedOrigins !== undefined && deps.allowedOrigins.length > 0)
+    app.use('/api/*', cors({ allowedOrigins: deps.allowedOrigins }))
   // Hono's '/api/*' also matches '/api' itself; '/apix' is not matched.
   app.use('/api/*', guard)
   const forward = async (c: Context<GatehouseEnv>) => {

@@ -2,7 +2,7 @@
  * Types shared by the HTTP layer: what `createApp` needs (its deps) and what handlers put on the
  * Hono context. Kept apart from the app so `requireAuth` users import types without the app.
  */
-import type { Hono } from 'hono'
+import type { Hono, MiddlewareHandler } from 'hono'
 import type { VerifiedToken } from '../core/types.ts'
 import type { Logger } from './log.ts'
 
@@ -35,6 +35,8 @@ export interface GatewayOptions {
   forwardAuthorization?: boolean
   /** Upstream response-header deadline in milliseconds. Default 30,000. */
   timeoutMs?: number
+  /** Browser origins allowed to call `/api/*` cross-origin (cors.ts). Default none: no CORS. */
+  allowedOrigins?: string[]
 }
 
 /**
@@ -48,6 +50,8 @@ export interface AppDeps {
   gateway?: GatewayOptions
   /** The fetch used for upstream calls; default `globalThis.fetch`. Tests inject a fake. */
   fetch?: typeof fetch
+  /** Middleware run on every request right after the request id and access log (e.g. metrics). */
+  middleware?: MiddlewareHandler<GatehouseEnv>[]
   /** Extra route groups mounted after ours, e.g. the origin's OAuth endpoints. */
   routes?: { path: string; app: Hono<GatehouseEnv> }[]
   /** Last-chance hook to add routes or middleware to the built app. */

@@ -166,11 +166,13 @@ export function authorizeRoutes(deps: OAuthRouteDeps, base: string): Hono<Gateho
       const password = form.getAll('password')
       const name = username.length === 1 ? (username[0] ?? '') : ''
       const secret = password.length === 1 ? (password[0] ?? '') : ''
-      if (!name || !secret || name.length > MAX_USERNAME || secret.length > MAX_PASSWORD)
+      if (!name || !secret || name.length > MAX_USERNAME || secret.length > MAX_PASSWORD) {
+        deps.metrics?.loginFailed('malformed')
         return showLogin(request, authRequest, 400, {
           csrfToken: token,
           error: INVALID_CREDENTIALS,
         })
+      }
       let user
       try {
         user = await oauth.users.authenticate({
@@ -181,6 +183,7 @@ export function authorizeRoutes(deps: OAuthRouteDeps, base: string): Hono<Gateho
       } catch (e) {
         if (!(e instanceof LoginError)) throw e
         const limited = e.code === 'rate_limited'
+        deps.metrics?.loginFailed(limited ? 'rate_limited' : 'invalid_credentials')
         const response = await showLogin(request, authRequest, limited ? 429 : 400, {
           csrfToken: token,
           username: limited ? undefined : name,

@@ -25,6 +25,19 @@ import {
 
 type ClientHandler = (form: URLSearchParams, client: ClientConfig) => Promise<Response>
 
+/**
+ * CORS on a successful answer is per client: the page's origin must be one the authenticated client
+ * registered, not merely some client's (a preflight cannot know the client, so it uses the union).
+ */
+function clientCorsHeaders(client: ClientConfig, request: Request, headers: Headers): void {
+  const origin = request.headers.get('origin')
+  headers.append('Vary', 'Origin')
+  if (origin !== null && client.allowedOrigins.includes(origin)) {
+    headers.set('Access-Control-Allow-Origin', origin)
+    headers.set('Access-Control-Expose-Headers', 'WWW-Authenticate')
+  }
+}
+
 export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseEnv> {
   const { oauth, logger } = deps
   const app = new Hono<GatehouseEnv>()
@@ -42,7 +55,7 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
           clientCredentialsFrom(request.headers, form),
         )
         const response = await handle(form, client)
-        corsHeaders(oauth, request, response.headers)
+        clientCorsHeaders(client, request, response.headers)
         return response
       } catch (e) {
         return failureResponse(e, headers(), logger, { basic })
@@ -51,7 +64,11 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
 
   app.post(
     `${base}${ENDPOINTS.token}`,
-    withClient(async (form, client) => jsonResponse(await exchangeToken(oauth, form, client), 200)),
+    withClient(async (form, client) => {
+      const response = jsonResponse(await exchangeToken(oauth, form, client), 200)
+      deps.metrics?.tokenIssued(form.get('grant_type') ?? 'unknown')
+      return response
+    }),
   )
   app.post(
     `${base}${ENDPOINTS.revoke}`,

@@ -101,6 +101,50 @@ describe('origin process (GATEHOUSE_CONFIG)', () => {
     }
   }, 30_000)
 
+  it('denies a revoked access token on /verify within the stated bound (3 s)', async () => {
+    const configPath = join(dir, 'revoke.json')
+    await writeFile(configPath, JSON.stringify(await testConfig()))
+    const proc = startOrigin({
+      GATEHOUSE_CONFIG: configPath,
+      GATEHOUSE_AUDIENCE: API,
+      UPSTASH_REDIS_REST_URL: redis.url,
+      UPSTASH_REDIS_REST_TOKEN: redis.token,
+    })
+    try {
+      const base = `http://127.0.0.1:${String(await proc.listening)}`
+      const form = (body: string) => ({
+        method: 'POST',
+        headers: {
+          Authorization: basic('service', SERVICE_SECRET),
+          'Content-Type': 'application/x-www-form-urlencoded',
+        },
+        body,
+      })
+      const minted = await fetch(`${base}/token`, form('grant_type=client_credentials&scope=read'))
+      const { access_token } = (await minted.json()) as { access_token: string }
+      const verify = () =>
+        fetch(`${base}/verify`, { headers: { Authorization: `Bearer ${access_token}` } })
+      expect((await verify()).status).toBe(200) // now in L1 too: revocation must still win
+
+      const revokedAt = Date.now()
+      expect((await fetch(`${base}/revoke`, form(`token=${access_token}`))).status).toBe(200)
+      let status = 200
+      while (status === 200 && Date.now() - revokedAt < 10_000) {
+        status = (await verify()).status
+        if (status === 200) await new Promise((r) => setTimeout(r, 50))
+      }
+      const elapsed = Date.now() - revokedAt
+      expect(status).toBe(401)
+      // README: GATEHOUSE_REVOCATION_SYNC_SECONDS (2) + the sync timeout (1 s); margin for a busy CI box.
+      expect(elapsed).toBeLessThan(3_000 + 1_000)
+      const status2 = await (await fetch(`${base}/revocation/status`)).json()
+      expect(status2).toMatchObject({ implementation: 'wasm-simd', policy: 'open' })
+    } finally {
+      proc.child.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+    }
+  }, 30_000)
+
   it('refuses to start on a bad config field and names it', async () => {
     const configPath = join(dir, 'bad.json')
     const config = await testConfig()

@@ -32,6 +32,17 @@ describe('parseVerificationConfig', () => {
       forwardAuthorization: false,
       port: 8788,
       shutdownTimeoutSeconds: 10,
+      drainDelaySeconds: 0,
+      revocation: {
+        syncSeconds: 2,
+        syncTimeoutMs: 1000,
+        maxStalenessSeconds: 30,
+        policy: 'open',
+        snapshotSeconds: 5,
+      },
+      originTimeoutMs: 5000,
+      originFailureThreshold: 5,
+      originOpenSeconds: 30,
     })
   })
 
@@ -167,6 +178,49 @@ describe('parseVerificationConfig', () => {
     const noUrl = { ...base, GATEHOUSE_JWKS_URL: undefined }
     expect(failure({ ...noUrl, GATEHOUSE_JWKS: '{nope' }).fields).toEqual(['GATEHOUSE_JWKS'])
     expect(failure({ ...noUrl, GATEHOUSE_JWKS: '{"keys":[]}' }).fields).toEqual(['GATEHOUSE_JWKS'])
+  })
+
+  it('reads the L2 store, origin and revocation settings, and checks they fit together', () => {
+    const config = parseVerificationConfig({
+      ...base,
+      UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:8079',
+      UPSTASH_REDIS_REST_TOKEN: 'dev-token',
+      GATEHOUSE_ORIGIN_URL: 'https://origin.internal',
+      GATEHOUSE_REVOCATION_POLICY: 'closed',
+      GATEHOUSE_REVOCATION_SYNC_SECONDS: '5',
+      GATEHOUSE_REVOCATION_MAX_STALENESS_SECONDS: '60',
+    })
+    expect(config.upstash).toEqual({ url: 'http://127.0.0.1:8079', token: 'dev-token' })
+    expect(config.originUrl).toBe('https://origin.internal')
+    expect(config.revocation).toMatchObject({
+      policy: 'closed',
+      syncSeconds: 5,
+      maxStalenessSeconds: 60,
+    })
+
+    const half = failure({ ...base, UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:8079' })
+    expect(half.fields).toEqual(['UPSTASH_REDIS_REST_TOKEN'])
+    const token = 'secret token with spaces'
+    const badToken = failure({
+      ...base,
+      UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:8079',
+      UPSTASH_REDIS_REST_TOKEN: token,
+    })
+    expect(badToken.message).not.toContain(token)
+    expect(failure({ ...base, GATEHOUSE_REVOCATION_POLICY: 'maybe' }).fields).toEqual([
+      'GATEHOUSE_REVOCATION_POLICY',
+    ])
+    // Staleness below sync + timeout would flip to the policy between two routine syncs.
+    expect(
+      failure({
+        ...base,
+        GATEHOUSE_REVOCATION_SYNC_SECONDS: '10',
+        GATEHOUSE_REVOCATION_MAX_STALENESS_SECONDS: '10',
+      }).fields,
+    ).toEqual(['GATEHOUSE_REVOCATION_MAX_STALENESS_SECONDS'])
+    expect(failure({ ...base, GATEHOUSE_ORIGIN_URL: 'http://origin.example' }).fields).toEqual([
+      'GATEHOUSE_ORIGIN_URL',
+    ])
   })
 
   it('reports every bad variable at once, one per line', () => {
