@@ -14,6 +14,18 @@ export default defineConfig({
         },
       },
       {
+        // The SPA login flow in headless Chromium against the dev stack (real redis, the origin
+        // process, the edge under wrangler dev); one file at a time, each starts its own stack.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 90_000,
+          fileParallelism: false,
+        },
+      },
+      {
         plugins: [
           cloudflareTest({ wrangler: { configPath: './test/workers/wrangler.test.toml' } }),
         ],

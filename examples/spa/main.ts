@@ -1,0 +1,106 @@
+/**
+ * The example SPA: sign in on the hosted Gatehouse page, show who is signed in, call a protected API
+ * through the edge gateway, refresh, sign out. Plain TypeScript and DOM; everything the page shows is
+ * set with `textContent`, never as HTML.
+ *
+ * The stack's URLs come from `/config.json`, served next to this bundle (scripts/dev-spa.ts).
+ */
+import { createGatehouseClient, type AuthState } from 'gatehouse/client'
+
+interface SpaConfig {
+  issuer: string
+  clientId: string
+  redirectUri: string
+  postLogoutRedirectUri: string
+  apiUrl: string
+}
+
+const byId = <T extends HTMLElement>(id: string): T => {
+  const element = document.getElementById(id)
+  if (!element) throw new Error(`missing #${id}`)
+  return element as T
+}
+
+const status = byId('status')
+const signedOut = byId('signed-out')
+const signedIn = byId('signed-in')
+const errorBox = byId('error')
+const apiResult = byId('api-result')
+const apiStatus = byId('api-status')
+
+function showError(message: string | undefined): void {
+  errorBox.textContent = message ?? ''
+  errorBox.hidden = message === undefined
+}
+
+function render(state: AuthState): void {
+  status.dataset.state = state.status
+  signedOut.hidden = state.status !== 'signed-out'
+  signedIn.hidden = state.status !== 'signed-in'
+  if (state.status === 'signed-in') {
+    const { user } = state
+    status.textContent = `Signed in as ${user.preferredUsername ?? user.sub}`
+    byId('user-name').textContent = user.name ?? user.preferredUsername ?? user.sub
+    byId('user-sub').textContent = user.sub
+    byId('user-email').textContent = user.email ?? '—'
+    const expires = byId('expires')
+    expires.textContent = new Date(state.expiresAt).toLocaleTimeString()
+    expires.dataset.expiresAt = String(state.expiresAt)
+  } else if (state.status === 'signed-out') {
+    status.textContent = 'Signed out'
+    showError(state.error?.message)
+  } else {
+    status.textContent = state.status === 'redirecting' ? 'Redirecting…' : 'Loading…'
+  }
+}
+
+const config = (await (await fetch('/config.json')).json()) as SpaConfig
+const auth = createGatehouseClient({
+  issuer: config.issuer,
+  clientId: config.clientId,
+  redirectUri: config.redirectUri,
+  postLogoutRedirectUri: config.postLogoutRedirectUri,
+})
+auth.subscribe(render)
+
+byId('sign-in').addEventListener('click', () => {
+  showError(undefined)
+  auth.login({ returnTo: '/' }).catch((e: unknown) => showError(String((e as Error).message)))
+})
+
+byId('call-api').addEventListener('click', async () => {
+  showError(undefined)
+  apiStatus.textContent = '…'
+  delete apiStatus.dataset.status
+  try {
+    const response = await auth.fetch(`${config.apiUrl}/hello`)
+    const text = await response.text()
+    try {
+      apiResult.textContent = JSON.stringify(JSON.parse(text), null, 2)
+    } catch {
+      apiResult.textContent = text
+    }
+    apiStatus.textContent = `(${response.status})`
+    apiStatus.dataset.status = String(response.status)
+  } catch (e) {
+    apiStatus.textContent = '(failed)'
+    apiStatus.dataset.status = 'failed'
+    showError((e as Error).message)
+  }
+})
+
+byId('refresh').addEventListener('click', async () => {
+  showError(undefined)
+  try {
+    await auth.refresh()
+  } catch (e) {
+    showError((e as Error).message)
+  }
+})
+
+byId('sign-out').addEventListener('click', () => {
+  auth.logout().catch((e: unknown) => showError((e as Error).message))
+})
+
+render(auth.state)
+await auth.start(location.href)

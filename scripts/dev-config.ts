@@ -1,0 +1,82 @@
+/**
+ * The origin's config for `npm run dev`: a fresh ES256 signing key (the code behind
+ * `gatehouse keys generate`), the demo SPA client (public, PKCE, redirect and allowed origin = the SPA)
+ * and a demo user with an scrypt hash (the code behind `gatehouse users add`). Written to `.dev/` with
+ * mode 0600, since it holds a private key; that folder is for local development only.
+ */
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { OAuthConfigInput } from '../src/core/oauth/config.ts'
+import { parseOAuthConfig } from '../src/core/oauth/config.ts'
+import { generateSigningKey } from '../src/core/oauth/keys.ts'
+import { createScryptHasher, type ScryptParameters } from '../src/entry/password.ts'
+
+export const DEMO_CLIENT_ID = 'demo-spa'
+export const DEMO_USER = {
+  username: 'demo',
+  // A published development credential: the stack listens on loopback only.
+  password: 'gatehouse-demo',
+  sub: 'demo-user',
+} as const
+
+export interface DevConfigOptions {
+  dir: string
+  /** The origin's URL; it is the issuer. */
+  issuer: string
+  /** Origin of the SPA, e.g. http://127.0.0.1:5173 */
+  spaOrigin: string
+  /** The `aud` of tokens for the gateway (the edge's GATEHOUSE_AUDIENCE). */
+  apiAudience: string
+  tokens?: OAuthConfigInput['tokens']
+  /** scrypt cost for the demo user; default the production parameters (tests pass cheaper ones). */
+  scrypt?: ScryptParameters
+}
+
+/**
+ * Writes the config and returns its path. It is validated with the origin's own schema first, so a
+ * mistake here fails in the dev script, not in the origin's log.
+ *
+ * @example const path = await writeDevConfig({ dir: '.dev', issuer, spaOrigin, apiAudience })
+ */
+export async function writeDevConfig(options: DevConfigOptions): Promise<string> {
+  const passwordHash = await createScryptHasher(options.scrypt).hash(DEMO_USER.password)
+  const config: OAuthConfigInput = {
+    issuer: options.issuer,
+    keys: [await generateSigningKey('ES256', 'active')],
+    tokens: { accessTokenTtlSeconds: 300, ...options.tokens },
+    clients: [
+      {
+        id: DEMO_CLIENT_ID,
+        name: 'Gatehouse demo SPA',
+        type: 'public',
+        tokenEndpointAuthMethod: 'none',
+        redirectUris: [`${options.spaOrigin}/callback`],
+        postLogoutRedirectUris: [`${options.spaOrigin}/`],
+        allowedOrigins: [options.spaOrigin],
+        grantTypes: ['authorization_code', 'refresh_token'],
+        scopes: ['openid', 'profile', 'email'],
+        audiences: [options.apiAudience],
+        defaultAudience: options.apiAudience,
+      },
+    ],
+    users: [
+      {
+        sub: DEMO_USER.sub,
+        username: DEMO_USER.username,
+        passwordHash,
+        claims: {
+          name: 'Dana Demo',
+          preferred_username: DEMO_USER.username,
+          email: 'demo@example.test',
+          email_verified: true,
+        },
+      },
+    ],
+  }
+  parseOAuthConfig(config)
+  await mkdir(options.dir, { recursive: true })
+  const path = join(options.dir, 'gatehouse.dev.json')
+  await writeFile(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 })
+  await chmod(path, 0o600)
+  return path
+}

@@ -1,0 +1,55 @@
+/**
+ * The demo API behind the edge gateway in `npm run dev`: it answers every request with the identity the
+ * gateway forwarded in `X-Gatehouse-*` headers. It trusts those headers only because it listens on
+ * loopback and is reached through the gateway, which strips any the caller sent (gateway.ts). A real
+ * upstream must likewise accept traffic only from the gateway.
+ */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export interface DemoApi {
+  url: string
+  close(): Promise<void>
+}
+
+/**
+ * @example const api = await startDemoApi({ port: 8790 }) // GET /hello → { message, subject, ... }
+ */
+export async function startDemoApi(options: { port: number; host?: string }): Promise<DemoApi> {
+  const host = options.host ?? '127.0.0.1'
+  const server: Server = createServer((req, res) => {
+    const header = (name: string): string | null => {
+      const value = req.headers[name]
+      return typeof value === 'string' ? value : null
+    }
+    const body = JSON.stringify({
+      message: 'Hello from the demo API, reached through the Gatehouse edge.',
+      subject: header('x-gatehouse-subject'),
+      clientId: header('x-gatehouse-client-id'),
+      scope: header('x-gatehouse-scope'),
+      method: req.method,
+      path: req.url,
+      requestId: header('x-request-id'),
+    })
+    req.resume()
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Cache-Control': 'no-store',
+      'Content-Length': Buffer.byteLength(body),
+    })
+    res.end(body)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, host, () => resolve())
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}

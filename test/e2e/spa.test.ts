@@ -1,0 +1,231 @@
+/**
+ * The SPA login flow end to end, in headless Chromium, against the stack `npm run dev` starts
+ * (scripts/dev-stack.ts): real redis-server behind the Upstash bridge, the origin as a child process,
+ * the edge Worker under `wrangler dev` (about 1.5 s to start here, so the real Worker is used rather
+ * than the app on Node), the demo API behind the edge's gateway, and the example SPA.
+ *
+ * The config sets `refreshGraceSeconds: 0`, so if two tabs ever spent the same refresh token the
+ * issuer would revoke the family (RFC 9700 §4.14.2) and the tabs would be signed out.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, BrowserContext } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { freePort } from '../../scripts/dev-ports.ts'
+import { startDevStack, type DevStack } from '../../scripts/dev-stack.ts'
+import { useRedisWithBridge, type RedisWithBridge } from '../support/redis.ts'
+import { callApi, expiresAt, launchChromium, signIn } from './browser.ts'
+
+let redis: RedisWithBridge
+let stack: DevStack
+let browser: Browser
+let context: BrowserContext
+let configDir: string
+const logs: string[] = []
+
+beforeAll(async () => {
+  redis = await useRedisWithBridge()
+  configDir = await mkdtemp(join(tmpdir(), 'gatehouse-e2e-'))
+  const [edge, origin, api, spa] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ]
+  try {
+    stack = await startDevStack({
+      ports: { edge, origin, api, spa },
+      store: { url: redis.url, token: redis.token },
+      configDir,
+      tokens: { refreshGraceSeconds: 0 },
+      scrypt: { ln: 12 }, // cheap hashing for the demo user; production uses N = 2^17
+      log: (source, line) => void logs.push(`${source} | ${line}`),
+    })
+  } catch (e) {
+    console.error(logs.slice(-40).join('\n'))
+    throw e
+  }
+  browser = await launchChromium()
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await stack?.stop()
+  await redis?.close()
+  if (configDir) await rm(configDir, { recursive: true, force: true })
+})
+
+beforeEach(async () => {
+  context = await browser.newContext()
+  context.setDefaultTimeout(10_000)
+})
+afterEach(async () => {
+  await context.close()
+})
+
+const demo = () => ({ username: stack.demo.username, password: stack.demo.password })
+
+describe('example SPA in Chromium', () => {
+  it('signs in on the hosted page, lands back in the SPA and calls the API through the edge', async () => {
+    const page = await context.newPage()
+    await signIn(page, stack.urls.spa, demo())
+    expect(new URL(page.url()).origin).toBe(stack.urls.spa)
+    expect(page.url()).not.toContain('code=') // the callback parameters were removed
+    expect(await page.textContent('#user-name')).toBe('Dana Demo')
+    expect(await page.textContent('#user-email')).toBe('demo@example.test')
+
+    const edgeRequests: string[] = []
+    page.on('request', (r) => {
+      if (r.url().startsWith(stack.urls.api)) edgeRequests.push(`${r.method()} ${r.url()}`)
+    })
+    const { status, body } = await callApi(page)
+    expect(status).toBe('200')
+    expect(JSON.parse(body)).toMatchObject({
+      subject: 'demo-user',
+      clientId: 'demo-spa',
+      path: '/hello',
+    })
+    // Cross-origin with a bearer token: the browser sent a CORS preflight, then the GET.
+    expect(edgeRequests).toContain(`GET ${stack.urls.api}/hello`)
+  })
+
+  it('shows an error on the hosted page for a wrong password', async () => {
+    const page = await context.newPage()
+    await page.goto(`${stack.urls.spa}/`)
+    await page.click('#sign-in')
+    await page.fill('#username', stack.demo.username)
+    await page.fill('#password', 'not-the-password')
+    await page.click('button[type=submit]')
+    const alert = page.locator('[role=alert]')
+    await alert.waitFor()
+    expect(await alert.textContent()).toBe('Invalid username or password.')
+    expect(new URL(page.url()).origin).toBe(stack.urls.origin)
+    // The form is still usable: the right password signs in.
+    await page.fill('#password', stack.demo.password)
+    await page.click('button[type=submit]')
+    await page.waitForSelector('#status[data-state="signed-in"]')
+  })
+
+  it('stays signed in across a token refresh and a reload', async () => {
+    const page = await context.newPage()
+    await signIn(page, stack.urls.spa, demo())
+    const first = await expiresAt(page)
+    await page.click('#refresh')
+    await page.waitForFunction(
+      (before) => document.getElementById('expires')?.dataset.expiresAt !== before,
+      first,
+    )
+    const authorizeRequests: string[] = []
+    page.on('request', (r) => {
+      if (r.url().startsWith(`${stack.urls.origin}/authorize`)) authorizeRequests.push(r.url())
+    })
+    await page.reload()
+    await page.waitForSelector('#status[data-state="signed-in"]')
+    // Tokens were in memory only: the reload re-authorized silently on the session cookie.
+    expect(authorizeRequests).toHaveLength(1)
+    expect(new URL(authorizeRequests[0]!).searchParams.get('prompt')).toBe('none')
+    expect(new URL(page.url()).pathname).toBe('/')
+    expect((await callApi(page)).status).toBe('200')
+  })
+
+  it('two tabs refreshing at the same moment both stay signed in', async () => {
+    const one = await context.newPage()
+    await signIn(one, stack.urls.spa, demo())
+    const two = await context.newPage()
+    const authorize: string[] = []
+    two.on('request', (r) => {
+      if (r.url().startsWith(`${stack.urls.origin}/authorize`)) authorize.push(r.url())
+    })
+    await two.goto(`${stack.urls.spa}/`)
+    await two.waitForSelector('#status[data-state="signed-in"]')
+    expect(authorize).toEqual([]) // the second tab got the tokens from the first, no redirect
+    const before = await expiresAt(one)
+    expect(await expiresAt(two)).toBe(before)
+
+    const refreshes: string[] = []
+    for (const page of [one, two])
+      page.on('request', (r) => {
+        if (r.url() === `${stack.urls.origin}/token` && r.postData()?.includes('refresh_token'))
+          refreshes.push(r.url())
+      })
+    // Both tabs press "Refresh tokens" at the same wall-clock instant.
+    const at = Date.now() + 300
+    const press = (at: number) =>
+      new Promise<void>((resolve) =>
+        setTimeout(() => {
+          document.getElementById('refresh')?.click()
+          resolve()
+        }, at - Date.now()),
+      )
+    await Promise.all([one.evaluate(press, at), two.evaluate(press, at)])
+    for (const page of [one, two])
+      await page.waitForFunction((b) => {
+        const v = document.getElementById('expires')?.dataset.expiresAt
+        return v !== undefined && v !== b
+      }, before)
+    expect(refreshes).toHaveLength(1) // one tab spent the refresh token, the other adopted the result
+    expect(await expiresAt(two)).toBe(await expiresAt(one))
+    expect((await callApi(one)).status).toBe('200')
+    expect((await callApi(two)).status).toBe('200')
+    // The family is intact (a double spend with grace 0 would have revoked it): refresh again.
+    const second = await expiresAt(one)
+    await two.click('#refresh')
+    for (const page of [one, two])
+      await page.waitForFunction(
+        (b) => document.getElementById('expires')?.dataset.expiresAt !== b,
+        second,
+      )
+    expect(refreshes).toHaveLength(2)
+    expect(await one.getAttribute('#status', 'data-state')).toBe('signed-in')
+    expect((await callApi(one)).status).toBe('200')
+  })
+
+  it('signs out: the hosted session ends and the old access token is refused', async () => {
+    const page = await context.newPage()
+    await signIn(page, stack.urls.spa, demo())
+    let bearer: string | undefined
+    page.on('request', (r) => {
+      const auth = r.headers()['authorization']
+      if (r.url().startsWith(stack.urls.api) && auth) bearer = auth
+    })
+    expect((await callApi(page)).status).toBe('200')
+    expect(bearer).toMatch(/^Bearer ey/)
+    const userinfoBefore = await fetch(`${stack.urls.origin}/userinfo`, {
+      headers: { authorization: bearer! },
+    })
+    expect(userinfoBefore.status).toBe(200)
+
+    // Sign-out revokes the refresh token (POST /revoke), then navigates to /logout, which ends the
+    // session and redirects back to the SPA.
+    const [logout] = await Promise.all([
+      page.waitForResponse((r) => r.url().startsWith(`${stack.urls.origin}/logout`)),
+      page.click('#sign-out'),
+    ])
+    expect(logout.status()).toBe(303)
+    await page.waitForURL(`${stack.urls.spa}/`)
+    await page.waitForSelector('#status[data-state="signed-out"]')
+    // The issuer refuses the old access token at once: /logout revoked its session (`sid`) and
+    // /revoke its refresh-token family with the access tokens issued in it.
+    const userinfoAfter = await fetch(`${stack.urls.origin}/userinfo`, {
+      headers: { authorization: bearer! },
+    })
+    expect(userinfoAfter.status).toBe(401)
+    expect(userinfoAfter.headers.get('www-authenticate')).toMatch(/invalid_token/)
+    // The edge (the real Worker under wrangler dev) refuses it within the documented bound:
+    // GATEHOUSE_REVOCATION_SYNC_SECONDS (2) + the sync timeout (1 s). Sign-out returned above, so
+    // the clock started no later than that; the margin is for a busy CI machine.
+    const signedOutAt = Date.now()
+    let edgeStatus = 200
+    while (edgeStatus === 200 && Date.now() - signedOutAt < 10_000) {
+      edgeStatus = (await fetch(`${stack.urls.api}/hello`, { headers: { authorization: bearer! } }))
+        .status
+      if (edgeStatus === 200) await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(edgeStatus).toBe(401)
+    expect(Date.now() - signedOutAt).toBeLessThan(3_000 + 1_000)
+    // The hosted session is gone: signing in again shows the login form.
+    await page.click('#sign-in')
+    await page.waitForSelector('#username')
+  })
+})
