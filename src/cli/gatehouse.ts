@@ -5,6 +5,7 @@
  *   gatehouse clients add --id ID [--type public|confidential] [--redirect-uri URI]... [--grant G]...
  *                         [--scope S]... [--audience URI]... [--origin ORIGIN]... [--post-logout-redirect-uri URI]...
  *   gatehouse users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]   (password on stdin)
+ *   gatehouse users revoke SUB    (writes a per-subject not-before to L2; edges enforce it within 3 s)
  *
  * Run with `node --experimental-strip-types src/cli/gatehouse.ts ...`. Exit codes: 0 ok, 2 usage.
  */
@@ -13,13 +14,15 @@ import { createScryptHasher } from '../entry/password.ts'
 import { clientsAdd } from './clients.ts'
 import { keysGenerate, UsageError } from './keys.ts'
 import { usersAdd } from './users.ts'
+import { usersRevoke } from './revoke.ts'
 
 const USAGE = `usage:
   gatehouse keys generate [--alg ES256] [--status next]
   gatehouse clients add --id ID [--type public|confidential] [--redirect-uri URI]... [--grant G]...
                         [--scope S]... [--default-scope S]... [--audience URI]... [--origin ORIGIN]...
                         [--post-logout-redirect-uri URI]... [--name NAME]
-  gatehouse users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]  (password on stdin)`
+  gatehouse users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]  (password on stdin)
+  gatehouse users revoke SUB   (every token and session of SUB; needs UPSTASH_REDIS_REST_URL/TOKEN)`
 
 /** Reads one line from stdin; on a terminal, prompts on stderr and mutes the echo. */
 async function readPassword(): Promise<string> {
@@ -49,6 +52,7 @@ async function main(argv: string[]): Promise<unknown> {
   if (group === 'clients' && action === 'add') return clientsAdd(rest)
   if (group === 'users' && action === 'add')
     return usersAdd(rest, readPassword, createScryptHasher())
+  if (group === 'users' && action === 'revoke') return usersRevoke(rest, process.env)
   throw new UsageError(USAGE)
 }
 

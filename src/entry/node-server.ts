@@ -7,8 +7,10 @@ import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
 import { parseLogLevel, parseVerificationConfig, type VerificationConfig } from '../core/config.ts'
 import { createJsonLogger, type Logger } from '../http/log.ts'
+import { createAdminRoutes } from '../http/admin-routes.ts'
 import { createMetrics } from '../http/metrics.ts'
 import { createReadiness } from '../http/readiness.ts'
+import { tracingFromEnv } from '../http/tracing.ts'
 import { appFromConfig } from './app-from-config.ts'
 import { nodeSignatureCheck } from './node-signature.ts'
 import { createOriginRoutes, type Origin } from './origin.ts'
@@ -43,6 +45,8 @@ export async function startNodeServer(
   // With GATEHOUSE_CONFIG the process mints tokens (the origin proper); without it, it only verifies
   // the tokens of the issuer the GATEHOUSE_* variables name.
   const metrics = createMetrics()
+  // OpenTelemetry spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set (tracing.ts).
+  const tracing = tracingFromEnv(env, { role: 'origin', logger })
   const origin = isSet(env.GATEHOUSE_CONFIG)
     ? await createOriginRoutes(env, {
         logger,
@@ -94,6 +98,7 @@ export async function startNodeServer(
     logger,
     checkSignature: nodeSignatureCheck,
     middleware: [
+      ...(tracing ? [tracing.middleware] : []),
       metrics.middleware,
       async (_c, next) => {
         revocation?.maybeSync()
@@ -104,7 +109,19 @@ export async function startNodeServer(
     routes: [
       { path: '/', app: readiness },
       { path: '/', app: metrics.routes },
-      ...(origin ? [{ path: '/', app: origin.routes }] : []),
+      ...(origin
+        ? [
+            { path: '/', app: origin.routes },
+            {
+              path: '/',
+              app: createAdminRoutes({
+                issuer: origin.config.issuer,
+                jwks: origin.publicJwks,
+                revocation: origin.revocation,
+              }),
+            },
+          ]
+        : []),
     ],
   })
 
@@ -144,8 +161,9 @@ export async function startNodeServer(
           server.close(() => {
             clearTimeout(forceTimer)
             clearInterval(sweep)
-            // A snapshot build in progress finishes (it is one atomic write) before we report done.
-            void Promise.resolve(stopSnapshots).finally(() => resolve(true))
+            // A snapshot build in progress finishes (it is one atomic write) before we report done;
+            // the last spans are sent.
+            void Promise.all([stopSnapshots, tracing?.flush()]).finally(() => resolve(true))
           })
           server.closeIdleConnections()
         }

@@ -3,6 +3,7 @@
 export {
   createRevocationReader,
   createRevocationWriter,
+  isRevocableId,
   revocationKeys,
   type RevocationKind,
   type RevocationReader,

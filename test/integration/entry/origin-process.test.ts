@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { useRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
+import { hashClientSecret } from '../../../src/core/oauth/clients.ts'
 import { API, SERVICE_SECRET, basic, testConfig } from '../../unit/oauth/support.ts'
 
 const ROOT = new URL('../../../', import.meta.url).pathname
@@ -139,6 +140,94 @@ describe('origin process (GATEHOUSE_CONFIG)', () => {
       expect(elapsed).toBeLessThan(3_000 + 1_000)
       const status2 = await (await fetch(`${base}/revocation/status`)).json()
       expect(status2).toMatchObject({ implementation: 'wasm-simd', policy: 'open' })
+    } finally {
+      proc.child.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+    }
+  }, 30_000)
+
+  it('revokes every token of a user through the admin API and the CLI', async () => {
+    const ISSUER = 'http://127.0.0.1:8788'
+    const OPS_SECRET = 'ops-secret-0123456789abcdefghijklmnopqrstuvwxyz0123'
+    const config = await testConfig({ issuer: ISSUER })
+    config.clients = [
+      ...config.clients,
+      {
+        id: 'ops',
+        type: 'confidential',
+        secretHash: await hashClientSecret(OPS_SECRET),
+        grantTypes: ['client_credentials'],
+        scopes: ['gatehouse:admin'],
+        audiences: [ISSUER],
+      },
+    ]
+    const configPath = join(dir, 'admin.json')
+    await writeFile(configPath, JSON.stringify(config))
+    const env = { UPSTASH_REDIS_REST_URL: redis.url, UPSTASH_REDIS_REST_TOKEN: redis.token }
+    const proc = startOrigin({ GATEHOUSE_CONFIG: configPath, GATEHOUSE_AUDIENCE: API, ...env })
+    try {
+      const base = `http://127.0.0.1:${String(await proc.listening)}`
+      const mint = async (id: string, secret: string, body: string) => {
+        const res = await fetch(`${base}/token`, {
+          method: 'POST',
+          headers: {
+            Authorization: basic(id, secret),
+            'Content-Type': 'application/x-www-form-urlencoded',
+          },
+          body,
+        })
+        expect(res.status).toBe(200)
+        return ((await res.json()) as { access_token: string }).access_token
+      }
+      const user = await mint('service', SERVICE_SECRET, 'grant_type=client_credentials&scope=read')
+      const admin = await mint(
+        'ops',
+        OPS_SECRET,
+        `grant_type=client_credentials&scope=gatehouse:admin&resource=${encodeURIComponent(ISSUER)}`,
+      )
+      const revokeUrl = `${base}/admin/users/service/revoke`
+      // The service's own token is not an admin token (wrong audience and scope).
+      expect(
+        (await fetch(revokeUrl, { method: 'POST', headers: { Authorization: `Bearer ${user}` } }))
+          .status,
+      ).toBe(401)
+      expect((await fetch(revokeUrl, { method: 'POST' })).status).toBe(401)
+
+      // A token minted in the same second as the revocation is covered too (not-before rounds up).
+      const verify = () => fetch(`${base}/verify`, { headers: { Authorization: `Bearer ${user}` } })
+      expect((await verify()).status).toBe(200)
+      const revoked = await fetch(revokeUrl, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${admin}` },
+      })
+      expect(revoked.status).toBe(200)
+      expect(await revoked.json()).toMatchObject({ sub: 'service' })
+      const revokedAt = Date.now()
+      let status = 200
+      while (status === 200 && Date.now() - revokedAt < 10_000) {
+        status = (await verify()).status
+        if (status === 200) await new Promise((r) => setTimeout(r, 50))
+      }
+      expect(status).toBe(401)
+      expect(Date.now() - revokedAt).toBeLessThan(3_000 + 1_000)
+
+      // The CLI writes the same record: run it for another subject and read the not-before back.
+      const cli = spawn(
+        process.execPath,
+        [ARGS[0]!, ARGS[1]!, 'src/cli/gatehouse.ts', 'users', 'revoke', 'alice-sub'],
+        {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH ?? '', ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
+      let out = ''
+      cli.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      const [code] = await once(cli, 'exit')
+      expect(code).toBe(0)
+      const printed = JSON.parse(out) as { sub: string; notBefore: number }
+      expect(printed.sub).toBe('alice-sub')
+      expect(printed.notBefore).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000))
     } finally {
       proc.child.kill('SIGTERM')
       expect(await proc.exited).toBe(0)
