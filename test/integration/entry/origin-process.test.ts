@@ -151,7 +151,7 @@ describe('origin process (GATEHOUSE_CONFIG)', () => {
     const OPS_SECRET = 'ops-secret-0123456789abcdefghijklmnopqrstuvwxyz0123'
     const config = await testConfig({ issuer: ISSUER })
     config.clients = [
-      ...config.clients,
+      ...(config.clients ?? []),
       {
         id: 'ops',
         type: 'confidential',
