@@ -1,0 +1,445 @@
+/**
+ * `npm run bench:http`: Gatehouse over HTTP on both runtimes, against a no-op route of the same app and
+ * against peer verifiers, with autocannon on loopback. Prints tables and writes bench/results/http.json.
+ *
+ * Method: each row is autocannon with CONNECTIONS keep-alive connections: WARMUP_SECONDS of warm-up
+ * (results dropped), then DURATION_SECONDS timed, split into ROUNDS slices interleaved with every other
+ * row (all servers stay up, idle ones cost nothing; noise from other processes then hits every row
+ * alike, ours and the peers'; requests/s and percentiles pool the slices). Servers run in their own
+ * processes; autocannon runs here. The server's CPU use per row is reported: well under one core
+ * means the row was limited by the load generator (it shares the cores) or by other processes.
+ * Every request carries the same ~630-byte ES256 access token header (a new token per request on the
+ * cold rows), including the no-op rows, so request sizes match. Access logs are off
+ * (GATEHOUSE_LOG_LEVEL=warn) on both sides of each comparison.
+ *
+ * Rows:
+ * - Node origin (bench/lib/http-node-origin.ts: the production app + `/noop`): `/noop`, `/verify` with
+ *   L1 hits (one token), `/verify` with cold tokens (a pool of distinct tokens larger than the L1, so
+ *   every request misses even if the pool wraps), gateway `GET /api/orders` forwarded to a local
+ *   upstream that answers 200;
+ * - workerd (bench/workerd/entry.ts bundled by wrangler, run by `workerd serve`): the same four;
+ * - peers (bench/lib/http-peer-server.ts, Hono on @hono/node-server): bare `/noop`, `hono/jwk`,
+ *   `jose.jwtVerify` + `createLocalJWKSet`, fast-jwt without and with its cache, all verifying on
+ *   every request except fast-jwt's cache.
+ * Then memory: each server's peak RSS (VmHWM) after its load, and 100,000 distinct tokens through the
+ * L1 in a separate process (bench/lib/http-l1-memory.ts).
+ *
+ * The DESIGN.md target (L1-hit `/verify` ≥ 85% of the no-op route's requests/s per runtime) is
+ * reported, not asserted. Flags: `--no-workerd`, `--no-node`, `--no-peers`, `--no-memory` skip parts;
+ * `--duration=<s>` and `--warmup=<s>` override the timing.
+ */
+import { execFile } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { promisify } from 'node:util'
+import { publicJwks } from '../test/fixtures/keys.ts'
+import {
+  measureSlice,
+  summarise,
+  warmUp,
+  type LoadOptions,
+  type LoadResult,
+  type LoadSlice,
+} from './lib/http-load.ts'
+import { memoryMiB, startNodeScript, type ServerProcess } from './lib/http-process.ts'
+import { signEs256Token, signEs256Tokens, TEST_AUDIENCE, TEST_ISSUER } from './lib/http-tokens.ts'
+import { bundleWorker, startWorkerd, workerdVersion } from './lib/http-workerd.ts'
+import { describeMachine } from './lib/machine.ts'
+import { renderTable } from './lib/table.ts'
+
+const args = new Set(process.argv.slice(2))
+const numberArg = (name: string, fallback: number): number => {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
+  const value = arg === undefined ? fallback : Number(arg.slice(name.length + 3))
+  if (!(value > 0)) throw new Error(`--${name} must be a positive number`)
+  return value
+}
+
+const CONNECTIONS = 10
+const WARMUP_SECONDS = numberArg('warmup', 2)
+const DURATION_SECONDS = numberArg('duration', 5)
+/** Each row's timed seconds are split into this many slices, interleaved with the other rows'. */
+const ROUNDS = 5
+/** Distinct tokens per runtime for the cold rows; more than the L1 holds (10,000 by default). */
+const COLD_POOL = 40_000
+const L1_MAX_ENTRIES = 10_000
+const TARGET_RATIO = 0.85
+/** The edge Worker's date (wrangler.toml). */
+const COMPATIBILITY_DATE = '2026-11-01'
+const RESULTS_DIR = new URL('./results/', import.meta.url)
+const script = (path: string) => new URL(path, import.meta.url).pathname
+
+type Runtime = 'node' | 'workerd' | 'peer'
+type Expect = 'ok' | 'active'
+interface RowSpec {
+  id: string
+  runtime: Runtime
+  name: string
+  path: string
+  cold?: boolean
+  expect: Expect
+}
+interface Row extends RowSpec, LoadResult {
+  coldTokensUsed?: number
+}
+
+const SERVER_ROWS = (runtime: 'node' | 'workerd'): RowSpec[] => [
+  { id: `${runtime}-noop`, runtime, name: 'no-op route (same app)', path: '/noop', expect: 'ok' },
+  {
+    id: `${runtime}-verify-l1`,
+    runtime,
+    name: '/verify, L1 hit',
+    path: '/verify',
+    expect: 'active',
+  },
+  {
+    id: `${runtime}-verify-cold`,
+    runtime,
+    name: '/verify, cold token',
+    path: '/verify',
+    cold: true,
+    expect: 'active',
+  },
+  {
+    id: `${runtime}-gateway`,
+    runtime,
+    name: 'gateway /api/* → upstream',
+    path: '/api/orders',
+    expect: 'ok',
+  },
+]
+const PEER_ROWS: RowSpec[] = [
+  { id: 'peer-noop', runtime: 'peer', name: 'bare Hono no-op', path: '/noop', expect: 'ok' },
+  {
+    id: 'peer-hono-jwk',
+    runtime: 'peer',
+    name: 'hono/jwk (no cache)',
+    path: '/hono-jwk',
+    expect: 'active',
+  },
+  {
+    id: 'peer-jose',
+    runtime: 'peer',
+    name: 'jose.jwtVerify (no cache)',
+    path: '/jose',
+    expect: 'active',
+  },
+  {
+    id: 'peer-fast-jwt',
+    runtime: 'peer',
+    name: 'fast-jwt (no cache)',
+    path: '/fast-jwt',
+    expect: 'active',
+  },
+  {
+    id: 'peer-fast-jwt-cache',
+    runtime: 'peer',
+    name: 'fast-jwt (cache hit)',
+    path: '/fast-jwt-cache',
+    expect: 'active',
+  },
+]
+
+const started = performance.now()
+const machine = { ...describeMachine(), workerd: await workerdVersion() }
+console.log(
+  `bench:http on ${machine.cpuModel} (${machine.cores} cores), Node ${machine.node}, ${machine.workerd}`,
+)
+console.log(
+  `${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up (dropped) + ${DURATION_SECONDS} s timed per row ` +
+    `in ${ROUNDS} interleaved slices, loopback\n`,
+)
+
+const hotToken = signEs256Token(0)
+const config = {
+  GATEHOUSE_ISSUER: TEST_ISSUER,
+  GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
+  GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
+  GATEHOUSE_LOG_LEVEL: 'warn',
+  GATEHOUSE_L1_MAX_ENTRIES: String(L1_MAX_ENTRIES),
+}
+
+const rows: Row[] = []
+const memory: Record<string, { peakRssMiB: number }> = {}
+
+/** One request with the row's first token: the route must answer what a real verifier answers. */
+async function check(server: ServerProcess, spec: RowSpec, token: string): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${server.port}${spec.path}`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
+  const body = await response.text()
+  const ok =
+    response.status === 200 &&
+    (spec.expect === 'ok'
+      ? body === 'ok'
+      : (JSON.parse(body) as { active?: unknown; sub?: unknown }).active === true)
+  if (!ok) throw new Error(`${spec.id}: ${spec.path} answered ${response.status}, not a valid 200`)
+}
+
+interface Planned {
+  server: ServerProcess
+  spec: RowSpec
+  load: LoadOptions
+  counter: { used: number }
+  slices: LoadSlice[]
+}
+
+function plan(server: ServerProcess, specs: RowSpec[]): Planned[] {
+  return specs.map((spec) => {
+    let token: string | (() => string) = hotToken
+    const counter = { used: 0 }
+    if (spec.cold === true) {
+      const pool = signEs256Tokens(COLD_POOL)
+      token = () => pool[counter.used++ % pool.length] as string
+    }
+    const load: LoadOptions = {
+      origin: `http://127.0.0.1:${server.port}`,
+      path: spec.path,
+      token,
+      connections: CONNECTIONS,
+      pid: server.pid,
+    }
+    return { server, spec, load, counter, slices: [] }
+  })
+}
+
+/**
+ * Every row of every server, interleaved: all servers stay up (idle ones cost nothing), each row is
+ * checked and warmed up once, then each round runs one slice of every row. Comparisons across
+ * servers (ours vs peers) are then as fair as those within one.
+ */
+async function runAll(planned: Planned[]): Promise<void> {
+  for (const row of planned) {
+    const { token } = row.load
+    await check(row.server, row.spec, typeof token === 'string' ? token : token())
+    await warmUp(row.load, WARMUP_SECONDS)
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    process.stdout.write(`  round ${round + 1}/${ROUNDS}\n`)
+    for (const row of planned) {
+      row.slices.push(await measureSlice(row.load, DURATION_SECONDS / ROUNDS))
+    }
+  }
+  for (const { spec, counter, slices } of planned) {
+    rows.push({
+      ...spec,
+      ...summarise(slices),
+      ...(spec.cold === true ? { coldTokensUsed: counter.used } : {}),
+    })
+  }
+  for (const server of new Set(planned.map((p) => p.server))) {
+    memory[server.name] = { peakRssMiB: memoryMiB(server.pid).peakRss }
+  }
+}
+
+const servers: ServerProcess[] = []
+try {
+  const planned: Planned[] = []
+  const upstream = await startNodeScript('upstream', script('./lib/http-upstream.ts'), {})
+  servers.push(upstream)
+  const upstreamUrl = `http://127.0.0.1:${upstream.port}/`
+  if (!args.has('--no-node')) {
+    const origin = await startNodeScript('node-origin', script('./lib/http-node-origin.ts'), {
+      ...config,
+      PORT: '0',
+      GATEHOUSE_UPSTREAM_URL: upstreamUrl,
+    })
+    servers.push(origin)
+    planned.push(...plan(origin, SERVER_ROWS('node')))
+  }
+  if (!args.has('--no-workerd')) {
+    const modules = await bundleWorker(COMPATIBILITY_DATE)
+    const workerd = await startWorkerd(modules, {
+      compatibilityDate: COMPATIBILITY_DATE,
+      vars: { ...config, GATEHOUSE_UPSTREAM_URL: upstreamUrl },
+    })
+    servers.push(workerd)
+    planned.push(...plan(workerd, SERVER_ROWS('workerd')))
+  }
+  if (!args.has('--no-peers')) {
+    const peers = await startNodeScript('peers', script('./lib/http-peer-server.ts'), {})
+    servers.push(peers)
+    planned.push(...plan(peers, PEER_ROWS))
+  }
+  console.log(
+    `${planned.length} rows on ${servers.length - 1} servers (+ the upstream); warming up each row…`,
+  )
+  await runAll(planned)
+} finally {
+  for (const server of servers.reverse()) await server.stop()
+}
+
+let l1: Record<string, unknown> | undefined
+if (!args.has('--no-memory')) {
+  console.log('L1 with 100,000 distinct tokens (in-process, separate Node process)…')
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    '--expose-gc',
+    '--experimental-strip-types',
+    '--no-warnings=ExperimentalWarning',
+    script('./lib/http-l1-memory.ts'),
+  ])
+  l1 = JSON.parse(stdout.trim().split('\n').pop() as string) as Record<string, unknown>
+}
+
+// ---- report ----
+
+const byId = new Map(rows.map((r) => [r.id, r]))
+const rps = (id: string) => byId.get(id)?.requestsPerSec
+interface Ratio {
+  name: string
+  value: number
+  target?: string
+  met?: boolean
+}
+const ratios: Ratio[] = []
+const ratio = (name: string, a: string, b: string, target?: number) => {
+  const x = rps(a)
+  const y = rps(b)
+  if (x === undefined || y === undefined) return
+  const value = x / y
+  ratios.push({
+    name,
+    value,
+    ...(target === undefined ? {} : { target: `>= ${target}`, met: value >= target }),
+  })
+}
+ratio('Node: /verify L1 hit / no-op route (req/s)', 'node-verify-l1', 'node-noop', TARGET_RATIO)
+ratio(
+  'workerd: /verify L1 hit / no-op route (req/s)',
+  'workerd-verify-l1',
+  'workerd-noop',
+  TARGET_RATIO,
+)
+ratio('Node: /verify cold / no-op route', 'node-verify-cold', 'node-noop')
+ratio('workerd: /verify cold / no-op route', 'workerd-verify-cold', 'workerd-noop')
+ratio('Node: gateway / no-op route', 'node-gateway', 'node-noop')
+ratio('workerd: gateway / no-op route', 'workerd-gateway', 'workerd-noop')
+ratio('Node /verify L1 hit vs fast-jwt cache hit', 'node-verify-l1', 'peer-fast-jwt-cache')
+ratio('Node /verify L1 hit vs jose.jwtVerify', 'node-verify-l1', 'peer-jose')
+ratio('Node /verify L1 hit vs hono/jwk', 'node-verify-l1', 'peer-hono-jwk')
+ratio('Node /verify cold vs jose.jwtVerify', 'node-verify-cold', 'peer-jose')
+ratio('Node /verify cold vs fast-jwt (no cache)', 'node-verify-cold', 'peer-fast-jwt')
+ratio('Node no-op (our middleware) / bare Hono no-op', 'node-noop', 'peer-noop')
+
+const table = renderTable(
+  ['row (10 connections)', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU'],
+  rows.map((r) => [
+    `${r.runtime}: ${r.name}`,
+    fmtRps(r.requestsPerSec),
+    r.p50Ms.toFixed(2),
+    r.p99Ms.toFixed(2),
+    String(r.errors + r.non200),
+    `${Math.round(r.serverCpu * 100)}%`,
+  ]),
+)
+console.log(`\n${table}\n`)
+console.log(
+  renderTable(
+    ['ratio (req/s)', 'value', 'target', 'met'],
+    ratios.map((r) => [
+      r.name,
+      r.value.toFixed(2),
+      r.target ?? '',
+      r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+    ]),
+  ),
+)
+const memoryRows = Object.entries(memory).map(([name, m]) => [
+  `${name} peak RSS (VmHWM) after its load`,
+  `${m.peakRssMiB.toFixed(1)} MiB`,
+])
+if (l1 !== undefined) {
+  memoryRows.push(
+    [
+      `L1 after ${Number(l1.tokens).toLocaleString('en-US')} distinct tokens: size / maxEntries`,
+      `${l1.maxSizeSeen} / ${l1.maxEntries} (${l1.withinBound === true ? 'within bound' : 'OVER BOUND'})`,
+    ],
+    [
+      'L1 heap retained (after GC)',
+      `${Number(l1.retainedMiB).toFixed(1)} MiB (${Math.round(Number(l1.bytesPerEntry))} B/entry)`,
+    ],
+    [
+      'heap used before / after (after GC)',
+      `${Number(l1.heapBeforeMiB).toFixed(1)} / ${Number(l1.heapAfterMiB).toFixed(1)} MiB`,
+    ],
+  )
+}
+console.log(`\n${renderTable(['memory', 'value'], memoryRows)}`)
+const wrapped = rows.filter((r) => r.coldTokensUsed !== undefined && r.coldTokensUsed > COLD_POOL)
+if (wrapped.length > 0) {
+  console.log(
+    `\nnote: the cold pool wrapped on ${wrapped.map((r) => r.id).join(', ')}; the pool (${COLD_POOL}) is larger than the L1 (${L1_MAX_ENTRIES}), so a reused token had been evicted and still missed.`,
+  )
+}
+
+// The lines `npm run bench` (bench/run-all.ts) shows for this benchmark in its combined table.
+const summary: { name: string; value: number | string; target?: string; met?: boolean }[] = []
+for (const r of ratios.filter((r) => r.target !== undefined)) summary.push(r)
+for (const id of [
+  'node-verify-l1',
+  'node-verify-cold',
+  'node-gateway',
+  'workerd-verify-l1',
+  'workerd-verify-cold',
+  'workerd-gateway',
+]) {
+  const r = byId.get(id)
+  if (r !== undefined) {
+    summary.push({
+      name: `${r.runtime}: ${r.name}, req/s (p99 ${r.p99Ms.toFixed(2)} ms)`,
+      value: r.requestsPerSec,
+    })
+  }
+}
+for (const r of ratios.filter((r) => r.name.includes(' vs '))) summary.push(r)
+if (memory['node-origin'] !== undefined) {
+  summary.push({
+    name: 'Node origin peak RSS under load',
+    value: `${memory['node-origin'].peakRssMiB.toFixed(0)} MiB`,
+  })
+}
+if (l1 !== undefined) {
+  summary.push({
+    name: `L1 size after ${Number(l1.tokens).toLocaleString('en-US')} distinct tokens (heap ${Number(l1.retainedMiB).toFixed(1)} MiB)`,
+    value: String(l1.maxSizeSeen),
+    target: `<= ${String(l1.maxEntries)}`,
+    met: l1.withinBound === true,
+  })
+}
+
+const durationSeconds = Math.round((performance.now() - started) / 100) / 10
+mkdirSync(RESULTS_DIR, { recursive: true })
+writeFileSync(
+  new URL('http.json', RESULTS_DIR),
+  `${JSON.stringify(
+    {
+      benchmark: 'http',
+      runAt: new Date().toISOString(),
+      durationSeconds,
+      machine,
+      method: {
+        tool: 'autocannon (in the bench process), servers in separate processes, loopback',
+        connections: CONNECTIONS,
+        warmupSeconds: WARMUP_SECONDS,
+        durationSeconds: DURATION_SECONDS,
+        rounds: ROUNDS,
+        coldTokenPool: COLD_POOL,
+        l1MaxEntries: L1_MAX_ENTRIES,
+        logLevel: 'warn',
+        compatibilityDate: COMPATIBILITY_DATE,
+        latency: 'per-response times from autocannon, fractional ms',
+      },
+      summary,
+      rows,
+      ratios,
+      memory,
+      l1,
+    },
+    null,
+    2,
+  )}\n`,
+)
+console.log(`\nwrote bench/results/http.json (${durationSeconds} s)`)
+
+function fmtRps(n: number): string {
+  return Math.round(n).toLocaleString('en-US')
+}

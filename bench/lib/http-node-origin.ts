@@ -1,0 +1,31 @@
+/**
+ * A server process for `npm run bench:http`: the production verification app on Node, assembled from
+ * the environment as `npm start` does without `GATEHOUSE_CONFIG` or an L2 store
+ * (`parseVerificationConfig` → `appFromConfig` with role `origin` and the `node:crypto` signature
+ * check; revocation checks off), on `@hono/node-server`, plus one bench-only route:
+ *
+ *   GET /noop → 200 "ok", through the same app and middleware
+ *
+ * so `/verify` is compared with a no-op route of the same app in the same process. Listens on
+ * 127.0.0.1 (port from PORT, 0 for any) and prints one JSON line `{"listening":<port>}` when ready.
+ */
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import { parseVerificationConfig } from '../../src/core/config.ts'
+import { appFromConfig } from '../../src/entry/app-from-config.ts'
+import { nodeSignatureCheck } from '../../src/entry/node-signature.ts'
+import { createJsonLogger } from '../../src/http/log.ts'
+
+const config = parseVerificationConfig(process.env)
+const app = await appFromConfig(config, {
+  role: 'origin',
+  logger: createJsonLogger({ level: config.logLevel }),
+  checkSignature: nodeSignatureCheck,
+})
+// Hono matches middleware by path at request time, so the app's `use('*')` middleware runs here too.
+app.get('/noop', (c) => c.text('ok'))
+
+const server = serve({ fetch: app.fetch, port: config.port, hostname: '127.0.0.1' }, (info) => {
+  console.log(JSON.stringify({ listening: (info as AddressInfo).port }))
+})
+process.once('SIGTERM', () => server.close(() => process.exit(0)))

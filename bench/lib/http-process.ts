@@ -1,0 +1,151 @@
+/**
+ * Server processes for `npm run bench:http`: spawn one, wait until it listens, read its CPU time and
+ * peak memory from /proc while the load runs, stop it. The servers run in their own processes so the
+ * load generator (autocannon, in the bench process) never shares an event loop with them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { createInterface } from 'node:readline'
+
+export interface ServerProcess {
+  name: string
+  pid: number
+  port: number
+  child: ChildProcess
+  stop(): Promise<void>
+}
+
+const NODE_FLAGS = ['--experimental-strip-types', '--no-warnings=ExperimentalWarning']
+const START_TIMEOUT_MS = 30_000
+
+/**
+ * Runs a TypeScript server script with the pinned Node (`process.execPath`: `npm run` puts Node 22
+ * first on PATH) and resolves once it prints `{"listening":<port>}` on stdout.
+ *
+ * @example const upstream = await startNodeScript('upstream', 'bench/lib/http-upstream.ts', {})
+ */
+export function startNodeScript(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...NODE_FLAGS, script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${name}: did not start within ${START_TIMEOUT_MS} ms`))
+    }, START_TIMEOUT_MS)
+    forwardStderr(name, child)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`${name}: exited with code ${code} before listening`))
+    })
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+    lines.on('line', (line) => {
+      let port: unknown
+      try {
+        port = (JSON.parse(line) as { listening?: unknown }).listening
+      } catch {
+        return
+      }
+      if (typeof port !== 'number') return
+      clearTimeout(timer)
+      child.removeAllListeners('exit')
+      resolve(handle(name, child, port))
+    })
+  })
+}
+
+/**
+ * Runs any executable and resolves once `http://127.0.0.1:<port><readyPath>` answers (any status):
+ * for workerd, which prints nothing when its socket is up.
+ */
+export async function startExecutable(
+  name: string,
+  file: string,
+  args: string[],
+  port: number,
+  readyPath: string,
+  cwd: string,
+): Promise<ServerProcess> {
+  const child = spawn(file, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] })
+  forwardStderr(name, child)
+  let exited: number | null | undefined
+  child.once('exit', (code) => (exited = code))
+  const deadline = Date.now() + START_TIMEOUT_MS
+  for (;;) {
+    if (exited !== undefined)
+      throw new Error(`${name}: exited with code ${exited} before listening`)
+    try {
+      await fetch(`http://127.0.0.1:${port}${readyPath}`, { signal: AbortSignal.timeout(1000) })
+      return handle(name, child, port)
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL')
+        throw new Error(`${name}: did not answer within ${START_TIMEOUT_MS} ms`)
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+function handle(name: string, child: ChildProcess, port: number): ServerProcess {
+  return {
+    name,
+    pid: child.pid as number,
+    port,
+    child,
+    stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+      return new Promise<void>((resolve) => {
+        const kill = setTimeout(() => child.kill('SIGKILL'), 5000)
+        child.once('exit', () => {
+          clearTimeout(kill)
+          resolve()
+        })
+        child.kill('SIGTERM')
+      })
+    },
+  }
+}
+
+/** Server error output goes to ours, prefixed, so a crash under load is visible in the bench log. */
+function forwardStderr(name: string, child: ChildProcess): void {
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+    process.stderr.write(`[${name}] ${line}\n`)
+  })
+}
+
+/** A TCP port that was free a moment ago (for servers that must be told their port up front). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+const CLOCK_TICKS_PER_SECOND = 100
+
+/** User + system CPU seconds the process has used so far (/proc/<pid>/stat fields 14 and 15). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // The command name (field 2) is in parentheses and may contain spaces: split after its `)`.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
+}
+
+/** Peak (VmHWM) and current (VmRSS) resident set size in MiB, from /proc/<pid>/status. */
+export function memoryMiB(pid: number): { peakRss: number; rss: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1])
+  return { peakRss: kib('VmHWM') / 1024, rss: kib('VmRSS') / 1024 }
+}
