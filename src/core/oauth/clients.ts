@@ -5,11 +5,11 @@
  * Public clients authenticate with `none` (their `client_id` only) and may not present a secret.
  *
  * @example
- * const clients = createClientRegistry(config.clients)
+ * const clients = createClientRegistry(config.clients) // or, on Node, { sha256: nodeSha256 }
  * const client = await clients.authenticate({ method: 'client_secret_basic', clientId, clientSecret })
  */
 import type { ClientAuthMethod, ClientConfig } from './config.ts'
-import { sha256, timingSafeEqual } from './crypto.ts'
+import { sha256, timingSafeEqual, type Sha256 } from './crypto.ts'
 import { OAuthError } from './errors.ts'
 
 export interface ClientCredentials {
@@ -36,7 +36,17 @@ export async function hashClientSecret(secret: string): Promise<string> {
   return `sha256:${await sha256(secret)}`
 }
 
-export function createClientRegistry(clients: readonly ClientConfig[]): ClientRegistry {
+export interface ClientRegistryOptions {
+  /** The digest of presented secrets. Default WebCrypto; the Node entry injects `nodeSha256`. */
+  sha256?: Sha256
+}
+
+export function createClientRegistry(
+  clients: readonly ClientConfig[],
+  options: ClientRegistryOptions = {},
+): ClientRegistry {
+  const digest = options.sha256 ?? sha256
+  if (typeof digest !== 'function') throw new TypeError('sha256 must be a function')
   const byId = new Map(clients.map((c) => [c.id, c]))
   const origins = new Set(clients.flatMap((c) => c.allowedOrigins))
   return {
@@ -47,7 +57,7 @@ export function createClientRegistry(clients: readonly ClientConfig[]): ClientRe
       const client = byId.get(clientId)
       // Hash even for an unknown client so both paths cost the same.
       const presented =
-        clientSecret === undefined ? undefined : await hashClientSecret(clientSecret)
+        clientSecret === undefined ? undefined : `sha256:${await digest(clientSecret)}`
       if (!client) throw invalidClient()
       if (client.type === 'public') {
         if (method !== 'none' || clientSecret !== undefined) throw invalidClient()

@@ -3,16 +3,17 @@
  * factories (clients, codes, refresh families, sessions, signer, revoker); this file only wires them.
  *
  * @example
- * const oauth = await createOAuthContext({ config, store, passwords })
+ * const oauth = await createOAuthContext({ config, store, passwords, crypto: nodeOAuthCrypto })
  * await exchangeToken(oauth, form, client)
  */
 import type { Clock } from '../types.ts'
 import { createClientRegistry, type ClientRegistry } from './clients.ts'
 import { createAuthorizationCodes, type AuthorizationCodes } from './codes.ts'
 import type { OAuthConfig } from './config.ts'
+import type { Sha256 } from './crypto.ts'
 import { loadSigningKeys, type SigningKeySet } from './keys.ts'
 import { createLoginRequests, type LoginRequests } from './login-requests.ts'
-import { createTokenSigner, type TokenSigner } from './mint.ts'
+import { createTokenSigner, type JwsSign, type TokenSigner } from './mint.ts'
 import type { PasswordHasher } from './password.ts'
 import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.ts'
 import { createStoreRevoker, type Revoker } from './revocation.ts'
@@ -36,6 +37,17 @@ export interface OAuthContext {
   revoker: Revoker
 }
 
+/**
+ * The hot-path primitives a runtime may replace (verification's `SignatureCheck` is the precedent):
+ * each defaults to WebCrypto; the Node entry passes `nodeOAuthCrypto` (src/entry/node-crypto.ts).
+ */
+export interface OAuthCrypto {
+  /** Client secret digests at /token, /revoke, /introspect. */
+  sha256: Sha256
+  /** The JWS signature of every minted token. */
+  signJws: JwsSign
+}
+
 export interface OAuthContextOptions {
   config: OAuthConfig
   store: OAuthStore
@@ -44,6 +56,8 @@ export interface OAuthContextOptions {
   keys?: SigningKeySet
   revoker?: Revoker
   clock?: Clock
+  /** Default: WebCrypto for each primitive. */
+  crypto?: Partial<OAuthCrypto>
 }
 
 export async function createOAuthContext(options: OAuthContextOptions): Promise<OAuthContext> {
@@ -69,7 +83,10 @@ export async function createOAuthContext(options: OAuthContextOptions): Promise<
     keys,
     revoker,
     refreshTokens,
-    clients: createClientRegistry(config.clients),
+    clients: createClientRegistry(
+      config.clients,
+      options.crypto?.sha256 ? { sha256: options.crypto.sha256 } : {},
+    ),
     users: createUserDirectory({
       users: config.users,
       store,
@@ -96,6 +113,7 @@ export async function createOAuthContext(options: OAuthContextOptions): Promise<
       accessTokenTtlSeconds: t.accessTokenTtlSeconds,
       idTokenTtlSeconds: t.idTokenTtlSeconds,
       clock,
+      ...(options.crypto?.signJws ? { sign: options.crypto.signJws } : {}),
     }),
   }
 }

@@ -43,9 +43,12 @@ export interface LoadedKey {
   publicKey: CryptoKey
 }
 
+/** A loaded key with its private half: what the token signer signs with. */
+export type SigningKey = LoadedKey & { privateKey: CryptoKey }
+
 export interface SigningKeySet {
   /** The one key that signs now. */
-  active: LoadedKey & { privateKey: CryptoKey }
+  active: SigningKey
   /** Every loaded key (next, active, retiring). */
   all: readonly LoadedKey[]
   /** The public JWKS (RFC 7517 §5): next, active and retiring keys, public members only. */
@@ -113,7 +116,7 @@ export async function loadSigningKeys(
   const active = actives[0]
   if (actives.length !== 1 || !active?.privateKey)
     throw new ConfigError([{ field: 'config.keys', message: 'exactly one key must be "active"' }])
-  const signer = active as LoadedKey & { privateKey: CryptoKey }
+  const signer = active as SigningKey
   const published = loaded.map((k) => k.publicJwk)
   const byKid = new Map(loaded.filter((k) => k.status !== 'next').map((k) => [k.kid, k]))
   return {

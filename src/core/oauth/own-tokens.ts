@@ -29,19 +29,23 @@ export async function verifyOwnAccessToken(
   token: string,
 ): Promise<JWTPayload | undefined> {
   if (!looksLikeJwt(token)) return undefined
+  let payload: JWTPayload
   try {
-    const { payload } = await jwtVerify(token, keyFor(ctx), {
+    const verified = await jwtVerify(token, keyFor(ctx), {
       issuer: ctx.issuer,
       typ: 'at+jwt',
       requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id', 'aud'],
       currentDate: new Date(ctx.clock()),
       clockTolerance: 0,
     })
-    if (await ctx.revoker.isRevoked(payload)) return undefined
-    return payload
+    payload = verified.payload
   } catch {
     return undefined
   }
+  // Outside the catch: a store outage is neither "revoked" nor "invalid". It propagates (503 with
+  // Retry-After); swallowed, /revoke answered 200 during a Redis outage and revoked nothing.
+  if (await ctx.revoker.isRevoked(payload)) return undefined
+  return payload
 }
 
 /** True if the string has the shape of a JWS (three base64url segments), so it is not a refresh token. */
