@@ -5,13 +5,14 @@
  *
  * @example UPSTASH_REDIS_REST_URL=… UPSTASH_REDIS_REST_TOKEN=… gatehouse users revoke u-42
  */
-import { createRevocationWriter, isRevocableId } from '../revocation/index.ts'
+import {
+  createRevocationWriter,
+  isRevocableId,
+  MAX_ACCESS_TOKEN_LIFETIME_SECONDS,
+} from '../revocation/index.ts'
 import { createUpstashStore } from '../store/upstash.ts'
 import type { Store } from '../store/types.ts'
 import { UsageError } from './keys.ts'
-
-/** Longest access-token lifetime the origin config allows: the not-before must outlive such tokens. */
-const MAX_ACCESS_TOKEN_LIFETIME_SECONDS = 900
 
 export async function usersRevoke(
   args: string[],

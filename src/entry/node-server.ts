@@ -17,6 +17,7 @@ import { createOriginRoutes, type Origin } from './origin.ts'
 import {
   createRevocationSync,
   createSnapshotBuilder,
+  MAX_ACCESS_TOKEN_LIFETIME_SECONDS,
   startSnapshotSchedule,
   type SnapshotSchedule,
 } from '../revocation/index.ts'
@@ -82,7 +83,7 @@ export async function startNodeServer(
       logger,
       builder: createSnapshotBuilder({
         store: origin.store,
-        maxAccessTokenLifetimeSeconds: 900,
+        maxAccessTokenLifetimeSeconds: MAX_ACCESS_TOKEN_LIFETIME_SECONDS,
         ...(backend ? { backend } : {}),
         logger,
       }),

@@ -28,12 +28,7 @@ import type { GatehouseEnv } from '../http/types.ts'
 import { createMemoryStore } from '../store/memory.ts'
 import type { Store } from '../store/types.ts'
 import { createUpstashStore } from '../store/upstash.ts'
-import {
-  createRevocationReader,
-  createRevocationWriter,
-  type RevocationWriter,
-} from '../revocation/index.ts'
-import type { Revoker } from '../core/oauth/revocation.ts'
+import { createOAuthRevoker, type RevocationWriter } from '../revocation/index.ts'
 import { nodeOAuthCrypto } from './node-crypto.ts'
 import { createScryptHasher } from './password.ts'
 
@@ -65,9 +60,6 @@ export interface Origin {
 }
 
 type Env = Record<string, unknown>
-
-/** The config schema's upper bound on access-token lifetime (DESIGN.md: 5–15 minutes). */
-const MAX_ACCESS_TOKEN_LIFETIME_SECONDS = 900
 
 const str = (env: Env, name: string): string | undefined => {
   const v = env[name]
@@ -180,20 +172,8 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
     changed: published.changed,
   })
 
-  // One record layout for the origin's /revoke, /logout, /introspect and the edge filter. Records
-  // outlive the longest lifetime the config allows (900 s), so a later config change cannot leave a
-  // record shorter than a live token.
-  const revocation = createRevocationWriter({
-    store,
-    maxAccessTokenLifetimeSeconds: MAX_ACCESS_TOKEN_LIFETIME_SECONDS,
-    ...(options.clock ? { now: options.clock } : {}),
-  })
-  const reader = createRevocationReader({ store })
-  const revoker: Revoker = {
-    revokeAccessToken: async (jti, exp) => void (await revocation.revokeToken(jti, exp)),
-    revokeSession: (sid) => revocation.revokeSession(sid),
-    isRevoked: (claims) => reader.isRevoked(claims),
-  }
+  // One record layout for the origin's /revoke, /logout, /introspect and the edge filter.
+  const revoker = createOAuthRevoker({ store, ...(options.clock ? { now: options.clock } : {}) })
   const oauth = await createOAuthContext({
     config,
     store,
@@ -216,5 +196,5 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
       }
     },
   })
-  return { routes, oauth, config, store, publicJwks, revocation }
+  return { routes, oauth, config, store, publicJwks, revocation: revoker.writer }
 }

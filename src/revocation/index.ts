@@ -10,6 +10,7 @@ export {
   type RevocationWriter,
   type RevocationWriterOptions,
 } from './records.ts'
+export { createOAuthRevoker, MAX_ACCESS_TOKEN_LIFETIME_SECONDS } from './oauth-revoker.ts'
 export {
   createSnapshotBuilder,
   type RevocationLogger,

@@ -16,7 +16,7 @@ import { createLoginRequests, type LoginRequests } from './login-requests.ts'
 import { createTokenSigner, type JwsSign, type TokenSigner } from './mint.ts'
 import type { PasswordHasher } from './password.ts'
 import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.ts'
-import { createStoreRevoker, type Revoker } from './revocation.ts'
+import type { Revoker } from './revocation.ts'
 import { createSessions, type Sessions } from './sessions.ts'
 import type { OAuthStore } from './store.ts'
 import { createUserDirectory, type UserDirectory } from './users.ts'
@@ -54,7 +54,8 @@ export interface OAuthContextOptions {
   passwords: PasswordHasher
   /** Default: the configured keys. Pass a set built elsewhere (e.g. a shared development key). */
   keys?: SigningKeySet
-  revoker?: Revoker
+  /** Revocation records shared with the edge: `createOAuthRevoker` in src/revocation/. */
+  revoker: Revoker
   clock?: Clock
   /** Default: WebCrypto for each primitive. */
   crypto?: Partial<OAuthCrypto>
@@ -65,9 +66,7 @@ export async function createOAuthContext(options: OAuthContextOptions): Promise<
   const clock = options.clock ?? Date.now
   const t = config.tokens
   const keys = options.keys ?? (await loadSigningKeys(config.keys))
-  const revoker =
-    options.revoker ??
-    createStoreRevoker({ store, accessTokenTtlSeconds: t.accessTokenTtlSeconds, clock })
+  const { revoker } = options
   const refreshTokens = createRefreshTokens({
     store,
     revoker,

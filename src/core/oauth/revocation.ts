@@ -1,14 +1,8 @@
 /**
- * Revocation records for access tokens and sessions (DESIGN.md, Revocation): a record in L2 with a TTL
- * equal to the remaining lifetime of what it revokes, plus an event on the revocation stream that the
- * edge filter follows. The record is written first, so a reader that sees the event always finds it.
- *
- * @example
- * const revoker = createStoreRevoker({ store, accessTokenTtlSeconds: 600 })
- * await revoker.revokeAccessToken(jti, exp)
+ * What the OAuth core needs from revocation (DESIGN.md, "Revocation with a stated staleness bound"). The
+ * implementation lives with the edge filter it feeds (src/revocation/oauth-revoker.ts), so origin and
+ * edge share one record layout; the core stays free of it.
  */
-import type { Clock } from '../types.ts'
-import { keys, type OAuthStore } from './store.ts'
 
 export interface Revoker {
   /** Revoke one access token by `jti` until its `exp` (seconds since the epoch). */
@@ -17,30 +11,4 @@ export interface Revoker {
   revokeSession(sid: string): Promise<void>
   /** True if the token's `jti` or `sid` has been revoked. */
   isRevoked(claims: { jti?: unknown; sid?: unknown }): Promise<boolean>
-}
-
-export interface StoreRevokerOptions {
-  store: OAuthStore
-  accessTokenTtlSeconds: number
-  clock?: Clock
-}
-
-export function createStoreRevoker(options: StoreRevokerOptions): Revoker {
-  const { store, accessTokenTtlSeconds } = options
-  const clock = options.clock ?? Date.now
-  const record = async (kind: 'jti' | 'sid', id: string, ttlSeconds: number): Promise<void> => {
-    if (ttlSeconds <= 0) return
-    const key = kind === 'jti' ? keys.revokedJti(id) : keys.revokedSid(id)
-    const exp = Math.floor(clock() / 1000) + ttlSeconds
-    await store.set(key, String(exp), { ttlSeconds })
-    await store.appendToStream(keys.revocationStream(), { kind, id, exp: String(exp) })
-  }
-  return {
-    revokeAccessToken: (jti, exp) => record('jti', jti, exp - Math.floor(clock() / 1000)),
-    revokeSession: (sid) => record('sid', sid, accessTokenTtlSeconds),
-    async isRevoked({ jti, sid }) {
-      if (typeof jti === 'string' && (await store.get(keys.revokedJti(jti))) !== null) return true
-      return typeof sid === 'string' && (await store.get(keys.revokedSid(sid))) !== null
-    },
-  }
 }

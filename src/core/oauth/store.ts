@@ -40,9 +40,6 @@ export const keys = {
   ephemeralKey: () => 'oauth:ephemeral-signing-key',
   /** The public JWKS document the edge reads (`{ version, updatedAt, jwks }`). */
   publicJwks: () => 'jwks:public',
-  revokedJti: (jti: string) => `revoked:jti:${jti}`,
-  revokedSid: (sid: string) => `revoked:sid:${sid}`,
-  revocationStream: () => 'revocations',
 } as const
 
 /** Parses a stored JSON record; a corrupt value reads as absent rather than crashing a request. */

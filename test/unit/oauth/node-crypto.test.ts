@@ -4,6 +4,7 @@
  * checks) for every signing algorithm; `nodeSha256` equals the WebCrypto `sha256`; client
  * authentication and the whole context behave the same with the Node primitives injected.
  */
+import { createOAuthRevoker } from '../../../src/revocation/oauth-revoker.ts'
 import fc from 'fast-check'
 import { decodeProtectedHeader, importJWK, jwtVerify } from 'jose'
 import { describe, expect, it } from 'vitest'
@@ -218,9 +219,11 @@ describe('client authentication with nodeSha256', () => {
 describe('createOAuthContext with nodeOAuthCrypto', () => {
   it('authenticates and mints with the injected primitives', async () => {
     const config = parseOAuthConfig(await testConfig({ keys: [configKey('ES384', 'active')] }))
+    const store = createMemoryStore({ now: clock })
     const oauth = await createOAuthContext({
       config,
-      store: createMemoryStore({ now: clock }),
+      store,
+      revoker: createOAuthRevoker({ store, now: clock }),
       passwords: testPasswords,
       clock,
       crypto: nodeOAuthCrypto,

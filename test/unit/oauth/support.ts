@@ -3,6 +3,7 @@
  * client and one user; an in-process app over the memory store and a fake clock (or any store, for
  * the integration tests); and a tiny "browser" with a cookie jar that drives the hosted login form.
  */
+import { createOAuthRevoker } from '../../../src/revocation/oauth-revoker.ts'
 import * as oauth from 'oauth4webapi'
 import { privateJwks } from '../../fixtures/keys.ts'
 import { hashClientSecret } from '../../../src/core/oauth/clients.ts'
@@ -95,7 +96,13 @@ export async function createHarness(
   const clock = options.clock ?? (() => start + offset)
   const store = options.store ?? createMemoryStore({ now: clock })
   const config = parseOAuthConfig(await testConfig(options.config))
-  const context = await createOAuthContext({ config, store, passwords: testPasswords, clock })
+  const context = await createOAuthContext({
+    config,
+    store,
+    passwords: testPasswords,
+    clock,
+    revoker: createOAuthRevoker({ store, now: clock }),
+  })
   const logs: LogRecord[] = []
   const app = createOAuthRoutes({
     oauth: context,
