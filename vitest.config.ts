@@ -14,10 +14,25 @@ export default defineConfig({
         },
       },
       {
+        // Real processes under faults (chaos), fuzzing of every endpoint, a short soak; one file at a
+        // time since each starts its own stack and the soak needs the machine to itself.
+        test: {
+          name: 'reliability',
+          // After everything else, alone: fault timings must not compete with the other suites.
+          sequence: { groupOrder: 2 },
+          include: ['test/chaos/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'test/soak/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
         // The SPA login flow in headless Chromium against the dev stack (real redis, the origin
         // process, the edge under wrangler dev); one file at a time, each starts its own stack.
         test: {
           name: 'e2e',
+          sequence: { groupOrder: 1 },
           include: ['test/e2e/**/*.test.ts'],
           environment: 'node',
           testTimeout: 30_000,

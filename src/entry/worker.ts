@@ -7,6 +7,7 @@
 import type { ExecutionContext, Hono } from 'hono'
 import { ConfigError, VERIFICATION_ENV_NAMES, parseVerificationConfig } from '../core/config.ts'
 import { createJsonLogger, redactTokens } from '../http/log.ts'
+import { tracingFromEnv } from '../http/tracing.ts'
 import type { GatehouseEnv } from '../http/types.ts'
 import { createRevocationSync, type RevocationSync } from '../revocation/index.ts'
 import { createUpstashStore } from '../store/upstash.ts'
@@ -56,9 +57,13 @@ async function builtFor(env: Bindings): Promise<Built> {
     } else {
       logger.log({ level: 'warn', msg: 'no UPSTASH_REDIS_REST_URL/TOKEN: edge revocation is off' })
     }
+    // OpenTelemetry spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set; each request's
+    // export runs in waitUntil (tracing.ts).
+    const tracing = tracingFromEnv(env, { role: 'edge', logger })
     app = await appFromConfig(config, {
       role: 'edge',
       logger,
+      ...(tracing ? { middleware: [tracing.middleware] } : {}),
       ...(store && revocation ? { revocation: { sync: revocation, store } } : {}),
     })
   } catch (err) {

@@ -141,7 +141,9 @@ export function createOriginProxy(options: OriginProxyOptions): Hono<GatehouseEn
     if (stale)
       return new Response(stale.body.slice(0), { status: stale.status, headers: stale.headers })
     const headers = new Headers({ 'Cache-Control': NO_STORE, 'Content-Type': 'application/json' })
-    if (retryAfter !== undefined) headers.set('Retry-After', String(retryAfter))
+    // Every "origin unavailable" answer says when to come back (RFC 9110 §10.2.3): the breaker's
+    // remaining open time, or 1 s after a single failed attempt (502/504) before it opened.
+    headers.set('Retry-After', String(retryAfter ?? 1))
     // RFC 6749 §4.1.2.1 / §5.2: `temporarily_unavailable` is the OAuth word for "try again later".
     const body = {
       error: 'temporarily_unavailable',
@@ -180,6 +182,9 @@ export function createOriginProxy(options: OriginProxyOptions): Hono<GatehouseEn
       proto: url.protocol.slice(0, -1),
       requestId: c.get('requestId'),
     })
+    // W3C Trace Context: with tracing on, the origin's span continues this request's (tracing.ts).
+    const traceparent = c.get('traceparent')
+    if (traceparent !== undefined) headers.set('traceparent', traceparent)
 
     const controller = new AbortController()
     let timedOut = false

@@ -19,6 +19,8 @@ export interface GatehouseVariables {
   requestId: string
   /** Stable error code of a failed request, for the access log line (never a description). */
   errorCode: string
+  /** W3C `traceparent` of this request's span, set by tracing.ts; the origin proxy forwards it. */
+  traceparent: string
 }
 
 export interface GatehouseEnv {

@@ -1,0 +1,92 @@
+/**
+ * Spawns one of our TypeScript entries (`src/entry/node.ts`, `test/support/edge-process.ts`) as a real
+ * Node process the way `npm start` does (type stripping, no build), waits for its `listening` log line
+ * under a deadline and keeps its JSON log lines for assertions.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+
+export const ROOT = new URL('../../', import.meta.url).pathname
+
+export interface NodeProcess {
+  readonly child: ChildProcess
+  readonly port: number
+  readonly url: string
+  /** Every stdout line parsed as JSON (non-JSON lines are kept as `{ msg: line }`). */
+  readonly logs: Record<string, unknown>[]
+  stderr(): string
+  /** SIGKILL (a crash) and wait for the exit. */
+  kill(): Promise<void>
+  /** SIGTERM and wait for the exit; resolves the exit code. */
+  stop(): Promise<number | null>
+}
+
+const LISTEN_DEADLINE_MS = 20_000
+
+/**
+ * @example
+ * const origin = await startNodeProcess('src/entry/node.ts', { GATEHOUSE_CONFIG: path, ... })
+ * await fetch(`${origin.url}/healthz`)
+ * await origin.stop()
+ */
+export async function startNodeProcess(
+  script: string,
+  env: Record<string, string>,
+  options: { nodeArgs?: string[] } = {},
+): Promise<NodeProcess> {
+  const args = [
+    ...(options.nodeArgs ?? []),
+    '--experimental-strip-types',
+    '--no-warnings=ExperimentalWarning',
+    script,
+  ]
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-8000)))
+  const logs: Record<string, unknown>[] = []
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${script} did not listen within ${LISTEN_DEADLINE_MS} ms:\n${stderr}`))
+    }, LISTEN_DEADLINE_MS)
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`${script} exited with ${String(code)}:\n${stderr}`))
+    })
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let record: Record<string, unknown>
+      try {
+        record = JSON.parse(line) as Record<string, unknown>
+      } catch {
+        record = { msg: line }
+      }
+      logs.push(record)
+      if (record.msg === 'listening' && typeof record.port === 'number') {
+        clearTimeout(timer)
+        resolve(record.port)
+      }
+    })
+  })
+  const alive = () => child.exitCode === null && child.signalCode === null
+  return {
+    child,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    logs,
+    stderr: () => stderr,
+    async kill() {
+      if (alive()) child.kill('SIGKILL')
+      await exited
+    },
+    async stop() {
+      if (alive()) child.kill('SIGTERM')
+      return exited
+    },
+  }
+}
