@@ -59,7 +59,3 @@ export function clientCredentialsFrom(headers: Headers, form: URLSearchParams): 
     return { method: 'client_secret_post', clientId: bodyId, clientSecret: bodySecret }
   return { method: 'none', clientId: bodyId }
 }
-
-/** True when the request tried HTTP Basic (then a 401 carries `WWW-Authenticate: Basic`, RFC 6749 §5.2). */
-export const usedBasic = (headers: Headers): boolean =>
-  /^basic\b/i.test(headers.get('authorization') ?? '')

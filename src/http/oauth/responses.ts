@@ -1,6 +1,6 @@
 /**
  * Response helpers for the OAuth endpoints: RFC 6749 §5.2 JSON errors (with `WWW-Authenticate: Basic`
- * on `invalid_client` after Basic, RFC 6750 §3 `Bearer` challenges at /userinfo), no-store headers for
+ * on every 401 `invalid_client`, RFC 6750 §3 `Bearer` challenges at /userinfo), no-store headers for
  * anything carrying tokens (RFC 6749 §5.1), CORS for the browser-facing endpoints, and the mapping of
  * unexpected failures: a store outage is a 503 with Retry-After, anything else a generic 500 — the
  * error's message is never sent or logged (it may quote input).
@@ -29,9 +29,11 @@ const quoted = (value: string): string => value.replace(/["\\]/g, '')
 export function oauthErrorResponse(
   err: OAuthError,
   headers: Headers,
-  options: { basic?: boolean; bearer?: boolean } = {},
+  options: { bearer?: boolean } = {},
 ): Response {
-  if (err.error === 'invalid_client' && options.basic)
+  // RFC 6749 §5.2: a 401 invalid_client names the scheme the server supports; RFC 9110 §15.5.2: every
+  // 401 carries a challenge, also when the client sent its secret in the body.
+  if (err.error === 'invalid_client' && err.status === 401)
     headers.set('WWW-Authenticate', `Basic realm="${REALM}", charset="UTF-8"`)
   if (
     options.bearer &&
@@ -50,7 +52,7 @@ export function failureResponse(
   err: unknown,
   headers: Headers,
   logger: Logger | undefined,
-  options: { basic?: boolean; bearer?: boolean } = {},
+  options: { bearer?: boolean } = {},
 ): Response {
   if (err instanceof OAuthError) return oauthErrorResponse(err, headers, options)
   if (isStoreError(err)) {

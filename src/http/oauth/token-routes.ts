@@ -11,7 +11,7 @@ import { introspectToken, revokeToken } from '../../core/oauth/token-management.
 import { userInfo } from '../../core/oauth/userinfo.ts'
 import type { ClientConfig } from '../../core/oauth/config.ts'
 import type { GatehouseEnv } from '../types.ts'
-import { clientCredentialsFrom, usedBasic } from './client-auth.ts'
+import { clientCredentialsFrom } from './client-auth.ts'
 import type { OAuthRouteDeps } from './deps.ts'
 import { readForm } from './form.ts'
 import {
@@ -48,7 +48,6 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
     async (c: { req: { raw: Request } }): Promise<Response> => {
       const request = c.req.raw
       const headers = () => corsHeaders(oauth, request, noStore())
-      const basic = usedBasic(request.headers)
       try {
         const form = await readForm(request)
         const client = await oauth.clients.authenticate(
@@ -58,7 +57,7 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
         clientCorsHeaders(client, request, response.headers)
         return response
       } catch (e) {
-        return failureResponse(e, headers(), logger, { basic })
+        return failureResponse(e, headers(), logger)
       }
     }
 

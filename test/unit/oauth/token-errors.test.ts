@@ -180,9 +180,10 @@ describe('client authentication', () => {
     await expectError(response, 401, 'invalid_client')
   })
 
-  it('wrong secret in the body: 401 invalid_client, no challenge, secret not echoed', async () => {
+  it('wrong secret in the body: 401 invalid_client with a Basic challenge, secret not echoed', async () => {
     const response = await cc({}, { client_id: 'service', client_secret: 'wrong-secret-value' })
-    expect(response.headers.get('www-authenticate')).toBeNull()
+    // RFC 9110 §15.5.2: every 401 carries WWW-Authenticate.
+    expect(response.headers.get('www-authenticate')).toMatch(/^Basic realm="gatehouse"/)
     const text = await response.clone().text()
     expect(text).not.toContain('wrong-secret-value')
     await expectError(response, 401, 'invalid_client')
