@@ -5,6 +5,7 @@
  * history and Referer headers. Every ambiguity is an `invalid_request`, not a guess.
  */
 import { AuthError } from '../core/errors.ts'
+import { BodyTooLargeError, readCappedBody } from './body.ts'
 
 /** Largest form body read when looking for `access_token`; anything bigger is refused unread. */
 export const MAX_FORM_BODY_BYTES = 32 * 1024
@@ -68,37 +69,18 @@ async function formBodyToken(request: Request): Promise<string | undefined> {
     type.split(';')[0]!.trim().toLowerCase() !== 'application/x-www-form-urlencoded'
   )
     return undefined
-  const params = new URLSearchParams(await readLimited(request))
+  let body: Uint8Array
+  try {
+    body = await readCappedBody(request, MAX_FORM_BODY_BYTES)
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) throw malformed('the request body is too large')
+    throw e
+  }
+  const params = new URLSearchParams(new TextDecoder().decode(body))
   const values = params.getAll('access_token')
   if (values.length === 0) return undefined
   if (values.length > 1 || !B64TOKEN.test(values[0]!)) {
     throw malformed('the access_token parameter is malformed')
   }
   return values[0]
-}
-
-async function readLimited(request: Request): Promise<string> {
-  const declared = Number(request.headers.get('Content-Length') ?? 0)
-  if (declared > MAX_FORM_BODY_BYTES) throw malformed('the request body is too large')
-  if (request.body === null) return ''
-  const reader = request.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > MAX_FORM_BODY_BYTES) {
-      await reader.cancel()
-      throw malformed('the request body is too large')
-    }
-    chunks.push(value)
-  }
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return new TextDecoder().decode(bytes)
 }
