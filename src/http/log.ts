@@ -15,6 +15,11 @@ export interface LogRecord {
 
 export interface Logger {
   log(record: LogRecord): void
+  /**
+   * Whether a record of `level` would be written. Optional (a plain `{ log }` object is a logger that
+   * wants everything); callers on hot paths ask before they build a record (`logEnabled`).
+   */
+  enabled?(level: LogRecord['level']): boolean
 }
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 }
@@ -38,11 +43,22 @@ export function createJsonLogger(
       if (RANK[record.level] < min) return
       write(JSON.stringify({ time: new Date(now()).toISOString(), ...record }))
     },
+    enabled: (level) => RANK[level] >= min,
   }
 }
 
 /** A logger that drops everything; for library users who do not want our lines. */
-export const silentLogger: Logger = { log() {} }
+export const silentLogger: Logger = { log() {}, enabled: () => false }
+
+/**
+ * Whether `logger` wants records of `level`: asks `logger.enabled` when it has one, else assumes yes.
+ * Lets a hot path (the access log) skip building a record nobody will write.
+ *
+ * @example if (logEnabled(logger, 'info')) logger.log({ level: 'info', msg: 'request', ...fields() })
+ */
+export function logEnabled(logger: Logger, level: LogRecord['level']): boolean {
+  return logger.enabled === undefined || logger.enabled(level)
+}
 
 // Three base64url runs joined by dots, the shape of a compact JWS (RFC 7515 §7.1); also long bare
 // base64url runs, the shape of opaque tokens and signatures.

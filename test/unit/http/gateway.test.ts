@@ -55,9 +55,9 @@ describe('gateway timeout', () => {
       verifier: { verify: async () => verified },
       logger: createJsonLogger({ write: (l) => lines.push(l) }),
       gateway: { url: 'https://upstream.test', timeoutMs: 1000 },
-      fetch: (input) =>
+      fetch: (_input, init) =>
         new Promise<Response>((_resolve, reject) => {
-          const signal = (input as Request).signal
+          const signal = init!.signal!
           signal.addEventListener('abort', () => {
             aborted = true
             reject(signal.reason)
