@@ -52,6 +52,8 @@ function rejectQueryToken(url: string): void {
 /** `undefined` when there is no header or it names another scheme (Basic, DPoP...). */
 function headerToken(value: string | null): string | undefined {
   if (value === null) return undefined
+  // The usual shape, `Bearer <b64token>`, in one regex pass over the token instead of two.
+  if (value.startsWith('Bearer ') && B64TOKEN.test(value.slice(7))) return value.slice(7)
   const match = CREDENTIALS.exec(value)
   if (match === null) throw malformed('the Authorization header is malformed')
   if (match[1]!.toLowerCase() !== 'bearer') return undefined

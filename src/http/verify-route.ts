@@ -13,15 +13,31 @@ import type { GatehouseEnv, TokenVerifier } from './types.ts'
  *
  * @example app.route('/', verifyRoutes(verifier))
  */
+const RESPONSE_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }
+
+// An L1 hit returns the same frozen claims object every time (src/cache/token-cache.ts), so its JSON
+// is built once per cached token rather than once per request: on a cache hit serialising a dozen
+// claims was the largest cost left in the route. Weak keys: an evicted entry takes its text with it.
+const bodies = new WeakMap<object, string>()
+
+function responseBody(claims: object): string {
+  let body = bodies.get(claims)
+  if (body === undefined) {
+    const json: Record<string, unknown> = { active: true, ...claims }
+    json.active = true // a custom claim named `active` must not override ours
+    body = JSON.stringify(json)
+    if (Object.isFrozen(claims)) bodies.set(claims, body)
+  }
+  return body
+}
+
 export function verifyRoutes(verifier: TokenVerifier): Hono<GatehouseEnv> {
   const app = new Hono<GatehouseEnv>()
   app.on(['GET', 'POST'], '/verify', async (c) => {
     const { claims } = await authenticate(c.req.raw, verifier, {
       allowFormBody: c.req.method === 'POST',
     })
-    const body: Record<string, unknown> = { active: true, ...claims }
-    body.active = true // a custom claim named `active` must not override ours
-    return c.json(body, 200, { 'Cache-Control': 'no-store' })
+    return c.body(responseBody(claims), 200, RESPONSE_HEADERS)
   })
   app.all('/verify', (c) => {
     c.set('errorCode', 'method_not_allowed')
