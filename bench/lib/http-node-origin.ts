@@ -1,8 +1,8 @@
 /**
  * A server process for `npm run bench:http`: the production verification app on Node, assembled from
  * the environment as `npm start` does without `GATEHOUSE_CONFIG` or an L2 store
- * (`parseVerificationConfig` → `appFromConfig` with role `origin` and the `node:crypto` signature
- * check; revocation checks off), on `@hono/node-server`, plus one bench-only route:
+ * (`parseVerificationConfig` → `appFromConfig` with role `origin` and the same signature check as
+ * `npm start`; revocation checks off), on `@hono/node-server`, plus one bench-only route:
  *
  *   GET /noop → 200 "ok", through the same app and middleware
  *
@@ -13,14 +13,16 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { parseVerificationConfig } from '../../src/core/config.ts'
 import { appFromConfig } from '../../src/entry/app-from-config.ts'
-import { nodeSignatureCheck } from '../../src/entry/node-signature.ts'
+import { preferredSignatureCheck } from '../../src/entry/node-signature.ts'
 import { createJsonLogger } from '../../src/http/log.ts'
 
 const config = parseVerificationConfig(process.env)
+const checkSignature = preferredSignatureCheck()
 const app = await appFromConfig(config, {
   role: 'origin',
   logger: createJsonLogger({ level: config.logLevel }),
-  checkSignature: nodeSignatureCheck,
+  // The same choice as `npm start` (src/entry/node-signature.ts).
+  ...(checkSignature ? { checkSignature } : {}),
 })
 // Hono matches middleware by path at request time, so the app's `use('*')` middleware runs here too.
 app.get('/noop', (c) => c.text('ok'))

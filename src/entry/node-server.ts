@@ -3,7 +3,6 @@
  * process: env, signals, exit codes) so tests can start and stop it in-process.
  */
 import type { AddressInfo } from 'node:net'
-import { availableParallelism } from 'node:os'
 import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
 import { parseLogLevel, parseVerificationConfig, type VerificationConfig } from '../core/config.ts'
@@ -13,7 +12,7 @@ import { createMetrics } from '../http/metrics.ts'
 import { createReadiness } from '../http/readiness.ts'
 import { tracingFromEnv } from '../http/tracing.ts'
 import { appFromConfig } from './app-from-config.ts'
-import { nodeSignatureCheck } from './node-signature.ts'
+import { preferredSignatureCheck } from './node-signature.ts'
 import { createOriginRoutes, type Origin } from './origin.ts'
 import {
   createRevocationSync,
@@ -95,13 +94,11 @@ export async function startNodeServer(
     store: origin?.store ?? { ping: () => Promise.resolve(true) },
     draining: () => closing,
   })
+  const checkSignature = preferredSignatureCheck()
   const app = await appFromConfig(config, {
     role: 'origin',
     logger,
-    // With a second core, WebCrypto (verified on libuv's thread pool) serves more cold /verify
-    // requests than the synchronous node:crypto check (1.12× over HTTP, 10 connections, 2 cores);
-    // on one core the synchronous check wins (WebCrypto 0.95×). Undefined = the core's WebCrypto.
-    ...(availableParallelism() > 1 ? {} : { checkSignature: nodeSignatureCheck }),
+    ...(checkSignature ? { checkSignature } : {}),
     middleware: [
       ...(tracing ? [tracing.middleware] : []),
       metrics.middleware,
