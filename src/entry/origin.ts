@@ -29,7 +29,7 @@ import { createMemoryStore } from '../store/memory.ts'
 import type { Store } from '../store/types.ts'
 import { createUpstashStore } from '../store/upstash.ts'
 import { createOAuthRevoker, type RevocationWriter } from '../revocation/index.ts'
-import { nodeOAuthCrypto } from './node-crypto.ts'
+import { preferredOAuthCrypto } from './node-crypto.ts'
 import { createScryptHasher } from './password.ts'
 
 export interface OriginOptions {
@@ -182,7 +182,7 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
     passwords: options.passwords ?? createScryptHasher(),
     ...(options.clock ? { clock: options.clock } : {}),
     // Synchronous node:crypto for the secret digest and the token signature (node-crypto.ts).
-    crypto: nodeOAuthCrypto,
+    crypto: preferredOAuthCrypto(),
   })
   const routes = createOAuthRoutes({
     oauth,
