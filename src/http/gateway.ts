@@ -14,24 +14,12 @@ import { cors } from './cors.ts'
 import type { Logger } from './log.ts'
 import { requireAuth } from './require-auth.ts'
 import type { GatehouseEnv, GatewayOptions, TokenVerifier } from './types.ts'
+import { hopByHopNames } from './hop-by-hop.ts'
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000
 /** Upstream bodies of at most this declared length are buffered rather than streamed (see below). */
 const BUFFER_MAX_BYTES = 64 * 1024
 
-// RFC 9110 §7.6.1: hop-by-hop headers are for one connection only and must not be forwarded.
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]
-const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z|~]+$/
 const IDENTITY_PREFIX = 'x-gatehouse-'
 // Visible ASCII with no surrounding space: what survives a header round trip unchanged.
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
@@ -137,11 +125,7 @@ export function forwardedHeaders(
   forwardAuthorization: boolean,
 ): Headers {
   const headers = new Headers(incoming)
-  const drop = new Set(HOP_BY_HOP)
-  for (const name of (incoming.get('connection') ?? '').split(',')) {
-    const trimmed = name.trim().toLowerCase()
-    if (TOKEN.test(trimmed)) drop.add(trimmed)
-  }
+  const drop = hopByHopNames(incoming)
   drop.add('host')
   if (!forwardAuthorization) drop.add('authorization')
   for (const name of headers.keys()) {
@@ -169,11 +153,7 @@ export function forwardedHeaders(
  */
 async function upstreamResponse(response: Response, method: string): Promise<Response> {
   const headers = new Headers(response.headers)
-  for (const name of (headers.get('connection') ?? '').split(',')) {
-    const trimmed = name.trim()
-    if (TOKEN.test(trimmed)) headers.delete(trimmed)
-  }
-  for (const name of HOP_BY_HOP) headers.delete(name)
+  for (const name of hopByHopNames(response.headers)) headers.delete(name)
   let body: BodyInit | null = response.body
   if (headers.has('content-encoding')) {
     headers.delete('content-encoding')

@@ -22,6 +22,7 @@ import type { Clock } from '../core/types.ts'
 import { createCircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts'
 import type { Logger } from './log.ts'
 import type { GatehouseEnv } from './types.ts'
+import { hopByHopNames } from './hop-by-hop.ts'
 
 export const DEFAULT_ORIGIN_TIMEOUT_MS = 5000
 /** OAuth requests are small forms; 64 KiB is generous and keeps a slow-loris body short. */
@@ -41,18 +42,6 @@ export const MINTING_PATHS = [
   '/logout',
 ] as const
 
-// RFC 9110 §7.6.1: hop-by-hop headers are for one connection only and must not be forwarded.
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]
 // Who the client is, where it connected: only the edge may say so, never the client itself.
 const CLIENT_ASSERTED = [
   'forwarded',
@@ -61,7 +50,6 @@ const CLIENT_ASSERTED = [
   'x-forwarded-proto',
   'x-real-ip',
 ]
-const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z|~]+$/
 const IP = /^[0-9A-Fa-f:.]{2,45}$/
 
 export interface OriginProxyOptions {
@@ -329,17 +317,9 @@ export function forwardedHeaders(
   },
 ): Headers {
   const headers = new Headers(incoming)
-  const drop = new Set([
-    ...HOP_BY_HOP,
-    ...CLIENT_ASSERTED,
-    'host',
-    'accept-encoding',
-    'content-length',
-  ])
-  for (const name of (incoming.get('connection') ?? '').split(',')) {
-    const trimmed = name.trim().toLowerCase()
-    if (TOKEN.test(trimmed)) drop.add(trimmed)
-  }
+  const drop = hopByHopNames(incoming)
+  for (const name of [...CLIENT_ASSERTED, 'host', 'accept-encoding', 'content-length'])
+    drop.add(name)
   for (const name of drop) headers.delete(name)
   if (edge.clientIp !== undefined && IP.test(edge.clientIp))
     headers.set('X-Forwarded-For', edge.clientIp)
@@ -352,11 +332,7 @@ export function forwardedHeaders(
 /** The origin's response headers minus hop-by-hop ones; a decoded body loses its encoding headers. */
 function responseHeaders(incoming: Headers): Headers {
   const headers = new Headers(incoming)
-  for (const name of (incoming.get('connection') ?? '').split(',')) {
-    const trimmed = name.trim().toLowerCase()
-    if (TOKEN.test(trimmed)) headers.delete(trimmed)
-  }
-  for (const name of HOP_BY_HOP) headers.delete(name)
+  for (const name of hopByHopNames(incoming)) headers.delete(name)
   // fetch decodes gzip/br bodies; passing the header on would make the client decode them twice.
   if (headers.has('content-encoding')) {
     headers.delete('content-encoding')
