@@ -23,6 +23,7 @@ import { loadSigningKeys } from '../core/oauth/keys.ts'
 import type { PasswordHasher } from '../core/oauth/password.ts'
 import type { Clock } from '../core/types.ts'
 import type { Logger } from '../http/log.ts'
+import { clientAddress } from '../http/client-ip.ts'
 import { createOAuthRoutes, type OAuthRouteDeps } from '../http/oauth/routes.ts'
 import type { GatehouseEnv } from '../http/types.ts'
 import { createMemoryStore } from '../store/memory.ts'
@@ -114,6 +115,12 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
       ])
     raw = { ...raw, keys }
   }
+  const hops = str(env, 'GATEHOUSE_TRUSTED_PROXY_HOPS') ?? '0'
+  if (!/^[0-5]$/.test(hops))
+    throw new EnvConfigError([
+      { field: 'GATEHOUSE_TRUSTED_PROXY_HOPS', message: 'must be an integer between 0 and 5' },
+    ])
+  const trustedHops = Number(hops)
   const issuer = str(env, 'GATEHOUSE_ISSUER')
   if (issuer !== undefined && raw !== null && typeof raw === 'object') raw = { ...raw, issuer }
 
@@ -188,12 +195,15 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
     oauth,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    // Per-IP login limits need the client, not our edge or ingress: see client-ip.ts.
     clientIp: (c) => {
+      let socket: string | undefined
       try {
-        return getConnInfo(c).remote.address
+        socket = getConnInfo(c).remote.address
       } catch {
         return undefined
       }
+      return clientAddress(socket, c.req.header('x-forwarded-for') ?? null, trustedHops)
     },
   })
   return { routes, oauth, config, store, publicJwks, revocation: revoker.writer }

@@ -12,7 +12,15 @@ import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { useRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
 import { hashClientSecret } from '../../../src/core/oauth/clients.ts'
-import { API, SERVICE_SECRET, basic, testConfig } from '../../unit/oauth/support.ts'
+import {
+  API,
+  Browser,
+  SERVICE_SECRET,
+  SPA_REDIRECT,
+  USER,
+  basic,
+  testConfig,
+} from '../../unit/oauth/support.ts'
 
 const ROOT = new URL('../../../', import.meta.url).pathname
 const ARGS = [
@@ -228,6 +236,63 @@ describe('origin process (GATEHOUSE_CONFIG)', () => {
       const printed = JSON.parse(out) as { sub: string; notBefore: number }
       expect(printed.sub).toBe('alice-sub')
       expect(printed.notBefore).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000))
+    } finally {
+      proc.child.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+    }
+  }, 30_000)
+
+  it('keys the per-IP login limit on the client behind GATEHOUSE_TRUSTED_PROXY_HOPS proxies', async () => {
+    const ISSUER = 'http://127.0.0.1:8788'
+    const config = await testConfig({
+      issuer: ISSUER,
+      rateLimits: {
+        loginPerIp: { limit: 2, windowSeconds: 60 },
+        loginPerUsername: { limit: 100, windowSeconds: 60 },
+      },
+    })
+    const configPath = join(dir, 'proxy.json')
+    await writeFile(configPath, JSON.stringify(config))
+    const proc = startOrigin({
+      GATEHOUSE_CONFIG: configPath,
+      GATEHOUSE_AUDIENCE: API,
+      GATEHOUSE_TRUSTED_PROXY_HOPS: '1',
+      UPSTASH_REDIS_REST_URL: redis.url,
+      UPSTASH_REDIS_REST_TOKEN: redis.token,
+    })
+    try {
+      const base = `http://127.0.0.1:${String(await proc.listening)}`
+      let forwardedFor = ''
+      const browser = new Browser((url, init) => {
+        const request = init as RequestInit | undefined
+        const headers = new Headers(request?.headers)
+        headers.set('x-forwarded-for', forwardedFor)
+        return fetch(String(url).replace(ISSUER, base), { ...request, headers })
+      })
+      const authorize = new URL(`${ISSUER}/authorize`)
+      authorize.search = new URLSearchParams({
+        client_id: 'spa',
+        redirect_uri: SPA_REDIRECT,
+        response_type: 'code',
+        scope: 'openid',
+        state: 's',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGcSjtSHqs',
+        code_challenge_method: 'S256',
+      }).toString()
+      forwardedFor = '203.0.113.1'
+      let page = await (await browser.request(authorize.href)).text()
+      const attempt = async (ip: string) => {
+        forwardedFor = ip
+        const res = await browser.submitLogin(page, USER.username, 'wrong password')
+        page = await res.clone().text()
+        return res.status
+      }
+      // Every attempt comes from the same socket (this test); only the forwarded client differs.
+      expect([await attempt('203.0.113.1'), await attempt('203.0.113.2')]).toEqual([400, 400])
+      expect(await attempt('203.0.113.3')).toBe(400)
+      // The same client again and again is limited on its own address.
+      expect([await attempt('203.0.113.4'), await attempt('203.0.113.4')]).toEqual([400, 400])
+      expect(await attempt('203.0.113.4')).toBe(429)
     } finally {
       proc.child.kill('SIGTERM')
       expect(await proc.exited).toBe(0)
