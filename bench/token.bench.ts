@@ -20,7 +20,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,6 +28,7 @@ import autocannon from 'autocannon'
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import { hashClientSecret } from '../src/core/oauth/clients.ts'
 import { privateJwks } from '../test/fixtures/keys.ts'
+import { freePort } from '../scripts/dev-ports.ts'
 import { describeMachine } from './lib/machine.ts'
 import { renderTable } from './lib/table.ts'
 import { OP_AUDIENCE, OP_CLIENT_ID, OP_CLIENT_SECRET } from './lib/token-oidc-provider.ts'
@@ -93,17 +93,6 @@ const stopAll = () => {
 }
 process.once('exit', stopAll)
 process.once('SIGINT', () => process.exit(130))
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** Spawns a process, keeping the tail of its output for error messages (and draining the pipes). */
 function start(command: string, args: string[], env: Record<string, string>) {

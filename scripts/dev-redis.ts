@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { startUpstashBridge } from './upstash-bridge.ts'
-import { connectResp } from './lib/resp.ts'
+import { waitForPong } from './lib/resp.ts'
 import { freePort } from './dev-ports.ts'
 import { startChild, type LogLine } from './dev-processes.ts'
 
@@ -59,7 +59,11 @@ export async function startDevRedis(options: {
     return undefined
   }
   try {
-    await waitForPing(port)
+    try {
+      await waitForPong(port, { deadlineMs: 10_000 })
+    } catch (e) {
+      throw new Error(`redis-server did not answer on ${port}`, { cause: e })
+    }
     const token = randomBytes(24).toString('base64url')
     const bridge = await startUpstashBridge({ redisPort: port, token })
     options.log('redis', `redis-server on 127.0.0.1:${port}, Upstash REST bridge on ${bridge.url}`)
@@ -75,23 +79,5 @@ export async function startDevRedis(options: {
   } catch (e) {
     await cleanup()
     throw e
-  }
-}
-
-async function waitForPing(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    try {
-      const connection = await connectResp({ port, connectTimeoutMs: 500 })
-      try {
-        if ((await connection.call('PING')) === 'PONG') return
-      } finally {
-        await connection.close()
-      }
-    } catch (e) {
-      if (Date.now() > deadline)
-        throw new Error(`redis-server did not answer on ${port}`, { cause: e })
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }

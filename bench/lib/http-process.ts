@@ -5,8 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
+
+// One free-port probe for the whole project (scripts/dev-ports.ts); re-exported for the bench rows.
+export { freePort } from '../../scripts/dev-ports.ts'
 
 export interface ServerProcess {
   name: string
@@ -117,18 +119,6 @@ function handle(name: string, child: ChildProcess, port: number): ServerProcess 
 function forwardStderr(name: string, child: ChildProcess): void {
   createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
     process.stderr.write(`[${name}] ${line}\n`)
-  })
-}
-
-/** A TCP port that was free a moment ago (for servers that must be told their port up front). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
   })
 }
 

@@ -207,3 +207,31 @@ export function connectResp(options: RespConnectOptions): Promise<RespConnection
     })
   })
 }
+
+/**
+ * Polls a just-started redis-server until it answers PING with PONG (it says LOADING while replaying
+ * its append-only file), backing off from 5 to 100 ms. Throws `Error('exited')` as soon as
+ * `exited()` reports the process gone, and the last connection error once `deadlineMs` has passed.
+ *
+ * @example await waitForPong(port, { deadlineMs: 10_000, exited: () => child.exitCode !== null })
+ */
+export async function waitForPong(
+  port: number,
+  options: { deadlineMs: number; exited?: () => boolean },
+): Promise<void> {
+  const deadline = Date.now() + options.deadlineMs
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    if (options.exited?.()) throw new Error('exited')
+    try {
+      const connection = await connectResp({ port, connectTimeoutMs: 1000 })
+      try {
+        if ((await connection.call('PING')) === 'PONG') return
+      } finally {
+        await connection.close()
+      }
+    } catch (e) {
+      if (Date.now() > deadline) throw e
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay))
+  }
+}

@@ -7,10 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connectResp } from '../../scripts/lib/resp.ts'
+import { freePort } from '../../scripts/dev-ports.ts'
+import { waitForPong } from '../../scripts/lib/resp.ts'
 
 export interface KillableRedis {
   readonly port: number
@@ -49,23 +49,18 @@ export async function startKillableRedis(): Promise<KillableRedis> {
     c.stderr?.on('data', keep)
     child = c
     exited = once(c, 'exit')
-    const deadline = Date.now() + READY_DEADLINE_MS
-    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-      if (c.exitCode !== null || c.signalCode !== null)
-        throw new Error(`redis-server exited on start:\n${output}`)
-      try {
-        const connection = await connectResp({ port, connectTimeoutMs: 1000 })
-        try {
-          // LOADING while the AOF replays; PONG once it serves.
-          if ((await connection.call('PING')) === 'PONG') return
-        } finally {
-          await connection.close()
-        }
-      } catch (e) {
-        if (Date.now() > deadline)
-          throw new Error(`redis-server not ready: ${String(e)}\n${output}`)
-      }
-      await new Promise((resolve) => setTimeout(resolve, delay))
+    try {
+      await waitForPong(port, {
+        deadlineMs: READY_DEADLINE_MS,
+        exited: () => c.exitCode !== null || c.signalCode !== null,
+      })
+    } catch (e) {
+      const exitedOnStart = e instanceof Error && e.message === 'exited'
+      throw new Error(
+        exitedOnStart
+          ? `redis-server exited on start:\n${output}`
+          : `redis-server not ready: ${String(e)}\n${output}`,
+      )
     }
   }
 
@@ -93,15 +88,4 @@ export async function startKillableRedis(): Promise<KillableRedis> {
       await rm(dir, { recursive: true, force: true })
     },
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inject } from 'vitest'
 import { startUpstashBridge } from '../../scripts/upstash-bridge.ts'
-import { connectResp } from '../../scripts/lib/resp.ts'
+import { freePort } from '../../scripts/dev-ports.ts'
+import { waitForPong } from '../../scripts/lib/resp.ts'
 
 /**
  * Real redis-server for integration tests: a throwaway instance on a free loopback port in a temp
@@ -64,7 +64,10 @@ async function startOnce(port: number): Promise<RedisServer> {
     await rm(dir, { recursive: true, force: true })
   }
   try {
-    await waitForPing(port, child)
+    await waitForPong(port, {
+      deadlineMs: READY_DEADLINE_MS,
+      exited: () => child.exitCode !== null || child.signalCode !== null,
+    })
   } catch (e) {
     await close()
     throw new Error(`redis-server did not start on port ${port}: ${String(e)}\n${output}`)
@@ -72,40 +75,10 @@ async function startOnce(port: number): Promise<RedisServer> {
   return { host: '127.0.0.1', port, close }
 }
 
-/** Poll the socket: connect and PING until it answers, the process dies, or the deadline passes. */
-async function waitForPing(port: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + READY_DEADLINE_MS
-  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error('exited')
-    try {
-      const connection = await connectResp({ port, connectTimeoutMs: 1000 })
-      try {
-        if ((await connection.call('PING')) === 'PONG') return
-      } finally {
-        await connection.close()
-      }
-    } catch (e) {
-      if (Date.now() > deadline) throw e
-    }
-    await new Promise((resolve) => setTimeout(resolve, delay))
-  }
-}
-
 async function stop(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   child.kill('SIGTERM')
   await exited
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /**
