@@ -5,7 +5,7 @@
  * upstream must likewise accept traffic only from the gateway.
  */
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listenLocal } from './dev-ports.ts'
 
 export interface DemoApi {
   url: string
@@ -39,17 +39,5 @@ export async function startDemoApi(options: { port: number; host?: string }): Pr
     })
     res.end(body)
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, host, () => resolve())
-  })
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      }),
-  }
+  return listenLocal(server, host, options.port)
 }

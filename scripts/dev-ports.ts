@@ -2,6 +2,7 @@
  * Port checks for `npm run dev`: every port is tried before anything starts, so a port in use is one
  * clear message naming the service and the flag that moves it, never a hang or a half-started stack.
  */
+import type { Server } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
 
 export interface NamedPort {
@@ -61,4 +62,30 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
       server.close(() => resolve(port))
     })
   })
+}
+
+/**
+ * Starts `server` on `host:port` (0 for any free port) and hands back its URL and a `close` that
+ * also drops keep-alive connections, for the dev stack's small HTTP servers.
+ *
+ * @example const { url, close } = await listenLocal(createServer(handler), '127.0.0.1', 0)
+ */
+export async function listenLocal(
+  server: Server,
+  host: string,
+  port: number,
+): Promise<{ url: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => resolve())
+  })
+  const address = server.address() as AddressInfo
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
 }

@@ -10,10 +10,10 @@
  */
 import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+import { listenLocal } from './dev-ports.ts'
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const SPA_DIR = join(REPO_ROOT, 'examples', 'spa')
@@ -135,17 +135,5 @@ export async function startSpaServer(options: {
       res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found')
     }
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, host, () => resolve())
-  })
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      }),
-  }
+  return listenLocal(server, host, options.port)
 }
