@@ -1,10 +1,10 @@
 /**
- * Loads Project Wycheproof vectors from /work/shared/vectors/wycheproof (never copied into the repo,
- * see that folder's README). Resolved from this file: test/unit/core → repo root → ../shared.
+ * Loads the Project Wycheproof vectors vendored in test/vectors/wycheproof/ (source commit and licence
+ * in that folder's README), so any clone runs them.
  */
 import { readFileSync } from 'node:fs'
 
-export const WYCHEPROOF_DIR = new URL('../../../../shared/vectors/wycheproof/', import.meta.url)
+export const WYCHEPROOF_DIR = new URL('../../vectors/wycheproof/', import.meta.url)
 
 export type WycheproofResult = 'valid' | 'invalid' | 'acceptable'
 
