@@ -4,6 +4,9 @@
  * broke, never the value (values may one day be secrets). Runtime-free: only zod and Web APIs.
  */
 import { z } from 'zod'
+import { ConfigError } from './errors.ts'
+
+export { ConfigError }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 
@@ -65,17 +68,6 @@ export interface VerificationConfig {
   originFailureThreshold: number
   /** How long the breaker stays open before one probe request is let through. */
   originOpenSeconds: number
-}
-
-/** Thrown by `parseVerificationConfig`; `fields` names the offending variables (safe to log). */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError'
-  readonly fields: string[]
-
-  constructor(issues: { field: string; message: string }[]) {
-    super(issues.map((i) => `${i.field}: ${i.message}`).join('\n'))
-    this.fields = issues.map((i) => i.field)
-  }
 }
 
 // Env values arrive as strings (Node) or as strings, numbers, booleans or objects (Worker [vars]).

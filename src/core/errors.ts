@@ -1,7 +1,62 @@
 /**
- * Every verification failure is an `AuthError` with a stable `code` that callers switch on (the jose
- * habit), mapped once to the RFC 6750 §3.1 error and HTTP status. The `description` is safe to send to
- * a client: it never contains the token, a key or a secret.
+ * One error hierarchy for the whole service. Every error that can become a response is a
+ * `GatehouseError`: a stable `code` that callers and logs switch on (the jose habit), the HTTP `status`,
+ * the RFC error word sent as `error` (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 7662 §2.3),
+ * a `description` that is safe to send (never a token, key, secret, password or echo of input), and
+ * for transient failures the seconds a client should wait (`Retry-After`, RFC 9110 §10.2.3). The app's
+ * one `onError` (src/http/error-response.ts) turns any of them into its body and headers.
+ *
+ * Subclasses: `AuthError` (bearer-token verification, RFC 6750), `OAuthError` (the OAuth endpoints,
+ * core/oauth/errors.ts), `ConfigError` (start-up; never sent), `UpstreamError` (an upstream or the
+ * origin did not answer), `StoreError` (the L2 store, src/store/errors.ts).
+ *
+ * @example
+ * try { await verifier.verify(token) } catch (e) { if (e instanceof GatehouseError) e.code }
+ */
+export interface GatehouseErrorInit {
+  /** Stable machine code, e.g. `token_expired`, `invalid_grant`, `store_unavailable`. */
+  code: string
+  /** Safe for clients and logs. */
+  description: string
+  status: number
+  /** The RFC error word for the body's `error`. */
+  rfcError: string
+  /** Set for transient failures: the `Retry-After` seconds. */
+  retryAfterSeconds?: number
+}
+
+export class GatehouseError extends Error {
+  override readonly name: string = 'GatehouseError'
+  readonly code: string
+  /** Safe for clients and logs: never includes the token, key material or a secret. */
+  readonly description: string
+  readonly status: number
+  readonly rfcError: string
+  readonly retryAfterSeconds: number | undefined
+
+  constructor(init: GatehouseErrorInit) {
+    super(init.description)
+    this.code = init.code
+    this.description = init.description
+    this.status = init.status
+    this.rfcError = init.rfcError
+    this.retryAfterSeconds = init.retryAfterSeconds
+  }
+
+  /** Whether a retry may succeed: the failure is on our side or upstream, not in the request. */
+  get transient(): boolean {
+    return this.retryAfterSeconds !== undefined
+  }
+}
+
+export const isGatehouseError = (e: unknown): e is GatehouseError => e instanceof GatehouseError
+
+/** Seconds a client should wait after a 503 for an unreachable key set or stale revocation state. */
+export const VERIFICATION_RETRY_AFTER_SECONDS = 5
+
+/**
+ * Every verification failure is an `AuthError` with a stable `code`, mapped once to the RFC 6750 §3.1
+ * error and HTTP status.
  *
  * @example
  * try { await verifier.verify(token) } catch (e) { if (e instanceof AuthError) e.rfcError }
@@ -72,26 +127,90 @@ const STATUS: Record<BearerErrorCode, 400 | 401 | 403 | 503> = {
   temporarily_unavailable: 503,
 }
 
-export class AuthError extends Error {
-  override readonly name = 'AuthError'
-  readonly code: AuthErrorCode
-  /** Safe for clients and logs: never includes the token or key material. */
-  readonly description: string
+export class AuthError extends GatehouseError {
+  override readonly name: string = 'AuthError'
+  declare readonly code: AuthErrorCode
+  declare readonly rfcError: BearerErrorCode
+  declare readonly status: 400 | 401 | 403 | 503
 
   constructor(code: AuthErrorCode, description: string) {
-    super(description)
-    this.code = code
-    this.description = description
-  }
-
-  get rfcError(): BearerErrorCode {
-    return RFC_ERROR[this.code]
-  }
-
-  /** HTTP status for this error. A missing token is 401 (RFC 6750 §3.1), not 400. */
-  get status(): 400 | 401 | 403 | 503 {
-    return this.code === 'token_missing' ? 401 : STATUS[this.rfcError]
+    const rfcError = RFC_ERROR[code]
+    super({
+      code,
+      description,
+      rfcError,
+      // A missing token is 401 (RFC 6750 §3.1), not 400.
+      status: code === 'token_missing' ? 401 : STATUS[rfcError],
+      ...(STATUS[rfcError] === 503 ? { retryAfterSeconds: VERIFICATION_RETRY_AFTER_SECONDS } : {}),
+    })
   }
 }
 
 export const isAuthError = (e: unknown): e is AuthError => e instanceof AuthError
+
+/** What failed upstream; each is transient and answers 503 with `Retry-After`. */
+export type UpstreamErrorCode =
+  | 'upstream_unavailable'
+  | 'upstream_timeout'
+  | 'origin_unavailable'
+  | 'origin_timeout'
+  | 'origin_circuit_open'
+
+/**
+ * An upstream (the gateway's API, the origin behind the edge) did not answer in time or at all. Always
+ * 503 `temporarily_unavailable` (RFC 6749 §4.1.2.1 / §5.2's word for "try again later") with
+ * `Retry-After`: the circuit breaker's remaining open time, else 1 s.
+ *
+ * @example throw new UpstreamError('upstream_timeout', 'the upstream service did not answer in time')
+ */
+export class UpstreamError extends GatehouseError {
+  override readonly name: string = 'UpstreamError'
+  declare readonly code: UpstreamErrorCode
+
+  constructor(code: UpstreamErrorCode, description: string, retryAfterSeconds = 1) {
+    super({
+      code,
+      description,
+      status: 503,
+      rfcError: 'temporarily_unavailable',
+      retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)),
+    })
+  }
+}
+
+/** One problem in the configuration: the variable or field path, and the rule it broke. */
+export interface ConfigIssue {
+  /** `GATEHOUSE_AUDIENCE`, `config.clients[1].redirectUris[0]`, `GATEHOUSE_CONFIG`. */
+  field: string
+  /** The rule, never the value: `must be an integer between 0 and 60`. */
+  message: string
+}
+
+/**
+ * A bad configuration: every problem at once, one `field: rule` line each, never a value (values may
+ * be secrets). Thrown at start (Node exits non-zero before any side effect) and by
+ * `gatehouse config check`; a Worker with a bad config answers 500 `server_error` and logs the lines.
+ *
+ * @example throw new ConfigError([{ field: 'PORT', message: 'must be an integer between 0 and 65535' }])
+ */
+export class ConfigError extends GatehouseError {
+  override readonly name: string = 'ConfigError'
+  declare readonly code: 'config_invalid'
+  readonly issues: readonly ConfigIssue[]
+
+  constructor(issues: readonly ConfigIssue[]) {
+    super({
+      code: 'config_invalid',
+      description: 'the service is misconfigured',
+      status: 500,
+      rfcError: 'server_error',
+    })
+    this.issues = issues
+    this.message = issues.map((i) => `${i.field}: ${i.message}`).join('\n')
+  }
+
+  /** The names of the offending variables or fields (safe to log). */
+  get fields(): string[] {
+    return this.issues.map((i) => i.field)
+  }
+}

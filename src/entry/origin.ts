@@ -15,7 +15,6 @@ import { readFile } from 'node:fs/promises'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import type { Hono } from 'hono'
 import type { JWK } from 'jose'
-import { ConfigError as EnvConfigError } from '../core/config.ts'
 import { ConfigError, parseOAuthConfig, type OAuthConfig } from '../core/oauth/config.ts'
 import { createOAuthContext, type OAuthContext } from '../core/oauth/context.ts'
 import { publishJwks, sharedEphemeralKey } from '../core/oauth/jwks-publication.ts'
@@ -67,16 +66,12 @@ const str = (env: Env, name: string): string | undefined => {
   return typeof v === 'string' && v !== '' ? v : undefined
 }
 
-/** Rethrows our config errors as the shell's, which node.ts prints field by field before exiting. */
-const asEnvError = (e: unknown): unknown =>
-  e instanceof ConfigError ? new EnvConfigError(e.issues) : e
-
 export async function createOriginRoutes(env: Env, options: OriginOptions = {}): Promise<Origin> {
   const log = options.logger?.log.bind(options.logger) ?? (() => {})
   const production = str(env, 'NODE_ENV') === 'production'
   const path = str(env, 'GATEHOUSE_CONFIG')
   if (!path)
-    throw new EnvConfigError([
+    throw new ConfigError([
       { field: 'GATEHOUSE_CONFIG', message: 'required: path of the JSON config' },
     ])
   let raw: unknown
@@ -84,7 +79,7 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
     raw = JSON.parse(await (options.readConfigFile ?? ((p) => readFile(p, 'utf8')))(path))
   } catch (e) {
     const what = e instanceof SyntaxError ? 'is not valid JSON' : 'could not be read'
-    throw new EnvConfigError([{ field: 'GATEHOUSE_CONFIG', message: `the file ${what}` }])
+    throw new ConfigError([{ field: 'GATEHOUSE_CONFIG', message: `the file ${what}` }])
   }
   // Private signing keys may live in their own file (a Kubernetes Secret) so the JSON config can
   // be a ConfigMap: `{"keys": [private JWKs with kid, alg, status]}`, validated by the same schema.
@@ -92,7 +87,7 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
   if (keysPath !== undefined && raw !== null && typeof raw === 'object') {
     const inline = (raw as { keys?: unknown }).keys
     if (Array.isArray(inline) && inline.length > 0)
-      throw new EnvConfigError([
+      throw new ConfigError([
         {
           field: 'GATEHOUSE_KEYS_FILE',
           message: 'the config file declares keys too: keep them in one place',
@@ -103,11 +98,11 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
       keysDoc = JSON.parse(await (options.readConfigFile ?? ((p) => readFile(p, 'utf8')))(keysPath))
     } catch (e) {
       const what = e instanceof SyntaxError ? 'is not valid JSON' : 'could not be read'
-      throw new EnvConfigError([{ field: 'GATEHOUSE_KEYS_FILE', message: `the file ${what}` }])
+      throw new ConfigError([{ field: 'GATEHOUSE_KEYS_FILE', message: `the file ${what}` }])
     }
     const keys = (keysDoc as { keys?: unknown } | null)?.keys
     if (!Array.isArray(keys))
-      throw new EnvConfigError([
+      throw new ConfigError([
         {
           field: 'GATEHOUSE_KEYS_FILE',
           message: 'must be {"keys": [private JWKs with kid, alg, status]}',
@@ -117,19 +112,14 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
   }
   const hops = str(env, 'GATEHOUSE_TRUSTED_PROXY_HOPS') ?? '0'
   if (!/^[0-5]$/.test(hops))
-    throw new EnvConfigError([
+    throw new ConfigError([
       { field: 'GATEHOUSE_TRUSTED_PROXY_HOPS', message: 'must be an integer between 0 and 5' },
     ])
   const trustedHops = Number(hops)
   const issuer = str(env, 'GATEHOUSE_ISSUER')
   if (issuer !== undefined && raw !== null && typeof raw === 'object') raw = { ...raw, issuer }
 
-  let config: OAuthConfig
-  try {
-    config = parseOAuthConfig(raw)
-  } catch (e) {
-    throw asEnvError(e)
-  }
+  const config: OAuthConfig = parseOAuthConfig(raw)
 
   const url = str(env, 'UPSTASH_REDIS_REST_URL')
   const token = str(env, 'UPSTASH_REDIS_REST_TOKEN')
@@ -137,7 +127,7 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
   if (!store && url && token) store = createUpstashStore({ url, token })
   if (!store) {
     if (production)
-      throw new EnvConfigError([
+      throw new ConfigError([
         {
           field: 'UPSTASH_REDIS_REST_URL',
           message: 'required in production (with UPSTASH_REDIS_REST_TOKEN)',
@@ -153,21 +143,17 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
   if (options.instrumentStore) store = options.instrumentStore(store)
 
   let keys
-  try {
-    if (config.keys.length > 0) keys = await loadSigningKeys(config.keys)
-    else if (production)
-      throw new ConfigError([
-        { field: 'config.keys', message: 'signing keys are required in production' },
-      ])
-    else {
-      log({
-        level: 'warn',
-        msg: 'no signing keys configured: using an ephemeral ES256 key (development only; run `gatehouse keys generate`)',
-      })
-      keys = await loadSigningKeys([await sharedEphemeralKey(store)])
-    }
-  } catch (e) {
-    throw asEnvError(e)
+  if (config.keys.length > 0) keys = await loadSigningKeys(config.keys)
+  else if (production)
+    throw new ConfigError([
+      { field: 'config.keys', message: 'signing keys are required in production' },
+    ])
+  else {
+    log({
+      level: 'warn',
+      msg: 'no signing keys configured: using an ephemeral ES256 key (development only; run `gatehouse keys generate`)',
+    })
+    keys = await loadSigningKeys([await sharedEphemeralKey(store)])
   }
 
   const publicJwks = keys.publicJwks()

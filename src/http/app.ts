@@ -2,14 +2,12 @@
  * `createApp(deps)`: the one Hono app both runtimes serve (DESIGN.md, "Two runtimes, one app"). It reads
  * nothing from the environment; the entries build `deps`. Route groups: `/healthz`, `/verify`, the
  * gateway under `/api/` when configured, and whatever `deps.routes` / `deps.extend` add (the origin's
- * OAuth endpoints, later).
+ * OAuth endpoints). Routes throw `GatehouseError`s; the one `onError` (error-response.ts) renders them.
  */
-import { Hono, type Context } from 'hono'
-import { HTTPException } from 'hono/http-exception'
-import { AuthError } from '../core/errors.ts'
-import { DEFAULT_REALM, authErrorResponse } from './auth-response.ts'
+import { Hono } from 'hono'
+import { DEFAULT_REALM } from './auth-response.ts'
+import { errorHandler } from './error-response.ts'
 import { gatewayRoutes } from './gateway.ts'
-import type { Logger } from './log.ts'
 import { requestIdMiddleware, requestLog } from './request-log.ts'
 import type { AppDeps, GatehouseEnv } from './types.ts'
 import { verifyRoutes } from './verify-route.ts'
@@ -59,39 +57,4 @@ export function createApp(deps: AppDeps): Hono<GatehouseEnv> {
   })
   app.onError(errorHandler(deps.logger, realm))
   return app
-}
-
-/**
- * The single error mapping: `AuthError` → RFC 6750 response; Hono's `HTTPException` → its own response;
- * anything else → 500 `server_error` with a generic body (never `err.message`, which may quote input),
- * logged with the request id, the error's name and where it was thrown.
- */
-function errorHandler(logger: Logger, realm: string) {
-  return (err: Error, c: Context<GatehouseEnv>): Response => {
-    if (err instanceof AuthError) {
-      c.set('errorCode', err.code)
-      return authErrorResponse(err, realm)
-    }
-    if (err instanceof HTTPException) {
-      c.set('errorCode', `http_${err.status}`)
-      return err.getResponse()
-    }
-    c.set('errorCode', 'server_error')
-    logger.log({
-      level: 'error',
-      msg: 'unhandled error',
-      requestId: c.get('requestId'),
-      errorName: err instanceof Error ? err.name : typeof err,
-      // The first stack frame says where without the message (which may contain input or secrets).
-      at:
-        err instanceof Error
-          ? err.stack?.split('\n').find((l) => l.trimStart().startsWith('at '))
-          : undefined,
-    })
-    return c.json(
-      { error: 'server_error', error_description: 'an internal error occurred' },
-      500,
-      NO_STORE,
-    )
-  }
 }

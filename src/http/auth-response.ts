@@ -7,9 +7,6 @@ import { AuthError } from '../core/errors.ts'
 
 export const DEFAULT_REALM = 'gatehouse'
 
-/** Seconds a client should wait after a 503 for an unreachable key set. */
-export const JWKS_RETRY_AFTER_SECONDS = 5
-
 // RFC 6750 §3: error_description and scope values are quoted-strings restricted to
 // %x20-21 / %x23-5B / %x5D-7E (no `"` and no `\`), so anything else is replaced.
 const quoted = (value: string): string =>
@@ -55,8 +52,8 @@ export function authErrorResponse(err: AuthError, realm: string = DEFAULT_REALM)
     'Content-Type': 'application/json',
     'Cache-Control': 'no-store',
   })
-  if (err.code === 'jwks_unavailable' || err.code === 'revocation_unavailable') {
-    headers.set('Retry-After', String(JWKS_RETRY_AFTER_SECONDS))
+  if (err.retryAfterSeconds !== undefined) {
+    headers.set('Retry-After', String(err.retryAfterSeconds))
   } else if (err.code === 'token_missing') {
     headers.set('WWW-Authenticate', bearerChallenge(realm))
   } else {

@@ -8,7 +8,7 @@
  * `GET https://orders.internal/v1/orders?page=2`.
  */
 import { Hono, type Context } from 'hono'
-import { AuthError } from '../core/errors.ts'
+import { AuthError, UpstreamError } from '../core/errors.ts'
 import type { VerifiedToken } from '../core/types.ts'
 import { cors } from './cors.ts'
 import type { Logger } from './log.ts'
@@ -101,11 +101,8 @@ export function gatewayRoutes(deps: GatewayDeps): Hono<GatehouseEnv> {
         error: code,
         errorName: err instanceof Error ? err.name : typeof err,
       })
-      return c.json(
-        { error: code, error_description: 'the upstream service did not answer' },
-        timedOut ? 504 : 502,
-        { 'Cache-Control': 'no-store' },
-      )
+      // Transient: 503 + Retry-After through the app's onError (error-response.ts).
+      throw new UpstreamError(code, 'the upstream service did not answer')
     } finally {
       clearTimeout(timer)
     }

@@ -19,9 +19,14 @@ export interface GatehouseVariables {
   requestId: string
   /** Stable error code of a failed request, for the access log line (never a description). */
   errorCode: string
+  /** How this route's errors are rendered by the app's `onError` (error-response.ts). Default json. */
+  errorFormat: ErrorFormat
   /** W3C `traceparent` of this request's span, set by tracing.ts; the origin proxy forwards it. */
   traceparent: string
 }
+
+/** `json`: RFC 6749 §5.2 bodies; `bearer`: plus RFC 6750 challenges; `html`: the login's error page. */
+export type ErrorFormat = 'json' | 'bearer' | 'html'
 
 export interface GatehouseEnv {
   Variables: GatehouseVariables

@@ -1,6 +1,9 @@
+import { GatehouseError } from '../core/errors.ts'
+
 /**
- * Every failure of the L2 backend is a `StoreError` with a stable `code` (the jose habit), so the HTTP
- * layer can map it once (to a 503) and never send its text to a client. Messages name the operation
+ * Every failure of the L2 backend is a `StoreError` with a stable `code` (the jose habit), a
+ * `GatehouseError` the app's `onError` maps once (503 `temporarily_unavailable` with `Retry-After`),
+ * never sending its text to a client. Messages name the operation
  * and the backend's error class, never a key, a value, the URL or the token.
  *
  * @example
@@ -18,15 +21,25 @@ export type StoreErrorCode =
   /** A stored value failed to parse or validate (json helpers). */
   | 'invalid_value'
 
-export class StoreError extends Error {
-  override readonly name = 'StoreError'
-  readonly code: StoreErrorCode
+/** Seconds a client should wait after the store failed: it is usually back within a second. */
+export const STORE_RETRY_AFTER_SECONDS = 1
+
+export class StoreError extends GatehouseError {
+  override readonly name: string = 'StoreError'
+  declare readonly code: StoreErrorCode
   /** The Store method that failed, e.g. `take`. */
   readonly operation: string
 
   constructor(code: StoreErrorCode, operation: string, detail: string) {
-    super(`store ${operation} failed (${code}): ${detail}`)
-    this.code = code
+    super({
+      code,
+      description: 'the service is temporarily unavailable',
+      status: 503,
+      rfcError: 'temporarily_unavailable',
+      retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
+    })
+    // For logs only (the description is what clients see): names the operation, never a value.
+    this.message = `store ${operation} failed (${code}): ${detail}`
     this.operation = operation
   }
 }

@@ -1,8 +1,4 @@
-/**
- * The L2 store: one interface, two adapters (upstash for production, memory for development).
- * `createUpstashRedis` (for @upstash/ratelimit) is imported from './upstash-redis.ts' directly, so
- * code that does not need the @upstash/redis package does not bundle it.
- */
+/** The L2 store: one interface, two adapters (upstash for production, memory for development). */
 export type {
   AppendOptions,
   CompareAndSwapOptions,

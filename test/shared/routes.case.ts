@@ -502,7 +502,7 @@ export function defineRouteSuite(harness: RouteHarness): void {
       expect(up.requests).toHaveLength(0)
     })
 
-    it('answers 502 when the upstream fails, without leaking why', async () => {
+    it('answers 503 + Retry-After when the upstream fails, without leaking why', async () => {
       const up = await upstream()
       const app = await start({
         gateway: { upstream: up },
@@ -511,7 +511,8 @@ export function defineRouteSuite(harness: RouteHarness): void {
         },
       })
       const res = await app.fetch('/api/x', bearer(await sign()))
-      expect(res.status).toBe(502)
+      expect(res.status).toBe(503)
+      expect(res.headers.get('retry-after')).toMatch(/^[1-9]\d*$/)
       expect(await res.text()).not.toContain('ECONNREFUSED')
     })
   })

@@ -7,6 +7,9 @@
  * @example const config = parseOAuthConfig(JSON.parse(await readFile(path, 'utf8')))
  */
 import { z } from 'zod'
+import { ConfigError } from '../errors.ts'
+
+export { ConfigError }
 
 const SIGNING_ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] as const
 export type SigningAlgorithm = (typeof SIGNING_ALGS)[number]
@@ -228,19 +231,6 @@ export type OAuthConfig = z.output<typeof oauthConfigSchema>
 export type ClientConfig = OAuthConfig['clients'][number]
 export type UserConfig = OAuthConfig['users'][number]
 export type SigningKeyConfig = OAuthConfig['keys'][number]
-
-/** A bad config. `issues` name each field (`config.clients[0].redirectUris[1]`); never a value. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError'
-  readonly issues: { field: string; message: string }[]
-
-  constructor(issues: { field: string; message: string }[]) {
-    super(
-      `invalid Gatehouse config:\n${issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}`,
-    )
-    this.issues = issues
-  }
-}
 
 const formatPath = (path: readonly PropertyKey[]): string =>
   path.reduce<string>(

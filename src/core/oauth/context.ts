@@ -91,6 +91,7 @@ export async function createOAuthContext(options: OAuthContextOptions): Promise<
       store,
       passwords,
       rateLimits: config.rateLimits,
+      clock,
     }),
     codes: createAuthorizationCodes({
       store,

@@ -1,7 +1,10 @@
+import { GatehouseError } from '../errors.ts'
+
 /**
  * OAuth protocol errors (RFC 6749 §4.1.2.1 and §5.2, RFC 7009 §2.2.1, RFC 8707 §2, OIDC Core §3.1.2.6).
- * One class with a stable `error` code and an HTTP status; the description is always a fixed, safe
- * sentence chosen by us — never a token, secret, password or echo of client input.
+ * One class with a stable `error` code and an HTTP status, a `GatehouseError` like every error that
+ * becomes a response (core/errors.ts); the description is always a fixed, safe sentence chosen by us —
+ * never a token, secret, password or echo of client input.
  *
  * @example throw new OAuthError('invalid_grant', 'The authorization code is invalid or expired.')
  */
@@ -48,28 +51,43 @@ const STATUS: Record<OAuthErrorCode, number> = {
   temporarily_unavailable: 503,
 }
 
-export class OAuthError extends Error {
-  override readonly name = 'OAuthError'
-  readonly error: OAuthErrorCode
-  /** Safe for clients and logs. */
-  readonly description: string
-  readonly #status: number | undefined
+/** Seconds to wait after `temporarily_unavailable` (a 503) or `slow_down` (a 429). */
+const RETRY_AFTER_SECONDS = 1
 
-  /** `status` overrides the usual one (e.g. 413 for an oversized `invalid_request` body). */
-  constructor(error: OAuthErrorCode, description: string, status?: number) {
-    super(description)
-    this.error = error
-    this.description = description
-    this.#status = status
+export class OAuthError extends GatehouseError {
+  override readonly name: string = 'OAuthError'
+  declare readonly code: OAuthErrorCode
+  declare readonly rfcError: OAuthErrorCode
+
+  /**
+   * `status` overrides the usual one (e.g. 413 for an oversized `invalid_request` body);
+   * `retryAfterSeconds` the 1 s default of a 503 or 429.
+   */
+  constructor(
+    error: OAuthErrorCode,
+    description: string,
+    status?: number,
+    retryAfterSeconds?: number,
+  ) {
+    const finalStatus = status ?? STATUS[error]
+    const transient = finalStatus === 503 || finalStatus === 429
+    super({
+      code: error,
+      description,
+      status: finalStatus,
+      rfcError: error,
+      ...(transient ? { retryAfterSeconds: retryAfterSeconds ?? RETRY_AFTER_SECONDS } : {}),
+    })
   }
 
-  get status(): number {
-    return this.#status ?? STATUS[this.error]
+  /** The RFC 6749 §5.2 error code; the same as `code`. */
+  get error(): OAuthErrorCode {
+    return this.code
   }
 
   /** The RFC 6749 §5.2 JSON body. */
   toJSON(): { error: OAuthErrorCode; error_description: string } {
-    return { error: this.error, error_description: this.description }
+    return { error: this.code, error_description: this.description }
   }
 }
 

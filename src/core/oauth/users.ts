@@ -5,15 +5,18 @@
  *
  * The check is uniform: an unknown user, a disabled user and a wrong password give the same
  * `invalid_credentials`, and an unknown user still costs one hash verification (against a dummy hash)
- * so timing does not tell them apart. Attempts are counted per IP and per username with the store's
- * atomic `increment` (fixed windows) before any password work is done.
+ * so timing does not tell them apart. Attempts are counted per IP and per username (sliding windows,
+ * login-limits.ts) before any password work is done; a refusal says how long to wait.
  *
  * @example
  * const users = createUserDirectory({ users: config.users, store, passwords, rateLimits })
  * const user = await users.authenticate({ username, password, ip }) // throws LoginError
  */
+import { GatehouseError } from '../errors.ts'
+import type { Clock } from '../types.ts'
 import type { OAuthConfig, UserConfig } from './config.ts'
 import { sha256 } from './crypto.ts'
+import { createLoginLimiter } from './login-limits.ts'
 import type { PasswordHasher } from './password.ts'
 import { keys, parseRecord, type OAuthStore } from './store.ts'
 
@@ -24,12 +27,22 @@ interface StoredHash {
 
 export type LoginErrorCode = 'invalid_credentials' | 'rate_limited'
 
-export class LoginError extends Error {
-  override readonly name = 'LoginError'
-  readonly code: LoginErrorCode
-  constructor(code: LoginErrorCode) {
-    super(code === 'rate_limited' ? 'Too many sign-in attempts.' : 'Invalid username or password.')
-    this.code = code
+/** A failed sign-in: 400 for bad credentials, 429 with the real wait when rate-limited. */
+export class LoginError extends GatehouseError {
+  override readonly name: string = 'LoginError'
+  declare readonly code: LoginErrorCode
+
+  constructor(code: 'invalid_credentials')
+  constructor(code: 'rate_limited', retryAfterSeconds: number)
+  constructor(code: LoginErrorCode, retryAfterSeconds?: number) {
+    const limited = code === 'rate_limited'
+    super({
+      code,
+      description: limited ? 'Too many sign-in attempts.' : 'Invalid username or password.',
+      status: limited ? 429 : 400,
+      rfcError: limited ? 'slow_down' : 'access_denied',
+      ...(limited ? { retryAfterSeconds: retryAfterSeconds ?? 1 } : {}),
+    })
   }
 }
 
@@ -49,6 +62,8 @@ export interface UserDirectoryOptions {
   store: OAuthStore
   passwords: PasswordHasher
   rateLimits: OAuthConfig['rateLimits']
+  /** Milliseconds since the epoch, for the rate-limit windows. Default `Date.now`. */
+  clock?: Clock
   /** Called (never with the password) when a stored hash was upgraded or could not be. */
   onRehash?: (sub: string, ok: boolean) => void
 }
@@ -64,11 +79,7 @@ export function createUserDirectory(options: UserDirectoryOptions): UserDirector
   // Computed up front, so the first unknown-user attempt costs one hash like every other attempt.
   dummyHash().catch(() => (dummy = undefined))
 
-  const overLimit = async (
-    kind: string,
-    id: string,
-    limit: { limit: number; windowSeconds: number },
-  ) => (await store.increment(keys.rateLimit(kind, id), limit.windowSeconds)) > limit.limit
+  const limiter = createLoginLimiter({ store, clock: options.clock ?? Date.now })
 
   // An upgraded hash applies only while the config still holds the hash it replaced: an operator
   // who resets a password in the config must win over an old upgrade.
@@ -93,9 +104,12 @@ export function createUserDirectory(options: UserDirectoryOptions): UserDirector
     async authenticate({ username, password, ip }) {
       const name = normalise(username)
       // Count first, so a flood is refused before it costs a hash. Username keyed by digest.
-      const ipOver = await overLimit('ip', await sha256(ip), rateLimits.loginPerIp)
-      const userOver = await overLimit('user', await sha256(name), rateLimits.loginPerUsername)
-      if (ipOver || userOver) throw new LoginError('rate_limited')
+      const [byIp, byUser] = await Promise.all([
+        limiter.hit('ip', await sha256(ip), rateLimits.loginPerIp),
+        limiter.hit('user', await sha256(name), rateLimits.loginPerUsername),
+      ])
+      const waits = [byIp, byUser].flatMap((d) => (d.allowed ? [] : [d.retryAfterSeconds]))
+      if (waits.length > 0) throw new LoginError('rate_limited', Math.max(...waits))
       const user = byName.get(name)
       const stored = user ? await currentHash(user) : undefined
       const ok = await passwords.verify(password, stored ?? (await dummyHash()))

@@ -12,6 +12,9 @@
  * const app = createApp({ role: 'origin', verifier, logger, routes: [{ path: '/', app: createOAuthRoutes({ oauth, logger }) }] })
  */
 import { Hono } from 'hono'
+import { DEFAULT_REALM } from '../auth-response.ts'
+import { errorHandler } from '../error-response.ts'
+import { silentLogger } from '../log.ts'
 import type { GatehouseEnv } from '../types.ts'
 import { authorizeRoutes } from './authorize-routes.ts'
 import type { OAuthRouteDeps } from './deps.ts'
@@ -29,5 +32,7 @@ export function createOAuthRoutes(deps: OAuthRouteDeps): Hono<GatehouseEnv> {
   app.route('/', authorizeRoutes(deps, base))
   app.route('/', tokenRoutes(deps, base))
   app.route('/', logoutRoutes(deps, base))
+  // The same mapping as createApp's, so the group renders its errors alike when used on its own.
+  app.onError(errorHandler(deps.logger ?? silentLogger, DEFAULT_REALM))
   return app
 }

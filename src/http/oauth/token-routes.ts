@@ -1,9 +1,11 @@
 /**
  * The back-channel endpoints: /token (RFC 6749 §3.2), /revoke (RFC 7009), /introspect (RFC 7662) and
  * /userinfo (OIDC Core §5.3). Form bodies are read strictly (form.ts), the client is authenticated
- * (clients.ts), and every response is `no-store`.
+ * (clients.ts), and every response is `no-store`. Failures are thrown and rendered by the app's
+ * `onError` (error-response.ts): RFC 6749 §5.2 bodies here, RFC 6750 challenges at /userinfo.
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
+import { AuthError } from '../../core/errors.ts'
 import { ENDPOINTS } from '../../core/oauth/endpoints.ts'
 import { OAuthError } from '../../core/oauth/errors.ts'
 import { exchangeToken } from '../../core/oauth/token-endpoint.ts'
@@ -14,14 +16,8 @@ import type { GatehouseEnv } from '../types.ts'
 import { clientCredentialsFrom } from './client-auth.ts'
 import type { OAuthRouteDeps } from './deps.ts'
 import { readForm } from './form.ts'
-import {
-  REALM,
-  corsHeaders,
-  failureResponse,
-  jsonResponse,
-  noStore,
-  preflightResponse,
-} from './responses.ts'
+import { errorFormat } from '../error-response.ts'
+import { corsHeaders, jsonResponse, noStore, preflightResponse } from './responses.ts'
 
 type ClientHandler = (form: URLSearchParams, client: ClientConfig) => Promise<Response>
 
@@ -39,26 +35,29 @@ function clientCorsHeaders(client: ClientConfig, request: Request, headers: Head
 }
 
 export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseEnv> {
-  const { oauth, logger } = deps
+  const { oauth } = deps
   const app = new Hono<GatehouseEnv>()
 
-  /** Reads the form, authenticates the client, runs `handle`; maps every failure to an RFC error. */
+  // An error answer carries CORS for any registered origin (the client may not be known yet), so a
+  // browser can read why it failed; a success carries the authenticated client's own (below).
+  const corsOnError = async (c: Context<GatehouseEnv>, next: () => Promise<void>) => {
+    await next()
+    if (c.error) corsHeaders(oauth, c.req.raw, c.res.headers)
+  }
+  for (const path of [ENDPOINTS.token, ENDPOINTS.revoke, ENDPOINTS.introspect])
+    app.use(`${base}${path}`, errorFormat('json'), corsOnError)
+  app.use(`${base}${ENDPOINTS.userinfo}`, errorFormat('bearer'), corsOnError)
+
+  /** Reads the form, authenticates the client, runs `handle`. */
   const withClient =
     (handle: ClientHandler) =>
     async (c: { req: { raw: Request } }): Promise<Response> => {
       const request = c.req.raw
-      const headers = () => corsHeaders(oauth, request, noStore())
-      try {
-        const form = await readForm(request)
-        const client = await oauth.clients.authenticate(
-          clientCredentialsFrom(request.headers, form),
-        )
-        const response = await handle(form, client)
-        clientCorsHeaders(client, request, response.headers)
-        return response
-      } catch (e) {
-        return failureResponse(e, headers(), logger)
-      }
+      const form = await readForm(request)
+      const client = await oauth.clients.authenticate(clientCredentialsFrom(request.headers, form))
+      const response = await handle(form, client)
+      clientCorsHeaders(client, request, response.headers)
+      return response
     }
 
   app.post(
@@ -86,24 +85,16 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
 
   const userinfo = async (c: { req: { raw: Request } }): Promise<Response> => {
     const request = c.req.raw
-    const headers = corsHeaders(oauth, request, noStore())
-    try {
-      const authorization = request.headers.get('authorization') ?? ''
-      const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(authorization)
-      if (authorization === '') {
-        // RFC 6750 §3.1: a request without a token gets a bare challenge, no error code.
-        headers.set('WWW-Authenticate', `Bearer realm="${REALM}"`)
-        return jsonResponse(
-          { error: 'invalid_token', error_description: 'A bearer token is required.' },
-          401,
-          headers,
-        )
-      }
-      if (!match) throw new OAuthError('invalid_request', 'The Authorization header is malformed.')
-      return jsonResponse(await userInfo(oauth, match?.[1]), 200, headers)
-    } catch (e) {
-      return failureResponse(e, headers, logger, { bearer: true })
-    }
+    const authorization = request.headers.get('authorization') ?? ''
+    // RFC 6750 §3.1: a request without a token gets a bare challenge, no error code.
+    if (authorization === '') throw new AuthError('token_missing', 'A bearer token is required.')
+    const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(authorization)
+    if (!match) throw new OAuthError('invalid_request', 'The Authorization header is malformed.')
+    return jsonResponse(
+      await userInfo(oauth, match[1]),
+      200,
+      corsHeaders(oauth, request, noStore()),
+    )
   }
   app.get(`${base}${ENDPOINTS.userinfo}`, userinfo)
   app.post(`${base}${ENDPOINTS.userinfo}`, userinfo)

@@ -1,9 +1,7 @@
-import { Ratelimit } from '@upstash/ratelimit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectResp, type RespConnection } from '../../../scripts/lib/resp.ts'
 import { isStoreError } from '../../../src/store/errors.ts'
 import { createUpstashStore } from '../../../src/store/upstash.ts'
-import { createUpstashRedis } from '../../../src/store/upstash-redis.ts'
 import { useRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
 
 /** What only the upstash adapter has: key prefixes, credentials, a backend that can go away. */
@@ -48,17 +46,5 @@ describe('upstash store', () => {
     expect(isStoreError(error) && error.code).toBe('unavailable')
     expect(String(error)).not.toContain(env.token)
     expect(await store.ping()).toBe(false)
-  })
-
-  it('serves @upstash/ratelimit through the same transport', async () => {
-    const limiter = new Ratelimit({
-      redis: createUpstashRedis({ url: env.url, token: env.token }),
-      limiter: Ratelimit.fixedWindow(3, '60 s'),
-      prefix: `rl-test:${crypto.randomUUID()}`,
-    })
-    const results = []
-    for (let i = 0; i < 4; i++) results.push((await limiter.limit('client-1')).success)
-    expect(results).toEqual([true, true, true, false])
-    expect((await limiter.limit('client-2')).success).toBe(true)
   })
 })

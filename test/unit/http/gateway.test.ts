@@ -46,7 +46,7 @@ describe('forwardedHeaders', () => {
 })
 
 describe('gateway timeout', () => {
-  it('answers 504 when the upstream does not answer in time', async () => {
+  it('answers 503 + Retry-After when the upstream does not answer in time', async () => {
     vi.useFakeTimers()
     const lines: string[] = []
     let aborted = false
@@ -67,7 +67,9 @@ describe('gateway timeout', () => {
     const pending = app.request('/api/slow', { headers: { Authorization: 'Bearer abc' } })
     await vi.advanceTimersByTimeAsync(1000)
     const res = await pending
-    expect(res.status).toBe(504)
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toBe('1')
+    expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' })
     expect(aborted).toBe(true)
     expect(lines.some((l) => l.includes('"error":"upstream_timeout"'))).toBe(true)
   })
