@@ -1,5 +1,6 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
+import { TEST_AUDIENCE, publicJwks } from './test/fixtures/keys.ts'
 
 export default defineConfig({
   test: {
@@ -47,6 +48,25 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: ['test/workers/**/*.test.ts'],
+        },
+      },
+      {
+        // Precedence (docs/configuration.md): the toml's [vars] under bindings set on top, the way
+        // `wrangler secret put` / `wrangler deploy --var` set them.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './test/workers-precedence/wrangler.toml' },
+            miniflare: {
+              bindings: {
+                GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
+                GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'workers-precedence',
+          include: ['test/workers-precedence/**/*.test.ts'],
         },
       },
     ],

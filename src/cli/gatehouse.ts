@@ -6,12 +6,15 @@
  *                         [--scope S]... [--audience URI]... [--origin ORIGIN]... [--post-logout-redirect-uri URI]...
  *   gatehouse users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]   (password on stdin)
  *   gatehouse users revoke SUB    (writes a per-subject not-before to L2; edges enforce it within 3 s)
+ *   gatehouse config check [--env-file F] | --wrangler wrangler.toml [--env E] [--var N:V]... [--secret N]...
+ *                                  (every problem on stderr, exit 1; config-check.ts)
  *
  * Run with `node --experimental-strip-types src/cli/gatehouse.ts ...`. Exit codes: 0 ok, 2 usage.
  */
 import { createInterface } from 'node:readline'
 import { createScryptHasher } from '../entry/password.ts'
 import { clientsAdd } from './clients.ts'
+import { configCheck, formatReport } from './config-check.ts'
 import { keysGenerate, UsageError } from './keys.ts'
 import { usersAdd } from './users.ts'
 import { usersRevoke } from './revoke.ts'
@@ -22,7 +25,9 @@ const USAGE = `usage:
                         [--scope S]... [--default-scope S]... [--audience URI]... [--origin ORIGIN]...
                         [--post-logout-redirect-uri URI]... [--name NAME]
   gatehouse users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]  (password on stdin)
-  gatehouse users revoke SUB   (every token and session of SUB; needs UPSTASH_REDIS_REST_URL/TOKEN)`
+  gatehouse users revoke SUB   (every token and session of SUB; needs UPSTASH_REDIS_REST_URL/TOKEN)
+  gatehouse config check [--env-file FILE]   (the Node origin's environment and config files)
+  gatehouse config check --wrangler wrangler.toml [--env NAME] [--var NAME:VALUE]... [--secret NAME]...`
 
 /** Reads one line from stdin; on a terminal, prompts on stderr and mutes the echo. */
 async function readPassword(): Promise<string> {
@@ -48,6 +53,15 @@ async function readPassword(): Promise<string> {
 
 async function main(argv: string[]): Promise<unknown> {
   const [group, action, ...rest] = argv
+  if (group === 'config' && action === 'check') {
+    const report = await configCheck(rest, process.env)
+    if (!report.ok) {
+      console.error(formatReport(report))
+      process.exit(1)
+    }
+    console.error(formatReport(report))
+    return { ok: true, checked: report.checked }
+  }
   if (group === 'keys' && action === 'generate') return keysGenerate(rest)
   if (group === 'clients' && action === 'add') return clientsAdd(rest)
   if (group === 'users' && action === 'add')

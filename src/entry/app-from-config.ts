@@ -38,25 +38,13 @@ export async function appFromConfig(
   config: VerificationConfig,
   runtime: RuntimeOptions,
 ): Promise<Hono<GatehouseEnv>> {
-  const verifier = await buildVerifier({
-    issuer: config.issuer,
-    audience: config.audience,
-    keySource: config.keySource,
-    clockLeewaySeconds: config.clockLeewaySeconds,
-    l1MaxEntries: config.l1MaxEntries,
-    ...(runtime.checkSignature === undefined ? {} : { checkSignature: runtime.checkSignature }),
-    ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
-    ...(runtime.now === undefined ? {} : { now: runtime.now }),
-    ...(config.jwksRefreshSeconds === undefined
-      ? {}
-      : { jwksRefreshSeconds: config.jwksRefreshSeconds }),
-    ...(config.jwksTimeoutMs === undefined ? {} : { jwksTimeoutMs: config.jwksTimeoutMs }),
-    ...(runtime.revocation === undefined ? {} : { revocation: runtime.revocation }),
-  })
+  // A minting origin without GATEHOUSE_AUDIENCE verifies nothing itself: no /verify, no gateway.
+  const verifier =
+    config.audience === undefined ? undefined : await verifierFor(config, config.audience, runtime)
   const revocation = runtime.revocation
   return createApp({
     role: runtime.role,
-    verifier,
+    ...(verifier ? { verifier } : {}),
     logger: runtime.logger,
     ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
     routes: [...originProxyRoutes(config, runtime), ...(runtime.routes ?? [])],
@@ -83,6 +71,26 @@ export async function appFromConfig(
               : { allowedOrigins: config.allowedOrigins }),
           },
         }),
+  })
+}
+
+function verifierFor(config: VerificationConfig, audience: string, runtime: RuntimeOptions) {
+  if (config.keySource === undefined)
+    throw new TypeError('appFromConfig: keySource required (the origin passes its own keys)')
+  return buildVerifier({
+    issuer: config.issuer,
+    audience,
+    keySource: config.keySource,
+    clockLeewaySeconds: config.clockLeewaySeconds,
+    l1MaxEntries: config.l1MaxEntries,
+    ...(runtime.checkSignature === undefined ? {} : { checkSignature: runtime.checkSignature }),
+    ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
+    ...(runtime.now === undefined ? {} : { now: runtime.now }),
+    ...(config.jwksRefreshSeconds === undefined
+      ? {}
+      : { jwksRefreshSeconds: config.jwksRefreshSeconds }),
+    ...(config.jwksTimeoutMs === undefined ? {} : { jwksTimeoutMs: config.jwksTimeoutMs }),
+    ...(runtime.revocation === undefined ? {} : { revocation: runtime.revocation }),
   })
 }
 

@@ -5,14 +5,15 @@
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
-import { parseLogLevel, parseVerificationConfig, type VerificationConfig } from '../core/config.ts'
+import type { VerificationConfig } from '../core/config.ts'
 import { createJsonLogger, type Logger } from '../http/log.ts'
 import { createAdminRoutes } from '../http/admin-routes.ts'
-import { createMetrics } from '../http/metrics.ts'
+import { createMetrics } from './node-metrics.ts'
 import { createReadiness } from '../http/readiness.ts'
-import { tracingFromEnv } from '../http/tracing.ts'
+import { tracingFromConfig } from '../http/tracing.ts'
 import { appFromConfig } from './app-from-config.ts'
 import { preferredSignatureCheck } from './node-signature.ts'
+import { loadNodeConfig } from './node-config.ts'
 import { createOriginRoutes, type Origin } from './origin.ts'
 import {
   createRevocationSync,
@@ -34,7 +35,9 @@ export interface NodeServer {
 }
 
 /**
- * Parses `env` (throws `ConfigError` naming the variable), builds the app and listens on `PORT`.
+ * Reads and checks the whole configuration first (`loadNodeConfig` throws one `ConfigError` listing
+ * every problem, before anything is written to L2 or a port is opened), then builds the app and
+ * listens on `PORT`.
  *
  * @example const server = await startNodeServer(process.env); await server.shutdown()
  */
@@ -42,22 +45,21 @@ export async function startNodeServer(
   env: Record<string, unknown>,
   options: { logger?: Logger } = {},
 ): Promise<NodeServer> {
-  const logger = options.logger ?? createJsonLogger({ level: parseLogLevel(env) })
-  // With GATEHOUSE_CONFIG the process mints tokens (the origin proper); without it, it only verifies
-  // the tokens of the issuer the GATEHOUSE_* variables name.
+  const nodeConfig = await loadNodeConfig(env)
+  const logger = options.logger ?? createJsonLogger({ level: nodeConfig.verification.logLevel })
   const metrics = createMetrics()
   // OpenTelemetry spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set (tracing.ts).
-  const tracing = tracingFromEnv(env, { role: 'origin', logger })
-  const origin = isSet(env.GATEHOUSE_CONFIG)
-    ? await createOriginRoutes(env, {
+  const tracing = tracingFromConfig(nodeConfig.verification.tracing, { role: 'origin', logger })
+  // With GATEHOUSE_CONFIG the process mints tokens (the origin proper); without it, it only verifies
+  // the tokens of the issuer the GATEHOUSE_* variables name.
+  const origin = nodeConfig.oauth
+    ? await createOriginRoutes(nodeConfig, {
         logger,
         metrics,
         instrumentStore: (store) => metrics.instrumentStore(store),
       })
     : undefined
-  const config: VerificationConfig = parseVerificationConfig(
-    origin ? originVerificationEnv(env, origin) : env,
-  )
+  const config = origin ? ownKeys(nodeConfig.verification, origin) : nodeConfig.verification
   let closing = false
   // Revocation: the origin's own /verify and gateway probe the same filter the edge does; the origin
   // also rebuilds the filter snapshot the edges load (DESIGN.md, "Revocation with a stated staleness
@@ -182,20 +184,12 @@ export async function startNodeServer(
   }
 }
 
-const isSet = (v: unknown): boolean => v !== undefined && v !== null && v !== ''
-
 /**
- * The origin verifies its own tokens on `/verify`, the gateway and `/userinfo`: its issuer and its
- * published public keys, unless the operator named another key source explicitly.
+ * The origin verifies its own tokens on `/verify` and the gateway with the public keys it publishes,
+ * unless the operator named another key source explicitly.
  */
-function originVerificationEnv(
-  env: Record<string, unknown>,
-  origin: Origin,
-): Record<string, unknown> {
-  const explicitKeys = isSet(env.GATEHOUSE_JWKS) || isSet(env.GATEHOUSE_JWKS_URL)
-  return {
-    ...env,
-    GATEHOUSE_ISSUER: origin.config.issuer,
-    ...(explicitKeys ? {} : { GATEHOUSE_JWKS: JSON.stringify(origin.publicJwks) }),
-  }
+function ownKeys(config: VerificationConfig, origin: Origin): VerificationConfig {
+  return config.keySource
+    ? config
+    : { ...config, keySource: { kind: 'inline', jwks: origin.publicJwks } }
 }

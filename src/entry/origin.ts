@@ -1,24 +1,23 @@
 /**
- * Builds the origin's OAuth route group from the environment (DESIGN.md, Contracts: `GATEHOUSE_CONFIG`
- * names the JSON config, `GATEHOUSE_ISSUER` overrides its issuer, `UPSTASH_REDIS_REST_URL` and
- * `UPSTASH_REDIS_REST_TOKEN` select the L2 store). Validates the config (a bad one throws the shell's
- * `ConfigError` naming the field, so node.ts prints it and exits 1), picks the store (the memory store,
- * with a warning, only outside production), loads the signing keys (or, in development with none
- * configured, a shared ephemeral ES256 key, with a warning), publishes the public JWKS to L2 and
- * returns the Hono route group for `createApp({ routes })`.
+ * Builds the origin's OAuth route group from its parsed configuration (node-config.ts; given the
+ * environment instead, it parses it first, and a bad one throws the `ConfigError` before anything is
+ * written). In named steps: pick the store (the memory store, with a warning, only outside
+ * production), the signing keys (in development with none configured, a shared ephemeral ES256 key,
+ * with a warning), publish the public JWKS to L2, and build the Hono route group for
+ * `createApp({ routes })`.
  *
  * @example
- * const origin = await createOriginRoutes(process.env, { logger })
+ * const origin = await createOriginRoutes(await loadNodeConfig(process.env), { logger })
  * const app = createApp({ role: 'origin', verifier, logger, routes: [{ path: '/', app: origin.routes }] })
  */
-import { readFile } from 'node:fs/promises'
 import { getConnInfo } from '@hono/node-server/conninfo'
-import type { Hono } from 'hono'
+import type { Context, Hono } from 'hono'
 import type { JWK } from 'jose'
-import { ConfigError, parseOAuthConfig, type OAuthConfig } from '../core/oauth/config.ts'
+import { ConfigError } from '../core/errors.ts'
+import type { OAuthConfig } from '../core/oauth/config.ts'
 import { createOAuthContext, type OAuthContext } from '../core/oauth/context.ts'
 import { publishJwks, sharedEphemeralKey } from '../core/oauth/jwks-publication.ts'
-import { loadSigningKeys } from '../core/oauth/keys.ts'
+import { loadSigningKeys, type SigningKeySet } from '../core/oauth/keys.ts'
 import type { PasswordHasher } from '../core/oauth/password.ts'
 import type { Clock } from '../core/types.ts'
 import type { Logger } from '../http/log.ts'
@@ -30,6 +29,7 @@ import type { Store } from '../store/types.ts'
 import { createUpstashStore } from '../store/upstash.ts'
 import { createOAuthRevoker, type RevocationWriter } from '../revocation/index.ts'
 import { preferredOAuthCrypto } from './node-crypto.ts'
+import { loadNodeConfig, type NodeConfig } from './node-config.ts'
 import { createScryptHasher } from './password.ts'
 
 export interface OriginOptions {
@@ -61,102 +61,30 @@ export interface Origin {
 
 type Env = Record<string, unknown>
 
-const str = (env: Env, name: string): string | undefined => {
-  const v = env[name]
-  return typeof v === 'string' && v !== '' ? v : undefined
-}
+const isNodeConfig = (v: Env | NodeConfig): v is NodeConfig =>
+  typeof (v as NodeConfig).verification === 'object' && typeof v.production === 'boolean'
 
-export async function createOriginRoutes(env: Env, options: OriginOptions = {}): Promise<Origin> {
+export async function createOriginRoutes(
+  source: Env | NodeConfig,
+  options: OriginOptions = {},
+): Promise<Origin> {
+  const config = isNodeConfig(source)
+    ? source
+    : await loadNodeConfig(source, {
+        ...(options.readConfigFile ? { readFile: options.readConfigFile } : {}),
+        storeProvided: options.store !== undefined,
+      })
+  const oauthConfig = config.oauth
+  if (!oauthConfig)
+    throw new ConfigError([
+      { field: 'GATEHOUSE_CONFIG', message: 'is required: path of the JSON config' },
+    ])
   const log = options.logger?.log.bind(options.logger) ?? (() => {})
-  const production = str(env, 'NODE_ENV') === 'production'
-  const path = str(env, 'GATEHOUSE_CONFIG')
-  if (!path)
-    throw new ConfigError([
-      { field: 'GATEHOUSE_CONFIG', message: 'required: path of the JSON config' },
-    ])
-  let raw: unknown
-  try {
-    raw = JSON.parse(await (options.readConfigFile ?? ((p) => readFile(p, 'utf8')))(path))
-  } catch (e) {
-    const what = e instanceof SyntaxError ? 'is not valid JSON' : 'could not be read'
-    throw new ConfigError([{ field: 'GATEHOUSE_CONFIG', message: `the file ${what}` }])
-  }
-  // Private signing keys may live in their own file (a Kubernetes Secret) so the JSON config can
-  // be a ConfigMap: `{"keys": [private JWKs with kid, alg, status]}`, validated by the same schema.
-  const keysPath = str(env, 'GATEHOUSE_KEYS_FILE')
-  if (keysPath !== undefined && raw !== null && typeof raw === 'object') {
-    const inline = (raw as { keys?: unknown }).keys
-    if (Array.isArray(inline) && inline.length > 0)
-      throw new ConfigError([
-        {
-          field: 'GATEHOUSE_KEYS_FILE',
-          message: 'the config file declares keys too: keep them in one place',
-        },
-      ])
-    let keysDoc: unknown
-    try {
-      keysDoc = JSON.parse(await (options.readConfigFile ?? ((p) => readFile(p, 'utf8')))(keysPath))
-    } catch (e) {
-      const what = e instanceof SyntaxError ? 'is not valid JSON' : 'could not be read'
-      throw new ConfigError([{ field: 'GATEHOUSE_KEYS_FILE', message: `the file ${what}` }])
-    }
-    const keys = (keysDoc as { keys?: unknown } | null)?.keys
-    if (!Array.isArray(keys))
-      throw new ConfigError([
-        {
-          field: 'GATEHOUSE_KEYS_FILE',
-          message: 'must be {"keys": [private JWKs with kid, alg, status]}',
-        },
-      ])
-    raw = { ...raw, keys }
-  }
-  const hops = str(env, 'GATEHOUSE_TRUSTED_PROXY_HOPS') ?? '0'
-  if (!/^[0-5]$/.test(hops))
-    throw new ConfigError([
-      { field: 'GATEHOUSE_TRUSTED_PROXY_HOPS', message: 'must be an integer between 0 and 5' },
-    ])
-  const trustedHops = Number(hops)
-  const issuer = str(env, 'GATEHOUSE_ISSUER')
-  if (issuer !== undefined && raw !== null && typeof raw === 'object') raw = { ...raw, issuer }
 
-  const config: OAuthConfig = parseOAuthConfig(raw)
-
-  const url = str(env, 'UPSTASH_REDIS_REST_URL')
-  const token = str(env, 'UPSTASH_REDIS_REST_TOKEN')
-  let store = options.store
-  if (!store && url && token) store = createUpstashStore({ url, token })
-  if (!store) {
-    if (production)
-      throw new ConfigError([
-        {
-          field: 'UPSTASH_REDIS_REST_URL',
-          message: 'required in production (with UPSTASH_REDIS_REST_TOKEN)',
-        },
-      ])
-    log({
-      level: 'warn',
-      msg: 'no UPSTASH_REDIS_REST_URL/TOKEN: using the in-memory store (development only)',
-    })
-    store = createMemoryStore(options.clock ? { now: options.clock } : {})
-  }
-
-  if (options.instrumentStore) store = options.instrumentStore(store)
-
-  let keys
-  if (config.keys.length > 0) keys = await loadSigningKeys(config.keys)
-  else if (production)
-    throw new ConfigError([
-      { field: 'config.keys', message: 'signing keys are required in production' },
-    ])
-  else {
-    log({
-      level: 'warn',
-      msg: 'no signing keys configured: using an ephemeral ES256 key (development only; run `gatehouse keys generate`)',
-    })
-    keys = await loadSigningKeys([await sharedEphemeralKey(store)])
-  }
-
+  const store = originStore(config, options, log)
+  const keys = config.signingKeys ?? (await developmentKeys(store, log))
   const publicJwks = keys.publicJwks()
+  // The first write to L2: everything above has been checked.
   const published = await publishJwks(store, publicJwks, options.clock)
   log({
     level: 'info',
@@ -168,7 +96,7 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
   // One record layout for the origin's /revoke, /logout, /introspect and the edge filter.
   const revoker = createOAuthRevoker({ store, ...(options.clock ? { now: options.clock } : {}) })
   const oauth = await createOAuthContext({
-    config,
+    config: oauthConfig,
     store,
     keys,
     revoker,
@@ -181,16 +109,47 @@ export async function createOriginRoutes(env: Env, options: OriginOptions = {}):
     oauth,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
-    // Per-IP login limits need the client, not our edge or ingress: see client-ip.ts.
-    clientIp: (c) => {
-      let socket: string | undefined
-      try {
-        socket = getConnInfo(c).remote.address
-      } catch {
-        return undefined
-      }
-      return clientAddress(socket, c.req.header('x-forwarded-for') ?? null, trustedHops)
-    },
+    clientIp: clientIpBehind(config.trustedProxyHops),
   })
-  return { routes, oauth, config, store, publicJwks, revocation: revoker.writer }
+  return { routes, oauth, config: oauthConfig, store, publicJwks, revocation: revoker.writer }
+}
+
+type Log = NonNullable<Logger['log']>
+
+/** The injected store, else Upstash from the config, else (never in production) the memory store. */
+function originStore(config: NodeConfig, options: OriginOptions, log: Log): Store {
+  let store = options.store
+  const upstash = config.verification.upstash
+  if (!store && upstash) store = createUpstashStore(upstash)
+  if (!store) {
+    // node-config.ts refuses production without UPSTASH_REDIS_REST_URL.
+    log({
+      level: 'warn',
+      msg: 'no UPSTASH_REDIS_REST_URL/TOKEN: using the in-memory store (development only)',
+    })
+    store = createMemoryStore(options.clock ? { now: options.clock } : {})
+  }
+  return options.instrumentStore ? options.instrumentStore(store) : store
+}
+
+/** Development without configured keys: one ephemeral ES256 key shared through the store. */
+async function developmentKeys(store: Store, log: Log): Promise<SigningKeySet> {
+  log({
+    level: 'warn',
+    msg: 'no signing keys configured: using an ephemeral ES256 key (development only; run `gatehouse keys generate`)',
+  })
+  return loadSigningKeys([await sharedEphemeralKey(store)])
+}
+
+/** Per-IP login limits need the client, not our edge or ingress: see client-ip.ts. */
+function clientIpBehind(trustedHops: number) {
+  return (c: Context): string | undefined => {
+    let socket: string | undefined
+    try {
+      socket = getConnInfo(c).remote.address
+    } catch {
+      return undefined
+    }
+    return clientAddress(socket, c.req.header('x-forwarded-for') ?? null, trustedHops)
+  }
 }

@@ -2,12 +2,16 @@
  * The Cloudflare Worker entry (role `edge`). Config comes from the Worker's bindings ([vars] in
  * wrangler.toml, secrets). The verifier, key set and L1 cache are built once per isolate, lazily on the
  * first request (bindings are not available before one), and rebuilt only when the config changes.
- * A bad config answers every request with a generic 500 and logs the variable names once.
+ * A bad config answers every request with a generic 500 and logs every problem once (run
+ * `gatehouse config check --wrangler wrangler.toml` before `wrangler deploy` to see them earlier).
+ * Precedence: Cloudflare merges secrets and `--var` over the toml's [vars] before we see them; across
+ * names, an inline `GATEHOUSE_JWKS` wins over `GATEHOUSE_JWKS_URL` (core/config.ts).
  */
 import type { ExecutionContext, Hono } from 'hono'
 import { ConfigError, VERIFICATION_ENV_NAMES, parseVerificationConfig } from '../core/config.ts'
+import { OWN_PREFIX } from '../core/config-variables.ts'
 import { createJsonLogger, redactTokens } from '../http/log.ts'
-import { tracingFromEnv } from '../http/tracing.ts'
+import { tracingFromConfig } from '../http/tracing.ts'
 import type { GatehouseEnv } from '../http/types.ts'
 import { createRevocationSync, type RevocationSync } from '../revocation/index.ts'
 import { createUpstashStore } from '../store/upstash.ts'
@@ -28,7 +32,12 @@ let builtForEnv: Bindings | undefined
 
 /** The config-relevant bindings as one string; env objects may differ per request, values rarely. */
 const fingerprintOf = (env: Bindings): string =>
-  JSON.stringify(VERIFICATION_ENV_NAMES.map((name) => env[name] ?? null))
+  JSON.stringify([
+    VERIFICATION_ENV_NAMES.map((name) => env[name] ?? null),
+    // An unknown GATEHOUSE_* name makes the config invalid, so it is part of it.
+    Object.keys(env).filter((name) => name.startsWith(OWN_PREFIX) && !KNOWN.has(name)),
+  ])
+const KNOWN = new Set(VERIFICATION_ENV_NAMES)
 
 async function builtFor(env: Bindings): Promise<Built> {
   if (built !== undefined && env === builtForEnv) return built
@@ -40,7 +49,7 @@ async function builtFor(env: Bindings): Promise<Built> {
   let app: Hono<GatehouseEnv> | undefined
   let revocation: RevocationSync | undefined
   try {
-    const config = parseVerificationConfig(env)
+    const config = parseVerificationConfig(env, { runtime: 'edge' })
     const logger = createJsonLogger({ level: config.logLevel })
     const store = config.upstash && createUpstashStore(config.upstash)
     if (store) {
@@ -59,7 +68,7 @@ async function builtFor(env: Bindings): Promise<Built> {
     }
     // OpenTelemetry spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set; each request's
     // export runs in waitUntil (tracing.ts).
-    const tracing = tracingFromEnv(env, { role: 'edge', logger })
+    const tracing = tracingFromConfig(config.tracing, { role: 'edge', logger })
     app = await appFromConfig(config, {
       role: 'edge',
       logger,

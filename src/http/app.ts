@@ -26,8 +26,10 @@ export function createApp(deps: AppDeps): Hono<GatehouseEnv> {
   if (deps.role !== 'edge' && deps.role !== 'origin') {
     throw new TypeError('createApp: role must be "edge" or "origin"')
   }
-  if (typeof deps.verifier?.verify !== 'function')
-    throw new TypeError('createApp: verifier required')
+  if (deps.verifier !== undefined && typeof deps.verifier.verify !== 'function')
+    throw new TypeError('createApp: verifier must have verify()')
+  if (deps.gateway !== undefined && deps.verifier === undefined)
+    throw new TypeError('createApp: the gateway needs a verifier')
   if (typeof deps.logger?.log !== 'function') throw new TypeError('createApp: logger required')
   const realm = deps.realm ?? DEFAULT_REALM
 
@@ -35,8 +37,8 @@ export function createApp(deps: AppDeps): Hono<GatehouseEnv> {
   app.use(requestIdMiddleware(), requestLog(deps.logger))
   for (const middleware of deps.middleware ?? []) app.use(middleware)
   app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, NO_STORE))
-  app.route('/', verifyRoutes(deps.verifier))
-  if (deps.gateway !== undefined) {
+  if (deps.verifier !== undefined) app.route('/', verifyRoutes(deps.verifier))
+  if (deps.gateway !== undefined && deps.verifier !== undefined) {
     app.route(
       '/',
       gatewayRoutes({

@@ -7,9 +7,11 @@
  *
  * Export is OTLP/HTTP JSON (tracing-exporter.ts). On Workers each request hands its flush to
  * `waitUntil` (no timers survive a request there); on Node spans are batched for `flushIntervalMs`.
- * Off unless `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set.
+ * Off unless `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; the
+ * variables are parsed with the rest of the config (core/config.ts).
  */
 import type { Context, MiddlewareHandler } from 'hono'
+import { parseTracingConfig, type TracingConfig } from '../core/config.ts'
 import { routePath } from 'hono/route'
 import type { Logger } from './log.ts'
 import { formatTraceparent, parseTraceparent, randomHexId } from './tracing-context.ts'
@@ -132,51 +134,35 @@ function routeLabel(c: Context<GatehouseEnv>): string {
 }
 
 /**
- * Tracing from the standard OpenTelemetry variables, or undefined when it is off:
- * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is) or `OTEL_EXPORTER_OTLP_ENDPOINT` (+ `/v1/traces`,
- * as the OTLP exporter specification says), `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k2=v2`),
- * `OTEL_SERVICE_NAME` (default `gatehouse-<role>`), `OTEL_SDK_DISABLED=true` turns it off. A bad
- * endpoint throws a `TypeError` naming the variable (never its value) at start.
+ * Tracing from the parsed config (`config.tracing`, from the standard OpenTelemetry variables listed
+ * in config-variables.ts), or undefined when it is off.
  *
  * @example
- * const tracing = tracingFromEnv(process.env, { role: 'origin', logger })
+ * const tracing = tracingFromConfig(config.tracing, { role: 'origin', logger })
  * const middleware = tracing ? [tracing.middleware] : []
+ */
+export function tracingFromConfig(
+  config: TracingConfig | undefined,
+  runtime: Pick<TracingOptions, 'role' | 'fetch' | 'logger' | 'now'>,
+): Tracing | undefined {
+  if (config === undefined) return undefined
+  return createTracing({
+    serviceName: config.serviceName ?? `gatehouse-${runtime.role}`,
+    url: config.url,
+    headers: config.headers,
+    ...runtime,
+  })
+}
+
+/**
+ * {@link tracingFromConfig} over the `OTEL_*` variables of `env` alone; a bad one throws a
+ * `ConfigError` naming it (never its value).
+ *
+ * @example const tracing = tracingFromEnv(process.env, { role: 'origin', logger })
  */
 export function tracingFromEnv(
   env: Record<string, unknown>,
   runtime: Pick<TracingOptions, 'role' | 'fetch' | 'logger' | 'now'>,
 ): Tracing | undefined {
-  const text = (name: string): string | undefined => {
-    const v = env[name]
-    return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined
-  }
-  if (text('OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return undefined
-  const tracesEndpoint = text('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
-  const baseEndpoint = text('OTEL_EXPORTER_OTLP_ENDPOINT')
-  const name = tracesEndpoint ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT'
-  const raw =
-    tracesEndpoint ?? (baseEndpoint ? `${baseEndpoint.replace(/\/+$/, '')}/v1/traces` : '')
-  if (raw === '') return undefined
-  const parsed = URL.canParse(raw) ? new URL(raw) : undefined
-  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
-    throw new TypeError(`${name}: must be an absolute http(s) URL`)
-  const headers: Record<string, string> = {}
-  for (const pair of (text('OTEL_EXPORTER_OTLP_HEADERS') ?? '').split(',')) {
-    const eq = pair.indexOf('=')
-    if (eq <= 0) continue
-    const key = pair.slice(0, eq).trim()
-    let value: string
-    try {
-      value = decodeURIComponent(pair.slice(eq + 1).trim())
-    } catch {
-      throw new TypeError('OTEL_EXPORTER_OTLP_HEADERS: values must be URL-encoded')
-    }
-    if (/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(key)) headers[key] = value
-  }
-  return createTracing({
-    serviceName: text('OTEL_SERVICE_NAME') ?? `gatehouse-${runtime.role}`,
-    url: parsed.href,
-    headers,
-    ...runtime,
-  })
+  return tracingFromConfig(parseTracingConfig(env), runtime)
 }

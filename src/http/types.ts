@@ -52,7 +52,8 @@ export interface GatewayOptions {
  */
 export interface AppDeps {
   role: 'edge' | 'origin'
-  verifier: TokenVerifier
+  /** Absent on a minting origin that verifies nothing itself: no `/verify`, no gateway. */
+  verifier?: TokenVerifier
   logger: Logger
   gateway?: GatewayOptions
   /** The fetch used for upstream calls; default `globalThis.fetch`. Tests inject a fake. */

@@ -7,7 +7,8 @@
  * @example const config = parseOAuthConfig(JSON.parse(await readFile(path, 'utf8')))
  */
 import { z } from 'zod'
-import { ConfigError } from '../errors.ts'
+import { suggestName } from '../did-you-mean.ts'
+import { ConfigError, type ConfigIssue } from '../errors.ts'
 
 export { ConfigError }
 
@@ -238,15 +239,69 @@ const formatPath = (path: readonly PropertyKey[]): string =>
     '',
   ) || '(root)'
 
+interface SchemaDef {
+  type: string
+  shape?: Record<string, { _zod: { def: SchemaDef } }>
+  innerType?: { _zod: { def: SchemaDef } }
+  in?: { _zod: { def: SchemaDef } }
+  element?: { _zod: { def: SchemaDef } }
+  valueType?: { _zod: { def: SchemaDef } }
+}
+
+/** The field names the schema knows at `path` (for "did you mean" on an unknown one). */
+function knownFieldsAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let def = (schema as unknown as { _zod: { def: SchemaDef } })._zod.def
+  const unwrap = () => {
+    for (;;) {
+      const inner = def.innerType ?? def.in
+      if (def.type === 'object' || def.type === 'array' || def.type === 'record' || !inner) return
+      def = inner._zod.def
+    }
+  }
+  unwrap()
+  for (const key of path) {
+    const next =
+      def.type === 'object'
+        ? def.shape?.[String(key)]
+        : def.type === 'array'
+          ? def.element
+          : def.type === 'record'
+            ? def.valueType
+            : undefined
+    if (!next) return []
+    def = next._zod.def
+    unwrap()
+  }
+  return def.type === 'object' ? Object.keys(def.shape ?? {}) : []
+}
+
+/** One issue per zod issue; an unknown field is named, with the closest known one as a hint. */
+function configIssues(issues: readonly z.core.$ZodIssue[]): ConfigIssue[] {
+  return issues.flatMap((i) => {
+    const path = formatPath(i.path)
+    const field = path === '(root)' ? 'config' : `config.${path}`
+    if (i.code !== 'unrecognized_keys') return [{ field, message: i.message }]
+    const known = knownFieldsAt(oauthConfigSchema, i.path)
+    return i.keys.map((key) => ({
+      field,
+      message: `has an unknown field "${key}"${hint(key, known)}`,
+    }))
+  })
+}
+
+const hint = (key: string, known: string[]): string => {
+  const close = suggestName(key, known)
+  return close === undefined ? '' : ` (did you mean "${close}"?)`
+}
+
 /**
- * Validates a parsed JSON config; throws `ConfigError` listing each bad field as `path: message`.
+ * Validates a parsed JSON config; throws `ConfigError` listing each bad field as `path: message`,
+ * an unknown field with a "did you mean" hint.
  *
  * @example parseOAuthConfig({ issuer: 'https://auth.example.com', clients: [] })
  */
 export function parseOAuthConfig(input: unknown): OAuthConfig {
   const result = oauthConfigSchema.safeParse(input)
   if (result.success) return result.data
-  throw new ConfigError(
-    result.error.issues.map((i) => ({ field: `config.${formatPath(i.path)}`, message: i.message })),
-  )
+  throw new ConfigError(configIssues(result.error.issues))
 }

@@ -12,6 +12,6 @@ export interface OAuthRouteDeps {
    * (`getConnInfo(c).remote.address`).
    */
   clientIp?: (c: Context) => string | undefined
-  /** Counters for /metrics (src/http/metrics.ts); optional so tests and the edge need none. */
+  /** Counters for /metrics (src/entry/node-metrics.ts); optional so tests and the edge need none. */
   metrics?: { tokenIssued(grantType: string): void; loginFailed(reason: string): void }
 }

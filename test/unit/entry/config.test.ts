@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, parseVerificationConfig } from '../../../src/core/config.ts'
+import {
+  ConfigError,
+  parseVerificationConfig,
+  type ParseOptions,
+} from '../../../src/core/config.ts'
 import { publicJwk, publicJwks, privateJwks } from '../../fixtures/keys.ts'
 
 const base = {
@@ -8,9 +12,9 @@ const base = {
   GATEHOUSE_JWKS_URL: 'https://issuer.test/jwks',
 }
 
-function failure(env: Record<string, unknown>): ConfigError {
+function failure(env: Record<string, unknown>, options: ParseOptions = {}): ConfigError {
   try {
-    parseVerificationConfig(env)
+    parseVerificationConfig(env, options)
   } catch (err) {
     if (err instanceof ConfigError) return err
     throw err
@@ -125,11 +129,6 @@ describe('parseVerificationConfig', () => {
       'GATEHOUSE_JWKS_URL: must be an absolute http(s) URL',
     ],
     [
-      'both key sources',
-      { GATEHOUSE_JWKS: JSON.stringify(publicJwks()) },
-      'GATEHOUSE_JWKS: set only one',
-    ],
-    [
       'no key source',
       { GATEHOUSE_JWKS_URL: undefined },
       'GATEHOUSE_JWKS_URL: one of GATEHOUSE_JWKS_URL or GATEHOUSE_JWKS is required',
@@ -171,6 +170,9 @@ describe('parseVerificationConfig', () => {
       GATEHOUSE_JWKS: { keys: [publicJwk('ES256'), privateJwks.ES384] },
     })
     expect(err.message).toBe('GATEHOUSE_JWKS: must contain public keys only')
+    expect(err.issues).toEqual([
+      { field: 'GATEHOUSE_JWKS', message: 'must contain public keys only' },
+    ])
     expect(err.message).not.toContain(privateJwks.ES384.d)
   })
 
@@ -178,6 +180,99 @@ describe('parseVerificationConfig', () => {
     const noUrl = { ...base, GATEHOUSE_JWKS_URL: undefined }
     expect(failure({ ...noUrl, GATEHOUSE_JWKS: '{nope' }).fields).toEqual(['GATEHOUSE_JWKS'])
     expect(failure({ ...noUrl, GATEHOUSE_JWKS: '{"keys":[]}' }).fields).toEqual(['GATEHOUSE_JWKS'])
+  })
+
+  it('locates a JSON error in an inline JWKS by line and column, without quoting it', () => {
+    const noUrl = { ...base, GATEHOUSE_JWKS_URL: undefined }
+    const err = failure({
+      ...noUrl,
+      GATEHOUSE_JWKS: '{"keys": [\n  {"kty": "EC", "d": "SECRET"\n]}',
+    })
+    expect(err.message).toBe(
+      'GATEHOUSE_JWKS: is not valid JSON (line 3, column 1: expected "," or "}" after a property value)',
+    )
+    expect(err.message).not.toContain('SECRET')
+  })
+
+  it('lets an inline GATEHOUSE_JWKS win over GATEHOUSE_JWKS_URL (a secret beside the toml URL)', () => {
+    const jwks = publicJwks()
+    const config = parseVerificationConfig({ ...base, GATEHOUSE_JWKS: JSON.stringify(jwks) })
+    expect(config.keySource).toEqual({ kind: 'inline', jwks })
+  })
+
+  it('refuses unknown GATEHOUSE_* names with a did-you-mean hint, and ignores others', () => {
+    const err = failure({
+      ...base,
+      GATEHOUSE_ISUER: 'https://issuer.test',
+      GATEHOUSE_L1_MAX_ENTIRES: '5',
+      GATEHOUSE_FROBNICATE: '1',
+      GATEHOUSE_ORIGIN_SERVICE_HOST: '10.0.0.1',
+      PATH: '/usr/bin',
+      OTEL_RESOURCE_ATTRIBUTES: 'a=b',
+    })
+    expect(err.issues).toEqual([
+      {
+        field: 'GATEHOUSE_ISUER',
+        message: 'is not a known variable (did you mean "GATEHOUSE_ISSUER"?)',
+      },
+      {
+        field: 'GATEHOUSE_L1_MAX_ENTIRES',
+        message: 'is not a known variable (did you mean "GATEHOUSE_L1_MAX_ENTRIES"?)',
+      },
+      { field: 'GATEHOUSE_FROBNICATE', message: 'is not a known variable' },
+      {
+        field: 'GATEHOUSE_ORIGIN_SERVICE_HOST',
+        message:
+          'is not a known variable (a Kubernetes service link? set enableServiceLinks: false)',
+      },
+    ])
+  })
+
+  it('accepts only the variables the runtime reads', () => {
+    expect(failure({ ...base, PORT: '8080' }, { runtime: 'edge' }).issues).toEqual([
+      { field: 'PORT', message: 'is read only by the Node origin, not by the edge Worker' },
+    ])
+    expect(
+      failure({ ...base, GATEHOUSE_ORIGIN_URL: 'https://o.test' }, { runtime: 'node' }).issues,
+    ).toEqual([
+      {
+        field: 'GATEHOUSE_ORIGIN_URL',
+        message: 'is read only by the edge Worker, not by the Node origin',
+      },
+    ])
+    expect(parseVerificationConfig({ ...base, PORT: '8080' }, { runtime: 'node' }).port).toBe(8080)
+  })
+
+  it('requires the audience only where tokens are verified', () => {
+    const noAudience = { ...base, GATEHOUSE_AUDIENCE: undefined }
+    expect(failure(noAudience).issues).toEqual([
+      { field: 'GATEHOUSE_AUDIENCE', message: 'is required (tokens are verified here)' },
+    ])
+    // A minting origin: no /verify then.
+    expect(parseVerificationConfig(noAudience, { origin: true }).audience).toBeUndefined()
+    // ... unless it is a gateway too.
+    expect(
+      failure({ ...noAudience, GATEHOUSE_UPSTREAM_URL: 'https://u.test' }, { origin: true }).fields,
+    ).toEqual(['GATEHOUSE_AUDIENCE'])
+  })
+
+  it('reads the OpenTelemetry variables into the tracing settings', () => {
+    expect(parseVerificationConfig(base).tracing).toBeUndefined()
+    expect(
+      parseVerificationConfig({
+        ...base,
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318/',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-key=a%20b',
+        OTEL_SERVICE_NAME: 'edge-eu',
+      }).tracing,
+    ).toEqual({
+      url: 'http://127.0.0.1:4318/v1/traces',
+      headers: { 'x-key': 'a b' },
+      serviceName: 'edge-eu',
+    })
+    expect(failure({ ...base, OTEL_EXPORTER_OTLP_HEADERS: 'no-equals' }).fields).toEqual([
+      'OTEL_EXPORTER_OTLP_HEADERS',
+    ])
   })
 
   it('reads the L2 store, origin and revocation settings, and checks they fit together', () => {

@@ -6,9 +6,13 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { once } from 'node:events'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../../fixtures/keys.ts'
+import { testConfig } from '../oauth/support.ts'
 
 const ROOT = new URL('../../../', import.meta.url).pathname
 const ARGS = [
@@ -122,5 +126,86 @@ describe('node entry process', () => {
     const proc = start({ ...baseEnv, GATEHOUSE_ISSUER: '' })
     expect(await proc.exited).toBe(1)
     expect(proc.stderr()).toContain('GATEHOUSE_ISSUER: is required')
+  })
+})
+
+describe('a misconfigured origin', () => {
+  let dir: string
+  let configPath: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gatehouse-node-process-'))
+    configPath = join(dir, 'config.json')
+    await writeFile(
+      configPath,
+      JSON.stringify(await testConfig({ issuer: 'http://127.0.0.1:8788' })),
+    )
+  })
+  afterAll(() => rm(dir, { recursive: true, force: true }))
+
+  /** A stand-in for Upstash that records every request: any request is a side effect. */
+  async function recordingStore() {
+    const requests: string[] = []
+    const server = createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`)
+      res.writeHead(500).end()
+    })
+    servers.push(server)
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as AddressInfo
+    return { url: `http://127.0.0.1:${port}`, requests }
+  }
+
+  const cases: [string, Record<string, string>, string[]][] = [
+    ['a bad port', { PORT: '70000' }, ['PORT: must be an integer between 0 and 65535']],
+    [
+      'a gateway without an audience, and a misspelled variable',
+      { GATEHOUSE_UPSTREAM_URL: 'http://127.0.0.1:9', GATEHOUSE_ISUER: 'x' },
+      [
+        'GATEHOUSE_ISUER: is not a known variable (did you mean "GATEHOUSE_ISSUER"?)',
+        'GATEHOUSE_AUDIENCE: is required with GATEHOUSE_UPSTREAM_URL (the gateway verifies)',
+      ],
+    ],
+    [
+      'a missing keys file',
+      { GATEHOUSE_KEYS_FILE: '/nonexistent/keys.json' },
+      [
+        'GATEHOUSE_KEYS_FILE: cannot read /nonexistent/keys.json: no such file or directory (ENOENT)',
+      ],
+    ],
+  ]
+  for (const [what, patch, lines] of cases) {
+    it(`exits 1 on ${what} before anything reaches L2 or a port`, async () => {
+      const l2 = await recordingStore()
+      const proc = start({
+        PATH: process.env.PATH ?? '',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        GATEHOUSE_CONFIG: configPath,
+        UPSTASH_REDIS_REST_URL: l2.url,
+        UPSTASH_REDIS_REST_TOKEN: 'test-token',
+        ...patch,
+      })
+      expect(await proc.exited).toBe(1)
+      for (const line of lines) expect(proc.stderr()).toContain(line)
+      expect(l2.requests).toEqual([])
+      expect(proc.records.map((r) => r.msg)).not.toContain('jwks published')
+      expect(proc.records.map((r) => r.msg)).not.toContain('listening')
+    })
+  }
+
+  it('mints without GATEHOUSE_AUDIENCE, serving no /verify', async () => {
+    const proc = start({
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      GATEHOUSE_CONFIG: configPath,
+    })
+    const { port } = await proc.waitFor('listening')
+    const base = `http://127.0.0.1:${String(port)}`
+    expect((await fetch(`${base}/.well-known/openid-configuration`)).status).toBe(200)
+    expect((await fetch(`${base}/verify`)).status).toBe(404)
+    proc.child.kill('SIGTERM')
+    expect(await proc.exited).toBe(0)
   })
 })

@@ -35,10 +35,17 @@ describe('createApp', () => {
   it('validates deps once, at construction', () => {
     const bad = [
       { role: 'middle', verifier, logger: silentLogger },
-      { role: 'edge', logger: silentLogger },
+      { role: 'edge', verifier: {}, logger: silentLogger },
+      { role: 'edge', logger: silentLogger, gateway: { url: 'https://u.test' } },
       { role: 'edge', verifier },
     ]
     for (const deps of bad) expect(() => createApp(deps as unknown as AppDeps)).toThrow(TypeError)
+  })
+
+  it('serves no /verify without a verifier (a minting origin without GATEHOUSE_AUDIENCE)', async () => {
+    const app = createApp({ role: 'origin', logger: silentLogger })
+    expect((await app.request('/verify')).status).toBe(404)
+    expect((await app.request('/healthz')).status).toBe(200)
   })
 
   it('does not serve the gateway unless configured', async () => {

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-import { createMetrics } from '../../../src/http/metrics.ts'
+import { createMetrics } from '../../../src/entry/node-metrics.ts'
 import type { GatehouseEnv } from '../../../src/http/types.ts'
 
 const DASHBOARD = new URL('../../../k8s-fallback/grafana/gatehouse-origin.json', import.meta.url)

@@ -14,7 +14,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from '../store/types.ts'
-import type { GatehouseEnv } from './types.ts'
+import type { GatehouseEnv } from '../http/types.ts'
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 /** Seconds; an auth service answers in milliseconds, a login with scrypt in ~100 ms. */
