@@ -6,10 +6,10 @@
  * @example gatehouse keys generate --alg EdDSA --status next
  */
 import { parseArgs } from 'node:util'
+import { SIGNING_ALGS as ALGS } from '../core/keys.ts'
 import type { KeyStatus, SigningAlgorithm } from '../core/oauth/config.ts'
 import { generateSigningKey } from '../core/oauth/keys.ts'
 
-const ALGS: readonly SigningAlgorithm[] = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256']
 const STATUSES: readonly KeyStatus[] = ['next', 'active']
 
 export async function keysGenerate(args: string[]): Promise<Record<string, unknown>> {

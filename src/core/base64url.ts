@@ -29,7 +29,7 @@ export function decodeBase64UrlRange(
   s: string,
   start: number,
   end: number,
-): Uint8Array | undefined {
+): Uint8Array<ArrayBuffer> | undefined {
   const length = end - start
   const rem = length & 3
   if (rem === 1 || length < 0) return undefined
@@ -86,7 +86,7 @@ export function decodeBase64UrlRange(
  *
  * @example decodeBase64Url('Zm9v') // bytes of "foo"
  */
-export function decodeBase64Url(s: string): Uint8Array | undefined {
+export function decodeBase64Url(s: string): Uint8Array<ArrayBuffer> | undefined {
   return decodeBase64UrlRange(s, 0, s.length)
 }
 

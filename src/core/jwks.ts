@@ -8,6 +8,7 @@ import { buildKeys, selectKey } from './key-selection.ts'
 import { SIGNING_ALGS } from './keys.ts'
 import { parseJsonObject } from './json.ts'
 import type { Clock, SigningAlg } from './types.ts'
+import { HTTPS_EXCEPT_LOOPBACK, isHttpsOrLoopback } from './urls.ts'
 
 /** A public key bound to exactly one access-token algorithm. */
 export interface VerificationKey {
@@ -79,11 +80,8 @@ function positive(name: string, value: number | undefined, fallback: number, max
 
 function checkUrl(url: string | URL): URL {
   const parsed = new URL(url)
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname)
   // RFC 8414 §2: jwks_uri is https; plain http only for local development.
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
-    throw new TypeError('jwks_uri must be https (http only on loopback)')
-  }
+  if (!isHttpsOrLoopback(parsed)) throw new TypeError(`jwks_uri ${HTTPS_EXCEPT_LOOPBACK}`)
   return parsed
 }
 

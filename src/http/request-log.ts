@@ -4,6 +4,7 @@
  * failures, a stable error code. Never headers, never a body, never a token.
  */
 import type { Context, MiddlewareHandler } from 'hono'
+import { requestId } from 'hono/request-id'
 import { logEnabled, redactTokens, type Logger } from './log.ts'
 import type { GatehouseEnv } from './types.ts'
 
@@ -13,54 +14,15 @@ export const REQUEST_ID_MAX_LENGTH = 64
 /** Paths are cut to this length in logs: a log line should not grow with hostile input. */
 const MAX_LOGGED_PATH = 512
 
-/** Word characters, `-` and `=`: the ids Hono's own request-id middleware accepts. */
-const SAFE_REQUEST_ID = /^[\w\-=]+$/
-
-/** The part of Node's `ServerResponse` (or `Http2ServerResponse`) we use. */
-interface NodeOutgoing {
-  setHeader(name: string, value: string): unknown
-  headersSent: boolean
-}
-
 /**
- * On Node, `@hono/node-server` passes the `ServerResponse` as `c.env.outgoing`; elsewhere (workerd,
- * `app.request`) there is none. Checked by shape: a Worker binding is never a response with
- * `setHeader` and `headersSent`.
- */
-function nodeOutgoing(c: Context): NodeOutgoing | undefined {
-  const outgoing = (c.env as { outgoing?: Partial<NodeOutgoing> } | undefined)?.outgoing
-  return typeof outgoing?.setHeader === 'function' && typeof outgoing.headersSent === 'boolean'
-    ? (outgoing as NodeOutgoing)
-    : undefined
-}
-
-/**
- * Echoes a sane `X-Request-Id` (at most `REQUEST_ID_MAX_LENGTH` characters of `[A-Za-z0-9_=-]`) or
- * generates a UUID, sets it as `c.get('requestId')` and on the response.
- *
- * On Node the header goes on Node's response object, where `writeHead` merges it with whatever the
- * `Response` carries: so it is on every response, also those built outside Hono's helpers (the
- * gateway's proxied ones, `requireAuth`'s) and @hono/node-server's own 500, and Hono's `Response`
- * keeps a plain header record, which @hono/node-server writes without building a `Headers` object
- * (about 3 µs per request, a sixth of a no-op route; `npm run bench:http`). A `Response` that carries
- * its own `X-Request-Id` (an upstream echoing ours) keeps it, as on the other runtimes. Elsewhere the
- * header is set through Hono (`c.header`) and `requestLog` adds it to responses that lack it.
+ * `hono/request-id`: echoes a sane `X-Request-Id` (at most `REQUEST_ID_MAX_LENGTH` characters of
+ * `[A-Za-z0-9_=-]`) or generates a UUID, sets it as `c.get('requestId')` and on the response.
+ * `requestLog` adds it to responses built outside Hono's helpers (proxied ones, `requireAuth`'s).
  *
  * @example app.use(requestIdMiddleware(), requestLog(logger))
  */
 export const requestIdMiddleware = (): MiddlewareHandler<GatehouseEnv> =>
-  function requestIdMiddleware(c, next) {
-    const given = c.req.header('X-Request-Id')
-    const id =
-      given !== undefined && given.length <= REQUEST_ID_MAX_LENGTH && SAFE_REQUEST_ID.test(given)
-        ? given
-        : crypto.randomUUID()
-    c.set('requestId', id)
-    const outgoing = nodeOutgoing(c)
-    if (outgoing !== undefined && !outgoing.headersSent) outgoing.setHeader('X-Request-Id', id)
-    else c.header('X-Request-Id', id)
-    return next()
-  }
+  requestId({ limitLength: REQUEST_ID_MAX_LENGTH }) as MiddlewareHandler<GatehouseEnv>
 
 /**
  * Logs each request after it is answered (also when a handler threw: Hono's `onError` has already set
@@ -74,8 +36,8 @@ export function requestLog(logger: Logger): MiddlewareHandler<GatehouseEnv> {
   return async function accessLog(c, next) {
     const start = performance.now()
     await next()
-    // Off Node, responses built outside Hono's helpers (proxied, requireAuth's) miss the id header.
-    if (nodeOutgoing(c) === undefined) addRequestIdHeader(c)
+    // Responses built outside Hono's helpers (proxied, requireAuth's) miss the id header.
+    addRequestIdHeader(c)
     const status = c.res.status
     const level = status >= 500 ? 'error' : 'info'
     if (!logEnabled(logger, level)) return

@@ -5,7 +5,9 @@
  */
 import type { MiddlewareHandler } from 'hono'
 import { z } from 'zod'
+import { unknownNameMessage } from '../core/did-you-mean.ts'
 import { AuthError } from '../core/errors.ts'
+import { HTTPS_EXCEPT_LOOPBACK, isHttpsOrLoopback } from '../core/urls.ts'
 import type { VerifiedToken } from '../core/types.ts'
 import { DEFAULT_REALM, authErrorResponse } from './auth-response.ts'
 import { extractBearerToken } from './bearer.ts'
@@ -62,7 +64,6 @@ const common = {
 }
 const text = z.string().min(1)
 const leeway = z.number().int().min(0).max(60).optional()
-const isLoopback = (host: string) => ['localhost', '127.0.0.1', '[::1]'].includes(host)
 const schemas = {
   verifier: z.object({
     ...common,
@@ -79,10 +80,7 @@ const schemas = {
     // RFC 8414 §2: jwks_uri is https; plain http only for local development.
     jwksUrl: z
       .url({ protocol: /^https?$/ })
-      .refine(
-        (u) => u.startsWith('https:') || isLoopback(new URL(u).hostname),
-        'must be https (http only on loopback)',
-      ),
+      .refine((u) => isHttpsOrLoopback(new URL(u)), HTTPS_EXCEPT_LOOPBACK),
     clockLeewaySeconds: leeway,
     fetch: z.custom<typeof fetch>((v) => typeof v === 'function').optional(),
   }),
@@ -103,7 +101,14 @@ function checkOptions(options: RequireAuthOptions): void {
   if (given.length !== 1) {
     throw new TypeError('requireAuth: give exactly one of verifier, jwksUrl or jwks')
   }
-  const parsed = schemas[given[0]!].safeParse(options)
+  const schema = schemas[given[0]!]
+  // An unknown option is named first: `audiance` must not read as a missing `audience`.
+  const known = Object.keys(schema.shape)
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key))
+      throw new TypeError(`requireAuth: ${key}: ${unknownNameMessage(key, known, 'option')}`)
+  }
+  const parsed = schema.safeParse(options)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     throw new TypeError(`requireAuth: ${issue?.path.join('.') || 'options'}: ${issue?.message}`)

@@ -1,4 +1,5 @@
 import type { Requester, UpstashRequest, UpstashResponse } from '@upstash/redis'
+import { isHttpsOrLoopback } from '../core/urls.ts'
 import { redisErrorText, StoreError } from './errors.ts'
 
 export interface UpstashHttpOptions {
@@ -22,7 +23,6 @@ export interface UpstashTransport extends Requester {
   command(operation: string, args: readonly (string | number)[]): Promise<UpstashValue>
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const utf8 = new TextDecoder()
 
@@ -152,8 +152,7 @@ function checkUrl(url: unknown, allowHttp: boolean): string {
   }
   if (parsed.search || parsed.hash)
     throw new TypeError('Upstash url must not have a query or fragment')
-  const secure = parsed.protocol === 'https:'
-  if (!secure && !(parsed.protocol === 'http:' && (allowHttp || LOOPBACK.has(parsed.hostname)))) {
+  if (!isHttpsOrLoopback(parsed) && !(parsed.protocol === 'http:' && allowHttp)) {
     // The bearer token would cross the network in clear text.
     throw new TypeError(
       'Upstash url must be https (plain http only to loopback, or with allowHttp)',

@@ -8,21 +8,20 @@
  */
 import { z } from 'zod'
 import { suggestName } from '../did-you-mean.ts'
+import { SIGNING_ALGS } from '../keys.ts'
+import type { SigningAlg } from '../types.ts'
+import { isHttpsOrLoopback, isLoopbackHost } from '../urls.ts'
 import { ConfigError, type ConfigIssue } from '../errors.ts'
 
 export { ConfigError }
 
-const SIGNING_ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] as const
-export type SigningAlgorithm = (typeof SIGNING_ALGS)[number]
+export type SigningAlgorithm = SigningAlg
 export const KEY_STATUSES = ['next', 'active', 'retiring', 'retired'] as const
 export type KeyStatus = (typeof KEY_STATUSES)[number]
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const
 export type GrantType = (typeof GRANT_TYPES)[number]
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const
 export type ClientAuthMethod = (typeof AUTH_METHODS)[number]
-
-const isLoopbackHost = (host: string): boolean =>
-  host === 'localhost' || host === '127.0.0.1' || host === '[::1]'
 
 /** Parses an absolute URL or returns undefined (never throws). */
 const tryUrl = (value: string): URL | undefined => {
@@ -61,14 +60,14 @@ const audience = z
 const issuer = z.string().refine((v) => {
   const u = tryUrl(v)
   if (!u || u.search !== '' || u.hash !== '' || v.endsWith('/') || v.includes('?')) return false
-  return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname))
-}, 'must be an https URL (http only on localhost/127.0.0.1) with no query, fragment or trailing slash')
+  return isHttpsOrLoopback(u)
+}, 'must be an https URL (http only on loopback) with no query, fragment or trailing slash')
 
 const signingKey = z
   .object({
     kty: z.enum(['EC', 'OKP', 'RSA']),
     kid: z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 printable ASCII characters'),
-    alg: z.enum(SIGNING_ALGS),
+    alg: z.enum(SIGNING_ALGS as readonly SigningAlg[] as [SigningAlg, ...SigningAlg[]]),
     status: z.enum(KEY_STATUSES),
     /** Seconds since the epoch the key moved to `retiring`; informational for operators. */
     retiringSince: z.number().int().optional(),

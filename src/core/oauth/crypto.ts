@@ -4,8 +4,7 @@
  * envelope that keeps a rotated refresh token's successor readable only by the holder of the old one.
  * Runtime-free: `crypto.subtle` and `crypto.getRandomValues` only.
  */
-import { base64url } from 'jose'
-import { encodeBase64Url } from '../base64url.ts'
+import { decodeBase64Url, encodeBase64Url } from '../base64url.ts'
 
 const encoder = new TextEncoder()
 
@@ -54,7 +53,7 @@ export type Sha256 = (value: string) => string | Promise<string>
  */
 export async function sha256(value: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', encoder.encode(value))
-  return base64url.encode(new Uint8Array(digest))
+  return encodeBase64Url(new Uint8Array(digest))
 }
 
 /**
@@ -106,7 +105,7 @@ export async function seal(secret: string, plaintext: string): Promise<string> {
   const out = new Uint8Array(iv.length + ct.length)
   out.set(iv)
   out.set(ct, iv.length)
-  return base64url.encode(out)
+  return encodeBase64Url(out)
 }
 
 /**
@@ -116,7 +115,8 @@ export async function seal(secret: string, plaintext: string): Promise<string> {
  */
 export async function unseal(secret: string, sealed: string): Promise<string | undefined> {
   try {
-    const bytes = new Uint8Array(base64url.decode(sealed))
+    const bytes = decodeBase64Url(sealed)
+    if (bytes === undefined || bytes.length < 13) return undefined
     const key = await envelopeKey(secret, 'decrypt')
     const pt = await crypto.subtle.decrypt(
       { name: 'AES-GCM', iv: bytes.subarray(0, 12) },

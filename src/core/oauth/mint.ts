@@ -15,7 +15,6 @@
  * const signer = createTokenSigner({ issuer, keys, accessTokenTtlSeconds: 600, idTokenTtlSeconds: 600 })
  * const { token, jti, exp } = await signer.accessToken({ sub, clientId, scope: 'read', aud })
  */
-import { base64url } from 'jose'
 import { encodeBase64Url } from '../base64url.ts'
 import type { Clock } from '../types.ts'
 import type { SigningAlgorithm } from './config.ts'
@@ -115,7 +114,7 @@ export async function atHash(accessToken: string, alg: SigningAlgorithm): Promis
   const digest = new Uint8Array(
     await crypto.subtle.digest(AT_HASH[alg], new TextEncoder().encode(accessToken)),
   )
-  return base64url.encode(digest.subarray(0, digest.length / 2))
+  return encodeBase64Url(digest.subarray(0, digest.length / 2))
 }
 
 export function createTokenSigner(options: TokenSignerOptions): TokenSigner {

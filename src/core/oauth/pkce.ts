@@ -2,7 +2,7 @@
  * PKCE (RFC 7636) with S256 only: OAuth 2.1 and RFC 9700 §2.1.1 require PKCE for every client, and
  * `plain` protects nothing once the authorization request leaks, so it is not offered.
  */
-import { base64url } from 'jose'
+import { encodeBase64Url } from '../base64url.ts'
 import { timingSafeEqual } from './crypto.ts'
 
 // RFC 7636 §4.1: code_verifier = 43*128unreserved.
@@ -23,7 +23,7 @@ export const isValidCodeVerifier = (verifier: string): boolean => VERIFIER.test(
  */
 export async function s256Challenge(verifier: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))
-  return base64url.encode(new Uint8Array(digest))
+  return encodeBase64Url(new Uint8Array(digest))
 }
 
 /**

@@ -101,6 +101,11 @@ describe('requireAuth', () => {
       { issuer: 'i', audience: 'a', jwks: publicJwks(), jwksUrl: 'https://i' },
       /exactly one/,
     ],
+    [
+      'a misspelled option (named, not read as a missing one)',
+      { issuer: 'i', audiance: 'a', jwks: publicJwks() },
+      /^requireAuth: audiance: is not a known option \(did you mean "audience"\?\)$/,
+    ],
   ]
   for (const [name, options, message] of badOptions) {
     it(`throws at construction for ${name}`, () => {
