@@ -48,6 +48,8 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: ['test/workers/**/*.test.ts'],
+          // The issuer's JWKS on loopback, for the GATEHOUSE_JWKS_URL form (jwks-url.test.ts).
+          globalSetup: ['test/workers/global-jwks.ts'],
         },
       },
       {
