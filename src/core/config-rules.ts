@@ -35,16 +35,6 @@ function rule<T, F>(
   })
 }
 
-/** A rule whose unset value is an error. */
-function required<T>(check: (v: unknown) => { value: T } | { problem: string }) {
-  return z.unknown().transform((v, ctx): T => {
-    const result = isUnset(v) ? { problem: 'is required' } : check(v)
-    if ('value' in result) return result.value
-    ctx.addIssue({ code: 'custom', message: result.problem })
-    return z.NEVER
-  })
-}
-
 const toInteger = (v: unknown): number =>
   typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? +v : NaN
 
@@ -96,7 +86,7 @@ const identifierCheck = (v: unknown) =>
     ? { value: v }
     : { problem: 'must be a non-empty string without surrounding spaces' }
 
-export const identifier = required(identifierCheck)
+/** Required or not is decided with the other variables (core/config.ts). */
 export const optionalIdentifier = rule(undefined, identifierCheck)
 
 // RFC 6749 §3.3: scope = scope-token *( SP scope-token ), scope-token = 1*NQCHAR.
