@@ -1,5 +1,6 @@
-// Reading the revocation stream (`rev:stream`, XRANGE from a last-seen id) into filter items, and
-// comparing stream ids. Shared by the origin's snapshot builder and the edge sync loop.
+// Reading the revocation stream (`rev:stream`, XRANGE from a last-seen id) into filter items, with a
+// proof that nothing was trimmed away in between, and comparing stream ids. Shared by the origin's
+// snapshot builder and the edge sync loop.
 
 import type { Store, StreamEntry } from '../store/types.ts'
 import { parseStreamId } from './filter-snapshot.ts'
@@ -26,9 +27,6 @@ export function compareStreamIds(a: string, b: string): number {
 
 /** The later of two stream ids. */
 export const laterStreamId = (a: string, b: string): string => (compareStreamIds(a, b) >= 0 ? a : b)
-
-/** Milliseconds part of a stream id: when Redis appended the entry. */
-export const streamIdMs = (id: string): number => Number(parseStreamId(id)[0])
 
 const isKind = (kind: unknown): kind is RevocationKind =>
   REVOCATION_KINDS.includes(kind as RevocationKind)
@@ -58,40 +56,45 @@ export interface FeedRead {
   count: number
   /** False when `maxPages` ran out before the end of the stream. */
   caughtUp: boolean
+  /**
+   * True when the read is proven gap-free: no entry after `afterId` had been trimmed when the read
+   * ended (the stream's trim point, carried by its newest entry, is at or before `afterId`). False
+   * also when the trim point is unknown. Never inferred from how many entries the stream holds.
+   */
+  complete: boolean
 }
 
 /**
- * Reads the stream after `afterId` page by page, up to `maxPages` pages. With `sinceMs`, entries
- * appended at or before that time are read (and counted) but not returned as items.
+ * Reads the stream after `afterId` page by page, up to `maxPages` pages, and proves whether the read
+ * is complete. Callers apply `items` and move their cursor to `lastId` only when `complete`: a cursor
+ * never moves past an entry that was not applied.
  *
  * @example
- * const { items, lastId, caughtUp } = await readFeed(store, '1700000000000-0', 10)
+ * const { items, lastId, caughtUp, complete } = await readFeed(store, '1700000000000-0', 10)
  */
 export async function readFeed(
-  store: Pick<Store, 'readStream'>,
+  store: Pick<Store, 'readStream' | 'lastStreamEntry'>,
   afterId: string,
   maxPages: number,
-  sinceMs = -1,
 ): Promise<FeedRead> {
   const items: string[] = []
   let lastId = afterId
   let count = 0
-  for (let page = 0; page < maxPages; page++) {
+  let newest: StreamEntry | undefined
+  let caughtUp = false
+  for (let page = 0; page < maxPages && !caughtUp; page++) {
     const entries = await store.readStream(revocationKeys.stream, lastId, FEED_PAGE_SIZE)
-    const kept = sinceMs < 0 ? entries : entries.filter((e) => streamIdMs(e.id) > sinceMs)
-    for (const item of toFilterItems(kept)) items.push(item)
+    for (const item of toFilterItems(entries)) items.push(item)
     count += entries.length
-    const last = entries.at(-1)
-    if (last !== undefined) lastId = last.id
-    if (entries.length < FEED_PAGE_SIZE) return { items, lastId, count, caughtUp: true }
+    newest = entries.at(-1) ?? newest
+    if (newest !== undefined) lastId = newest.id
+    caughtUp = entries.length < FEED_PAGE_SIZE
   }
-  return { items, lastId, count, caughtUp: false }
-}
-
-/** The oldest entry's id (the stream may have been trimmed up to it), or undefined when empty. */
-export async function oldestStreamId(
-  store: Pick<Store, 'readStream'>,
-): Promise<string | undefined> {
-  const [first] = await store.readStream(revocationKeys.stream, STREAM_START, 1)
-  return first?.id
+  // Caught up: the last entry read was the newest when the last page was read, so its trim point
+  // was the stream's. Not caught up: ask for the newest entry. Nothing after afterId at all: the
+  // newest entry is never trimmed, so nothing after afterId was ever appended.
+  if (!caughtUp) newest = (await store.lastStreamEntry(revocationKeys.stream)) ?? undefined
+  const trimmed = newest === undefined ? STREAM_START : newest.trimmedThrough
+  const complete = trimmed !== null && compareStreamIds(trimmed, afterId) <= 0
+  return { items, lastId, count, caughtUp, complete }
 }

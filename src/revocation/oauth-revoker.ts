@@ -18,7 +18,7 @@ import { createRevocationReader, createRevocationWriter, type RevocationWriter }
 export const MAX_ACCESS_TOKEN_LIFETIME_SECONDS = 900
 
 export function createOAuthRevoker(options: {
-  store: Pick<Store, 'get' | 'set' | 'compareAndSwap' | 'appendToStream'>
+  store: Pick<Store, 'get' | 'appendToStream'>
   now?: Clock
 }): Revoker & { writer: RevocationWriter } {
   const writer = createRevocationWriter({

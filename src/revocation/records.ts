@@ -1,8 +1,11 @@
 // Revocation records in L2 and the events that announce them (DESIGN.md, "Revocation with a stated
 // staleness bound"). A record is the source of truth: `rev:<kind>:<id>` with a TTL that outlives every
 // token it can concern. The stream `rev:stream` tells edges which ids to add to their filter; an edge
-// that probes a hit confirms it here. The record is written before the event, so an edge that has
-// seen the event always finds the record.
+// that probes a hit confirms it here. Record and event are written in ONE atomic store step
+// (`appendToStream` with `record`): a record never exists without the event that announces it. (They
+// used to be two writes; a revocation whose event write failed left its record behind, the client's
+// retry of /revoke then found the token "already revoked" and was acknowledged without any event, and
+// edges never learned of it.)
 
 import type { Clock } from '../core/types.ts'
 import type { Store } from '../store/types.ts'
@@ -18,6 +21,21 @@ export const revocationKeys = {
   stream: 'rev:stream',
   snapshot: 'rev:snapshot',
 } as const
+
+/** The prefix every record key starts with (for a scan of all records). */
+export const RECORD_KEY_PREFIX = 'rev:'
+
+/**
+ * The kind and id of a record key, or undefined for any other key (the stream, the snapshot).
+ *
+ * @example parseRecordKey('rev:sid:s-1') // { kind: 'sid', id: 's-1' }
+ */
+export function parseRecordKey(key: string): { kind: RevocationKind; id: string } | undefined {
+  const match = /^rev:(jti|sid|sub):/.exec(key)
+  if (!match) return undefined
+  const id = key.slice(match[0].length)
+  return isRevocableId(id) ? { kind: match[1] as RevocationKind, id } : undefined
+}
 
 /** The string a filter holds for an id: kinds are namespaced so a `sub` never matches a `jti`. */
 export const filterItem = (kind: RevocationKind, id: string): string => `${kind}:${id}`
@@ -74,12 +92,15 @@ export function isRevokedBy(
 }
 
 export interface RevocationWriterOptions {
-  store: Pick<Store, 'set' | 'get' | 'compareAndSwap' | 'appendToStream'>
+  store: Pick<Store, 'get' | 'appendToStream'>
   /** Longest access-token lifetime the issuer mints (`exp - iat`), seconds; 1 ..= 86,400. */
   maxAccessTokenLifetimeSeconds: number
   /** Clock skew verifiers tolerate past `exp`; records outlive it. Default 60 (the core's maximum). */
   clockLeewaySeconds?: number
-  /** The stream is trimmed to about this many newest events (XADD MAXLEN ~). Default 100,000. */
+  /**
+   * The stream is trimmed to about this many newest events. Readers never infer trimming from a
+   * count: each event carries the trim point. Default 100,000.
+   */
   streamMaxLength?: number
   now?: Clock
 }
@@ -98,13 +119,13 @@ export interface RevocationWriter {
 }
 
 const MAX_LIFETIME_SECONDS = 86_400
-const MAX_CAS_ATTEMPTS = 5
 
 /**
- * Builds the writer the origin's `/revoke` (RFC 7009 §2.1), `/logout` and the admin API call. Every
- * method is idempotent: calling it again leaves the same record (for a subject, the latest
- * not-before wins) and appends one more event, which edges absorb harmlessly; the event is appended
- * even when the record existed, so a retry after a crash between the two writes still reaches edges.
+ * Builds the writer the origin's `/revoke` (RFC 7009 §2.1), `/logout` and the admin API call. Each
+ * revocation is one atomic store step that writes the record and appends its event; the promise
+ * resolves only once both are in L2, so a caller acknowledges only what edges will see. Every method
+ * is idempotent: calling it again leaves the same record (for a subject, the latest not-before wins)
+ * and appends one more event, which edges absorb harmlessly.
  *
  * @example
  * const writer = createRevocationWriter({ store, maxAccessTokenLifetimeSeconds: 900 })
@@ -129,9 +150,21 @@ export function createRevocationWriter(options: RevocationWriterOptions): Revoca
   }
   const nowSeconds = () => now() / 1000
 
-  const announce = async (kind: RevocationKind, id: string): Promise<void> => {
-    await store.appendToStream(revocationKeys.stream, { kind, id }, { maxLength })
-  }
+  const revoke = (
+    kind: RevocationKind,
+    id: string,
+    value: string,
+    ttlSeconds: number,
+    onExisting: 'keep' | 'greater',
+  ): Promise<string> =>
+    store.appendToStream(
+      revocationKeys.stream,
+      { kind, id },
+      {
+        maxLength,
+        record: { key: revocationKeys.record(kind, id), value, ttlSeconds, onExisting },
+      },
+    )
 
   return {
     async revokeToken(jti, exp) {
@@ -142,22 +175,14 @@ export function createRevocationWriter(options: RevocationWriterOptions): Revoca
       // Verifiers accept a token until exp + leeway (RFC 9068 §4, RFC 7519 §4.1.4).
       const ttl = Math.min(exp - nowSeconds(), MAX_LIFETIME_SECONDS) + leeway
       if (ttl <= 0) return false
-      await store.set(revocationKeys.record('jti', jti), String(Math.floor(nowSeconds())), {
-        ttlSeconds: ttl,
-        ifAbsent: true,
-      })
-      await announce('jti', jti)
+      await revoke('jti', jti, String(Math.floor(nowSeconds())), ttl, 'keep')
       return true
     },
 
     async revokeSession(sid) {
       assertId('sid', sid)
       // No token of the session can outlive this: the origin mints none for it after logout.
-      await store.set(revocationKeys.record('sid', sid), String(Math.floor(nowSeconds())), {
-        ttlSeconds: lifetime + leeway,
-        ifAbsent: true,
-      })
-      await announce('sid', sid)
+      await revoke('sid', sid, String(Math.floor(nowSeconds())), lifetime + leeway, 'keep')
     },
 
     async revokeSubject(sub, notBefore) {
@@ -167,24 +192,13 @@ export function createRevocationWriter(options: RevocationWriterOptions): Revoca
       if (!Number.isInteger(wanted) || wanted < 0 || wanted > current + 60) {
         throw new RangeError('notBefore must be whole seconds, not later than now')
       }
-      const key = revocationKeys.record('sub', sub)
-      let inForce = wanted
-      // Keep the later not-before under concurrent admins: read, compare, swap (one Lua call).
-      for (let attempt = 0; ; attempt++) {
-        const existing = await store.get(key)
-        const previous = existing === null ? NaN : Number(existing)
-        if (Number.isFinite(previous) && previous >= wanted) {
-          inForce = previous
-          break
-        }
-        // The last token issued before `wanted` lives until wanted + lifetime (+ leeway).
-        const ttl = wanted + lifetime + leeway - current
-        if (ttl <= 0) return wanted
-        if (await store.compareAndSwap(key, existing, String(wanted), { ttlSeconds: ttl })) break
-        if (attempt + 1 >= MAX_CAS_ATTEMPTS) throw new Error('revokeSubject: too much contention')
-      }
-      await announce('sub', sub)
-      return inForce
+      // The last token issued before `wanted` lives until wanted + lifetime (+ leeway).
+      const ttl = wanted + lifetime + leeway - current
+      if (ttl <= 0) return wanted
+      // The later not-before wins under concurrent admins, inside the same atomic step.
+      await revoke('sub', sub, String(wanted), ttl, 'greater')
+      const inForce = Number(await store.get(revocationKeys.record('sub', sub)))
+      return Number.isFinite(inForce) && inForce > wanted ? inForce : wanted
     },
   }
 }

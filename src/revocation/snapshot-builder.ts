@@ -1,21 +1,25 @@
 // The origin's half of the edge filter: keep a split-block Bloom filter of every revocation that can
 // still matter, and publish it to L2 as one binary snapshot (base64 in `rev:snapshot`) stamped with
 // the stream id it covers. An edge loads it in one read and then follows the stream from that id.
+//
+// The invariant every snapshot keeps: its filter holds every revocation whose event id is at or
+// before its stream id (and whose record has not expired). Two ways keep it:
+// - extending: reading the stream after the snapshot's id, applied only when the read is proven
+//   complete (feed.ts: every event carries the stream's trim point);
+// - rebuilding from the records themselves: read the newest stream id H first, then scan every
+//   `rev:*` record. Record and event are written in one atomic step, so every event up to H had its
+//   record in L2 before the scan began, and a full scan returns every key that exists throughout it.
+//   Records expire when no token they revoke can still be valid, so this also drops expired ids.
+// A stream gap (events trimmed before they were read) therefore always leads to a rebuild from the
+// records, never to a snapshot that skips them; how many entries the stream holds is never consulted.
 
 import type { Clock } from '../core/types.ts'
 import type { Store } from '../store/types.ts'
-import {
-  compareStreamIds,
-  laterStreamId,
-  oldestStreamId,
-  readFeed,
-  STREAM_START,
-  streamIdMs,
-} from './feed.ts'
+import { compareStreamIds, readFeed, STREAM_START } from './feed.ts'
 import { createRevocationFilter } from './filter.ts'
 import type { RevocationFilter, SbbfBackend } from './filter.ts'
 import { sbbfFalsePositiveRate } from './filter-layout.ts'
-import { revocationKeys } from './records.ts'
+import { filterItem, parseRecordKey, RECORD_KEY_PREFIX, revocationKeys } from './records.ts'
 import { decodeSnapshotText, encodeSnapshotText } from './snapshot-codec.ts'
 
 /** Structurally the HTTP layer's Logger; revocation/ does not import http/. */
@@ -28,13 +32,14 @@ export interface RevocationLogger {
 }
 
 export interface SnapshotBuilderOptions {
-  store: Pick<Store, 'get' | 'set' | 'compareAndSwap' | 'readStream'>
-  /** Longest access-token lifetime, seconds: older revocations are dropped at the next rebuild. */
+  store: Pick<
+    Store,
+    'get' | 'set' | 'compareAndSwap' | 'readStream' | 'lastStreamEntry' | 'scanKeys'
+  >
+  /** Longest access-token lifetime, seconds: the filter is rebuilt from the records this often. */
   maxAccessTokenLifetimeSeconds: number
   /** Matches the writer's; revocations stay relevant for lifetime + leeway. Default 60. */
   clockLeewaySeconds?: number
-  /** The writer's `streamMaxLength`: a stream this long may have been trimmed. Default 100,000. */
-  streamMaxLength?: number
   /** Ids the filter is sized for at least (it grows with the stream). Default 100,000. */
   expectedItems?: number
   /** Default 0.01 (DESIGN.md: ≤ 1% false positives). */
@@ -59,7 +64,7 @@ export interface SnapshotBuildResult {
   bytes: number
   /** True when this run wrote L2; false when nothing changed or a newer snapshot was there. */
   written: boolean
-  /** True when the filter was rebuilt from the stream rather than extended. */
+  /** True when the filter was rebuilt from the revocation records rather than extended. */
   rebuilt: boolean
 }
 
@@ -70,21 +75,22 @@ export interface SnapshotBuilder {
 interface State {
   filter: RevocationFilter
   streamId: string
-  /** `now()` when the filter was last rebuilt from scratch (0 when adopted from L2). */
+  /** `now()` when the filter was last rebuilt from the records (0 when adopted from L2). */
   builtAt: number
 }
 
 /** Far above any realistic page count: a runaway stream is still read in bounded steps per run. */
 const MAX_PAGES_PER_RUN = 10_000
+/** Keys per SCAN call. */
+const SCAN_PAGE = 1000
 
 /**
  * Builds the snapshot builder; call `run()` on a timer (see ./snapshot-schedule.ts). Each run:
  *
  * 1. reads the stored snapshot and adopts it if another origin published a newer one;
- * 2. extends the filter with stream entries after its id (XRANGE), or rebuilds it from scratch —
- *    on a cold start from the start of the stream, later (once per token lifetime, or when it holds
- *    more ids than it was sized for) from the entries that can still matter, so expired revocations
- *    stop costing bits; a rebuild happens only while the stream still reaches back that far;
+ * 2. rebuilds the filter from the revocation records (on a cold start, once per token lifetime, when
+ *    it holds more ids than it was sized for, or when the stream lost events before they were read),
+ *    or else extends it with the stream entries after its id;
  * 3. publishes it, never replacing a snapshot that covers a later stream id: by compare-and-swap
  *    when old and new fit in one request, else by one SET after the same check (an older snapshot
  *    racing in is safe anyway: edges read the stream from its id and catch up).
@@ -99,7 +105,6 @@ export function createSnapshotBuilder(options: SnapshotBuilderOptions): Snapshot
   const expectedItems = options.expectedItems ?? 100_000
   const falsePositiveRate = options.falsePositiveRate ?? 0.01
   const maxRequestBytes = options.maxRequestBytes ?? 1_000_000
-  const streamMaxLength = options.streamMaxLength ?? 100_000
   const now = options.now ?? Date.now
   if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > 86_400) {
     throw new RangeError('maxAccessTokenLifetimeSeconds must be an integer from 1 to 86400')
@@ -107,15 +112,12 @@ export function createSnapshotBuilder(options: SnapshotBuilderOptions): Snapshot
   if (!Number.isInteger(leeway) || leeway < 0 || leeway > 300) {
     throw new RangeError('clockLeewaySeconds must be an integer from 0 to 300')
   }
-  if (!Number.isInteger(streamMaxLength) || streamMaxLength < 1) {
-    throw new RangeError('streamMaxLength must be a positive integer')
-  }
   if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 1024) {
     throw new RangeError('maxRequestBytes must be an integer of at least 1024')
   }
   // Validates expectedItems and falsePositiveRate once, here.
   createRevocationFilter({ expectedItems, falsePositiveRate })
-  const relevantMs = (lifetime + leeway) * 1000
+  const rebuildMs = (lifetime + leeway) * 1000
 
   let state: State | undefined
 
@@ -146,19 +148,32 @@ export function createSnapshotBuilder(options: SnapshotBuilderOptions): Snapshot
     }
   }
 
-  /**
-   * A filter of the revocations that can still matter (appended after `windowStart`), or undefined
-   * when the stream may have lost some of them to trimming. It has not when its oldest entry is at
-   * or before the window, or when it holds fewer entries than it is trimmed to (never trimmed).
-   */
-  async function rebuild(oldest: string | undefined, windowStart: number) {
-    const reachesBack = oldest === undefined || streamIdMs(oldest) <= windowStart
-    const from = reachesBack ? `${windowStart}-0` : STREAM_START
-    const feed = await readFeed(store, from, MAX_PAGES_PER_RUN, windowStart)
-    if (!reachesBack && feed.count >= streamMaxLength) return undefined
-    const filter = sized(feed.items.length)
-    filter.addMany(feed.items)
-    return { filter, streamId: feed.lastId, builtAt: now() }
+  /** A filter of every live record, covering the stream up to its newest id read beforehand. */
+  async function rebuildFromRecords(): Promise<State> {
+    const builtAt = now()
+    const head = await store.lastStreamEntry(revocationKeys.stream)
+    const items = new Set<string>()
+    let cursor = '0'
+    do {
+      const page = await store.scanKeys(RECORD_KEY_PREFIX, cursor, SCAN_PAGE)
+      for (const key of page.keys) {
+        const record = parseRecordKey(key)
+        if (record !== undefined) items.add(filterItem(record.kind, record.id))
+      }
+      cursor = page.cursor
+    } while (cursor !== '0')
+    const filter = sized(items.size)
+    filter.addMany([...items])
+    return { filter, streamId: head?.id ?? STREAM_START, builtAt }
+  }
+
+  /** Extends `current` with the stream after its id; false when the stream has a gap there. */
+  async function extend(current: State): Promise<boolean> {
+    const feed = await readFeed(store, current.streamId, MAX_PAGES_PER_RUN)
+    if (!feed.complete) return false
+    current.filter.addMany(feed.items)
+    current.streamId = feed.lastId
+    return true
   }
 
   return {
@@ -172,49 +187,18 @@ export function createSnapshotBuilder(options: SnapshotBuilderOptions): Snapshot
         state = stored.state
       }
 
-      const oldest = await oldestStreamId(store)
-      // Entries appended before the window cannot revoke a token that is still valid.
-      const windowStart = Math.max(0, startedAt - relevantMs)
       let rebuilt = false
-      if (state === undefined) {
-        // Cold start: the whole stream, even if trimmed (there is nothing better to start from).
-        const feed = await readFeed(store, STREAM_START, MAX_PAGES_PER_RUN)
-        if (feed.count >= streamMaxLength) {
+      const due =
+        state === undefined || startedAt - state.builtAt >= rebuildMs || overCapacity(state.filter)
+      if (state === undefined || due || !(await extend(state))) {
+        if (state !== undefined && !due) {
           logger?.log({
             level: 'warn',
-            msg: 'revocation stream may be trimmed; cold start is partial',
+            msg: 'revocation stream was trimmed past the snapshot: rebuilding from the records',
           })
         }
-        const filter = sized(feed.items.length)
-        filter.addMany(feed.items)
-        state = { filter, streamId: feed.lastId, builtAt: startedAt }
+        state = await rebuildFromRecords()
         rebuilt = true
-      } else {
-        const fresh =
-          startedAt - state.builtAt >= relevantMs || overCapacity(state.filter)
-            ? await rebuild(oldest, windowStart)
-            : undefined
-        if (fresh !== undefined) {
-          // The rebuild read everything after state.streamId too: the covered id only moves forward.
-          state = { ...fresh, streamId: laterStreamId(fresh.streamId, state.streamId) }
-          rebuilt = true
-        } else {
-          if (
-            oldest !== undefined &&
-            state.streamId !== STREAM_START &&
-            compareStreamIds(oldest, state.streamId) > 0
-          ) {
-            // Entries between our id and the oldest may be gone: streamMaxLength is too small for
-            // the revocation rate. Their records still deny on a hit; edges may never see the ids.
-            logger?.log({
-              level: 'error',
-              msg: 'revocation stream trimmed past the snapshot: raise streamMaxLength',
-            })
-          }
-          const feed = await readFeed(store, state.streamId, MAX_PAGES_PER_RUN)
-          state.filter.addMany(feed.items)
-          state.streamId = feed.lastId
-        }
       }
 
       const text = encodeSnapshotText(state.filter.toSnapshot(state.streamId))

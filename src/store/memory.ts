@@ -4,9 +4,13 @@ import type { AppendOptions, SetOptions, Store, StreamEntry } from './types.ts'
 import {
   assertKey,
   assertPositiveInteger,
+  assertScan,
   assertStreamFields,
   assertValue,
+  checkAppendOptions,
   compareStreamIds,
+  formatStreamId,
+  greaterReplaces,
   MAX_STREAM_COUNT,
   parseStreamId,
   ttlToMs,
@@ -19,6 +23,12 @@ export interface MemoryStoreOptions {
   maxKeys?: number
   /** Hard cap on entries per stream, whatever `maxLength` asks. Default 10 000. */
   maxStreamLength?: number
+  /**
+   * How many of `length` entries a trim to `maxLength` keeps (clamped to 1..length). Default: exactly
+   * `maxLength`. Tests pass other rules to stand in for other backends: Upstash's `MAXLEN ~ N` keeps
+   * N−1 to N+1, stock Redis keeps whole 100-entry nodes.
+   */
+  trimKeeps?: (maxLength: number, length: number) => number
 }
 
 interface StringEntry {
@@ -27,14 +37,24 @@ interface StringEntry {
   expiresAt: number
 }
 
-interface StreamRecord {
+interface StoredEntry {
+  id: string
+  ms: bigint
+  seq: bigint
+  fields: Record<string, string>
+  trimmedThrough: string
+}
+
+interface StreamValue {
   kind: 'stream'
-  entries: { id: string; ms: bigint; seq: bigint; fields: Record<string, string> }[]
+  entries: StoredEntry[]
   last: { ms: bigint; seq: bigint }
+  /** Id of the newest entry ever trimmed ('0-0': none). */
+  trimmedThrough: string
   expiresAt: number
 }
 
-type Entry = StringEntry | StreamRecord
+type Entry = StringEntry | StreamValue
 
 const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
 
@@ -55,6 +75,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const now = options.now ?? Date.now
   const maxKeys = options.maxKeys ?? 10_000
   const maxStreamLength = options.maxStreamLength ?? 10_000
+  const trimKeeps = options.trimKeeps ?? ((max: number) => max)
   assertPositiveInteger('maxKeys', maxKeys, 2 ** 31)
   assertPositiveInteger('maxStreamLength', maxStreamLength, 2 ** 31)
   const data = new Map<string, Entry>()
@@ -73,6 +94,18 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     if (entry?.kind === 'stream') throw new StoreError('command_failed', operation, WRONGTYPE)
     return entry
   }
+
+  function readStreamValue(operation: string, key: string): StreamValue | undefined {
+    const entry = read(key)
+    if (entry?.kind === 'string') throw new StoreError('command_failed', operation, WRONGTYPE)
+    return entry
+  }
+
+  const stringEntry = (value: string, ttlMs: number): StringEntry => ({
+    kind: 'string',
+    value,
+    expiresAt: now() + ttlMs,
+  })
 
   /** Re-inserting moves the key to the end of the Map, so eviction takes the least recently written. */
   function write(key: string, entry: Entry): void {
@@ -171,47 +204,73 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     async appendToStream(stream, fields, appendOptions: AppendOptions = {}) {
       assertKey(stream)
       assertStreamFields(fields)
-      if (appendOptions.maxLength !== undefined) {
-        assertPositiveInteger('maxLength', appendOptions.maxLength, 2 ** 31)
-      }
+      const { recordTtlMs } = checkAppendOptions(appendOptions)
       const existing = read(stream)
       if (existing?.kind === 'string') {
         throw new StoreError('command_failed', 'appendToStream', WRONGTYPE)
       }
-      const record: StreamRecord = existing ?? {
+      const { record } = appendOptions
+      const current = record && readString('appendToStream', record.key)
+      // Everything is checked before anything is written: the step is all or nothing.
+      const value: StreamValue = existing ?? {
         kind: 'stream',
         entries: [],
         last: { ms: 0n, seq: 0n },
+        trimmedThrough: '0-0',
         expiresAt: Infinity,
+      }
+      if (record && recordTtlMs !== undefined) {
+        const replace =
+          current === undefined ||
+          (record.onExisting === 'greater' && greaterReplaces(current.value, record.value))
+        if (replace) write(record.key, stringEntry(record.value, recordTtlMs))
       }
       // Redis ids: the clock's milliseconds, with a sequence when the clock has not moved on (or went back).
       const t = BigInt(Math.floor(now()))
       const id =
-        t > record.last.ms ? { ms: t, seq: 0n } : { ms: record.last.ms, seq: record.last.seq + 1n }
-      record.last = id
-      record.entries.push({ id: `${id.ms}-${id.seq}`, ...id, fields: { ...fields } })
-      const keep = Math.min(appendOptions.maxLength ?? maxStreamLength, maxStreamLength)
-      if (record.entries.length > keep) record.entries.splice(0, record.entries.length - keep)
-      if (!existing) write(stream, record)
-      return `${id.ms}-${id.seq}`
+        t > value.last.ms ? { ms: t, seq: 0n } : { ms: value.last.ms, seq: value.last.seq + 1n }
+      value.last = id
+      const length = value.entries.length + 1
+      const limit = Math.min(appendOptions.maxLength ?? maxStreamLength, maxStreamLength)
+      if (length > limit) {
+        const keep = Math.max(1, Math.min(length, Math.floor(trimKeeps(limit, length))))
+        const gone = value.entries.splice(0, length - keep)
+        if (gone.length > 0) value.trimmedThrough = gone.at(-1)!.id
+      }
+      const entry = { id: formatStreamId(id), ...id, fields: { ...fields } }
+      value.entries.push({ ...entry, trimmedThrough: value.trimmedThrough })
+      if (!existing) write(stream, value)
+      return entry.id
     },
 
     async readStream(stream, afterId, count = 100) {
       assertKey(stream)
       const after = parseStreamId(afterId)
       assertPositiveInteger('count', count, MAX_STREAM_COUNT)
-      const record = read(stream)
-      if (!record) return []
-      if (record.kind === 'string') {
-        throw new StoreError('command_failed', 'readStream', WRONGTYPE)
-      }
+      const entries = readStreamValue('readStream', stream)?.entries ?? []
       const out: StreamEntry[] = []
-      for (const entry of record.entries) {
+      for (const entry of entries) {
         if (out.length >= count) break
-        if (compareStreamIds(entry, after) > 0)
-          out.push({ id: entry.id, fields: { ...entry.fields } })
+        if (compareStreamIds(entry, after) > 0) out.push(copyEntry(entry))
       }
       return out
+    },
+
+    async lastStreamEntry(stream) {
+      assertKey(stream)
+      const last = readStreamValue('lastStreamEntry', stream)?.entries.at(-1)
+      return last === undefined ? null : copyEntry(last)
+    },
+
+    async scanKeys(prefix, cursor, count = 1000) {
+      assertScan(prefix, cursor, count)
+      const t = now()
+      const keys: string[] = []
+      // One page: a snapshot of the live keys meets SCAN's guarantee trivially.
+      for (const [key, entry] of data) {
+        if (entry.expiresAt > t && key.startsWith(prefix)) keys.push(key)
+      }
+      return { keys, cursor: '0' }
     },
 
     async ping() {
@@ -220,6 +279,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   }
   return store
 }
+
+const copyEntry = (entry: StoredEntry): StreamEntry => ({
+  id: entry.id,
+  fields: { ...entry.fields },
+  trimmedThrough: entry.trimmedThrough,
+})
 
 /** INCR accepts only a canonical signed integer, as Redis's string2ll does. */
 function parseCounter(value: string): number {

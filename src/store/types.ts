@@ -16,15 +16,53 @@ export interface CompareAndSwapOptions {
   ttlSeconds?: number
 }
 
+/**
+ * A key written in the same atomic step as a stream entry (`AppendOptions.record`): no reader ever
+ * sees the key without the entry, so an entry that announces a record is never lost while the record
+ * stands (the revocation writer's guarantee, src/revocation/records.ts).
+ */
+export interface AppendRecord {
+  key: string
+  value: string
+  /** Lifetime of a newly written value, seconds (fractions round up to whole milliseconds). */
+  ttlSeconds: number
+  /**
+   * What happens when the key already holds a value: `keep` leaves it and its TTL (SET NX);
+   * `greater` replaces it only when `value` is numerically greater (a not-before time only moves
+   * forward). A value that is not a number is always replaced.
+   */
+  onExisting: 'keep' | 'greater'
+}
+
 export interface AppendOptions {
-  /** Trim the stream to about this many newest entries (XADD MAXLEN ~): at least this many stay. */
+  /**
+   * Trim the stream to about this many newest entries. Adapters may keep a few more or fewer (Upstash
+   * trims `MAXLEN ~` to N±1), so no reader may infer trimming from a count: every entry carries the
+   * trim point instead (`StreamEntry.trimmedThrough`).
+   */
   maxLength?: number
+  /** Written atomically with the entry (see `AppendRecord`). */
+  record?: AppendRecord
 }
 
 export interface StreamEntry {
   /** Redis stream id, `<ms>-<seq>`, strictly increasing within a stream. */
   id: string
   fields: Record<string, string>
+  /**
+   * The trim point when this entry was appended: every entry with an id up to this one had been
+   * trimmed, none after it ('0-0': nothing had been). The newest entry's value is the stream's trim
+   * point, so a reader that read everything after its cursor C knows the read was complete when this
+   * is at most C. `null` when unknown (an entry appended by something other than a Store adapter).
+   */
+  trimmedThrough: string | null
+}
+
+export interface KeyPage {
+  /** Keys that start with the prefix asked for (without the adapter's own key prefix). */
+  keys: string[]
+  /** Pass it back for the next page; '0' when the scan is complete. */
+  cursor: string
 }
 
 export interface Store {
@@ -52,7 +90,11 @@ export interface Store {
   expire(key: string, ttlSeconds: number): Promise<boolean>
   /** Remaining lifetime in milliseconds: `null` when absent, `Infinity` when it never expires. */
   ttlMs(key: string): Promise<number | null>
-  /** XADD with an auto-generated id; resolves the new id. */
+  /**
+   * XADD with an auto-generated id, trimming to `maxLength` and recording the trim point on the new
+   * entry, and writing `record` if given: all one atomic step (a Lua script on Redis). Resolves the
+   * new id. Resolving means the entry (and record) are in the store: callers may acknowledge.
+   */
   appendToStream(
     stream: string,
     fields: Record<string, string>,
@@ -60,6 +102,14 @@ export interface Store {
   ): Promise<string>
   /** Entries with an id strictly greater than `afterId` ('0' reads from the start), oldest first. */
   readStream(stream: string, afterId: string, count?: number): Promise<StreamEntry[]>
+  /** The newest entry (XREVRANGE + - COUNT 1), or null for an empty or absent stream. */
+  lastStreamEntry(stream: string): Promise<StreamEntry | null>
+  /**
+   * One page of the keys that start with `prefix` (SCAN MATCH). A full scan (from cursor '0' until
+   * '0' comes back) returns every key that existed throughout it, possibly some twice; keys written
+   * or deleted meanwhile may or may not appear. Expired keys never appear.
+   */
+  scanKeys(prefix: string, cursor: string, count?: number): Promise<KeyPage>
   /** `true` when the backend answers; `false` (never a throw) when it is unreachable. */
   ping(): Promise<boolean>
 }

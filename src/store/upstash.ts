@@ -8,10 +8,13 @@ import {
 import {
   assertKey,
   assertPositiveInteger,
+  assertScan,
   assertStreamFields,
   assertValue,
+  checkAppendOptions,
   MAX_STREAM_COUNT,
   parseStreamId,
+  TRIMMED_FIELD,
   ttlToMs,
 } from './validate.ts'
 
@@ -43,6 +46,67 @@ const INCREMENT = `
 local count = redis.call('INCR', KEYS[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count`
+
+// Every script names each key it touches in KEYS and carries Upstash's `allow-key-locking` flag, so
+// it locks only those keys instead of the whole database (Upstash, "Key-Based Locking"). Stock Redis
+// rejects the flag; the development bridge strips it and enforces what Upstash does with it.
+const KEY_LOCKING = '#!lua flags=allow-key-locking\n'
+
+// KEYS: stream [, record]. ARGV: maxLength or '', record mode ('' | 'keep' | 'greater'), record
+// value, record TTL ms, then field/value pairs. Reads and checks everything before the first write
+// (a Lua error does not roll back), then writes the record, trims, and appends the entry stamped with
+// the trim point: all or nothing, so no reader ever sees a record its entry does not announce.
+const APPEND = `${KEY_LOCKING}local stream = KEYS[1]
+local mode, value = ARGV[2], ARGV[3]
+local current = false
+if mode ~= '' then current = redis.call('GET', KEYS[2]) end
+local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+local trimmed = '0-0'
+if newest then
+  trimmed = false
+  local fields = newest[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == '${TRIMMED_FIELD}' then trimmed = fields[i + 1] end
+  end
+  if not trimmed then
+    -- Appended by something else: treat everything before the oldest entry as trimmed.
+    local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1][1]
+    local ms, seq = string.match(oldest, '^(%d+)-(%d+)$')
+    if seq ~= '0' then
+      trimmed = ms .. '-' .. string.format('%.0f', tonumber(seq) - 1)
+    elseif ms ~= '0' then
+      trimmed = string.format('%.0f', tonumber(ms) - 1) .. '-18446744073709551615'
+    else
+      trimmed = '0-0'
+    end
+  end
+end
+if mode == 'keep' then
+  if not current then redis.call('SET', KEYS[2], value, 'PX', ARGV[4]) end
+elseif mode == 'greater' then
+  local old = current and tonumber(current)
+  if not old or old ~= old or old == math.huge or old == -math.huge or old < tonumber(value) then
+    redis.call('SET', KEYS[2], value, 'PX', ARGV[4])
+  end
+end
+local maxLength = tonumber(ARGV[1])
+if maxLength then
+  local length = redis.call('XLEN', stream)
+  -- At most 1000 per append: lowering maxLength shrinks a long stream over several appends.
+  local excess = math.min(length + 1 - maxLength, 1000)
+  if excess > 0 then
+    local gone = redis.call('XRANGE', stream, '-', '+', 'COUNT', excess)
+    trimmed = gone[#gone][1]
+    redis.call('XTRIM', stream, 'MAXLEN', length - #gone)
+  end
+end
+return redis.call('XADD', stream, '*', '${TRIMMED_FIELD}', trimmed, unpack(ARGV, 5))`
+
+// Stream reads run as scripts, not XRANGE: Upstash serves EVAL (which may write) on the primary and
+// plain reads on read replicas, which can lag. A revocation feed read from a lagging replica would
+// make "a sync that starts at s sees every append before s" false by the replica's lag.
+const READ_STREAM = `${KEY_LOCKING}return redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])`
+const LAST_ENTRY = `${KEY_LOCKING}return redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)`
 
 const MAX_ID = (1n << 64n) - 1n
 
@@ -124,14 +188,22 @@ export function createUpstashStore(options: UpstashStoreOptions): Store {
     },
 
     async appendToStream(stream, fields, appendOptions: AppendOptions = {}) {
-      const args: (string | number)[] = ['XADD', k(stream)]
+      const keys = [k(stream)]
       assertStreamFields(fields)
-      if (appendOptions.maxLength !== undefined) {
-        assertPositiveInteger('maxLength', appendOptions.maxLength, 2 ** 31)
-        // `~` lets Redis trim whole radix-tree nodes only: cheap, and never below maxLength.
-        args.push('MAXLEN', '~', appendOptions.maxLength)
-      }
-      args.push('*', ...Object.entries(fields).flat())
+      const { recordTtlMs } = checkAppendOptions(appendOptions)
+      const { record, maxLength } = appendOptions
+      if (record) keys.push(k(record.key))
+      const args = [
+        'EVAL',
+        APPEND,
+        keys.length,
+        ...keys,
+        maxLength ?? '',
+        record?.onExisting ?? '',
+        record?.value ?? '',
+        recordTtlMs ?? '',
+        ...Object.entries(fields).flat(),
+      ]
       const id = await run('appendToStream', args)
       if (typeof id !== 'string') throw unexpected('appendToStream')
       return id
@@ -143,8 +215,31 @@ export function createUpstashStore(options: UpstashStoreOptions): Store {
       assertPositiveInteger('count', count, MAX_STREAM_COUNT)
       if (after.ms === MAX_ID && after.seq === MAX_ID) return []
       // `(` makes the start exclusive (Redis 6.2+): the caller passes the last id it has seen.
-      const args = ['XRANGE', prefixed, `(${after.ms}-${after.seq}`, '+', 'COUNT', count]
-      return streamEntries(await run('readStream', args))
+      const args = ['EVAL', READ_STREAM, 1, prefixed, `(${after.ms}-${after.seq}`, count]
+      return streamEntries('readStream', await run('readStream', args))
+    },
+
+    async lastStreamEntry(stream) {
+      const args = ['EVAL', LAST_ENTRY, 1, k(stream)]
+      const [last] = streamEntries('lastStreamEntry', await run('lastStreamEntry', args))
+      return last ?? null
+    },
+
+    async scanKeys(prefix, cursor, count = 1000) {
+      assertScan(prefix, cursor, count)
+      const pattern = globEscape(keyPrefix + prefix) + '*'
+      const reply = await run('scanKeys', ['SCAN', cursor, 'MATCH', pattern, 'COUNT', count])
+      const [next, keys] = Array.isArray(reply) ? reply : []
+      if (typeof next !== 'string' || !/^\d+$/.test(next) || !Array.isArray(keys)) {
+        throw unexpected('scanKeys')
+      }
+      return {
+        cursor: next,
+        keys: keys.map((key) => {
+          if (typeof key !== 'string' || !key.startsWith(keyPrefix)) throw unexpected('scanKeys')
+          return key.slice(keyPrefix.length)
+        }),
+      }
     },
 
     async ping() {
@@ -172,17 +267,22 @@ function integer(operation: string, v: UpstashValue): number {
   return v
 }
 
-function streamEntries(v: UpstashValue): StreamEntry[] {
-  if (!Array.isArray(v)) throw unexpected('readStream')
+function streamEntries(operation: string, v: UpstashValue): StreamEntry[] {
+  if (!Array.isArray(v)) throw unexpected(operation)
   return v.map((item) => {
     const [id, flat] = Array.isArray(item) ? item : []
     if (typeof id !== 'string' || !Array.isArray(flat) || flat.length % 2 !== 0) {
-      throw unexpected('readStream')
+      throw unexpected(operation)
     }
     const fields: Record<string, string> = {}
+    let trimmedThrough: string | null = null
     for (let i = 0; i < flat.length; i += 2) {
       const [name, value] = [flat[i], flat[i + 1]]
-      if (typeof name !== 'string' || typeof value !== 'string') throw unexpected('readStream')
+      if (typeof name !== 'string' || typeof value !== 'string') throw unexpected(operation)
+      if (name === TRIMMED_FIELD) {
+        trimmedThrough = value
+        continue
+      }
       // defineProperty, not assignment: a field named __proto__ must stay a plain field.
       Object.defineProperty(fields, name, {
         value,
@@ -191,6 +291,9 @@ function streamEntries(v: UpstashValue): StreamEntry[] {
         configurable: true,
       })
     }
-    return { id, fields }
+    return { id, fields, trimmedThrough }
   })
 }
+
+/** SCAN MATCH treats `* ? [ ] \\` as glob syntax: a prefix is matched literally. */
+const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')

@@ -3,6 +3,8 @@
  * RangeError, not a StoreError) on memory and on Redis, before anything is sent.
  */
 
+import type { AppendOptions } from './types.ts'
+
 const MAX_KEY_LENGTH = 1024
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 const STREAM_ID = /^(\d{1,20})(?:-(\d{1,20}))?$/
@@ -41,6 +43,12 @@ export function assertPositiveInteger(name: string, n: unknown, max: number): as
   }
 }
 
+/**
+ * The field every adapter adds to each entry it appends: the stream's trim point at that moment
+ * (`StreamEntry.trimmedThrough`). Reserved: callers cannot pass it.
+ */
+export const TRIMMED_FIELD = '_trimmed'
+
 export function assertStreamFields(fields: unknown): asserts fields is Record<string, string> {
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
     throw new TypeError('stream fields must be an object of strings')
@@ -50,7 +58,45 @@ export function assertStreamFields(fields: unknown): asserts fields is Record<st
   for (const [name, value] of entries) {
     assertValue(value)
     assertWellFormed('stream field name', name)
+    if (name === TRIMMED_FIELD) throw new TypeError(`stream field ${TRIMMED_FIELD} is reserved`)
   }
+}
+
+/** Checks `AppendOptions` before anything is sent; resolves the record's TTL in milliseconds. */
+export function checkAppendOptions(options: AppendOptions): { recordTtlMs?: number } {
+  if (options.maxLength !== undefined)
+    assertPositiveInteger('maxLength', options.maxLength, 2 ** 31)
+  const { record } = options
+  if (record === undefined) return {}
+  if (typeof record !== 'object' || record === null) throw new TypeError('record must be an object')
+  assertKey(record.key)
+  assertValue(record.value)
+  if (record.onExisting !== 'keep' && record.onExisting !== 'greater') {
+    throw new TypeError('record.onExisting must be "keep" or "greater"')
+  }
+  if (record.onExisting === 'greater' && !Number.isFinite(Number(record.value))) {
+    throw new TypeError('record.value must be a number when onExisting is "greater"')
+  }
+  return { recordTtlMs: ttlToMs(record.ttlSeconds) }
+}
+
+/**
+ * Whether an append with `onExisting: 'greater'` replaces `current`: when it is absent, not a
+ * number, or numerically smaller. The Lua script on Redis applies the same rule.
+ */
+export function greaterReplaces(current: string | null, next: string): boolean {
+  if (current === null) return true
+  const old = Number(current)
+  return !Number.isFinite(old) || old < Number(next)
+}
+
+/** `scanKeys` arguments: a prefix (may be empty: every key), a cursor of digits, a page size. */
+export function assertScan(prefix: unknown, cursor: unknown, count: unknown): void {
+  if (prefix !== '') assertKey(prefix)
+  if (typeof cursor !== 'string' || !/^\d{1,20}$/.test(cursor)) {
+    throw new TypeError('scan cursor must be a string of digits')
+  }
+  assertPositiveInteger('count', count, MAX_STREAM_COUNT)
 }
 
 /** A parsed stream id; a missing sequence is 0, as XRANGE reads an incomplete start id. */
@@ -69,6 +115,14 @@ export function parseStreamId(id: unknown): StreamId {
     throw new TypeError('stream id must look like <ms> or <ms>-<seq>')
   }
   return { ms, seq }
+}
+
+export const formatStreamId = (id: StreamId): string => `${id.ms}-${id.seq}`
+
+/** The id just before `id`: what is trimmed when everything older than `id` may be gone. */
+export function previousStreamId(id: StreamId): StreamId {
+  if (id.seq > 0n) return { ms: id.ms, seq: id.seq - 1n }
+  return id.ms > 0n ? { ms: id.ms - 1n, seq: U64_MAX } : { ms: 0n, seq: 0n }
 }
 
 export function compareStreamIds(a: StreamId, b: StreamId): number {

@@ -223,16 +223,96 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         expect(await store.readStream('absent', '0')).toEqual([])
       })
 
-      it('keeps at least maxLength newest entries and trims older ones', async () => {
+      it('trims to about maxLength newest entries and stamps each entry with the trim point', async () => {
         const store = await fresh()
         const ids: string[] = []
         for (let i = 0; i < 300; i++) {
           ids.push(await store.appendToStream('feed', { i: `${i}` }, { maxLength: 10 }))
         }
         const kept = await store.readStream('feed', '0', 1000)
-        expect(kept.length).toBeGreaterThanOrEqual(10)
+        expect(kept.length).toBeGreaterThanOrEqual(9)
         expect(kept.length).toBeLessThan(300)
         expect(kept.map((e) => e.id)).toEqual(ids.slice(-kept.length))
+        // The newest entry names exactly the last id trimmed: the one just before the oldest kept.
+        const newest = await store.lastStreamEntry('feed')
+        expect(newest?.id).toBe(ids.at(-1))
+        expect(newest?.trimmedThrough).toBe(ids[ids.length - kept.length - 1])
+        // Trim points never go back, and never reach the entry that carries them.
+        const points = kept.map((e) => e.trimmedThrough!)
+        expect([...points].sort(compareIds)).toEqual(points)
+        for (const entry of kept)
+          expect(compareIds(entry.trimmedThrough!, entry.id)).toBeLessThan(0)
+      })
+
+      it('stamps 0-0 while nothing was trimmed, and reads the newest entry (null when none)', async () => {
+        const store = await fresh()
+        expect(await store.lastStreamEntry('feed')).toBeNull()
+        const a = await store.appendToStream('feed', { n: '1' }, { maxLength: 5 })
+        const b = await store.appendToStream('feed', { n: '2' })
+        expect(await store.lastStreamEntry('feed')).toEqual({
+          id: b,
+          fields: { n: '2' },
+          trimmedThrough: '0-0',
+        })
+        expect((await store.readStream('feed', '0'))[0]).toEqual({
+          id: a,
+          fields: { n: '1' },
+          trimmedThrough: '0-0',
+        })
+        await store.set('plain', 'v')
+        await expect(store.lastStreamEntry('plain')).rejects.toSatisfy(
+          (e) => isStoreError(e) && e.code === 'command_failed',
+        )
+      })
+
+      it('writes a record with the entry: keep leaves an existing value, greater keeps the larger', async () => {
+        const store = await fresh()
+        const record = (value: string, onExisting: 'keep' | 'greater') => ({
+          record: { key: 'rec', value, ttlSeconds: 60, onExisting },
+        })
+        await store.appendToStream('feed', { n: '1' }, record('first', 'keep'))
+        expect(await store.get('rec')).toBe('first')
+        const ttl = await store.ttlMs('rec')
+        expect(ttl).toBeGreaterThan(55_000)
+        expect(ttl).toBeLessThanOrEqual(60_000)
+        await store.appendToStream('feed', { n: '2' }, record('second', 'keep'))
+        expect(await store.get('rec')).toBe('first')
+        await store.delete('rec')
+        await store.appendToStream('feed', { n: '3' }, record('100', 'greater'))
+        await store.appendToStream('feed', { n: '4' }, record('90', 'greater'))
+        expect(await store.get('rec')).toBe('100')
+        await store.appendToStream('feed', { n: '5' }, record('120', 'greater'))
+        expect(await store.get('rec')).toBe('120')
+        await store.set('rec', 'damaged')
+        await store.appendToStream('feed', { n: '6' }, record('1', 'greater'))
+        expect(await store.get('rec')).toBe('1')
+        // Every call appended its entry, whatever happened to the record.
+        expect((await store.readStream('feed', '0')).map((e) => e.fields.n)).toEqual([
+          '1',
+          '2',
+          '3',
+          '4',
+          '5',
+          '6',
+        ])
+      })
+
+      it('writes nothing when the record or the stream cannot be written (all or nothing)', async () => {
+        const store = await fresh()
+        await store.appendToStream('feed', { n: '1' })
+        await store.set('plain', 'v')
+        const wrongType = (e: unknown) => isStoreError(e) && e.code === 'command_failed'
+        const recordOn = (key: string) => ({
+          record: { key, value: '1', ttlSeconds: 60, onExisting: 'keep' as const },
+        })
+        await expect(store.appendToStream('feed', { n: '2' }, recordOn('feed'))).rejects.toSatisfy(
+          wrongType,
+        )
+        await expect(store.appendToStream('plain', { n: '2' }, recordOn('rec'))).rejects.toSatisfy(
+          wrongType,
+        )
+        expect(await store.get('rec')).toBeNull()
+        expect((await store.readStream('feed', '0')).map((e) => e.fields.n)).toEqual(['1'])
       })
 
       it('keeps hostile field names as plain fields', async () => {
@@ -256,6 +336,41 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         await expect(store.compareAndSwap('feed', null, 'x')).rejects.toSatisfy(wrongType)
         await expect(store.appendToStream('plain', { a: '1' })).rejects.toSatisfy(wrongType)
         await expect(store.readStream('plain', '0')).rejects.toSatisfy(wrongType)
+      })
+    })
+
+    describe('scanKeys', () => {
+      it('finds every key with the prefix, of any type, across pages, and nothing else', async () => {
+        const store = await fresh()
+        const wanted = new Set<string>()
+        for (let i = 0; i < 250; i++) {
+          wanted.add(`rev:jti:${i}`)
+          await store.set(`rev:jti:${i}`, '1', { ttlSeconds: 60 })
+        }
+        await store.appendToStream('rev:stream', { a: '1' })
+        wanted.add('rev:stream')
+        await store.set('other:rev:x', '1')
+        await store.set('re', '1')
+        const found = new Set<string>()
+        let cursor = '0'
+        let pages = 0
+        do {
+          const page = await store.scanKeys('rev:', cursor, 50)
+          for (const key of page.keys) found.add(key)
+          cursor = page.cursor
+          pages++
+        } while (cursor !== '0' && pages < 1000)
+        expect(cursor).toBe('0')
+        expect(found).toEqual(wanted)
+      })
+
+      it('matches the prefix literally, glob characters included', async () => {
+        const store = await fresh()
+        await store.set('a*[b]?\\:1', 'v')
+        await store.set('aX[b]?\\:1', 'v')
+        await store.set('a*b:1', 'v')
+        const { keys } = await scanAll(store, 'a*[b]?\\:')
+        expect(keys).toEqual(['a*[b]?\\:1'])
       })
     })
 
@@ -298,7 +413,7 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
             expect(await store.get('prop')).toBe(value)
             const id = await store.appendToStream('prop-feed', { v: value })
             const entries = await store.readStream('prop-feed', '0', 10_000)
-            expect(entries.at(-1)).toEqual({ id, fields: { v: value } })
+            expect(entries.at(-1)).toEqual({ id, fields: { v: value }, trimmedThrough: '0-0' })
           }),
           { numRuns: 40 },
         )
@@ -316,10 +431,27 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         await expect(store.readStream('s', 'not-an-id')).rejects.toThrow(TypeError)
         await expect(store.readStream('s', '0', 0)).rejects.toThrow(RangeError)
         await expect(store.appendToStream('s', {})).rejects.toThrow(TypeError)
+        await expect(store.appendToStream('s', { _trimmed: 'x' })).rejects.toThrow(TypeError)
+        const record = { key: 'r', value: 'not-a-number', ttlSeconds: 60, onExisting: 'greater' }
+        await expect(store.appendToStream('s', { a: '1' }, { record } as never)).rejects.toThrow(
+          TypeError,
+        )
+        await expect(store.scanKeys('p', 'x')).rejects.toThrow(TypeError)
         expect(await store.get('k')).toBeNull()
       })
     })
   })
+}
+
+async function scanAll(store: Store, prefix: string): Promise<{ keys: string[] }> {
+  const keys = new Set<string>()
+  let cursor = '0'
+  do {
+    const page = await store.scanKeys(prefix, cursor)
+    for (const key of page.keys) keys.add(key)
+    cursor = page.cursor
+  } while (cursor !== '0')
+  return { keys: [...keys].sort() }
 }
 
 function compareIds(a: string, b: string): number {

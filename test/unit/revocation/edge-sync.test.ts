@@ -5,9 +5,12 @@ import { createSnapshotBuilder } from '../../../src/revocation/snapshot-builder.
 import { createMemoryStore } from '../../../src/store/memory.ts'
 import { controlledStore, fakeClock, waitUntilCollector } from './support.ts'
 
-function setup(options: Partial<Parameters<typeof createRevocationSync>[0]> = {}) {
+function setup(
+  options: Partial<Parameters<typeof createRevocationSync>[0]> = {},
+  memory: Parameters<typeof createMemoryStore>[0] = {},
+) {
   const clock = fakeClock()
-  const store = controlledStore(createMemoryStore({ now: clock }))
+  const store = controlledStore(createMemoryStore({ now: clock, ...memory }))
   const writer = createRevocationWriter({ store, now: clock, maxAccessTokenLifetimeSeconds: 900 })
   const builder = createSnapshotBuilder({ store, now: clock, maxAccessTokenLifetimeSeconds: 900 })
   const bg = waitUntilCollector()
@@ -210,6 +213,45 @@ describe('createRevocationSync', () => {
     expect(await sync.syncNow()).toBe(true)
     expect(sync.has('jti:x')).toBe(true)
     expect(logs.some((l) => l.level === 'error')).toBe(true)
+  })
+
+  it('never moves its cursor past events trimmed before it read them; a newer snapshot heals', async () => {
+    const { clock, writer, builder, sync } = setup({}, { maxStreamLength: 100 })
+    await writer.revokeSession('first')
+    await builder.run()
+    await sync.syncNow()
+    const cursor = sync.status().streamId
+    clock.advance(2000)
+    for (let i = 0; i < 250; i++) await writer.revokeSession(`s-${i}`)
+    // The stream now starts after events this isolate never read, and the snapshot is older still.
+    expect(await sync.syncNow()).toBe(false)
+    expect(sync.status()).toMatchObject({ lastError: 'RevocationStreamGap', streamId: cursor })
+    expect(sync.status().lastSyncAt).toBeLessThan(clock())
+    expect(sync.has('sid:s-249')).toBe(true) // what it did read, it keeps
+    await builder.run() // the origin rebuilds from the records
+    clock.advance(2000)
+    expect(await sync.syncNow()).toBe(true)
+    for (let i = 0; i < 250; i++) expect(sync.has(`sid:s-${i}`)).toBe(true)
+    expect(sync.has('sid:first')).toBe(true)
+    expect(sync.status()).toMatchObject({ lastError: null, lastSyncAt: clock() })
+  })
+
+  it('a sync racing another keeps the filter gap-free whichever finishes first', async () => {
+    const { clock, store, writer, builder, sync } = setup({ snapshotReloadSeconds: 2 })
+    await sync.syncNow()
+    await writer.revokeSession('a')
+    await builder.run()
+    await writer.revokeSession('b')
+    clock.advance(2000)
+    // Two syncs in flight at once: one reloads the snapshot (due), both read the stream.
+    const first = sync.syncNow()
+    const second = sync.syncNow()
+    expect(await Promise.all([first, second])).toEqual([true, true])
+    await writer.revokeSession('c')
+    clock.advance(2000)
+    await sync.syncNow()
+    for (const sid of ['a', 'b', 'c']) expect(sync.has(`sid:${sid}`)).toBe(true)
+    expect(sync.status().streamId).toBe((await store.lastStreamEntry('rev:stream'))?.id)
   })
 
   it('validates its options once', () => {

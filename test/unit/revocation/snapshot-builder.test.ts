@@ -7,9 +7,12 @@ import { startSnapshotSchedule } from '../../../src/revocation/snapshot-schedule
 import { createMemoryStore } from '../../../src/store/memory.ts'
 import { controlledStore, fakeClock } from './support.ts'
 
-function setup(options: { maxRequestBytes?: number } = {}) {
+function setup(
+  options: { maxRequestBytes?: number } = {},
+  memory: Parameters<typeof createMemoryStore>[0] = {},
+) {
   const clock = fakeClock()
-  const store = controlledStore(createMemoryStore({ now: clock }))
+  const store = controlledStore(createMemoryStore({ now: clock, ...memory }))
   const writer = createRevocationWriter({ store, now: clock, maxAccessTokenLifetimeSeconds: 900 })
   const makeBuilder = () =>
     createSnapshotBuilder({
@@ -41,6 +44,51 @@ describe('createSnapshotBuilder', () => {
     expect(streamId).toBe(result.streamId)
     expect(filter.has('jti:j') && filter.has('sid:s')).toBe(true)
     expect(filter.has('jti:s')).toBe(false)
+  })
+
+  it('cold start rebuilds from the records, even when the stream no longer holds their events', async () => {
+    const { store, writer, makeBuilder } = setup({}, { maxStreamLength: 3 })
+    for (let i = 0; i < 10; i++) await writer.revokeSession(`s-${i}`)
+    expect(await store.readStream('rev:stream', '0')).toHaveLength(3)
+    const result = await makeBuilder().run()
+    expect(result).toMatchObject({ rebuilt: true, entries: 10 })
+    const { filter, streamId } = await stored(store)
+    for (let i = 0; i < 10; i++) expect(filter.has(`sid:s-${i}`)).toBe(true)
+    expect(streamId).toBe((await store.lastStreamEntry('rev:stream'))?.id)
+  })
+
+  // Whatever the backend keeps after a trim (Upstash `~` keeps N−1..N+1 of N, Redis whole 100-entry
+  // nodes), a gap after the snapshot is noticed from the trim point the entries carry.
+  for (const [name, trimKeeps] of [
+    ['N−1', (n: number) => n - 1],
+    ['N', (n: number) => n],
+    ['N+1', (n: number) => n + 1],
+    ['100-blocks', (n: number, length: number) => length - Math.floor((length - n) / 100) * 100],
+  ] as const) {
+    it(`a stream trimmed past the snapshot (keeping ${name}) leads to a rebuild from the records`, async () => {
+      const { clock, store, writer, makeBuilder } = setup({}, { maxStreamLength: 150, trimKeeps })
+      const builder = makeBuilder()
+      await writer.revokeSession('before')
+      await builder.run()
+      clock.advance(1000)
+      for (let i = 0; i < 400; i++) await writer.revokeSession(`s-${i}`)
+      const result = await builder.run()
+      expect(result.rebuilt).toBe(true)
+      const { filter, streamId } = await stored(store)
+      expect(filter.has('sid:before')).toBe(true)
+      for (let i = 0; i < 400; i++) expect(filter.has(`sid:s-${i}`)).toBe(true)
+      expect(streamId).toBe((await store.lastStreamEntry('rev:stream'))?.id)
+    })
+  }
+
+  it('extends without a rebuild while the stream is trimmed only behind the snapshot', async () => {
+    const { clock, writer, makeBuilder } = setup({}, { maxStreamLength: 50 })
+    const builder = makeBuilder()
+    for (let i = 0; i < 100; i++) await writer.revokeSession(`a-${i}`)
+    await builder.run()
+    clock.advance(1000)
+    for (let i = 0; i < 20; i++) await writer.revokeSession(`b-${i}`)
+    expect(await builder.run()).toMatchObject({ rebuilt: false, entries: 120 })
   })
 
   it('publishes an empty snapshot when nothing was ever revoked', async () => {
