@@ -176,12 +176,12 @@ export function createRevocationSync(options: RevocationSyncOptions): Revocation
     }
   }
 
-  // In the background: a routine refresh (the filter is within the bound) or a retry while L2 is
-  // failing. A filter past the bound with L2 healthy is refreshed by the request that needs it.
+  // In the background: a routine refresh while the filter is within the bound. A filter past the
+  // bound is refreshed by the request that needs it (prepare).
   function maybeSync(waitUntil: (promise: Promise<unknown>) => void = defaultWaitUntil): void {
     const t = now()
     if (!timeline.dueAt(t) || timeline.busyAt(t)) return
-    if (timeline.ageAt(t) > settings.boundMs && timeline.lastError === undefined) return
+    if (timeline.ageAt(t) > settings.boundMs) return
     waitUntil(runSync(t))
   }
 
@@ -219,12 +219,12 @@ export function createRevocationSync(options: RevocationSyncOptions): Revocation
         return false // age ≤ bound ≤ maxStaleness
       }
       // Older than the bound, or nothing loaded (an idle or new isolate): this request must not be
-      // decided on what we hold, so it syncs first. While L2 is failing no request waits: retries
-      // run in the background and the policy decides once the filter is past maxStaleness.
-      if (timeline.lastError !== undefined) {
-        maybeSync()
-        return warnIfStale(t)
-      }
+      // decided on what we hold, so it syncs first. Only while a sync failed less than syncSeconds
+      // ago does it go ahead on what we hold (L2 is failing: at most one request per isolate and
+      // syncSeconds waits, at most the timeout), and the policy decides past maxStaleness. So once
+      // L2 has answered for syncSeconds, no request is decided on a filter older than the bound,
+      // even on an isolate that saw an outage and then sat idle.
+      if (timeline.failedRecentlyAt(t)) return warnIfStale(t)
       return runSync(t).then(() => warnIfStale(now()))
     },
 

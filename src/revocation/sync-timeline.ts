@@ -40,11 +40,14 @@ export class SyncTimeline {
     return this.ageAt(t) > this.settings.maxStaleMs
   }
 
+  /** A sync started less than syncSeconds ago failed: the next try waits for syncSeconds. */
+  failedRecentlyAt(t: number): boolean {
+    return this.lastFailureAt !== undefined && t - this.lastFailureAt < this.settings.syncMs
+  }
+
   /** A sync is due: the filter is older than syncSeconds (or behind) and none failed just now. */
   dueAt(t: number): boolean {
-    const failedRecently =
-      this.lastFailureAt !== undefined && t - this.lastFailureAt < this.settings.syncMs
-    return (this.behind || this.ageAt(t) >= this.settings.syncMs) && !failedRecently
+    return (this.behind || this.ageAt(t) >= this.settings.syncMs) && !this.failedRecentlyAt(t)
   }
 
   busyAt(t: number): boolean {

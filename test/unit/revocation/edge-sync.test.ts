@@ -100,12 +100,16 @@ describe('createRevocationSync', () => {
     await bg.settle()
     expect(sync.status().lastError).toBe('StoreError')
     expect(logs.filter((l) => l.msg === 'revocation sync failed')).toHaveLength(1)
+    clock.advance(1999)
     sync.maybeSync(bg.waitUntil)
     expect(bg.count).toBe(0) // failed just now
+    expect(sync.prepare()).toBe(false) // past the bound, but a sync failed < syncSeconds ago
     store.mode = 'up'
-    clock.advance(2000)
-    sync.maybeSync(bg.waitUntil)
-    await bg.settle()
+    clock.advance(1)
+    // Past the bound and no failure within syncSeconds: the request syncs before deciding.
+    const ready = sync.prepare()
+    expect(ready).toBeInstanceOf(Promise)
+    expect(await ready).toBe(false)
     expect(sync.status()).toMatchObject({ lastError: null, ageSeconds: 0 })
   })
 
@@ -121,27 +125,49 @@ describe('createRevocationSync', () => {
     expect(sync.status().lastError).toBe('RevocationSyncTimeout')
     store.mode = 'up'
     clock.advance(2000)
-    sync.maybeSync(bg.waitUntil)
-    await bg.settle()
+    await sync.prepare()
     expect(sync.status().lastError).toBeNull()
   })
 
-  it('keeps serving the last filter while L2 is down and reports its age', async () => {
+  it('after an outage, an isolate that sat idle syncs before deciding the first request', async () => {
     const { clock, store, writer, sync, bg } = setup()
+    await sync.syncNow()
+    store.mode = 'down'
+    clock.advance(2000)
+    sync.maybeSync(bg.waitUntil)
+    await bg.settle()
+    expect(sync.status().lastError).toBe('StoreError')
+    store.mode = 'up' // L2 is back; no request comes for a minute
+    clock.advance(60_000)
+    await writer.revokeToken('during-idle', clock() / 1000 + 300)
+    const ready = sync.prepare()
+    expect(ready).toBeInstanceOf(Promise)
+    await ready
+    expect(sync.has('jti:during-idle')).toBe(true)
+  })
+
+  it('keeps serving the last filter while L2 is down and reports its age', async () => {
+    const { clock, store, writer, sync } = setup()
     await writer.revokeToken('known', clock() / 1000 + 300)
     await sync.syncNow()
     const syncedAt = clock()
     store.mode = 'down'
-    for (let i = 0; i < 14; i++) {
-      clock.advance(2000)
-      sync.maybeSync(bg.waitUntil)
-      expect(sync.prepare()).toBe(false) // past the bound, L2 failing: no request waits
-      await bg.settle()
+    let waited = 0
+    for (let i = 0; i < 28; i++) {
+      clock.advance(1000)
+      const ready = sync.prepare()
+      // Past the bound, L2 failing: one request per syncSeconds tries a sync (and fails fast);
+      // every other request is decided on the filter held.
+      if (ready instanceof Promise) {
+        waited++
+        expect(await ready).toBe(false)
+      } else expect(ready).toBe(false)
     }
+    expect(waited).toBe(13)
     expect(sync.has('jti:known')).toBe(true)
     expect(sync.status()).toMatchObject({ lastSyncAt: syncedAt, ageSeconds: 28, stale: false })
     clock.advance(2001)
-    expect(sync.prepare()).toBe(true)
+    expect(await sync.prepare()).toBe(true)
     expect(sync.status()).toMatchObject({ stale: true, streamId: expect.any(String) })
   })
 
