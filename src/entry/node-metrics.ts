@@ -6,6 +6,7 @@
  * Metrics: `gatehouse_http_requests_total{method,route,status}`,
  * `gatehouse_http_request_duration_seconds{method,route}` (histogram), `gatehouse_tokens_issued_total
  * {grant_type}`, `gatehouse_login_failures_total{reason}`, `gatehouse_store_errors_total{operation}`,
+ * `gatehouse_sessions_ended_total{reason}`, `gatehouse_backchannel_logout_total{outcome}`,
  * plus prom-client's default process metrics under their standard names (`process_*`, `nodejs_*`) so
  * stock dashboards work. `route` is Hono's matched pattern (`/token`, `/api/*`), never the raw path:
  * a label per distinct URL would let any client grow the registry without bound.
@@ -40,6 +41,10 @@ export interface Metrics {
   loginFailed(reason: string): void
   /** A store call failed (`get`, `compareAndSwap`, ...). */
   storeError(operation: string): void
+  /** A login session ended (`logout`, `subject_revoked`, `refresh_reuse`). */
+  sessionEnded(reason: string): void
+  /** A back-channel logout job was handled (`delivered`, `retry`, `dead`, `skipped`). */
+  backchannelLogout(outcome: string): void
   /** The same store, counting each rejected call in `gatehouse_store_errors_total{operation}`. */
   instrumentStore<S extends Partial<Store>>(store: S): S
 }
@@ -89,9 +94,24 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers: [registry],
   })
 
+  const sessions = new Counter({
+    name: 'gatehouse_sessions_ended_total',
+    help: 'Login sessions ended, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
+  const backchannel = new Counter({
+    name: 'gatehouse_backchannel_logout_total',
+    help: 'Back-channel logout deliveries, by outcome (retry: will be tried again; dead: given up).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  })
+
   const grantType = boundedLabel()
   const reason = boundedLabel()
   const operation = boundedLabel()
+  const endReason = boundedLabel()
+  const deliveryOutcome = boundedLabel()
   const storeError = (op: string): void => storeErrors.inc({ operation: operation(op) })
 
   const middleware: MiddlewareHandler<GatehouseEnv> = async (c, next) => {
@@ -121,6 +141,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     tokenIssued: (grant) => tokens.inc({ grant_type: grantType(grant) }),
     loginFailed: (why) => logins.inc({ reason: reason(why) }),
     storeError,
+    sessionEnded: (why) => sessions.inc({ reason: endReason(why) }),
+    backchannelLogout: (outcome) => backchannel.inc({ outcome: deliveryOutcome(outcome) }),
     instrumentStore<S extends Partial<Store>>(store: S): S {
       return new Proxy(store, {
         get(target, property, receiver) {

@@ -79,6 +79,8 @@ export async function startNodeServer(
     : undefined
   if (!store) logger.log({ level: 'warn', msg: 'no L2 store: revocation checks are off' })
   let snapshots: SnapshotSchedule | undefined
+  // Back-channel logout deliveries from the L2 queue (a restart resumes where the last one stopped).
+  origin?.backchannel.start()
   if (origin) {
     snapshots = startSnapshotSchedule({
       intervalSeconds: config.revocation.snapshotSeconds,
@@ -122,6 +124,7 @@ export async function startNodeServer(
                 issuer: origin.config.issuer,
                 jwks: origin.publicJwks,
                 revocation: origin.revocation,
+                sessions: origin.oauth.sessions,
               }),
             },
           ]
@@ -153,6 +156,7 @@ export async function startNodeServer(
       // From here /readyz answers 503 `draining` and every response says `Connection: close`.
       closing = true
       const stopSnapshots = snapshots?.stop()
+      const stopBackchannel = origin?.backchannel.stop()
       return new Promise<boolean>((resolve) => {
         const close = () => {
           const forceTimer = setTimeout(() => {
@@ -167,7 +171,9 @@ export async function startNodeServer(
             clearInterval(sweep)
             // A snapshot build in progress finishes (it is one atomic write) before we report done;
             // the last spans are sent.
-            void Promise.all([stopSnapshots, tracing?.flush()]).finally(() => resolve(true))
+            void Promise.all([stopSnapshots, stopBackchannel, tracing?.flush()]).finally(() =>
+              resolve(true),
+            )
           })
           server.closeIdleConnections()
         }

@@ -15,6 +15,10 @@ import type { Context, Hono } from 'hono'
 import type { JWK } from 'jose'
 import { ConfigError } from '../core/errors.ts'
 import type { OAuthConfig } from '../core/oauth/config.ts'
+import {
+  createBackchannelWorker,
+  type BackchannelWorker,
+} from '../core/oauth/backchannel-worker.ts'
 import { createOAuthContext, type OAuthContext } from '../core/oauth/context.ts'
 import { publishJwks, sharedEphemeralKey } from '../core/oauth/jwks-publication.ts'
 import { loadSigningKeys, type SigningKeySet } from '../core/oauth/keys.ts'
@@ -57,6 +61,11 @@ export interface Origin {
   publicJwks: { keys: JWK[] }
   /** Revocation records and events, shared with the edge (src/revocation/records.ts). */
   revocation: RevocationWriter
+  /**
+   * Delivers queued back-channel logout tokens; not started here (the server starts it and stops it
+   * on shutdown; in-process tests may run rounds with `runOnce`).
+   */
+  backchannel: BackchannelWorker
 }
 
 type Env = Record<string, unknown>
@@ -104,14 +113,27 @@ export async function createOriginRoutes(
     ...(options.clock ? { clock: options.clock } : {}),
     // Synchronous node:crypto for the secret digest and the token signature (node-crypto.ts).
     crypto: preferredOAuthCrypto(),
+    onSessionEnded: ({ reason, clients }) => {
+      log({ level: 'info', msg: 'session ended', reason, clients })
+      options.metrics?.sessionEnded?.(reason)
+    },
   })
+  const backchannel = backchannelWorker(oauth, options, log)
   const routes = createOAuthRoutes({
     oauth,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     clientIp: clientIpBehind(config.trustedProxyHops),
   })
-  return { routes, oauth, config: oauthConfig, store, publicJwks, revocation: revoker.writer }
+  return {
+    routes,
+    oauth,
+    config: oauthConfig,
+    store,
+    publicJwks,
+    revocation: revoker.writer,
+    backchannel,
+  }
 }
 
 type Log = NonNullable<Logger['log']>
@@ -130,6 +152,29 @@ function originStore(config: NodeConfig, options: OriginOptions, log: Log): Stor
     store = createMemoryStore(options.clock ? { now: options.clock } : {})
   }
   return options.instrumentStore ? options.instrumentStore(store) : store
+}
+
+/** Back-channel logout delivery (docs/logout.md): logs each outcome, never the token. */
+function backchannelWorker(oauth: OAuthContext, options: OriginOptions, log: Log) {
+  const delivery = oauth.config.backchannelLogout
+  return createBackchannelWorker({
+    queue: oauth.backchannel,
+    clients: oauth.clients,
+    signer: oauth.signer,
+    timeoutMs: delivery.timeoutSeconds * 1000,
+    pollMs: delivery.pollSeconds * 1000,
+    onEvent: ({ outcome, jobId, clientId, attempt, reason }) => {
+      const level = outcome === 'dead' ? 'error' : outcome === 'retry' ? 'warn' : 'info'
+      log({ level, msg: `backchannel logout ${outcome}`, clientId, jobId, attempt, reason })
+      options.metrics?.backchannelLogout?.(outcome)
+    },
+    onError: (e) =>
+      log({
+        level: 'error',
+        msg: 'backchannel logout round failed',
+        errorName: e instanceof Error ? e.name : typeof e,
+      }),
+  })
 }
 
 /** Development without configured keys: one ephemeral ES256 key shared through the store. */

@@ -77,5 +77,9 @@ export function createScryptHasher(parameters: ScryptParameters = {}): PasswordH
       const parsed = parse(encoded)
       return !parsed || parsed.ln < ln || parsed.r < r || parsed.p < p
     },
+    cost(encoded) {
+      const parsed = parse(encoded)
+      return parsed && 2 ** parsed.ln * parsed.r * parsed.p
+    },
   }
 }

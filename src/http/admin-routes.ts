@@ -1,6 +1,8 @@
 /**
- * The origin's admin API. Today one route: revoke every token of a user (a per-subject not-before,
- * DESIGN.md "Revocation with a stated staleness bound"), for support staff and incident response.
+ * The origin's admin API. Today one route: revoke every token and session of a user (a per-subject
+ * not-before, DESIGN.md "Revocation with a stated staleness bound", then every live login session of
+ * the user ended — refresh families revoked, each client told over the back channel), for support
+ * staff and incident response.
  *
  * Authentication is OAuth itself: a client_credentials access token from this issuer whose `aud` is the
  * issuer and whose `scope` holds `gatehouse:admin` (register an admin client with that scope and the
@@ -8,9 +10,11 @@
  *
  * @example
  * app.route('/', createAdminRoutes({ issuer, jwks: origin.publicJwks, revocation: origin.revocation }))
- * // POST /admin/users/u-42/revoke  Authorization: Bearer <admin token>  → 200 { sub, notBefore }
+ * // POST /admin/users/u-42/revoke  Authorization: Bearer <admin token>
+ * //   → 200 { sub, notBefore, sessionsEnded }
  */
 import { Hono } from 'hono'
+import type { Sessions } from '../core/oauth/sessions.ts'
 import { isRevocableId, type RevocationWriter } from '../revocation/index.ts'
 import { requireAuth } from './require-auth.ts'
 import type { GatehouseEnv } from './types.ts'
@@ -22,6 +26,8 @@ export interface AdminRoutesOptions {
   /** The origin's public keys: admin tokens are the origin's own. */
   jwks: { keys: object[] }
   revocation: Pick<RevocationWriter, 'revokeSubject'>
+  /** Ends the user's login sessions too; without it only tokens are revoked. */
+  sessions?: Pick<Sessions, 'endAllOf'>
 }
 
 export function createAdminRoutes(options: AdminRoutesOptions): Hono<GatehouseEnv> {
@@ -43,7 +49,8 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<GatehouseEn
       )
     }
     const notBefore = await options.revocation.revokeSubject(sub)
-    return c.json({ sub, notBefore }, 200, { 'Cache-Control': 'no-store' })
+    const sessionsEnded = (await options.sessions?.endAllOf(sub, 'subject_revoked')) ?? 0
+    return c.json({ sub, notBefore, sessionsEnded }, 200, { 'Cache-Control': 'no-store' })
   })
   return app
 }

@@ -3,6 +3,7 @@ import { StoreError } from './errors.ts'
 import type { AppendOptions, SetOptions, Store, StreamEntry } from './types.ts'
 import {
   assertKey,
+  assertMember,
   assertPositiveInteger,
   assertScan,
   assertStreamFields,
@@ -13,6 +14,7 @@ import {
   greaterReplaces,
   MAX_STREAM_COUNT,
   parseStreamId,
+  assertTimeMs,
   ttlToMs,
 } from './validate.ts'
 
@@ -54,7 +56,14 @@ interface StreamValue {
   expiresAt: number
 }
 
-type Entry = StringEntry | StreamValue
+interface ScheduleValue {
+  kind: 'schedule'
+  /** member → due time (ms). */
+  due: Map<string, number>
+  expiresAt: number
+}
+
+type Entry = StringEntry | StreamValue | ScheduleValue
 
 const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
 
@@ -91,13 +100,22 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
 
   function readString(operation: string, key: string): StringEntry | undefined {
     const entry = read(key)
-    if (entry?.kind === 'stream') throw new StoreError('command_failed', operation, WRONGTYPE)
+    if (entry && entry.kind !== 'string')
+      throw new StoreError('command_failed', operation, WRONGTYPE)
     return entry
   }
 
   function readStreamValue(operation: string, key: string): StreamValue | undefined {
     const entry = read(key)
-    if (entry?.kind === 'string') throw new StoreError('command_failed', operation, WRONGTYPE)
+    if (entry && entry.kind !== 'stream')
+      throw new StoreError('command_failed', operation, WRONGTYPE)
+    return entry
+  }
+
+  function readSchedule(operation: string, key: string): ScheduleValue | undefined {
+    const entry = read(key)
+    if (entry && entry.kind !== 'schedule')
+      throw new StoreError('command_failed', operation, WRONGTYPE)
     return entry
   }
 
@@ -206,7 +224,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       assertStreamFields(fields)
       const { recordTtlMs } = checkAppendOptions(appendOptions)
       const existing = read(stream)
-      if (existing?.kind === 'string') {
+      if (existing && existing.kind !== 'stream') {
         throw new StoreError('command_failed', 'appendToStream', WRONGTYPE)
       }
       const { record } = appendOptions
@@ -274,6 +292,41 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     },
 
     async ping() {
+      return true
+    },
+
+    async schedule(key, member, dueAtMs) {
+      assertKey(key)
+      assertMember(member)
+      assertTimeMs('dueAtMs', dueAtMs)
+      const value = readSchedule('schedule', key)
+      if (value) value.due.set(member, dueAtMs)
+      else write(key, { kind: 'schedule', due: new Map([[member, dueAtMs]]), expiresAt: Infinity })
+    },
+
+    async claimDue(key, nowMs, leaseMs, count) {
+      assertKey(key)
+      assertTimeMs('nowMs', nowMs)
+      assertPositiveInteger('leaseMs', leaseMs, 2 ** 31)
+      assertPositiveInteger('count', count, MAX_STREAM_COUNT)
+      const value = readSchedule('claimDue', key)
+      if (!value) return []
+      // Redis' sorted-set order: by score, then by member (byte order; code units agree for ASCII).
+      const due = [...value.due]
+        .filter(([, at]) => at <= nowMs)
+        .sort(([ma, a], [mb, b]) => a - b || (ma < mb ? -1 : ma > mb ? 1 : 0))
+        .slice(0, count)
+        .map(([member]) => member)
+      for (const member of due) value.due.set(member, nowMs + leaseMs)
+      return due
+    },
+
+    async unschedule(key, member) {
+      assertKey(key)
+      assertMember(member)
+      const value = readSchedule('unschedule', key)
+      if (!value?.due.delete(member)) return false
+      if (value.due.size === 0) data.delete(key)
       return true
     },
   }

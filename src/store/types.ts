@@ -112,4 +112,18 @@ export interface Store {
   scanKeys(prefix: string, cursor: string, count?: number): Promise<KeyPage>
   /** `true` when the backend answers; `false` (never a throw) when it is unreachable. */
   ping(): Promise<boolean>
+  /**
+   * Puts `member` in the schedule `key`, due at `dueAtMs` (milliseconds since the epoch), replacing
+   * any earlier due time (ZADD). Schedules are durable work queues: back-channel logout deliveries.
+   */
+  schedule(key: string, member: string, dueAtMs: number): Promise<void>
+  /**
+   * Atomically claims up to `count` members due at `nowMs`, earliest first (ties by member), and
+   * moves each one's due time to `nowMs + leaseMs`: a claimant that never finishes (a crash, a lost
+   * process) does not lose the member, which becomes due again when the lease ends (a visibility
+   * timeout). Concurrent claims never return the same member. One Lua script on Redis.
+   */
+  claimDue(key: string, nowMs: number, leaseMs: number, count: number): Promise<string[]>
+  /** Removes `member` from the schedule; `false` when it was not there (ZREM). */
+  unschedule(key: string, member: string): Promise<boolean>
 }

@@ -7,6 +7,7 @@ import {
 } from './upstash-http.ts'
 import {
   assertKey,
+  assertMember,
   assertPositiveInteger,
   assertScan,
   assertStreamFields,
@@ -15,6 +16,7 @@ import {
   MAX_STREAM_COUNT,
   parseStreamId,
   TRIMMED_FIELD,
+  assertTimeMs,
   ttlToMs,
 } from './validate.ts'
 
@@ -107,6 +109,12 @@ return redis.call('XADD', stream, '*', '${TRIMMED_FIELD}', trimmed, unpack(ARGV,
 // make "a sync that starts at s sees every append before s" false by the replica's lag.
 const READ_STREAM = `${KEY_LOCKING}return redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])`
 const LAST_ENTRY = `${KEY_LOCKING}return redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)`
+
+// KEYS: the schedule. ARGV: now ms, now + lease ms, count. Due members, earliest first, each moved to
+// the end of its lease in the same step, so two claimants never get the same member.
+const CLAIM_DUE = `${KEY_LOCKING}local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], member) end
+return due`
 
 const MAX_ID = (1n << 64n) - 1n
 
@@ -249,6 +257,31 @@ export function createUpstashStore(options: UpstashStoreOptions): Store {
         if (e instanceof StoreError) return false
         throw e
       }
+    },
+
+    async schedule(key, member, dueAtMs) {
+      const prefixed = k(key)
+      assertMember(member)
+      assertTimeMs('dueAtMs', dueAtMs)
+      integer('schedule', await run('schedule', ['ZADD', prefixed, dueAtMs, member]))
+    },
+
+    async claimDue(key, nowMs, leaseMs, count) {
+      const prefixed = k(key)
+      assertTimeMs('nowMs', nowMs)
+      assertPositiveInteger('leaseMs', leaseMs, 2 ** 31)
+      assertPositiveInteger('count', count, MAX_STREAM_COUNT)
+      const args = ['EVAL', CLAIM_DUE, 1, prefixed, nowMs, nowMs + leaseMs, count]
+      const members = await run('claimDue', args)
+      if (!Array.isArray(members) || members.some((m) => typeof m !== 'string'))
+        throw unexpected('claimDue')
+      return members as string[]
+    },
+
+    async unschedule(key, member) {
+      const prefixed = k(key)
+      assertMember(member)
+      return integer('unschedule', await run('unschedule', ['ZREM', prefixed, member])) === 1
     },
   }
 }

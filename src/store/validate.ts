@@ -129,3 +129,18 @@ export function compareStreamIds(a: StreamId, b: StreamId): number {
   if (a.ms !== b.ms) return a.ms < b.ms ? -1 : 1
   return a.seq === b.seq ? 0 : a.seq < b.seq ? -1 : 1
 }
+
+/** Milliseconds since the epoch as a schedule score: a whole number Redis holds exactly (≤ 2^53). */
+export function assertTimeMs(name: string, ms: unknown): asserts ms is number {
+  if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0) {
+    throw new RangeError(`${name} must be a whole number of milliseconds from 0 to 2^53`)
+  }
+}
+
+/** A schedule member: like a key, 1 to 1024 well-formed characters. */
+export function assertMember(member: unknown): asserts member is string {
+  if (typeof member !== 'string' || member.length === 0 || member.length > MAX_KEY_LENGTH) {
+    throw new TypeError(`schedule member must be a string of 1 to ${MAX_KEY_LENGTH} characters`)
+  }
+  assertWellFormed('schedule member', member)
+}

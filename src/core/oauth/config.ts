@@ -52,6 +52,15 @@ const webOrigin = z.string().refine((v) => {
   return u !== undefined && (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === v
 }, 'must be an origin like https://app.example.com (scheme, host, optional port, no path)')
 
+const backchannelUri = z
+  .string()
+  .max(2048)
+  .refine((v) => {
+    const u = tryUrl(v)
+    if (!u || v.includes('#')) return false
+    return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname))
+  }, 'must be an absolute https URL without fragment (http only on localhost/127.0.0.1)')
+
 const audience = z
   .string()
   .max(2048)
@@ -95,6 +104,9 @@ const client = z
     defaultScopes: z.array(scopeToken).max(100).default([]),
     audiences: z.array(audience).max(50).default([]),
     defaultAudience: audience.optional(),
+    // OIDC Back-Channel Logout 1.0 §2.2: where to POST logout tokens; absolute, no fragment.
+    backchannelLogoutUri: backchannelUri.optional(),
+    backchannelLogoutSessionRequired: z.boolean().default(false),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -180,6 +192,17 @@ export const oauthConfigSchema = z
       .object({
         loginPerIp: rateLimit.prefault({ limit: 30, windowSeconds: 60 }),
         loginPerUsername: rateLimit.prefault({ limit: 10, windowSeconds: 300 }),
+      })
+      .strict()
+      .prefault({}),
+    // How back-channel logout tokens are delivered (backchannel-worker.ts); seconds, fractions allowed.
+    backchannelLogout: z
+      .object({
+        timeoutSeconds: z.number().min(0.1).max(60).default(5),
+        maxAttempts: z.number().int().min(1).max(50).default(12),
+        retryBaseSeconds: z.number().min(0.05).max(3600).default(2),
+        retryMaxSeconds: z.number().min(0.05).max(86_400).default(600),
+        pollSeconds: z.number().min(0.05).max(300).default(2),
       })
       .strict()
       .prefault({}),

@@ -7,17 +7,19 @@
  * await exchangeToken(oauth, form, client)
  */
 import type { Clock } from '../types.ts'
+import { createBackchannelQueue, type BackchannelQueue } from './backchannel-queue.ts'
 import { createClientRegistry, type ClientRegistry } from './clients.ts'
 import { createAuthorizationCodes, type AuthorizationCodes } from './codes.ts'
 import type { OAuthConfig } from './config.ts'
 import type { Sha256 } from './crypto.ts'
 import { loadSigningKeys, type SigningKeySet } from './keys.ts'
 import { createLoginRequests, type LoginRequests } from './login-requests.ts'
+import { createLogoutConfirmations, type LogoutConfirmations } from './logout-confirmations.ts'
 import { createTokenSigner, type JwsSign, type TokenSigner } from './mint.ts'
 import type { PasswordHasher } from './password.ts'
 import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.ts'
 import type { Revoker } from './revocation.ts'
-import { createSessions, type Sessions } from './sessions.ts'
+import { createSessions, type SessionEndReason, type Sessions } from './sessions.ts'
 import type { OAuthStore } from './store.ts'
 import { createUserDirectory, type UserDirectory } from './users.ts'
 
@@ -33,8 +35,11 @@ export interface OAuthContext {
   refreshTokens: RefreshTokens
   sessions: Sessions
   loginRequests: LoginRequests
+  logoutConfirmations: LogoutConfirmations
   signer: TokenSigner
   revoker: Revoker
+  /** Back-channel logout deliveries waiting in L2 (a worker on the origin sends them). */
+  backchannel: BackchannelQueue
 }
 
 /**
@@ -59,6 +64,8 @@ export interface OAuthContextOptions {
   clock?: Clock
   /** Default: WebCrypto for each primitive. */
   crypto?: Partial<OAuthCrypto>
+  /** A session ended (logs, metrics). */
+  onSessionEnded?: (event: { reason: SessionEndReason; clients: number }) => void
 }
 
 export async function createOAuthContext(options: OAuthContextOptions): Promise<OAuthContext> {
@@ -67,12 +74,35 @@ export async function createOAuthContext(options: OAuthContextOptions): Promise<
   const t = config.tokens
   const keys = options.keys ?? (await loadSigningKeys(config.keys))
   const { revoker } = options
+  const delivery = config.backchannelLogout
+  const backchannel = createBackchannelQueue({
+    store,
+    clock,
+    retry: { ...delivery, leaseSeconds: backchannelLeaseSeconds(delivery.timeoutSeconds) },
+  })
+  const sessions = createSessions({
+    store,
+    // Late-bound: the refresh tokens, built next, end sessions in turn.
+    refreshTokens: { revokeFamily: (familyId) => refreshTokens.revokeFamily(familyId) },
+    revoker,
+    backchannel,
+    ttlSeconds: t.sessionTtlSeconds,
+    clock,
+    ...(options.onSessionEnded
+      ? { onEnded: ({ reason, clients }) => options.onSessionEnded?.({ reason, clients }) }
+      : {}),
+  })
   const refreshTokens = createRefreshTokens({
     store,
     revoker,
     ttlSeconds: t.refreshTokenTtlSeconds,
     graceSeconds: t.refreshGraceSeconds,
     clock,
+    // RFC 9700 §4.14.2: a replayed refresh token was stolen; its whole login session ends.
+    onReuse: async (familyId, family) => {
+      if (family.sid !== undefined) await sessions.end(family.sid, 'refresh_reuse')
+      else await backchannel.enqueue([{ clientId: family.clientId, sub: family.sub, familyId }])
+    },
   })
   return {
     config,
@@ -99,14 +129,14 @@ export async function createOAuthContext(options: OAuthContextOptions): Promise<
       markerTtlSeconds: t.refreshTokenTtlSeconds,
       clock,
     }),
-    sessions: createSessions({
+    sessions,
+    backchannel,
+    loginRequests: createLoginRequests({ store, ttlSeconds: t.loginRequestTtlSeconds, clock }),
+    logoutConfirmations: createLogoutConfirmations({
       store,
-      refreshTokens,
-      revoker,
-      ttlSeconds: t.sessionTtlSeconds,
+      ttlSeconds: t.loginRequestTtlSeconds,
       clock,
     }),
-    loginRequests: createLoginRequests({ store, ttlSeconds: t.loginRequestTtlSeconds, clock }),
     signer: createTokenSigner({
       issuer: config.issuer,
       keys,
@@ -117,3 +147,11 @@ export async function createOAuthContext(options: OAuthContextOptions): Promise<
     }),
   }
 }
+
+/**
+ * How long a claimed delivery stays leased: two whole POST deadlines and a second, so a live worker
+ * never loses its lease mid-delivery while a dead one's jobs come back soon.
+ *
+ * @example backchannelLeaseSeconds(5) // 11
+ */
+export const backchannelLeaseSeconds = (timeoutSeconds: number): number => 2 * timeoutSeconds + 1

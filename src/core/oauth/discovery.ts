@@ -58,6 +58,8 @@ export function discoveryDocument(ctx: OAuthContext): Record<string, unknown> {
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     frontchannel_logout_supported: false,
-    backchannel_logout_supported: false,
+    // OIDC Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` whenever the session is known.
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
   }
 }

@@ -49,10 +49,23 @@ export interface IdTokenInput {
   accessToken?: string | undefined
 }
 
+/** A back-channel logout token's subject (OIDC Back-Channel Logout 1.0 §2.4). */
+export interface LogoutTokenInput {
+  clientId: string
+  sub: string
+  sid?: string | undefined
+  jti: string
+}
+
 export interface TokenSigner {
   accessToken(input: AccessTokenInput): Promise<MintedAccessToken>
   idToken(input: IdTokenInput): Promise<string>
+  logoutToken(input: LogoutTokenInput): Promise<string>
 }
+
+/** OIDC Back-Channel Logout 1.0 §2.4: the event a logout token carries, and its lifetime here. */
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
+const LOGOUT_TOKEN_TTL_SECONDS = 120
 
 export interface TokenSignerOptions {
   issuer: string
@@ -127,6 +140,8 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
   // RFC 9068 §2.1: typ "at+jwt" (explicit typing, RFC 8725 §3.11); ID tokens are plain "JWT".
   const accessHeader = segment({ alg, kid, typ: 'at+jwt' })
   const idHeader = segment({ alg, kid, typ: 'JWT' })
+  // Back-Channel Logout §2.4 / RFC 8725 §3.11: explicitly typed, so it can never pass as an ID token.
+  const logoutHeader = segment({ alg, kid, typ: 'logout+jwt' })
 
   async function compact(header: string, claims: object): Promise<string> {
     const signingInput = `${header}.${segment(claims)}`
@@ -170,6 +185,21 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
       if (input.sid) claims['sid'] = input.sid
       if (input.accessToken) claims['at_hash'] = await atHash(input.accessToken, alg)
       return compact(idHeader, claims)
+    },
+    async logoutToken(input) {
+      const iat = Math.floor(clock() / 1000)
+      // §2.4: iss, aud, iat, exp, jti, events, and sub and/or sid; a nonce is prohibited.
+      const claims: Record<string, unknown> = {
+        iss: issuer,
+        aud: input.clientId,
+        iat,
+        exp: iat + LOGOUT_TOKEN_TTL_SECONDS,
+        jti: input.jti,
+        events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+        sub: input.sub,
+      }
+      if (input.sid) claims['sid'] = input.sid
+      return compact(logoutHeader, claims)
     },
   }
 }

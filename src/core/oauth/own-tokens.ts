@@ -52,19 +52,24 @@ export async function verifyOwnAccessToken(
 export { looksLikeJwt }
 
 /**
- * Claims of an ID token we issued, checking signature and issuer but not expiry (an `id_token_hint`
- * is usually expired by the time the user logs out; OIDC RP-Initiated Logout §2).
+ * Claims of an ID token we issued, checking signature, issuer, that it is an ID token (`typ: JWT`,
+ * never an `at+jwt` access token or a `logout+jwt`: RFC 8725 §3.11) and that its single audience is a
+ * registered client — but not expiry (an `id_token_hint` is usually expired by the time the user logs
+ * out; OIDC RP-Initiated Logout §2). `aud` is then that client's id.
  */
 export async function verifyOwnIdTokenHint(
   ctx: OAuthContext,
   token: string,
-): Promise<JWTPayload | undefined> {
+): Promise<(JWTPayload & { sub: string; aud: string }) | undefined> {
   if (!looksLikeJwt(token)) return undefined
   try {
-    const { payload } = await compactVerify(token, keyFor(ctx))
+    const { payload, protectedHeader } = await compactVerify(token, keyFor(ctx))
+    if (protectedHeader.typ?.toUpperCase() !== 'JWT') return undefined
     const claims = JSON.parse(new TextDecoder().decode(payload)) as JWTPayload
     if (claims.iss !== ctx.issuer || typeof claims.sub !== 'string') return undefined
-    return claims
+    const aud = Array.isArray(claims.aud) && claims.aud.length === 1 ? claims.aud[0] : claims.aud
+    if (typeof aud !== 'string' || !ctx.clients.get(aud)) return undefined
+    return { ...claims, sub: claims.sub, aud }
   } catch {
     return undefined
   }

@@ -9,4 +9,6 @@ export interface PasswordHasher {
   verify(password: string, encoded: string): Promise<boolean>
   /** True when `encoded` uses weaker parameters than the current ones (rehash on next login). */
   needsRehash(encoded: string): boolean
+  /** Relative work of verifying against `encoded` (scrypt: N·r·p); undefined when malformed. */
+  cost(encoded: string): number | undefined
 }

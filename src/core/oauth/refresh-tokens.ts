@@ -13,7 +13,9 @@
  * successor, which lets two tabs refreshing at once both stay signed in. The successor is kept only
  * sealed with a key derived from the presented token (HKDF → AES-GCM), so the store never holds a usable
  * refresh token and only a holder of the old token can read it. A replay after the window is treated
- * as theft: the whole family is revoked (RFC 9700 §4.14.2) and `invalid_grant` returned.
+ * as theft: the whole family is revoked (RFC 9700 §4.14.2), `onReuse` is told (the origin ends the
+ * family's login session, which also tells every client of it over the back channel), and
+ * `invalid_grant` returned.
  *
  * @example
  * const refresh = createRefreshTokens({ store, revoker, ttlSeconds: 2592000, graceSeconds: 10 })
@@ -59,7 +61,7 @@ export interface RefreshTokens {
     token: string,
     clientId: string,
   ): Promise<{ token: string; familyId: string; family: FamilyRecord }>
-  /** The family of an active (not rotated) token, for introspection and revocation. */
+  /** The family of a known token (`active` is false once rotated), for /token, /introspect, /revoke. */
   inspect(
     token: string,
   ): Promise<{ familyId: string; family: FamilyRecord; active: boolean } | undefined>
@@ -74,6 +76,8 @@ export interface RefreshTokensOptions {
   revoker: Revoker
   ttlSeconds: number
   graceSeconds: number
+  /** A rotated token was replayed after the grace window; its family is already revoked. */
+  onReuse?: (familyId: string, family: FamilyRecord) => Promise<void>
   clock?: Clock
 }
 
@@ -192,6 +196,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
         }
         // RFC 9700 §4.14.2: a rotated token presented again is a sign of theft.
         await revokeFamily(record.familyId)
+        await options.onReuse?.(record.familyId, family)
         throw invalidGrant()
       }
       throw new OAuthError('temporarily_unavailable', 'Too many concurrent refreshes; retry.')

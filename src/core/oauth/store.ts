@@ -23,6 +23,9 @@ export interface OAuthStore {
   ): Promise<boolean>
   increment(key: string, ttlSeconds: number): Promise<number>
   appendToStream(stream: string, fields: Record<string, string>): Promise<string>
+  schedule(key: string, member: string, dueAtMs: number): Promise<void>
+  claimDue(key: string, nowMs: number, leaseMs: number, count: number): Promise<string[]>
+  unschedule(key: string, member: string): Promise<boolean>
 }
 
 /**
@@ -34,6 +37,15 @@ export const keys = {
   refreshToken: (hash: string) => `oauth:rt:${hash}`,
   refreshFamily: (id: string) => `oauth:rf:${id}`,
   session: (sid: string) => `oauth:session:${sid}`,
+  /** The live sessions of a subject (`{ sessions: [{ sid, expiresAt }] }`), so all can be ended. */
+  subjectSessions: (subHash: string) => `oauth:user-sessions:${subHash}`,
+  /** A logout waiting for the user's confirmation, under the digest of its form token. */
+  logoutConfirmation: (hash: string) => `oauth:logout:${hash}`,
+  /** Back-channel logout deliveries: the due-time schedule of jobs, and each job's attempt count. */
+  backchannelSchedule: () => 'oauth:bcl:due',
+  backchannelAttempts: (id: string) => `oauth:bcl:attempts:${id}`,
+  /** Jobs that used every attempt, kept a while for operators (`gatehouse` logs name them). */
+  backchannelDeadJob: (id: string) => `oauth:bcl:dead:${id}`,
   loginRequest: (hash: string) => `oauth:login:${hash}`,
   rateLimit: (kind: string, id: string) => `oauth:rl:${kind}:${id}`,
   passwordHash: (sub: string) => `oauth:pw:${sub}`,

@@ -3,7 +3,10 @@
  *
  * Revocation: a refresh token revokes its whole family and the access tokens issued in it (RFC 7009
  * §2.1); an access token is revoked by `jti` until its `exp`. Unknown, malformed or expired tokens are
- * a 200 with nothing done (RFC 7009 §2.2). A token issued to another client is refused (RFC 7009 §2.1).
+ * a 200 with nothing done (RFC 7009 §2.2). A token issued to another client is answered exactly like
+ * an unknown one — 200, nothing revoked — rather than with the `unauthorized_client` error RFC 7009
+ * §2.1 allows: the error would tell a client that a token it holds is live and belongs to someone
+ * else. The caller learns nothing either way; the result lets the route log the attempt.
  * Introspection: confidential clients only; refresh tokens only to the client that holds them; an
  * inactive token yields `{ "active": false }` and nothing else (RFC 7662 §2.2).
  *
@@ -18,28 +21,30 @@ import { looksLikeJwt, verifyOwnAccessToken } from './own-tokens.ts'
 import { param, requiredParam } from './params.ts'
 
 const MAX_TOKEN = 8192
-const notYours = (): OAuthError =>
-  new OAuthError('unauthorized_client', 'The token was not issued to this client.')
+
+/** What /revoke did, for the route's log line; the HTTP answer is the same 200 in every case. */
+export type RevocationResult = 'revoked' | 'unknown' | 'foreign'
 
 export async function revokeToken(
   ctx: OAuthContext,
   params: URLSearchParams,
   client: ClientConfig,
-): Promise<void> {
+): Promise<RevocationResult> {
   const token = requiredParam(params, 'token', MAX_TOKEN)
   // The hint only orders the search (RFC 7009 §2.1); unknown hints are ignored.
   param(params, 'token_type_hint')
   if (!looksLikeJwt(token)) {
     const found = await ctx.refreshTokens.inspect(token)
-    if (!found) return
-    if (found.family.clientId !== client.id) throw notYours()
+    if (!found) return 'unknown'
+    if (found.family.clientId !== client.id) return 'foreign'
     await ctx.refreshTokens.revokeFamily(found.familyId)
-    return
+    return 'revoked'
   }
   const claims = await verifyOwnAccessToken(ctx, token)
-  if (!claims || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') return
-  if (claims['client_id'] !== client.id) throw notYours()
+  if (!claims || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') return 'unknown'
+  if (claims['client_id'] !== client.id) return 'foreign'
   await ctx.revoker.revokeAccessToken(claims.jti, claims.exp)
+  return 'revoked'
 }
 
 export type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>)

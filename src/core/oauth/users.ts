@@ -4,9 +4,15 @@
  * written to the store and takes precedence, because the config file is read-only at runtime.
  *
  * The check is uniform: an unknown user, a disabled user and a wrong password give the same
- * `invalid_credentials`, and an unknown user still costs one hash verification (against a dummy hash)
- * so timing does not tell them apart. Attempts are counted per IP and per username (sliding windows,
- * login-limits.ts) before any password work is done; a refusal says how long to wait.
+ * `invalid_credentials`, and every failed attempt does the same work, so timing does not tell which
+ * usernames exist: one store read (the upgraded hash; for an unknown user, a key no user has) and the
+ * same scrypt runs — one at the current parameters (against a dummy hash made at start for an unknown
+ * user) and, while the config still holds hashes made with older parameters, one at the costliest of
+ * those (a user with such a hash runs it for real and the current-parameters dummy as the other; on
+ * success the rehash to current parameters takes the dummy's place, so sign-in costs no more).
+ * (`npm run bench:login` measures it: docs/origin.md has the numbers, before and after.) Attempts are
+ * counted per IP and per username (sliding windows, login-limits.ts) before any lookup or password
+ * work, so a tripped limit costs the same for every username too; a refusal says how long to wait.
  *
  * @example
  * const users = createUserDirectory({ users: config.users, store, passwords, rateLimits })
@@ -78,20 +84,35 @@ export function createUserDirectory(options: UserDirectoryOptions): UserDirector
   const dummyHash = (): Promise<string> => (dummy ??= passwords.hash('gatehouse-dummy-password'))
   // Computed up front, so the first unknown-user attempt costs one hash like every other attempt.
   dummyHash().catch(() => (dummy = undefined))
+  // The costliest configured hash made with older parameters: everyone else runs it as well.
+  const olderHashes = options.users
+    .map((u) => ({ hash: u.passwordHash, cost: passwords.cost(u.passwordHash) }))
+    .filter((h) => h.cost !== undefined && passwords.needsRehash(h.hash))
+  const costliestOlder = olderHashes.sort((a, b) => (b.cost ?? 0) - (a.cost ?? 0))[0]?.hash
+  // The store key an unknown username reads, so it makes the same round trip as a known one.
+  const absentSub = `absent-${crypto.randomUUID()}`
 
   const limiter = createLoginLimiter({ store, clock: options.clock ?? Date.now })
 
   // An upgraded hash applies only while the config still holds the hash it replaced: an operator
   // who resets a password in the config must win over an old upgrade.
-  const currentHash = async (u: UserConfig): Promise<string> => {
-    const upgrade = parseRecord<StoredHash>(await store.get(keys.passwordHash(u.sub)))
-    if (
-      upgrade &&
-      typeof upgrade.hash === 'string' &&
-      upgrade.from === (await sha256(u.passwordHash))
-    )
+  const currentHash = async (u: UserConfig | undefined): Promise<string | undefined> => {
+    const upgrade = parseRecord<StoredHash>(await store.get(keys.passwordHash(u?.sub ?? absentSub)))
+    const configured = await sha256(u?.passwordHash ?? absentSub)
+    if (!u) return undefined
+    if (upgrade && typeof upgrade.hash === 'string' && upgrade.from === configured)
       return upgrade.hash
     return u.passwordHash
+  }
+
+  /**
+   * The other half of every failed attempt's work, after the verification against `primary`: a run
+   * at the current parameters when `primary` was older, else one at the costliest older ones. (A
+   * successful attempt with an older hash runs the current parameters as its rehash instead.)
+   */
+  const padFailure = async (password: string, primary: string): Promise<void> => {
+    if (passwords.needsRehash(primary)) await passwords.verify(password, await dummyHash())
+    else if (costliestOlder !== undefined) await passwords.verify(password, costliestOlder)
   }
 
   const view = (u: UserConfig): User => ({ sub: u.sub, username: u.username, claims: u.claims })
@@ -111,9 +132,13 @@ export function createUserDirectory(options: UserDirectoryOptions): UserDirector
       const waits = [byIp, byUser].flatMap((d) => (d.allowed ? [] : [d.retryAfterSeconds]))
       if (waits.length > 0) throw new LoginError('rate_limited', Math.max(...waits))
       const user = byName.get(name)
-      const stored = user ? await currentHash(user) : undefined
-      const ok = await passwords.verify(password, stored ?? (await dummyHash()))
-      if (!user || !stored || !ok || user.disabled) throw new LoginError('invalid_credentials')
+      const stored = await currentHash(user)
+      const primary = stored ?? (await dummyHash())
+      const ok = await passwords.verify(password, primary)
+      if (!user || !stored || !ok || user.disabled) {
+        await padFailure(password, primary)
+        throw new LoginError('invalid_credentials')
+      }
       if (passwords.needsRehash(stored)) {
         try {
           const upgrade: StoredHash = {

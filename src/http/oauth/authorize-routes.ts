@@ -20,6 +20,7 @@ import type { SessionRecord } from '../../core/oauth/sessions.ts'
 import { errorFormat } from '../error-response.ts'
 import type { GatehouseEnv } from '../types.ts'
 import { loginCookies, type LoginCookies } from './cookies.ts'
+import { refuseCrossSite } from './cross-site.ts'
 import type { OAuthRouteDeps } from './deps.ts'
 import { readForm } from './form.ts'
 import { loginPages, type LoginPages } from './login-page.ts'
@@ -41,6 +42,7 @@ export function authorizeRoutes(deps: OAuthRouteDeps, base: string): Hono<Gateho
     return authorize(c, new URL(c.req.url).searchParams)
   })
   app.post(`${base}${ENDPOINTS.authorize}`, async (c) => authorize(c, await readForm(c.req.raw)))
+  app.post(`${base}${ENDPOINTS.login}`, refuseCrossSite(deps.oauth.issuer))
   app.post(`${base}${ENDPOINTS.login}`, loginRoute(deps, cookies, pages))
   return app
 }

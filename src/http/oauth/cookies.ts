@@ -1,6 +1,7 @@
 /**
- * The hosted login's cookies, through `hono/cookie`: the session cookie and the pre-login cookie that
- * binds the login form's CSRF token to this browser. Both `HttpOnly`, `SameSite=Lax` (the redirect from
+ * The hosted login's cookies, through `hono/cookie`: the session cookie, the pre-login cookie that
+ * binds the login form's CSRF token to this browser, and the one that binds a logout confirmation form
+ * likewise (logout-confirmations.ts). Both `HttpOnly`, `SameSite=Lax` (the redirect from
  * a client to /authorize is a top-level GET, which Lax allows), `Path=/`, and on https `Secure` with
  * the `__Host-` prefix (RFC 6265bis §4.1.3.2), which forbids a `Domain` attribute and so stops a
  * sibling subdomain from planting one. Plain http is only ever allowed for loopback issuers
@@ -14,11 +15,12 @@
 import type { Context } from 'hono'
 import { generateCookie, getCookie } from 'hono/cookie'
 
-export type LoginCookieName = 'session' | 'login'
+export type LoginCookieName = 'session' | 'login' | 'logout'
 
 const NAMES: Record<LoginCookieName, string> = {
   session: 'gatehouse_session',
   login: 'gatehouse_login',
+  logout: 'gatehouse_logout',
 }
 
 /** Our values are base64url and dots; anything else (or a huge header) was not set by us. */

@@ -13,5 +13,10 @@ export interface OAuthRouteDeps {
    */
   clientIp?: (c: Context) => string | undefined
   /** Counters for /metrics (src/entry/node-metrics.ts); optional so tests and the edge need none. */
-  metrics?: { tokenIssued(grantType: string): void; loginFailed(reason: string): void }
+  metrics?: {
+    tokenIssued(grantType: string): void
+    loginFailed(reason: string): void
+    sessionEnded?(reason: string): void
+    backchannelLogout?(outcome: string): void
+  }
 }

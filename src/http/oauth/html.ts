@@ -70,6 +70,28 @@ export function errorPage(description: string): Page {
   }
 }
 
+/**
+ * RP-Initiated Logout §2: the question the OP asks before ending a session the request did not prove
+ * it may end. One button, a POST to our own endpoint carrying the single-use form token.
+ */
+export function logoutConfirmationPage(input: {
+  action: string
+  token: string
+  clientName?: string | undefined
+}): Page {
+  const who = input.clientName
+    ? `${escapeHtml(input.clientName)} asks to sign you out.`
+    : 'Do you want to sign out?'
+  return {
+    title: 'Sign out',
+    body: `<h1>Sign out?</h1><p class="muted">${who} You will be signed out of every application that uses this account in this browser.</p>
+<form method="post" action="${escapeHtml(input.action)}">
+<input type="hidden" name="confirmation" value="${escapeHtml(input.token)}">
+<button type="submit">Sign out</button>
+</form>`,
+  }
+}
+
 export function signedOutPage(): Page {
   return {
     title: 'Signed out',

@@ -35,7 +35,7 @@ function clientCorsHeaders(client: ClientConfig, request: Request, headers: Head
 }
 
 export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseEnv> {
-  const { oauth } = deps
+  const { oauth, logger } = deps
   const app = new Hono<GatehouseEnv>()
 
   // An error answer carries CORS for any registered origin (the client may not be known yet), so a
@@ -71,7 +71,14 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
   app.post(
     `${base}${ENDPOINTS.revoke}`,
     withClient(async (form, client) => {
-      await revokeToken(oauth, form, client)
+      const result = await revokeToken(oauth, form, client)
+      // Answered like an unknown token (token-management.ts says why); operators see it here.
+      if (result === 'foreign')
+        logger?.log({
+          level: 'warn',
+          msg: 'revoke refused: token of another client',
+          clientId: client.id,
+        })
       // RFC 7009 §2.2: 200 whether or not the token was known.
       return new Response(null, { status: 200, headers: noStore() })
     }),

@@ -221,7 +221,7 @@ describe('refresh', () => {
     await second.client.start('https://app.test/')
     // End the issuer session behind the tabs' back (its refresh families are revoked with it).
     expect(b.browser.cookies.size).toBeGreaterThan(0)
-    await b.browser.request(`${ISSUER}/logout`)
+    expect((await b.browser.logout()).status).toBe(200)
     expect(await first.client.refresh()).toBe(false)
     expect(first.client.state).toMatchObject({ status: 'signed-out' })
     await until(() => second.client.state.status === 'signed-out', 'the other tab to sign out')

@@ -143,6 +143,40 @@ export class Browser {
     return response
   }
 
+  /**
+   * Submits the first form in `html` as a browser would: its action, every hidden field, plus
+   * `extra`. For the logout confirmation page and any other server-rendered form.
+   */
+  async submitForm(
+    html: string,
+    extra: Record<string, string> = {},
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
+    const form = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(html)
+    if (!form) throw new Error('no form in page')
+    const fields = new URLSearchParams()
+    for (const [, name, value] of form[2]!.matchAll(
+      /<input type="hidden" name="([^"]+)" value="([^"]*)">/g,
+    ))
+      fields.append(name!, value!.replace(/&amp;/g, '&'))
+    for (const [name, value] of Object.entries(extra)) fields.append(name, value)
+    return this.request(form[1]!.replace(/&amp;/g, '&'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: fields,
+    })
+  }
+
+  /**
+   * RP-initiated logout as the user would do it: GET /logout with `params`, then, when the issuer
+   * asks, the confirmation form. Returns the final response.
+   */
+  async logout(params: Record<string, string> = {}): Promise<Response> {
+    const response = await this.request(`${ISSUER}/logout?${new URLSearchParams(params)}`)
+    const html = response.status === 200 ? await response.clone().text() : ''
+    return html.includes('name="confirmation"') ? this.submitForm(html) : response
+  }
+
   /** Posts the login form found in `html`; returns the response (303 to the client on success). */
   async submitLogin(html: string, username: string, password: string): Promise<Response> {
     const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1]

@@ -118,7 +118,7 @@ describe('authorization_code grant errors', () => {
 
   it('rejects a code whose session was logged out before redemption', async () => {
     const { code, verifier, browser } = await obtainCode(h)
-    expect((await browser.request(`${ISSUER}/logout`)).status).toBe(200)
+    expect((await browser.logout()).status).toBe(200)
     await expectError(await exchange(code, verifier), 400, 'invalid_grant')
   })
 

@@ -1,4 +1,6 @@
 import { createMemoryStore } from '../../../src/store/memory.ts'
 import { defineStoreContract } from '../../support/store.case.ts'
+import { defineScheduleContract } from '../../support/store-schedule.case.ts'
 
 defineStoreContract('memory', () => createMemoryStore())
+defineScheduleContract('memory', () => createMemoryStore())
