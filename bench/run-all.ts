@@ -26,6 +26,7 @@ const BENCHES: Bench[] = [
   { name: 'token', script: 'bench:token', file: 'token.bench.ts' },
   { name: 'revocation', script: 'bench:revocation', file: 'revocation.bench.ts' },
   { name: 'http', script: 'bench:http', file: 'http.bench.ts' },
+  { name: 'login', script: 'bench:login', file: 'login-timing.bench.ts' },
 ]
 
 const ROOT = new URL('..', import.meta.url)

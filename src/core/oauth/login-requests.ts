@@ -14,14 +14,8 @@
  */
 import type { Clock } from '../types.ts'
 import type { AuthorizationRequest } from './authorize.ts'
-import { randomToken, sha256, timingSafeEqual } from './crypto.ts'
-import { keys, parseRecord, type OAuthStore } from './store.ts'
-
-interface LoginRequestRecord {
-  request: AuthorizationRequest
-  bindingHash: string
-  expiresAt: number
-}
+import { createBrowserBoundRecords } from './browser-bound-records.ts'
+import { keys, type OAuthStore } from './store.ts'
 
 export interface LoginRequests {
   create(request: AuthorizationRequest, binding: string): Promise<string>
@@ -29,40 +23,14 @@ export interface LoginRequests {
   consume(csrfToken: string): Promise<void>
 }
 
-const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/
-
 export function createLoginRequests(options: {
   store: OAuthStore
   ttlSeconds: number
   clock?: Clock
 }): LoginRequests {
-  const { store, ttlSeconds } = options
-  const clock = options.clock ?? Date.now
-  return {
-    async create(request, binding) {
-      const csrfToken = randomToken(32)
-      const record: LoginRequestRecord = {
-        request,
-        bindingHash: await sha256(binding),
-        expiresAt: clock() + ttlSeconds * 1000,
-      }
-      await store.set(keys.loginRequest(await sha256(csrfToken)), JSON.stringify(record), {
-        ttlSeconds,
-      })
-      return csrfToken
-    },
-    async find(csrfToken, binding) {
-      if (!TOKEN_SHAPE.test(csrfToken) || binding === undefined || binding.length > 256)
-        return undefined
-      const record = parseRecord<LoginRequestRecord>(
-        await store.get(keys.loginRequest(await sha256(csrfToken))),
-      )
-      if (!record || record.expiresAt <= clock()) return undefined
-      return timingSafeEqual(await sha256(binding), record.bindingHash) ? record.request : undefined
-    },
-    async consume(csrfToken) {
-      if (TOKEN_SHAPE.test(csrfToken))
-        await store.delete(keys.loginRequest(await sha256(csrfToken)))
-    },
-  }
+  const records = createBrowserBoundRecords<AuthorizationRequest>({
+    ...options,
+    key: keys.loginRequest,
+  })
+  return { create: records.create, find: records.find, consume: records.delete }
 }

@@ -12,6 +12,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { createBackchannelWorker } from '../../../src/core/oauth/backchannel-worker.ts'
 import { backchannelLeaseSeconds } from '../../../src/core/oauth/context.ts'
 import { usersRevoke } from '../../../src/cli/revoke.ts'
+import { createAdminRoutes } from '../../../src/http/admin-routes.ts'
 import type { Store } from '../../../src/store/types.ts'
 import { publicJwks } from '../../fixtures/keys.ts'
 import { createLogoutReceiver, type LogoutReceiver } from '../../support/logout-receiver.ts'
@@ -159,6 +160,33 @@ describe('every client of an ended session is told', () => {
       [sidOf(first.browser), sidOf(second.browser)].sort(),
     )
     expect(serviceRp.received.map((r) => r.claims?.['sid'])).toEqual([sidOf(second.browser)])
+  })
+
+  it('"revoke all sessions" (admin API) does the same and says how many sessions ended', async () => {
+    const { browser } = await signIn(h, as)
+    await alsoSignInService(browser)
+    const admin = createAdminRoutes({
+      issuer: ISSUER,
+      jwks: publicJwks(),
+      revocation: { revokeSubject: async () => Math.floor(Date.now() / 1000) + 1 },
+      sessions: h.oauth.sessions,
+    })
+    const { token } = await h.oauth.signer.accessToken({
+      sub: 'ops',
+      clientId: 'ops',
+      scope: 'gatehouse:admin',
+      aud: ISSUER,
+    })
+    const response = await admin.request(`/admin/users/${USER.sub}/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(response.status).toBe(200)
+    expect(await response.json()).toMatchObject({ sub: USER.sub, sessionsEnded: 1 })
+    const { w } = worker()
+    expect(await w.runOnce()).toBe(2)
+    expect(spaRp.received[0]?.claims?.['sid']).toBe(sidOf(browser))
+    expect(serviceRp.received[0]?.claims?.['sid']).toBe(sidOf(browser))
   })
 
   it('a replayed refresh token ends its session and tells every client of it', async () => {
