@@ -75,8 +75,9 @@ async function post(
       redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),
     })
-    // The body is not needed; reading it (bounded by the same deadline) frees the connection.
-    await response.arrayBuffer().catch(() => undefined)
+    // The body is not needed: cancelling it frees the connection without reading what a hostile
+    // endpoint might send.
+    await response.body?.cancel().catch(() => undefined)
   } catch (e) {
     const timeout = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')
     return { ok: false, retry: true, reason: timeout ? 'timeout' : 'network' }

@@ -53,18 +53,34 @@ interface TokenRecord {
   successor?: string
 }
 
+/**
+ * What `inspect` read, handed back to `rotate` so a token request that validated first does not read
+ * the same two records again: the rotation's compare-and-swap still decides against the live value.
+ */
+export interface RefreshSnapshot {
+  readonly raw: string
+  readonly family: FamilyRecord
+}
+
 export interface RefreshTokens {
   /** Starts a family for a new grant; `familyId` may be pre-generated (code redemption). */
   startFamily(grant: FamilyGrant, familyId?: string): Promise<{ token: string; familyId: string }>
-  /** Rotates `token` for `clientId`; throws `invalid_grant` for anything but a usable token. */
+  /**
+   * Rotates `token` for `clientId`; throws `invalid_grant` for anything but a usable token. `seen` is
+   * what `inspect` returned for the same token moments before (saves its two reads).
+   */
   rotate(
     token: string,
     clientId: string,
+    seen?: RefreshSnapshot,
   ): Promise<{ token: string; familyId: string; family: FamilyRecord }>
   /** The family of a known token (`active` is false once rotated), for /token, /introspect, /revoke. */
   inspect(
     token: string,
-  ): Promise<{ familyId: string; family: FamilyRecord; active: boolean } | undefined>
+  ): Promise<
+    | { familyId: string; family: FamilyRecord; active: boolean; snapshot: RefreshSnapshot }
+    | undefined
+  >
   /** Remembers an access token issued in the family (revokes it at once if the family is revoked). */
   recordAccessToken(familyId: string, jti: string, exp: number): Promise<void>
   /** Revokes the family and the access tokens it issued. Leaves a tombstone if it does not exist yet. */
@@ -163,14 +179,14 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
       return { token, familyId }
     },
 
-    async rotate(token, clientId) {
+    async rotate(token, clientId, seen) {
       if (!TOKEN_SHAPE.test(token)) throw invalidGrant()
       const key = keys.refreshToken(await sha256(token))
       for (let attempt = 0; attempt < 4; attempt++) {
-        const raw = await store.get(key)
+        const raw = attempt === 0 && seen ? seen.raw : await store.get(key)
         const record = parseRecord<TokenRecord>(raw)
         if (!record) throw invalidGrant()
-        const family = await readFamily(record.familyId)
+        const family = attempt === 0 && seen ? seen.family : await readFamily(record.familyId)
         // RFC 6749 §6: the refresh token is bound to the client it was issued to.
         if (!family || family.clientId !== clientId) throw invalidGrant()
         const ttl = remaining(family)
@@ -204,13 +220,13 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
 
     async inspect(token) {
       if (!TOKEN_SHAPE.test(token)) return undefined
-      const record = parseRecord<TokenRecord>(
-        await store.get(keys.refreshToken(await sha256(token))),
-      )
-      if (!record) return undefined
+      const raw = await store.get(keys.refreshToken(await sha256(token)))
+      const record = parseRecord<TokenRecord>(raw)
+      if (raw === null || !record) return undefined
       const family = await readFamily(record.familyId)
       if (!family) return undefined
-      return { familyId: record.familyId, family, active: record.state === 'active' }
+      const snapshot = { raw, family }
+      return { familyId: record.familyId, family, active: record.state === 'active', snapshot }
     },
 
     async recordAccessToken(familyId, jti, exp) {

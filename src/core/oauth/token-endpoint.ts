@@ -27,7 +27,7 @@ import { randomToken } from './crypto.ts'
 import { OAuthError } from './errors.ts'
 import { param, repeatedParams, requiredParam } from './params.ts'
 import { verifyPkce } from './pkce.ts'
-import type { FamilyRecord } from './refresh-tokens.ts'
+import type { FamilyRecord, RefreshSnapshot } from './refresh-tokens.ts'
 import { grantScope, hasScope, resolveAudience } from './scope.ts'
 
 export interface TokenResponse {
@@ -56,6 +56,8 @@ export type TokenPlan =
       client: ClientConfig
       presented: string
       family: FamilyRecord
+      /** What validation read, so the rotation does not read it again. */
+      seen: RefreshSnapshot
       scope: string
       aud: string
     }
@@ -170,7 +172,7 @@ async function validateRefresh(
   const scope =
     requestedScope === undefined ? allowed.join(' ') : grantScope(requestedScope, client, allowed)
   const aud = resource === undefined ? family.aud : resolveAudience(resource, client, ctx.issuer)
-  return { grant: 'refresh_token', client, presented, family, scope, aud }
+  return { grant: 'refresh_token', client, presented, family, seen: found.snapshot, scope, aud }
 }
 
 function validateClientCredentials(
@@ -300,7 +302,11 @@ async function rotateRefresh(
   plan: Extract<TokenPlan, { grant: 'refresh_token' }>,
 ): Promise<TokenResponse> {
   const { client, scope, aud } = plan
-  const { token, familyId, family } = await ctx.refreshTokens.rotate(plan.presented, client.id)
+  const { token, familyId, family } = await ctx.refreshTokens.rotate(
+    plan.presented,
+    client.id,
+    plan.seen,
+  )
   const access = await ctx.signer.accessToken({
     sub: family.sub,
     clientId: client.id,

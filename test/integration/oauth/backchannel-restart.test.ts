@@ -15,10 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { publicJwks } from '../../fixtures/keys.ts'
 import { createLogoutReceiver, type LogoutReceiver } from '../../support/logout-receiver.ts'
 import { startNodeProcess, type NodeProcess } from '../../support/node-process.ts'
-import { browserFor } from '../../support/oauth-http.ts'
 import { until } from '../../support/poll.ts'
 import { startRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
-import { API, ISSUER, SPA_REDIRECT, USER, testConfig } from '../../unit/oauth/support.ts'
+import { API, Browser, ISSUER, SPA_REDIRECT, USER, testConfig } from '../../unit/oauth/support.ts'
 
 let redis: RedisWithBridge
 let dir: string
@@ -70,9 +69,19 @@ async function startOrigin(): Promise<NodeProcess> {
   return origin
 }
 
+/**
+ * A browser for the issuer's URLs at `base`, with a deadline generous enough for a first sign-in
+ * (a rehash at production scrypt cost) on a machine shared with other test runs.
+ */
+const browserAt = (base: string) =>
+  new Browser((input, init) => {
+    const url = (typeof input === 'string' ? input : input.toString()).replace(ISSUER, base)
+    return fetch(url, { ...(init as RequestInit), signal: AbortSignal.timeout(60_000) })
+  })
+
 /** The SPA's sign-in (code + PKCE) through `base`; the ID token and refresh token it got. */
 async function signIn(base: string) {
-  const browser = browserFor(base)
+  const browser = browserAt(base)
   const verifier = randomBytes(32).toString('base64url')
   const query = new URLSearchParams({
     client_id: 'spa',
