@@ -4,7 +4,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { connectResp, RespError, type RespConnection, type RespValue } from './lib/resp.ts'
+import { confineToKeys, keyLockingReply } from './lib/key-locking.ts'
+import { startLaggingReplica, type LaggingReplica } from './lib/lagging-replica.ts'
+import { commandKeys, isWrite, loadCommandTable, type CommandTable } from './lib/redis-commands.ts'
+import { createReplicaRouting } from './lib/replica-reads.ts'
+import { connectResp, RespError, type RespValue } from './lib/resp.ts'
+import { createRespPool, type RespPool } from './lib/resp-pool.ts'
 import {
   createScriptShim,
   parseCommand,
@@ -12,7 +17,9 @@ import {
   RestError,
   toEntry,
   toJson,
+  type Command,
 } from './lib/upstash-rest.ts'
+import { exactTrims, type ApproximateTrim } from './lib/upstash-trim.ts'
 
 export interface UpstashBridgeOptions {
   redisHost?: string
@@ -22,29 +29,46 @@ export interface UpstashBridgeOptions {
   /** HTTP bind address. Default 127.0.0.1: the bridge is for development and tests only. */
   host?: string
   token: string
-  /** Request bodies above this are refused with 413. Default 10 MiB. */
+  /** Request bodies above this are refused as Upstash refuses them (400). Default 10 MB, Upstash's. */
   maxBodyBytes?: number
   /** Redis connections to spread requests over. Default 4. */
   poolSize?: number
+  /**
+   * Serve reads from a replica of the primary that lags by this many milliseconds, as Upstash's
+   * read replicas can: a read sees the writes of its own client (the sync token) but not
+   * necessarily anyone else's. Starts a second redis-server. Default 0: one always-consistent node.
+   */
+  replicaLagMs?: number
+  /** What `MAXLEN ~ N` keeps: N − 1 (default), N or N + 1 entries, as Upstash trims. */
+  approximateTrim?: ApproximateTrim
 }
 
 export interface UpstashBridge {
   url: string
   token: string
+  /** With `replicaLagMs`: the replica's link to the primary, to hold it behind at will (tests). */
+  replicaLink?: { hold(): void; release(): void }
   close(): Promise<void>
 }
+
+/** Upstash's hard cap on a key (docs, "ERR max key size exceeded"). */
+const MAX_KEY_BYTES = 32 * 1024
 
 /**
  * An Upstash-REST-compatible HTTP server in front of a real redis-server, so development and tests run
  * the production store adapter (and @upstash/redis itself) against real Redis semantics. Speaks what
  * Upstash does: POST a command array at `/`, an array of them at `/pipeline` (not atomic) and
  * `/multi-exec` (MULTI/EXEC on one connection, atomic); bearer token; `{"result"}`/`{"error"}` with
- * 200/400/401; base64 results on `Upstash-Encoding: base64`. Scripts carrying Upstash-only shebang
- * flags (@upstash/ratelimit's) are adapted for stock Redis. Hostile input gets an Upstash-shaped 4xx,
- * never a crash. Binds to loopback by default.
+ * 200/400/401; base64 results on `Upstash-Encoding: base64`; `upstash-sync-token` on every response.
+ * Where stock Redis behaves otherwise it behaves like Upstash: approximate stream trims keep N±1
+ * (./lib/upstash-trim.ts), scripts flagged `allow-key-locking` may touch only their KEYS
+ * (./lib/key-locking.ts), reads may come from a lagging replica (`replicaLagMs`,
+ * ./lib/replica-reads.ts), requests over 10 MB and keys over 32 KB are refused with Upstash's errors.
+ * What still differs is listed in docs/upstash.md. Hostile input gets an Upstash-shaped 4xx, never a
+ * crash. Binds to loopback by default.
  *
  * @example
- * const bridge = await startUpstashBridge({ redisPort: 6379, token: 'dev-token' })
+ * const bridge = await startUpstashBridge({ redisPort: 6379, token: 'dev-token', replicaLagMs: 200 })
  * const store = createUpstashStore({ url: bridge.url, token: bridge.token })
  * await bridge.close()
  */
@@ -52,27 +76,46 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
   const { redisHost = '127.0.0.1', redisPort, port = 0, host = '127.0.0.1', token } = options
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024
   const poolSize = options.poolSize ?? 4
+  const trimKeep = options.approximateTrim ?? -1
   if (typeof token !== 'string' || token.length === 0) throw new TypeError('token is required')
   const expectedDigest = digest(token)
-  const pool: (Promise<RespConnection> | undefined)[] = new Array(poolSize)
-  let turn = 0
   const shimScript = createScriptShim()
-
-  /** Round-robin over lazily (re)opened connections; a dead one is replaced on next use. */
-  async function connection(): Promise<RespConnection> {
-    const slot = turn++ % poolSize
-    const current = pool[slot] ? await pool[slot].catch(() => undefined) : undefined
-    if (current && !current.closed) return current
-    const fresh = connectResp({ host: redisHost, port: redisPort })
-    pool[slot] = fresh
-    return fresh
-  }
 
   // Fail at start, with a clear message, when redis-server is not there.
   const probe = await connectResp({ host: redisHost, port: redisPort }).catch(() => {
     throw new Error(`redis-server is not reachable at ${redisHost}:${redisPort}`)
   })
-  pool[0] = Promise.resolve(probe)
+  const commands: CommandTable = await loadCommandTable(probe)
+  const primary = createRespPool({ host: redisHost, port: redisPort }, poolSize, probe)
+  let replica: LaggingReplica | undefined
+  let replicaPool: RespPool | undefined
+  if ((options.replicaLagMs ?? 0) > 0) {
+    if (redisHost !== '127.0.0.1' && redisHost !== 'localhost') {
+      throw new Error('replicaLagMs needs redis-server on loopback')
+    }
+    replica = await startLaggingReplica({ primaryPort: redisPort, lagMs: options.replicaLagMs! })
+    replicaPool = createRespPool({ port: replica.port }, poolSize)
+  }
+  const routing = createReplicaRouting({
+    primary,
+    ...(replicaPool ? { replica: replicaPool } : {}),
+  })
+
+  /** What runs on Redis for one command of the request, and where its reply will be. */
+  function prepare(parsed: Command): { batch: Command[]; at: number } {
+    const { command, keyLocking } = shimScript(exactTrims(parsed, trimKeep))
+    for (const key of commandKeys(commands, command)) {
+      const bytes = Buffer.byteLength(key)
+      if (bytes > MAX_KEY_BYTES) {
+        throw new RestError(
+          400,
+          `ERR max key size exceeded. Limit: ${MAX_KEY_BYTES} bytes, Actual: ${bytes} bytes`,
+        )
+      }
+    }
+    if (!keyLocking) return { batch: [command], at: 0 }
+    return confineToKeys(command, commandKeys(commands, command))
+  }
 
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
@@ -93,11 +136,13 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
       if (path !== '/' && path !== '/pipeline' && path !== '/multi-exec') {
         throw new RestError(404, 'ERR unknown endpoint')
       }
-      if (!authorized(req.headers.authorization)) throw new RestError(401, 'Unauthorized')
+      if (!authorized(req.headers.authorization)) {
+        throw new RestError(401, 'WRONGPASS invalid or missing auth token')
+      }
       const declared = Number(req.headers['content-length'] ?? 0)
-      if (declared > maxBodyBytes) throw new RestError(413, 'ERR max request size exceeded')
+      if (declared > maxBodyBytes) throw new RestError(400, 'ERR max request size exceeded')
       const text = await readBody(req, maxBodyBytes)
-      if (text === undefined) throw new RestError(413, 'ERR max request size exceeded')
+      if (text === undefined) throw new RestError(400, 'ERR max request size exceeded')
       let body: unknown
       try {
         body = JSON.parse(text)
@@ -105,23 +150,67 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
         throw new RestError(400, 'ERR failed to parse the request body as JSON')
       }
       const base64 = String(req.headers['upstash-encoding'] ?? '').toLowerCase() === 'base64'
+      const presented = req.headers['upstash-sync-token']
+      const sync = typeof presented === 'string' ? presented : undefined
+
       if (path === '/') {
-        const [reply] = await (await connection()).send([shimScript(parseCommand(body))])
+        const command = parseCommand(body)
+        const { batch, at } = prepare(command)
+        const ran = await routing.run(batch, {
+          write: isWrite(commands, command),
+          presented: sync,
+        })
+        res.setHeader('upstash-sync-token', ran.token)
+        const reply = keyLockingReply(ran.replies[at] ?? null)
         if (reply instanceof RespError) return send(res, 400, { error: reply.message })
-        return send(res, 200, { result: toJson(reply ?? null, base64) })
+        return send(res, 200, { result: toJson(reply, base64) })
       }
-      const commands = parseCommands(body).map(shimScript)
+
+      const parsed = parseCommands(body)
+      const write =
+        path === '/multi-exec' ||
+        parsed.some((c) => !(c instanceof RestError) && isWrite(commands, c))
       if (path === '/pipeline') {
-        const replies = await (await connection()).send(commands)
+        // Refused commands answer in place; the others run, in order, in one batch.
+        const entries: (RestError | { batch: Command[]; at: number })[] = parsed.map((c) => {
+          if (c instanceof RestError) return c
+          try {
+            return prepare(c)
+          } catch (e) {
+            if (e instanceof RestError) return e
+            throw e
+          }
+        })
+        const batch: Command[] = []
+        const positions = entries.map((entry) => {
+          if (entry instanceof RestError) return -1
+          batch.push(...entry.batch)
+          return batch.length - entry.batch.length + entry.at
+        })
+        const ran = await routing.run(batch, { write, presented: sync })
+        res.setHeader('upstash-sync-token', ran.token)
         return send(
           res,
           200,
-          replies.map((reply) => toEntry(reply, base64)),
+          entries.map((entry, i) =>
+            entry instanceof RestError
+              ? { error: entry.message }
+              : toEntry(keyLockingReply(ran.replies[positions[i]!] ?? null), base64),
+          ),
         )
       }
       // One write on one connection: MULTI, the commands, EXEC. Redis runs the queue atomically.
-      const replies = await (await connection()).send([['MULTI'], ...commands, ['EXEC']])
-      const exec: RespValue = replies.at(-1) ?? null
+      // A refused command aborts the whole transaction, as a queue-time error does in Redis.
+      const refused = parsed.find((c): c is RestError => c instanceof RestError)
+      if (refused) throw refused
+      // Inside MULTI a script runs unconfined (Upstash takes the global lock there anyway).
+      const queued = (parsed as Command[]).map((c) => {
+        const { batch, at } = prepare(c)
+        return batch[at]!
+      })
+      const ran = await routing.run([['MULTI'], ...queued, ['EXEC']], { write, presented: sync })
+      res.setHeader('upstash-sync-token', ran.token)
+      const exec: RespValue = ran.replies.at(-1) ?? null
       if (exec instanceof RespError) return send(res, 400, { error: exec.message })
       if (!Array.isArray(exec)) return send(res, 400, { error: 'ERR transaction aborted' })
       return send(
@@ -151,11 +240,13 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
   return {
     url: `http://${urlHost}:${address.port}`,
     token,
+    ...(replica ? { replicaLink: replica.link } : {}),
     async close() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
-      const open = await Promise.all(pool.map((p) => p?.catch(() => undefined)))
-      await Promise.all(open.map((c) => c?.close()))
+      await primary.close()
+      await replicaPool?.close()
+      await replica?.close()
     },
   }
 }
@@ -202,6 +293,7 @@ async function main(): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: '8079' },
       token: { type: 'string', default: process.env.UPSTASH_BRIDGE_TOKEN ?? 'dev-token' },
+      'replica-lag-ms': { type: 'string', default: '0' },
     },
   })
   const bridge = await startUpstashBridge({
@@ -210,6 +302,7 @@ async function main(): Promise<void> {
     host: values.host,
     port: portNumber('--port', values.port),
     token: values.token,
+    replicaLagMs: Number(values['replica-lag-ms']),
   })
   // The token is the operator's own; it is still not printed.
   console.log(

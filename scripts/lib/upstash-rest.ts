@@ -53,15 +53,26 @@ export function parseCommand(raw: unknown): Command {
   return args
 }
 
-/** `/pipeline` and `/multi-exec`: a non-empty array of commands. */
-export function parseCommands(raw: unknown): Command[] {
-  if (!Array.isArray(raw) || raw.length === 0) {
+/**
+ * `/pipeline` and `/multi-exec`: a non-empty array of commands. A body that is not one is refused
+ * whole; a single command that is refused (denied, malformed) comes back as its `RestError` in
+ * place, as Upstash answers it in the pipeline's results while the other commands run.
+ */
+export function parseCommands(raw: unknown): (Command | RestError)[] {
+  if (!Array.isArray(raw) || raw.length === 0 || !raw.every(Array.isArray)) {
     throw new RestError(400, 'ERR a pipeline must be a non-empty JSON array of commands')
   }
   if (raw.length > MAX_PIPELINE_COMMANDS) {
     throw new RestError(400, `ERR a pipeline holds at most ${MAX_PIPELINE_COMMANDS} commands`)
   }
-  return raw.map(parseCommand)
+  return raw.map((command: unknown) => {
+    try {
+      return parseCommand(command)
+    } catch (e) {
+      if (e instanceof RestError) return e
+      throw e
+    }
+  })
 }
 
 export type UpstashJson = string | number | null | UpstashJson[]
@@ -87,34 +98,54 @@ export function toEntry(value: RespValue, base64: boolean): UpstashEntry {
 /** Shebang flags Upstash accepts that redis-server (7.x) rejects: @upstash/ratelimit sends this one. */
 const UPSTASH_ONLY_FLAGS = new Set(['allow-key-locking'])
 
+/** A command ready for stock Redis, and whether it is a script Upstash would confine to its KEYS. */
+export interface ShimmedCommand {
+  command: Command
+  keyLocking: boolean
+}
+
 /**
  * Let scripts written for Upstash run on stock redis-server: drop Upstash-only shebang flags from
  * EVAL / SCRIPT LOAD, and point EVALSHA of the original text's SHA1 at the rewritten script, so a
- * client that computed the hash itself (@upstash/ratelimit does) still hits the script cache.
+ * client that computed the hash itself (@upstash/ratelimit does) still hits the script cache. Says
+ * which calls carried `allow-key-locking` (remembered by SHA1 for EVALSHA), for the bridge to
+ * enforce what Upstash does with it (./key-locking.ts).
  */
-export function createScriptShim(): (command: Command) => Command {
-  const rewrittenSha = new Map<string, string>()
-  const rewrite = (script: string): string => {
+export function createScriptShim(): (command: Command) => ShimmedCommand {
+  const scripts = new Map<string, { sha: string; keyLocking: boolean }>()
+  const rewrite = (script: string): { script: string; keyLocking: boolean } => {
     const match = /^#!lua flags=([^\n]*)/.exec(script)
-    if (!match?.[1]) return script
-    const flags = match[1].split(',').filter((flag) => !UPSTASH_ONLY_FLAGS.has(flag.trim()))
+    if (!match?.[1]) return { script, keyLocking: false }
+    const all = match[1].split(',').map((flag) => flag.trim())
+    const flags = all.filter((flag) => !UPSTASH_ONLY_FLAGS.has(flag))
     const shebang = flags.length > 0 ? `#!lua flags=${flags.join(',')}` : '#!lua'
     const next = shebang + script.slice(match[0].length)
-    if (next !== script) rewrittenSha.set(sha1(script), sha1(next))
-    return next
+    const keyLocking = all.includes('allow-key-locking')
+    if (next !== script || keyLocking) scripts.set(sha1(script), { sha: sha1(next), keyLocking })
+    return { script: next, keyLocking }
   }
   return (command) => {
     const [name = '', first, ...rest] = command
     const upper = name.toUpperCase()
-    if (first === undefined) return command
-    if (upper === 'EVAL' || upper === 'EVAL_RO') return [name, rewrite(first), ...rest]
+    if (first === undefined) return { command, keyLocking: false }
+    if (upper === 'EVAL' || upper === 'EVAL_RO') {
+      const { script, keyLocking } = rewrite(first)
+      return { command: [name, script, ...rest], keyLocking }
+    }
     if (upper === 'SCRIPT' && first.toUpperCase() === 'LOAD' && rest[0] !== undefined) {
-      return [name, first, rewrite(rest[0]), ...rest.slice(1)]
+      return {
+        command: [name, first, rewrite(rest[0]).script, ...rest.slice(1)],
+        keyLocking: false,
+      }
     }
     if (upper === 'EVALSHA' || upper === 'EVALSHA_RO') {
-      return [name, rewrittenSha.get(first.toLowerCase()) ?? first, ...rest]
+      const known = scripts.get(first.toLowerCase())
+      return {
+        command: [name, known?.sha ?? first, ...rest],
+        keyLocking: known?.keyLocking ?? false,
+      }
     }
-    return command
+    return { command, keyLocking: false }
   }
 }
 

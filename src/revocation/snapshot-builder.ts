@@ -46,8 +46,8 @@ export interface SnapshotBuilderOptions {
   falsePositiveRate?: number
   /**
    * Largest request the store accepts, bytes. The snapshot is written with compare-and-swap (which
-   * sends the old and the new value) while both fit, else with one SET. Default 1,000,000: Upstash's
-   * free-tier request limit is 1 MB.
+   * sends the old and the new value) while both fit, else with one SET. Default 1,000,000, below
+   * every Upstash plan's request limit (10 MB on "Free" and "Pay as you go").
    */
   maxRequestBytes?: number
   backend?: SbbfBackend

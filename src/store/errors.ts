@@ -46,8 +46,14 @@ export class StoreError extends GatehouseError {
 
 export const isStoreError = (e: unknown): e is StoreError => e instanceof StoreError
 
-/** Redis error replies are safe to repeat (they carry no values), but cap and flatten them anyway. */
+/**
+ * A Redis error reply made safe to log: flattened, capped, and cut where Redis echoes the command's
+ * arguments (`ERR unknown command 'X', with args beginning with: 'key' 'value'`), so neither a key
+ * nor a value reaches a message.
+ */
 export function redisErrorText(text: string): string {
+  const echo = text.search(/,? with args beginning with/i)
+  const own = echo < 0 ? text : text.slice(0, echo)
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 200)
+  return own.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 200)
 }

@@ -23,18 +23,29 @@ export interface UpstashTransport extends Requester {
   command(operation: string, args: readonly (string | number)[]): Promise<UpstashValue>
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const utf8 = new TextDecoder()
 
 /**
- * The HTTP side of the Upstash REST protocol, shared by the store adapter and by an `@upstash/redis`
- * `Redis` built over it (it implements that package's `Requester`). Written here rather than using
- * the package's own HttpClient because that client (1) puts the whole command, keys and values, into
- * its error messages (`command was: [...]`), which would carry authorization codes and token hashes
- * into logs; (2) calls the global fetch with no way to inject one; (3) retries failed writes up to
- * five times with ~4 s of backoff inside a request. Here a request fails once, fast, with a
- * `StoreError` that names no key, value, URL or token. Responses are asked for base64-encoded
- * (`Upstash-Encoding: base64`, as the package does by default) so any bytes survive JSON.
+ * The HTTP side of the Upstash REST protocol. What @upstash/redis serves here: the protocol's types
+ * (`Requester`, `UpstashRequest`, `UpstashResponse`), and through them its whole client: this
+ * transport is a `Requester`, so `new Redis(transport)` runs the package's command API over it
+ * (tested against the bridge), and in tests the package's own client is the reference the bridge
+ * must satisfy. What we keep our own code for is the one HTTP round trip, because the package's
+ * HttpClient (1.39, read in node_modules) cannot:
+ * - fail a write exactly once: even with `retry: false` it fetches a second time after a network
+ *   error, so a compare-and-swap or a script that ran but whose reply was lost runs again (a refresh
+ *   rotation would then report a lost race it won; a revocation would be appended twice);
+ * - time out as an error: an aborted request resolves as a successful `"Aborted"` result;
+ * - keep data out of errors: a failed command throws `…, command was: [keys and values]`, and a body
+ *   that is not JSON is quoted whole in the error (authorization codes, token hashes into logs);
+ * - take an injected `fetch` (tests, Worker service bindings): it calls the global one;
+ * - refuse a malformed base64 result: it passes the undecoded text on as if it were the value;
+ * - keep a sync token when a response carries none: it resets it to "" (read-your-writes lost).
+ * Here a request is sent once, with a deadline, and every failure is a `StoreError` that names no
+ * key, value, URL or token. Responses are asked for base64-encoded (`Upstash-Encoding: base64`, as
+ * the package does by default) so any bytes survive JSON, and decoded without recursion or regular
+ * expressions, so results of any size (tested at 8 MiB) cost no stack. The last sync token received
+ * goes out with every request: reads see this client's own writes on Upstash's read replicas.
  *
  * @example
  * const http = createUpstashTransport({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN })
@@ -75,7 +86,7 @@ export function createUpstashTransport(options: UpstashHttpOptions): UpstashTran
       const body = await post(operation, (req.path ?? []).join('/'), req.body)
       const one = (item: unknown): UpstashResponse<TResult> => {
         if (!isRecord(item)) throw new StoreError('bad_response', operation, 'not an object')
-        if (typeof item.error === 'string') return { error: item.error }
+        if (typeof item.error === 'string') return { error: redisErrorText(item.error) }
         return { result: decode(operation, item.result) as TResult }
       }
       // Pipelines answer an array of results; the package's Pipeline reads it as such.
@@ -174,11 +185,30 @@ function decode(operation: string, raw: unknown): UpstashValue {
   if (Array.isArray(raw)) return raw.map((item) => decode(operation, item))
   if (typeof raw === 'string') {
     if (raw === 'OK') return raw
-    if (!BASE64.test(raw)) throw new StoreError('bad_response', operation, 'result is not base64')
+    if (!isCanonicalBase64(raw)) {
+      throw new StoreError('bad_response', operation, 'result is not base64')
+    }
     const binary = atob(raw)
     const bytes = new Uint8Array(binary.length)
     for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
     return utf8.decode(bytes)
   }
   throw new StoreError('bad_response', operation, `unexpected ${typeof raw} in result`)
+}
+
+/**
+ * Padded base64 of RFC 4648 §4, checked in one pass over the characters: a regular expression with
+ * a repeated group overflows the stack on results of a few MiB (V8 backtracks recursively).
+ */
+function isCanonicalBase64(text: string): boolean {
+  if (text.length % 4 !== 0) return false
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0
+  const end = text.length - padding
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i)
+    const ok =
+      (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47
+    if (!ok) return false
+  }
+  return true
 }

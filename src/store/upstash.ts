@@ -25,9 +25,13 @@ export interface UpstashStoreOptions extends UpstashHttpOptions {
   keyPrefix?: string
 }
 
+// Every script names each key it touches in KEYS and carries Upstash's `allow-key-locking` flag, so
+// it locks only those keys instead of the whole database (Upstash, "Key-Based Locking"). Stock Redis
+// rejects the flag; the development bridge strips it and enforces what Upstash does with it.
+const KEY_LOCKING = '#!lua flags=allow-key-locking\n'
+
 // ARGV: expected present?, expected, next present?, next, ttl ms or ''. GET of an absent key is false.
-const COMPARE_AND_SWAP = `
-local current = redis.call('GET', KEYS[1])
+const COMPARE_AND_SWAP = `${KEY_LOCKING}local current = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
   if current ~= ARGV[2] then return 0 end
 elseif current then
@@ -44,15 +48,9 @@ return 1`
 
 // A counter that somehow has no TTL (written by set() without one) gets it here too, so a window
 // can never become permanent.
-const INCREMENT = `
-local count = redis.call('INCR', KEYS[1])
+const INCREMENT = `${KEY_LOCKING}local count = redis.call('INCR', KEYS[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count`
-
-// Every script names each key it touches in KEYS and carries Upstash's `allow-key-locking` flag, so
-// it locks only those keys instead of the whole database (Upstash, "Key-Based Locking"). Stock Redis
-// rejects the flag; the development bridge strips it and enforces what Upstash does with it.
-const KEY_LOCKING = '#!lua flags=allow-key-locking\n'
 
 // KEYS: stream [, record]. ARGV: maxLength or '', record mode ('' | 'keep' | 'greater'), record
 // value, record TTL ms, then field/value pairs. Reads and checks everything before the first write

@@ -405,6 +405,14 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         expect(await store.get('clé:日本:👩🏽‍💻')).toBe(big)
       })
 
+      it('round-trips an 8 MiB value (decoded without stack growth)', async () => {
+        const store = await fresh()
+        const big = `${'0123456789abcdef'.repeat(512 * 1024)}ü` // 8 MiB + 2 bytes of UTF-8
+        await store.set('big', big)
+        expect(await store.get('big')).toBe(big)
+        expect(await store.take('big')).toBe(big)
+      }, 60_000) // a generous deadline for ~30 MB through HTTP and Redis on a busy machine
+
       it('round-trips arbitrary well-formed strings as values and stream fields', async () => {
         const store = await fresh()
         await fc.assert(
@@ -417,7 +425,7 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
           }),
           { numRuns: 40 },
         )
-      })
+      }, 60_000) // over a lagging read replica every read after a write waits for it to catch up
     })
 
     describe('argument checks (before anything is sent)', () => {

@@ -3,7 +3,12 @@ import { Redis } from '@upstash/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectResp, type RespConnection } from '../../../scripts/lib/resp.ts'
 import { startUpstashBridge } from '../../../scripts/upstash-bridge.ts'
-import { startRedisServer, useRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
+import {
+  startRedisServer,
+  startRedisWithBridge,
+  useRedisWithBridge,
+  type RedisWithBridge,
+} from '../../support/redis.ts'
 
 /** The bridge speaks the Upstash REST protocol over real redis-server: raw HTTP and the real client. */
 let env: RedisWithBridge
@@ -29,7 +34,7 @@ async function post(path: string, body: unknown, headers: Record<string, string>
 }
 
 describe('upstash bridge: auth and hostile input', () => {
-  it('answers a missing or wrong token with 401 {"error":"Unauthorized"}', async () => {
+  it("answers a missing or wrong token with 401 and Upstash's WRONGPASS text", async () => {
     for (const authorization of [
       undefined,
       'Bearer wrong',
@@ -42,7 +47,7 @@ describe('upstash bridge: auth and hostile input', () => {
         body: '["PING"]',
       })
       expect(response.status).toBe(401)
-      expect(await response.json()).toEqual({ error: 'Unauthorized' })
+      expect(await response.json()).toEqual({ error: 'WRONGPASS invalid or missing auth token' })
     }
   })
 
@@ -77,7 +82,39 @@ describe('upstash bridge: auth and hostile input', () => {
     }
   })
 
-  it('refuses an oversized body with 413 and keeps serving', async () => {
+  it('answers a refused command inside a pipeline in place, running the others', async () => {
+    const key = unique()
+    const { status, body } = await post('/pipeline', [
+      ['SET', key, 'a'],
+      ['SUBSCRIBE', 'ch'],
+      [{ not: 'an argument' }],
+      ['GET', key],
+    ])
+    expect(status).toBe(200)
+    expect(body).toEqual([
+      { result: 'OK' },
+      { error: 'ERR SUBSCRIBE is not supported over REST' },
+      { error: expect.stringMatching(/^ERR /) },
+      { result: 'a' },
+    ])
+  })
+
+  it("refuses a key over 32 KB with Upstash's error, alone or in a pipeline", async () => {
+    const long = 'k'.repeat(32 * 1024 + 1)
+    expect(await post('/', ['SET', long, 'v'])).toEqual({
+      status: 400,
+      body: { error: 'ERR max key size exceeded. Limit: 32768 bytes, Actual: 32769 bytes' },
+    })
+    const { body } = await post('/pipeline', [['GET', long], ['PING']])
+    expect(body).toEqual([
+      { error: expect.stringMatching(/^ERR max key size/) },
+      { result: 'PONG' },
+    ])
+    expect((await post('/', ['SET', 'k'.repeat(32 * 1024), 'v'])).status).toBe(200)
+    await redis.call('DEL', 'k'.repeat(32 * 1024))
+  })
+
+  it('refuses an oversized body with 400 "ERR max request size exceeded", as Upstash does', async () => {
     const small = await startUpstashBridge({
       redisPort: env.redisPort,
       token: 't',
@@ -93,8 +130,8 @@ describe('upstash bridge: auth and hostile input', () => {
         })
         expect([attempt, response.status, await response.json()]).toEqual([
           attempt,
-          413,
-          { error: expect.stringMatching(/max request size/) },
+          400,
+          { error: 'ERR max request size exceeded' },
         ])
       }
       const ok = await fetch(small.url, {
@@ -282,6 +319,127 @@ describe('upstash bridge: the real @upstash/redis client', () => {
 
   it('reports a wrong token as the client would against Upstash', async () => {
     const client = new Redis({ url: env.url, token: 'wrong', enableTelemetry: false })
-    await expect(client.get('k')).rejects.toThrow(/^Unauthorized/)
+    await expect(client.get('k')).rejects.toThrow(/^WRONGPASS invalid or missing auth token/)
+  })
+})
+
+describe('upstash bridge: what Upstash does that stock Redis does not', () => {
+  it('sends a sync token on every response, moving on with each write', async () => {
+    const key = unique()
+    const tokens: string[] = []
+    for (const [path, body] of [
+      ['/', ['SET', key, '1']],
+      ['/', ['GET', key]],
+      [
+        '/pipeline',
+        [
+          ['INCR', key],
+          ['GET', key],
+        ],
+      ],
+      ['/multi-exec', [['INCR', key]]],
+      ['/', ['INCR', 'not-a-number-' + key, 'x']],
+    ] as const) {
+      const response = await fetch(`${env.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${env.token}` },
+        body: JSON.stringify(body),
+      })
+      tokens.push(response.headers.get('upstash-sync-token') ?? 'missing')
+    }
+    expect(tokens).not.toContain('missing')
+    const [afterSet, afterGet, afterPipeline, afterMulti] = tokens.map(Number)
+    expect(afterGet).toBe(afterSet)
+    expect(afterPipeline).toBeGreaterThan(afterGet!)
+    expect(afterMulti).toBeGreaterThan(afterPipeline!)
+  })
+
+  it('trims MAXLEN ~ N to N − 1, where stock Redis keeps whole 100-entry nodes', async () => {
+    const viaXadd = unique()
+    for (let i = 0; i < 300; i++) await redis.call('XADD', viaXadd, '*', 'i', String(i))
+    await post('/', ['XADD', viaXadd, 'MAXLEN', '~', '30', '*', 'i', 'last'])
+    expect(await redis.call('XLEN', viaXadd)).toBe(29)
+    const viaXtrim = unique()
+    for (let i = 0; i < 1000; i++) await redis.call('XADD', viaXtrim, '*', 'i', String(i))
+    expect(await post('/', ['XTRIM', viaXtrim, 'MAXLEN', '~', '30', 'LIMIT', '500'])).toEqual({
+      status: 200,
+      body: { result: 971 },
+    })
+    expect(await redis.call('XLEN', viaXtrim)).toBe(29)
+    // Exact trims are Redis's own; stock Redis alone would have kept 100 of 1000 above.
+    const plain = unique()
+    for (let i = 0; i < 1000; i++) await redis.call('XADD', plain, '*', 'i', String(i))
+    await redis.call('XTRIM', plain, 'MAXLEN', '~', '30')
+    expect(await redis.call('XLEN', plain)).toBe(100)
+    await redis.call('DEL', viaXadd, viaXtrim, plain)
+  })
+
+  it('confines a script flagged allow-key-locking to its KEYS, as Upstash does', async () => {
+    const [declared, other] = [unique(), unique()]
+    const flagged = (body: string) => `#!lua flags=allow-key-locking\n${body} -- ${unique()}`
+    const touchesOther = flagged(`return redis.call('SET', '${other}', 'x')`)
+    const refused = await post('/', ['EVAL', touchesOther, 1, declared])
+    expect(refused.status).toBe(400)
+    expect(refused.body).toEqual({ error: expect.stringMatching(/allow-key-locking/) })
+    expect(await redis.call('GET', other)).toBeNull()
+    // Declared keys are fine; so is the same body sent by its SHA1.
+    const ok = flagged(`redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])`)
+    expect((await post('/', ['EVAL', ok, 1, declared, 'v'])).body).toEqual({ result: 'v' })
+    const sha = createHash('sha1').update(touchesOther).digest('hex')
+    expect((await post('/', ['EVALSHA', sha, 1, declared])).status).toBe(400)
+    // Database-wide commands are refused; an unflagged script may still touch anything.
+    const wide = flagged(`return redis.call('DBSIZE')`)
+    expect((await post('/', ['EVAL', wide, 0])).status).toBe(400)
+    const unflagged = `return redis.call('SET', '${other}', 'y') -- ${unique()}`
+    expect((await post('/', ['EVAL', unflagged, 0])).body).toEqual({ result: 'OK' })
+    // The pool's connections are back to the default user afterwards.
+    expect((await post('/', ['GET', other])).body).toEqual({ result: 'y' })
+    await redis.call('DEL', declared, other)
+  })
+})
+
+describe('upstash bridge: replica lag', () => {
+  let lagging: RedisWithBridge
+  beforeAll(async () => {
+    lagging = await startRedisWithBridge({ replicaLagMs: 50 })
+  }, 60_000)
+  afterAll(() => lagging?.close())
+
+  const call = async (body: unknown, syncToken?: string) => {
+    const response = await fetch(lagging.url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${lagging.token}`,
+        ...(syncToken ? { 'upstash-sync-token': syncToken } : {}),
+      },
+      body: JSON.stringify(body),
+    })
+    return {
+      body: (await response.json()) as unknown,
+      token: response.headers.get('upstash-sync-token') ?? '',
+    }
+  }
+
+  it("serves a read without the writer's token from the lagging replica, with it from a caught-up one", async () => {
+    const key = unique()
+    lagging.replicaLink!.hold() // the replica falls behind until released
+    const { token } = await call(['SET', key, 'fresh'])
+    expect((await call(['GET', key])).body).toEqual({ result: null }) // another client: stale
+    const reading = call(['GET', key], token) // the writer: waits for the replica to catch up
+    lagging.replicaLink!.release()
+    expect((await reading).body).toEqual({ result: 'fresh' })
+  })
+
+  it('runs writes and scripts on the primary whatever the replica has seen', async () => {
+    const key = unique()
+    lagging.replicaLink!.hold()
+    try {
+      await call(['SET', key, '1'])
+      expect((await call(['INCR', key])).body).toEqual({ result: 2 })
+      const script = `return redis.call('GET', KEYS[1]) -- ${unique()}`
+      expect((await call(['EVAL', script, 1, key])).body).toEqual({ result: '2' })
+    } finally {
+      lagging.replicaLink!.release()
+    }
   })
 })

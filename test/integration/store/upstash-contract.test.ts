@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest'
 import { createUpstashStore } from '../../../src/store/upstash.ts'
-import { useRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
+import { deleteKeysUnder, useRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
 import { defineStoreContract } from '../../support/store.case.ts'
 import { defineScheduleContract } from '../../support/store-schedule.case.ts'
 
@@ -8,12 +8,17 @@ let env: RedisWithBridge
 beforeAll(async () => {
   env = await useRedisWithBridge()
 })
-afterAll(() => env.close())
+const prefixes: string[] = []
+afterAll(async () => {
+  await deleteKeysUnder(env, prefixes) // a real database (npm run test:upstash) keeps nothing
+  await env.close()
+}, 60_000)
 
 // A unique prefix per store: every test starts empty, even on a redis shared by the whole run.
-defineStoreContract('upstash over real Redis', () =>
-  createUpstashStore({ url: env.url, token: env.token, keyPrefix: `t:${crypto.randomUUID()}:` }),
-)
-defineScheduleContract('upstash over real Redis', () =>
-  createUpstashStore({ url: env.url, token: env.token, keyPrefix: `t:${crypto.randomUUID()}:` }),
-)
+const fresh = () => {
+  const keyPrefix = `gatehouse-test:${crypto.randomUUID()}:`
+  prefixes.push(keyPrefix)
+  return createUpstashStore({ url: env.url, token: env.token, keyPrefix })
+}
+defineStoreContract('upstash over real Redis', fresh)
+defineScheduleContract('upstash over real Redis', fresh)

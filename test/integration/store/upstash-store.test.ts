@@ -1,7 +1,9 @@
+import { Redis } from '@upstash/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectResp, type RespConnection } from '../../../scripts/lib/resp.ts'
 import { isStoreError } from '../../../src/store/errors.ts'
 import { createUpstashStore } from '../../../src/store/upstash.ts'
+import { createUpstashTransport } from '../../../src/store/upstash-http.ts'
 import { useRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
 
 /** What only the upstash adapter has: key prefixes, credentials, a backend that can go away. */
@@ -46,5 +48,21 @@ describe('upstash store', () => {
     expect(isStoreError(error) && error.code).toBe('unavailable')
     expect(String(error)).not.toContain(env.token)
     expect(await store.ping()).toBe(false)
+  })
+
+  it('runs the @upstash/redis client over the same transport (its Requester)', async () => {
+    const redis = new Redis(createUpstashTransport({ url: env.url, token: env.token }))
+    const key = `requester:${crypto.randomUUID()}`
+    await redis.set(key, { n: 1 }, { ex: 60 })
+    expect(await redis.get(key)).toEqual({ n: 1 })
+    const [, count] = await redis.pipeline().set(`${key}:c`, 5).incr(`${key}:c`).exec()
+    expect(count).toBe(6)
+    await expect(redis.incr(key)).rejects.toThrow(/not an integer/)
+    await redis.del(key, `${key}:c`)
+    // Its errors come from our transport: a wrong token is a StoreError that names nothing.
+    const wrong = new Redis(createUpstashTransport({ url: env.url, token: 'not-the-token' }))
+    const error = await wrong.get(key).catch((e: unknown) => e)
+    expect(isStoreError(error) && error.code).toBe('unauthorized')
+    expect(String(error)).not.toContain(key)
   })
 })

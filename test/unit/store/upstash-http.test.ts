@@ -86,6 +86,44 @@ describe('upstash transport', () => {
     }
   })
 
+  it('decodes an 8 MiB result in one pass, without growing the stack', async () => {
+    const value = 'v'.repeat(8 * 1024 * 1024 - 3) + 'é' // 8 MiB of UTF-8
+    const encoded = Buffer.from(value, 'utf8').toString('base64')
+    const { store } = storeAnswering(() => Response.json({ result: encoded }))
+    expect(await store.get('user-key')).toBe(value)
+    // The same size, one character off canonical base64: a StoreError, not a RangeError.
+    const broken = storeAnswering(() => Response.json({ result: `${encoded.slice(0, -4)}A=A=` }))
+    expect((await failure(broken.store.get('user-key'))).code).toBe('bad_response')
+    const unpadded = storeAnswering(() => Response.json({ result: encoded.slice(0, -1) }))
+    expect((await failure(unpadded.store.get('user-key'))).code).toBe('bad_response')
+  })
+
+  it('turns every way a response can fail into a StoreError that names no input', async () => {
+    const answers: (() => Response | Promise<Response>)[] = [
+      () => new Response(new ReadableStream({ pull: (c) => c.error(new Error('user-value')) })),
+      () => new Response('{"result": "user-value"', { status: 200 }),
+      () => new Response('user-value', { status: 500 }),
+      () => new Response('user-value', { status: 418 }),
+      () =>
+        Response.json(
+          {
+            error: "ERR unknown command 'GETX', with args beginning with: 'user-key' 'user-value'",
+          },
+          { status: 400 },
+        ),
+      () => Response.json([{ result: 'T0s=' }]),
+      () => Response.json({ result: [['1-0', ['user-key']]] }),
+      () => {
+        throw new DOMException(`user-value ${TOKEN}`, 'NetworkError')
+      },
+    ]
+    for (const answer of answers) {
+      const { store } = storeAnswering(answer)
+      await failure(store.get('user-key'))
+      await failure(store.readStream('user-key', '0'))
+    }
+  })
+
   it('gives up after timeoutMs with unavailable', async () => {
     const fetch = (_input: RequestInfo | URL, init?: RequestInit) =>
       new Promise<Response>((_resolve, reject) => {
