@@ -25,9 +25,6 @@ export function compareStreamIds(a: string, b: string): number {
   return as === bs ? 0 : as < bs ? -1 : 1
 }
 
-/** The later of two stream ids. */
-export const laterStreamId = (a: string, b: string): string => (compareStreamIds(a, b) >= 0 ? a : b)
-
 const isKind = (kind: unknown): kind is RevocationKind =>
   REVOCATION_KINDS.includes(kind as RevocationKind)
 
@@ -52,8 +49,6 @@ export interface FeedRead {
   items: string[]
   /** Id of the last entry read, or `afterId` when there was none. */
   lastId: string
-  /** Stream entries read (including skipped ones). */
-  count: number
   /** False when `maxPages` ran out before the end of the stream. */
   caughtUp: boolean
   /**
@@ -79,13 +74,11 @@ export async function readFeed(
 ): Promise<FeedRead> {
   const items: string[] = []
   let lastId = afterId
-  let count = 0
   let newest: StreamEntry | undefined
   let caughtUp = false
   for (let page = 0; page < maxPages && !caughtUp; page++) {
     const entries = await store.readStream(revocationKeys.stream, lastId, FEED_PAGE_SIZE)
     for (const item of toFilterItems(entries)) items.push(item)
-    count += entries.length
     newest = entries.at(-1) ?? newest
     if (newest !== undefined) lastId = newest.id
     caughtUp = entries.length < FEED_PAGE_SIZE
@@ -96,5 +89,5 @@ export async function readFeed(
   if (!caughtUp) newest = (await store.lastStreamEntry(revocationKeys.stream)) ?? undefined
   const trimmed = newest === undefined ? STREAM_START : newest.trimmedThrough
   const complete = trimmed !== null && compareStreamIds(trimmed, afterId) <= 0
-  return { items, lastId, count, caughtUp, complete }
+  return { items, lastId, caughtUp, complete }
 }

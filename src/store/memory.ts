@@ -257,7 +257,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       }
       const entry = { id: formatStreamId(id), ...id, fields: { ...fields } }
       value.entries.push({ ...entry, trimmedThrough: value.trimmedThrough })
-      if (!existing) write(stream, value)
+      write(stream, value) // an append is a write: the stream becomes the most recently written key
       return entry.id
     },
 

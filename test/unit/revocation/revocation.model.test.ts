@@ -456,5 +456,5 @@ describe('revocation model: no acknowledged revocation is lost, each is enforced
     )
     // Not vacuous: requests were judged against revocations past their bound, many per run.
     expect(judged).toBeGreaterThan(runs * 5)
-  })
+  }, 300_000) // a deadline, not a speed check: ~3 s on an idle machine
 })
