@@ -64,7 +64,8 @@ export function startNodeScript(
 
 /**
  * Runs any executable and resolves once `http://127.0.0.1:<port><readyPath>` answers (any status):
- * for workerd, which prints nothing when its socket is up.
+ * for workerd, which prints nothing when its socket is up. Its stdout goes to `onStdout`, line by line,
+ * or nowhere.
  */
 export async function startExecutable(
   name: string,
@@ -73,8 +74,11 @@ export async function startExecutable(
   port: number,
   readyPath: string,
   cwd: string,
+  onStdout?: (line: string) => void,
 ): Promise<ServerProcess> {
-  const child = spawn(file, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(file, args, { cwd, stdio: ['ignore', onStdout ? 'pipe' : 'ignore', 'pipe'] })
+  if (onStdout)
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', onStdout)
   forwardStderr(name, child)
   let exited: number | null | undefined
   child.once('exit', (code) => (exited = code))

@@ -118,8 +118,14 @@ export const VARIABLES = {
   GATEHOUSE_UPSTREAM_TIMEOUT_MS: variable(
     BOTH,
     '30000',
-    'time to the upstream’s response headers',
+    'deadline for the whole upstream exchange, both bodies included',
     integer(100, 300_000, 30_000),
+  ),
+  GATEHOUSE_UPSTREAM_MAX_BODY_BYTES: variable(
+    BOTH,
+    '1048576',
+    'gateway request bodies above this are refused with 413; bodies are read whole before forwarding',
+    integer(0, 100 * 1024 * 1024, 1024 * 1024),
   ),
   GATEHOUSE_FORWARD_AUTHORIZATION: variable(
     BOTH,
@@ -200,7 +206,7 @@ export const VARIABLES = {
   GATEHOUSE_ORIGIN_TIMEOUT_MS: variable(
     EDGE,
     '5000',
-    'origin response deadline, body included',
+    'deadline for the whole origin exchange, both bodies included',
     integer(100, 60_000, 5000),
   ),
   GATEHOUSE_ORIGIN_FAILURE_THRESHOLD: variable(

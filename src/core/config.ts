@@ -63,6 +63,8 @@ export interface VerificationConfig {
   /** Scopes every token must carry to pass the gateway (RFC 6749 §3.3 scope-tokens). */
   upstreamScopes: string[]
   upstreamTimeoutMs: number
+  /** Gateway request bodies above this are refused with 413 (they are read whole before forwarding). */
+  upstreamMaxBodyBytes: number
   forwardAuthorization: boolean
   /**
    * Browser origins allowed to call the gateway cross-origin (CORS). Unset: no CORS headers at all.
@@ -195,6 +197,7 @@ function assemble(
     logLevel: v.GATEHOUSE_LOG_LEVEL,
     upstreamScopes: v.GATEHOUSE_UPSTREAM_SCOPES,
     upstreamTimeoutMs: v.GATEHOUSE_UPSTREAM_TIMEOUT_MS,
+    upstreamMaxBodyBytes: v.GATEHOUSE_UPSTREAM_MAX_BODY_BYTES,
     forwardAuthorization: v.GATEHOUSE_FORWARD_AUTHORIZATION,
     port: v.PORT,
     shutdownTimeoutSeconds: v.GATEHOUSE_SHUTDOWN_TIMEOUT_SECONDS,

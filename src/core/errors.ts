@@ -23,6 +23,8 @@ export interface GatehouseErrorInit {
   rfcError: string
   /** Set for transient failures: the `Retry-After` seconds. */
   retryAfterSeconds?: number
+  /** Response headers the answer needs, e.g. `Allow` on a 405 (RFC 9110 §15.5.6). */
+  headers?: Readonly<Record<string, string>>
 }
 
 export class GatehouseError extends Error {
@@ -33,6 +35,7 @@ export class GatehouseError extends Error {
   readonly status: number
   readonly rfcError: string
   readonly retryAfterSeconds: number | undefined
+  readonly headers: Readonly<Record<string, string>> | undefined
 
   constructor(init: GatehouseErrorInit) {
     super(init.description)
@@ -41,6 +44,7 @@ export class GatehouseError extends Error {
     this.status = init.status
     this.rfcError = init.rfcError
     this.retryAfterSeconds = init.retryAfterSeconds
+    this.headers = init.headers
   }
 
   /** Whether a retry may succeed: the failure is on our side or upstream, not in the request. */
@@ -152,6 +156,7 @@ export const isAuthError = (e: unknown): e is AuthError => e instanceof AuthErro
 export type UpstreamErrorCode =
   | 'upstream_unavailable'
   | 'upstream_timeout'
+  | 'upstream_circuit_open'
   | 'origin_unavailable'
   | 'origin_timeout'
   | 'origin_circuit_open'

@@ -7,6 +7,7 @@ import type { VerificationConfig } from '../core/config.ts'
 import type { SignatureCheck } from '../core/signature.ts'
 import type { Clock } from '../core/types.ts'
 import { createApp } from '../http/app.ts'
+import { cloudflareClientIp } from '../http/client-ip.ts'
 import { buildVerifier } from '../http/build-verifier.ts'
 import { createOriginProxy } from '../http/origin-proxy.ts'
 import type { RevocationSync } from '../revocation/index.ts'
@@ -26,6 +27,11 @@ export interface RuntimeOptions {
   routes?: AppDeps['routes']
   middleware?: AppDeps['middleware']
   extend?: AppDeps['extend']
+  /**
+   * The client's address as this runtime knows it, sent on as `X-Forwarded-For` by the gateway and
+   * the origin proxy. Default on the edge: `cf-connecting-ip`; elsewhere none.
+   */
+  clientIp?: AppDeps['clientIp']
   /** Edge revocation sync and the L2 store hits are confirmed in (see build-verifier.ts). */
   revocation?: { sync: RevocationSync; store: Pick<Store, 'get'> }
 }
@@ -42,11 +48,14 @@ export async function appFromConfig(
   const verifier =
     config.audience === undefined ? undefined : await verifierFor(config, config.audience, runtime)
   const revocation = runtime.revocation
+  const clientIp = runtime.clientIp ?? (runtime.role === 'edge' ? cloudflareClientIp : undefined)
   return createApp({
     role: runtime.role,
     ...(verifier ? { verifier } : {}),
     logger: runtime.logger,
     ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
+    ...(runtime.now === undefined ? {} : { now: runtime.now }),
+    ...(clientIp === undefined ? {} : { clientIp }),
     routes: [...originProxyRoutes(config, runtime), ...(runtime.routes ?? [])],
     ...(runtime.middleware === undefined ? {} : { middleware: runtime.middleware }),
     extend: (app) => {
@@ -66,6 +75,7 @@ export async function appFromConfig(
             scopes: config.upstreamScopes,
             forwardAuthorization: config.forwardAuthorization,
             timeoutMs: config.upstreamTimeoutMs,
+            maxBodyBytes: config.upstreamMaxBodyBytes,
             ...(config.allowedOrigins === undefined
               ? {}
               : { allowedOrigins: config.allowedOrigins }),
@@ -115,6 +125,7 @@ function originProxyRoutes(
       ? new URL(config.issuer).pathname.replace(/\/+$/, '')
       : '',
     logger: runtime.logger,
+    ...(runtime.clientIp === undefined ? {} : { clientIp: runtime.clientIp }),
     ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
     ...(runtime.now === undefined ? {} : { now: runtime.now }),
   })

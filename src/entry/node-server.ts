@@ -2,8 +2,8 @@
  * The origin's HTTP server on Node (`@hono/node-server`), separated from `node.ts` (which owns the
  * process: env, signals, exit codes) so tests can start and stop it in-process.
  */
-import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { VerificationConfig } from '../core/config.ts'
 import { createJsonLogger, type Logger } from '../http/log.ts'
@@ -14,7 +14,8 @@ import { tracingFromConfig } from '../http/tracing.ts'
 import { appFromConfig } from './app-from-config.ts'
 import { preferredSignatureCheck } from './node-signature.ts'
 import { loadNodeConfig } from './node-config.ts'
-import { createOriginRoutes, type Origin } from './origin.ts'
+import { installParserRefusals, nodeRequestGuard } from './node-http.ts'
+import { clientIpBehind, createOriginRoutes, type Origin } from './origin.ts'
 import {
   createRevocationSync,
   createSnapshotBuilder,
@@ -28,8 +29,9 @@ import { loadSbbfBackend } from '../wasm/load-node.ts'
 export interface NodeServer {
   port: number
   /**
-   * Stops accepting connections, lets in-flight requests finish, then resolves `true`; after
-   * `config.shutdownTimeoutSeconds` it drops the remaining connections and resolves `false`.
+   * Drains (readiness 503, `Connection: close` on every answer), stops accepting after the drain
+   * delay, lets in-flight requests finish and kept-alive connections end cleanly, then resolves
+   * `true`; after `config.shutdownTimeoutSeconds` it drops what remains and resolves `false`.
    */
   shutdown(): Promise<boolean>
 }
@@ -103,7 +105,10 @@ export async function startNodeServer(
     role: 'origin',
     logger,
     ...(checkSignature ? { checkSignature } : {}),
+    // The gateway's X-Forwarded-For: the client behind GATEHOUSE_TRUSTED_PROXY_HOPS of our proxies.
+    clientIp: clientIpBehind(nodeConfig.trustedProxyHops),
     middleware: [
+      nodeRequestGuard,
       ...(tracing ? [tracing.middleware] : []),
       metrics.middleware,
       async (_c, next) => {
@@ -143,9 +148,15 @@ export async function startNodeServer(
     ) as Server
     s.once('error', reject)
   })
+  installParserRefusals(server, logger)
   // Once closing, answers say `Connection: close` so keep-alive clients leave after their request.
   server.prependListener('request', (_req, res) => {
     if (closing) res.setHeader('Connection', 'close')
+  })
+  const sockets = new Set<Socket>()
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
   })
   const port = (server.address() as AddressInfo).port
   logger.log({ level: 'info', msg: 'listening', port, role: 'origin' })
@@ -158,15 +169,21 @@ export async function startNodeServer(
       const stopSnapshots = snapshots?.stop()
       const stopBackchannel = origin?.backchannel.stop()
       return new Promise<boolean>((resolve) => {
-        const close = () => {
+        const stopAccepting = () => {
+          const lastRead = new Map<Socket, number>()
+          closeIdle(sockets, lastRead) // the first sweep only takes note
+          const sweep = setInterval(() => closeIdle(sockets, lastRead), IDLE_GRACE_MS)
           const forceTimer = setTimeout(() => {
             logger.log({ level: 'warn', msg: 'shutdown timed out; dropping connections' })
+            clearInterval(sweep)
             server.closeAllConnections()
             resolve(false)
           }, config.shutdownTimeoutSeconds * 1000)
-          // Connections that finish a request after close() began sit idle in keep-alive; sweep them.
-          const sweep = setInterval(() => server.closeIdleConnections(), 50)
-          server.close(() => {
+          // net.Server's close, not http.Server's: that one also cuts every idle keep-alive
+          // connection at once, and a pooled client sending its next request on one at that instant
+          // gets a reset. Here a kept-alive connection ends cleanly: its next request is answered
+          // with `Connection: close`, or, once it has been idle for a whole sweep, it is closed.
+          NetServer.prototype.close.call(server, () => {
             clearTimeout(forceTimer)
             clearInterval(sweep)
             // A snapshot build in progress finishes (it is one atomic write) before we report done;
@@ -175,18 +192,37 @@ export async function startNodeServer(
               resolve(true),
             )
           })
-          server.closeIdleConnections()
+          logger.log({ level: 'info', msg: 'stopped accepting' })
         }
         // Keep accepting for the drain delay: load balancers that have not yet seen /readyz fail (or
         // the endpoint removal) still send here, and `Connection: close` on each answer moves
-        // keep-alive clients to other pods. 0 (the default) closes the listener at once.
-        if (config.drainDelaySeconds === 0) close()
+        // keep-alive clients to other pods. 0 (the default) stops accepting at once.
+        if (config.drainDelaySeconds === 0) stopAccepting()
         else {
           logger.log({ level: 'info', msg: 'draining', seconds: config.drainDelaySeconds })
-          setTimeout(close, config.drainDelaySeconds * 1000)
+          setTimeout(stopAccepting, config.drainDelaySeconds * 1000)
         }
       })
     },
+  }
+}
+
+/** How long a kept-alive connection may sit idle once the listener is closed. */
+const IDLE_GRACE_MS = 1000
+
+/**
+ * Closes the connections that carried no request and read no byte since the last sweep: idle for at
+ * least `IDLE_GRACE_MS`, so not a pooled connection a busy client is about to reuse (those are
+ * answered with `Connection: close`). Only a client that sends after a whole idle second, in the
+ * instant our FIN is on its way, can still meet the close — the race every keep-alive timeout has.
+ * A connection is busy while Node has a response attached to it (`_httpMessage`, the field Node's own
+ * `closeIdleConnections` checks).
+ */
+function closeIdle(sockets: Set<Socket>, lastRead: Map<Socket, number>): void {
+  for (const socket of sockets) {
+    const busy = (socket as Socket & { _httpMessage?: unknown })._httpMessage != null
+    if (!busy && lastRead.get(socket) === socket.bytesRead) socket.destroy()
+    else lastRead.set(socket, socket.bytesRead)
   }
 }
 

@@ -186,8 +186,13 @@ async function developmentKeys(store: Store, log: Log): Promise<SigningKeySet> {
   return loadSigningKeys([await sharedEphemeralKey(store)])
 }
 
-/** Per-IP login limits need the client, not our edge or ingress: see client-ip.ts. */
-function clientIpBehind(trustedHops: number) {
+/**
+ * The client's address behind `trustedHops` of our proxies (client-ip.ts), not our edge or ingress:
+ * per-IP login limits, and the gateway's `X-Forwarded-For`.
+ *
+ * @example createApp({ ..., clientIp: clientIpBehind(config.trustedProxyHops) })
+ */
+export function clientIpBehind(trustedHops: number) {
   return (c: Context): string | undefined => {
     let socket: string | undefined
     try {

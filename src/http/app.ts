@@ -47,6 +47,8 @@ export function createApp(deps: AppDeps): Hono<GatehouseEnv> {
         realm,
         logger: deps.logger,
         ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+        ...(deps.now === undefined ? {} : { now: deps.now }),
+        ...(deps.clientIp === undefined ? {} : { clientIp: deps.clientIp }),
       }),
     )
   }

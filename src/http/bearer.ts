@@ -5,7 +5,7 @@
  * history and Referer headers. Every ambiguity is an `invalid_request`, not a guess.
  */
 import { AuthError } from '../core/errors.ts'
-import { BodyTooLargeError, readCappedBody } from './body.ts'
+import { BodyIncompleteError, BodyTooLargeError, readCappedBody } from './body.ts'
 
 /** Largest form body read when looking for `access_token`; anything bigger is refused unread. */
 export const MAX_FORM_BODY_BYTES = 32 * 1024
@@ -76,6 +76,7 @@ async function formBodyToken(request: Request): Promise<string | undefined> {
     body = await readCappedBody(request, MAX_FORM_BODY_BYTES)
   } catch (e) {
     if (e instanceof BodyTooLargeError) throw malformed('the request body is too large')
+    if (e instanceof BodyIncompleteError) throw malformed('the request body could not be read')
     throw e
   }
   const params = new URLSearchParams(new TextDecoder().decode(body))

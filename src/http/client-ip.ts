@@ -1,3 +1,5 @@
+import type { Context } from 'hono'
+
 /**
  * The client's address for per-IP limits, behind a known number of proxies. Each proxy appends the
  * address it received the request from to `X-Forwarded-For` (the edge sets it to `cf-connecting-ip`
@@ -28,3 +30,12 @@ export function clientAddress(
 
 // An IPv4 or IPv6 literal (loose: a per-IP bucket key, not a routing decision); anything else is junk.
 const ADDRESS = /^[0-9A-Fa-f:.]{2,45}$/
+
+/**
+ * On Workers, the client's address as Cloudflare saw it: `CF-Connecting-IP`, which Cloudflare sets on
+ * every request and a client cannot override.
+ *
+ * @example createOriginProxy({ originUrl, clientIp: cloudflareClientIp })
+ */
+export const cloudflareClientIp = (c: Context): string | undefined =>
+  c.req.header('cf-connecting-ip')

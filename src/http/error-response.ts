@@ -101,6 +101,7 @@ export function gatehouseErrorResponse(
 ): Response {
   const headers = new Headers({ 'Cache-Control': 'no-store', Pragma: 'no-cache' })
   if (err.retryAfterSeconds !== undefined) headers.set('Retry-After', String(err.retryAfterSeconds))
+  for (const [name, value] of Object.entries(err.headers ?? {})) headers.set(name, value)
   if (format === 'html') return htmlResponse(errorPage(err.description), err.status, { headers })
   if (err.rfcError === 'invalid_client' && err.status === 401)
     headers.set('WWW-Authenticate', `Basic realm="${realm}", charset="UTF-8"`)

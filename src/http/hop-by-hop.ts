@@ -1,11 +1,12 @@
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection only: a proxy must not forward them,
- * nor any header the message's `Connection` field names. Shared by the gateway and the origin proxy.
+ * nor any header the message's `Connection` field names. The forwarder drops them from requests
+ * (forwarded-headers.ts); `hono/proxy` drops them from responses.
  *
- * @example for (const name of hopByHopNames(response.headers)) headers.delete(name)
+ * @example const named = connectionOptions(request.headers); if (isHopByHop(name, named)) continue
  */
 
-const HOP_BY_HOP = [
+const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'proxy-authenticate',
@@ -15,17 +16,24 @@ const HOP_BY_HOP = [
   'trailer',
   'transfer-encoding',
   'upgrade',
-]
+])
 
 // RFC 9110 §5.1: a field name is a token.
 const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z|~]+$/
 
-/** The lower-case names to drop from `headers` before forwarding: the fixed list plus `Connection`'s. */
-export function hopByHopNames(headers: Headers): Set<string> {
-  const names = new Set(HOP_BY_HOP)
-  for (const name of (headers.get('connection') ?? '').split(',')) {
+/** The lower-case field names `Connection` lists; undefined (no allocation) when it lists none. */
+export function connectionOptions(headers: Headers): Set<string> | undefined {
+  const value = headers.get('connection')
+  if (value === null) return undefined
+  const names = new Set<string>()
+  for (const name of value.split(',')) {
     const trimmed = name.trim().toLowerCase()
     if (TOKEN.test(trimmed)) names.add(trimmed)
   }
   return names
+}
+
+/** Whether the lower-case `name` is hop-by-hop: on the fixed list or named by `Connection`. */
+export function isHopByHop(name: string, named: Set<string> | undefined): boolean {
+  return HOP_BY_HOP.has(name) || (named !== undefined && named.has(name))
 }

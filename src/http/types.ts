@@ -2,8 +2,9 @@
  * Types shared by the HTTP layer: what `createApp` needs (its deps) and what handlers put on the
  * Hono context. Kept apart from the app so `requireAuth` users import types without the app.
  */
-import type { Hono, MiddlewareHandler } from 'hono'
-import type { VerifiedToken } from '../core/types.ts'
+import type { Context, Hono, MiddlewareHandler } from 'hono'
+import type { Clock, VerifiedToken } from '../core/types.ts'
+import type { CircuitBreakerOptions } from './circuit-breaker.ts'
 import type { Logger } from './log.ts'
 
 /** Anything that verifies an access token: the core verifier, its cached wrapper, a test double. */
@@ -40,8 +41,12 @@ export interface GatewayOptions {
   scopes?: string[]
   /** Forward the caller's `Authorization` header upstream. Default false: it is removed. */
   forwardAuthorization?: boolean
-  /** Upstream response-header deadline in milliseconds. Default 30,000. */
+  /** Deadline for the whole upstream exchange, bodies included, in milliseconds. Default 30,000. */
   timeoutMs?: number
+  /** Request bodies above this many bytes are refused with 413. Default 1 MiB. */
+  maxBodyBytes?: number
+  /** Breaker thresholds around the upstream. Default 5 consecutive failures, open 30 s. */
+  breaker?: Omit<CircuitBreakerOptions, 'now'>
   /** Browser origins allowed to call `/api/*` cross-origin (cors.ts). Default none: no CORS. */
   allowedOrigins?: string[]
 }
@@ -58,6 +63,13 @@ export interface AppDeps {
   gateway?: GatewayOptions
   /** The fetch used for upstream calls; default `globalThis.fetch`. Tests inject a fake. */
   fetch?: typeof fetch
+  /** Milliseconds since the epoch, for the gateway's breaker. Default `Date.now`. */
+  now?: Clock
+  /**
+   * The client's address as the runtime knows it (the socket peer behind our trusted proxies on
+   * Node, `cf-connecting-ip` on Workers), forwarded as `X-Forwarded-For`. Default: none is sent.
+   */
+  clientIp?: (c: Context<GatehouseEnv>) => string | undefined
   /** Middleware run on every request right after the request id and access log (e.g. metrics). */
   middleware?: MiddlewareHandler<GatehouseEnv>[]
   /** Extra route groups mounted after ours, e.g. the origin's OAuth endpoints. */

@@ -95,22 +95,23 @@ describe('origin proxy inside workerd', () => {
     expect(res.headers.get('location')).toBe('https://app.test/cb?code=c1')
   })
 
-  it('answers 504 at the deadline when the origin never answers', async () => {
+  it('answers 503 + Retry-After at the deadline when the origin never answers', async () => {
     let aborted = false
-    const hanging: typeof fetch = (_input, init) =>
+    const hanging = ((input: Request) =>
       new Promise<Response>((_resolve, reject) => {
-        init?.signal?.addEventListener('abort', () => {
+        input.signal.addEventListener('abort', () => {
           aborted = true
           reject(new DOMException('aborted', 'AbortError'))
         })
-      })
+      })) as typeof fetch
     const app = createOriginProxy({
       originUrl: 'https://origin.test',
       fetch: hanging,
       timeoutMs: 50,
     })
     const res = await app.fetch(new Request('https://edge.test/token', { method: 'POST' }))
-    expect(res.status).toBe(504)
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toBe('1')
     expect(res.headers.get('cache-control')).toBe('no-store')
     expect(aborted).toBe(true)
   })
@@ -126,8 +127,8 @@ describe('origin proxy inside workerd', () => {
     })
     const post = () => app.fetch(new Request('https://edge.test/token', { method: 'POST' }))
     origin.state.down = true
-    expect((await post()).status).toBe(502)
-    expect((await post()).status).toBe(502)
+    expect((await post()).status).toBe(503)
+    expect((await post()).status).toBe(503)
     const refused = await post()
     expect(refused.status).toBe(503)
     expect(refused.headers.get('retry-after')).toBe('10')
@@ -164,11 +165,75 @@ describe('origin proxy inside workerd', () => {
         },
       ],
     })
-    expect((await app.request('/token', { method: 'POST' })).status).toBe(502)
-    expect((await app.request('/token', { method: 'POST' })).status).toBe(503)
+    const first = await app.request('/token', { method: 'POST' })
+    expect(first.status).toBe(503)
+    expect(first.headers.get('retry-after')).toBe('1')
+    const open = await app.request('/token', { method: 'POST' })
+    expect(open.headers.get('retry-after')).toBe('30')
     const token = await signTestToken()
     const res = await app.request('/verify', { headers: { Authorization: `Bearer ${token}` } })
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ active: true })
+  })
+
+  it('keeps the breaker closed whatever the client sends: only failures of the origin count', async () => {
+    const origin = fakeOrigin()
+    const proxy = createOriginProxy({
+      originUrl: 'https://origin.test',
+      fetch: origin.fetch,
+      breaker: { failureThreshold: 1, openSeconds: 30 },
+    })
+    const cut = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('grant_type='))
+        controller.error(new TypeError('the client went away'))
+      },
+    })
+    const garbage = [
+      new Request('https://edge.test/token', { method: 'PROPFIND' }),
+      new Request('https://edge.test/token', { headers: { 'X-Big': 'y'.repeat(20_000) } }),
+      new Request('https://edge.test/token', { method: 'POST', body: 'x'.repeat(70_000) }),
+      new Request('https://edge.test/token', {
+        method: 'POST',
+        body: cut,
+        duplex: 'half',
+      } as RequestInit),
+      new Request('https://edge.test/token', { method: 'POST', headers: { Expect: 'x' } }),
+    ]
+    for (const request of garbage) {
+      const res = await proxy.fetch(request)
+      expect(res.status).toBeGreaterThanOrEqual(400)
+      expect(res.status).toBeLessThan(500)
+    }
+    expect(origin.state.seen).toHaveLength(0)
+    expect(proxy.forwarder.breaker.state).toBe('closed')
+    const ok = await proxy.fetch(
+      new Request('https://edge.test/token', { method: 'POST', body: 'a=b' }),
+    )
+    expect(ok.status).toBe(200)
+  })
+
+  it('answers 408 with Connection: close when the request body does not arrive before the deadline', async () => {
+    const origin = fakeOrigin()
+    const proxy = createOriginProxy({
+      originUrl: 'https://origin.test',
+      fetch: origin.fetch,
+      timeoutMs: 50,
+      breaker: { failureThreshold: 1 },
+    })
+    const stalled = new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(new TextEncoder().encode('grant_type=')),
+    })
+    const res = await proxy.fetch(
+      new Request('https://edge.test/token', {
+        method: 'POST',
+        body: stalled,
+        duplex: 'half',
+      } as RequestInit),
+    )
+    expect(res.status).toBe(408)
+    expect(await res.json()).toMatchObject({ error: 'invalid_request' })
+    expect(origin.state.seen).toHaveLength(0)
+    expect(proxy.forwarder.breaker.state).toBe('closed')
   })
 })

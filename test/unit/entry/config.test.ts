@@ -33,6 +33,7 @@ describe('parseVerificationConfig', () => {
       logLevel: 'info',
       upstreamScopes: [],
       upstreamTimeoutMs: 30_000,
+      upstreamMaxBodyBytes: 1024 * 1024,
       forwardAuthorization: false,
       port: 8788,
       shutdownTimeoutSeconds: 10,

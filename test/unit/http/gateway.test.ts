@@ -1,76 +1,99 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
+/**
+ * What the gateway adds to the forwarder: the caller's identity in `X-Gatehouse-*` (spoofs removed,
+ * `Authorization` removed unless configured), `X-Forwarded-For` from the runtime's client address,
+ * the `/api` prefix mapping, and refusals that come before authentication.
+ */
+import { describe, expect, it } from 'vitest'
 import type { VerifiedToken } from '../../../src/core/types.ts'
 import { createApp } from '../../../src/http/app.ts'
-import { forwardedHeaders } from '../../../src/http/gateway.ts'
 import { createJsonLogger } from '../../../src/http/log.ts'
+import type { GatewayOptions } from '../../../src/http/types.ts'
 
 const verified: VerifiedToken = {
   header: { alg: 'ES256' },
   claims: { iss: 'i', sub: 'user-1', aud: 'a', exp: 2e9, scope: 'read', client_id: 'spa' },
 }
+const auth = { Authorization: 'Bearer abc' }
 
-afterEach(() => {
-  vi.useRealTimers()
-})
+function gateway(options: Partial<GatewayOptions> = {}, clientIp?: string) {
+  const seen: Request[] = []
+  const app = createApp({
+    role: 'edge',
+    verifier: { verify: async () => verified },
+    logger: createJsonLogger({ level: 'silent' }),
+    gateway: { url: 'https://upstream.test/v1', ...options },
+    fetch: (async (input: Request) => {
+      seen.push(input)
+      return new Response('ok')
+    }) as typeof fetch,
+    ...(clientIp === undefined ? {} : { clientIp: () => clientIp }),
+  })
+  return { app, seen }
+}
 
-describe('forwardedHeaders', () => {
-  it('drops hop-by-hop headers and those named in Connection (RFC 9110 §7.6.1)', () => {
-    const incoming = new Headers({
-      Connection: 'keep-alive, X-Hop, bad header',
-      'Keep-Alive': 'timeout=5',
-      'X-Hop': 'one hop only',
-      TE: 'trailers',
-      Upgrade: 'websocket',
-      'Proxy-Authorization': 'Basic abc',
-      Host: 'edge.test',
-      Authorization: 'Bearer t',
-      'X-Kept': 'yes',
+describe('gateway', () => {
+  it('sets the identity headers, removing spoofed ones and Authorization', async () => {
+    const { app, seen } = gateway({}, '198.51.100.4')
+    const res = await app.request('https://edge.test/api/orders?page=2', {
+      headers: {
+        ...auth,
+        'X-GATEHOUSE-SUBJECT': 'admin',
+        'x-Gatehouse-Role': 'root',
+        'X-Forwarded-For': '10.0.0.1',
+        'X-Kept': 'yes',
+      },
     })
-    const out = forwardedHeaders(incoming, verified, false)
-    expect(Object.fromEntries(out)).toEqual({
+    expect(res.status).toBe(200)
+    const sent = seen[0]!
+    expect(sent.url).toBe('https://upstream.test/v1/orders?page=2')
+    expect(Object.fromEntries(sent.headers)).toEqual({
       'x-kept': 'yes',
       'x-gatehouse-subject': 'user-1',
       'x-gatehouse-scope': 'read',
       'x-gatehouse-client-id': 'spa',
+      'x-forwarded-for': '198.51.100.4',
+      'x-forwarded-host': 'edge.test',
+      'x-forwarded-proto': 'https',
+      'x-request-id': res.headers.get('x-request-id'),
+      via: '1.1 gatehouse',
     })
   })
 
-  it('removes every X-Gatehouse-* header whatever its case before setting its own', () => {
-    const incoming = new Headers({ 'X-GATEHOUSE-SUBJECT': 'admin', 'x-Gatehouse-Role': 'root' })
-    const noScope: VerifiedToken = { header: verified.header, claims: { ...verified.claims } }
-    delete noScope.claims.scope
-    delete noScope.claims.client_id
-    const out = forwardedHeaders(incoming, noScope, true)
-    expect(Object.fromEntries(out)).toEqual({ 'x-gatehouse-subject': 'user-1' })
+  it('keeps Authorization when configured to forward it', async () => {
+    const { app, seen } = gateway({ forwardAuthorization: true })
+    await app.request('/api/x', { headers: auth })
+    expect(seen[0]?.headers.get('authorization')).toBe('Bearer abc')
   })
-})
 
-describe('gateway timeout', () => {
-  it('answers 503 + Retry-After when the upstream does not answer in time', async () => {
-    vi.useFakeTimers()
-    const lines: string[] = []
-    let aborted = false
-    const app = createApp({
-      role: 'edge',
-      verifier: { verify: async () => verified },
-      logger: createJsonLogger({ write: (l) => lines.push(l) }),
-      gateway: { url: 'https://upstream.test', timeoutMs: 1000 },
-      fetch: (_input, init) =>
-        new Promise<Response>((_resolve, reject) => {
-          const signal = init!.signal!
-          signal.addEventListener('abort', () => {
-            aborted = true
-            reject(signal.reason)
-          })
-        }),
-    })
-    const pending = app.request('/api/slow', { headers: { Authorization: 'Bearer abc' } })
-    await vi.advanceTimersByTimeAsync(1000)
-    const res = await pending
-    expect(res.status).toBe(503)
-    expect(res.headers.get('retry-after')).toBe('1')
-    expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' })
-    expect(aborted).toBe(true)
-    expect(lines.some((l) => l.includes('"error":"upstream_timeout"'))).toBe(true)
+  it('maps /api and /api?q to the upstream root', async () => {
+    const { app, seen } = gateway()
+    await app.request('/api', { headers: auth })
+    await app.request('/api?q=1', { headers: auth })
+    expect(seen.map((r) => r.url)).toEqual([
+      'https://upstream.test/v1/',
+      'https://upstream.test/v1/?q=1',
+    ])
+  })
+
+  it('refuses a percent-encoded /api prefix rather than mis-mapping it', async () => {
+    const { app, seen } = gateway()
+    const res = await app.request('/%61pi/orders', { headers: auth })
+    expect(res.status).toBe(400)
+    expect(seen).toHaveLength(0)
+  })
+
+  it('answers 405 before authentication: no token is needed to learn the method is refused', async () => {
+    const { app, seen } = gateway()
+    const res = await app.request('/api/orders', { method: 'PROPFIND' })
+    expect(res.status).toBe(405)
+    expect(res.headers.get('allow')).toContain('GET')
+    expect(seen).toHaveLength(0)
+  })
+
+  it('refuses a body over GATEHOUSE_UPSTREAM_MAX_BODY_BYTES with 413', async () => {
+    const { app, seen } = gateway({ maxBodyBytes: 4 })
+    const res = await app.request('/api/x', { method: 'POST', headers: auth, body: '12345' })
+    expect(res.status).toBe(413)
+    expect(seen).toHaveLength(0)
   })
 })

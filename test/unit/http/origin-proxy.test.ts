@@ -10,11 +10,7 @@ import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../../fix
 import { createApp } from '../../../src/http/app.ts'
 import { buildVerifier } from '../../../src/http/build-verifier.ts'
 import { createJsonLogger } from '../../../src/http/log.ts'
-import {
-  createOriginProxy,
-  forwardedHeaders,
-  type OriginProxyOptions,
-} from '../../../src/http/origin-proxy.ts'
+import { createOriginProxy, type OriginProxyOptions } from '../../../src/http/origin-proxy.ts'
 
 interface Seen {
   method: string
@@ -170,21 +166,6 @@ describe('forwarding fidelity', () => {
     expect((await app.request('/tenant-a/verify')).status).toBe(404)
     expect(origin.seen).toHaveLength(1)
   })
-
-  it('drops X-Forwarded-For when the client IP is unknown or not an IP', async () => {
-    const base = { host: 'edge.test', proto: 'https', requestId: 'r1' }
-    const incoming = new Headers({ 'X-Forwarded-For': '1.2.3.4', 'Accept-Encoding': 'gzip' })
-    const none = forwardedHeaders(incoming, { ...base, clientIp: undefined })
-    expect(Object.fromEntries(none)).toEqual({
-      'x-forwarded-host': 'edge.test',
-      'x-forwarded-proto': 'https',
-      'x-request-id': 'r1',
-    })
-    const junk = forwardedHeaders(incoming, { ...base, clientIp: '1.2.3.4, 5.6.7.8' })
-    expect(junk.get('x-forwarded-for')).toBeNull()
-    const v6 = forwardedHeaders(incoming, { ...base, clientIp: '2001:db8::1' })
-    expect(v6.get('x-forwarded-for')).toBe('2001:db8::1')
-  })
 })
 
 describe('request body cap', () => {
@@ -199,7 +180,7 @@ describe('request body cap', () => {
     expect(origin.seen).toHaveLength(0)
   })
 
-  it('stops a streamed body at the cap with 413 and does not count it against the origin', async () => {
+  it('counts a streamed body to the cap, answers 413 and does not count it against the origin', async () => {
     const app = proxyApp({ maxBodyBytes: 1000, breaker: { failureThreshold: 1 } })
     const chunk = new TextEncoder().encode('x'.repeat(600))
     const body = () =>
@@ -221,18 +202,18 @@ describe('request body cap', () => {
 })
 
 describe('timeout', () => {
-  it('answers 504 at the deadline, aborts the origin call and counts a failure', async () => {
+  it('answers 503 + Retry-After at the deadline, aborts the origin call and counts a failure', async () => {
     vi.useFakeTimers()
     let aborted = 0
     let calls = 0
-    const hanging: typeof fetch = (_input, init) =>
+    const hanging = ((input: Request) =>
       new Promise<Response>((_resolve, reject) => {
         calls += 1
-        init?.signal?.addEventListener('abort', () => {
+        input.signal.addEventListener('abort', () => {
           aborted += 1
           reject(new DOMException('aborted', 'AbortError'))
         })
-      })
+      })) as typeof fetch
     const app = createOriginProxy({
       originUrl: 'https://origin.test',
       fetch: hanging,
@@ -243,7 +224,8 @@ describe('timeout', () => {
       const pending = app.request('/token', { method: 'POST', body: 'a=b' })
       await vi.advanceTimersByTimeAsync(2000)
       const res = await pending
-      expect(res.status).toBe(504)
+      expect(res.status).toBe(503)
+      expect(res.headers.get('retry-after')).toBe('1')
       expect(res.headers.get('cache-control')).toBe('no-store')
       expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' })
     }
@@ -253,34 +235,7 @@ describe('timeout', () => {
     expect(calls).toBe(2)
   })
 
-  it('also bounds a response body that stalls after the headers', async () => {
-    vi.useFakeTimers()
-    const stalling: typeof fetch = async (_input, init) => {
-      const body = new ReadableStream<Uint8Array>({
-        start(controller) {
-          controller.enqueue(new TextEncoder().encode('{"partial":'))
-          init?.signal?.addEventListener('abort', () => controller.error(new Error('aborted')))
-        },
-      })
-      return new Response(body, { status: 200 })
-    }
-    const app = createOriginProxy({
-      originUrl: 'https://origin.test',
-      fetch: stalling,
-      timeoutMs: 1000,
-    })
-    const res = await app.request('/userinfo')
-    expect(res.status).toBe(200)
-    const text = res.text()
-    const settled = text.then(
-      () => 'completed',
-      () => 'cut off',
-    )
-    await vi.advanceTimersByTimeAsync(1000)
-    expect(await settled).toBe('cut off')
-  })
-
-  it('answers 502, never 500, when fetch throws synchronously', async () => {
+  it('answers 503, never 500, when fetch throws synchronously', async () => {
     const throwing: typeof fetch = () => {
       throw new TypeError('boom')
     }
@@ -288,7 +243,8 @@ describe('timeout', () => {
       originUrl: 'https://origin.test',
       fetch: throwing,
     }).request('/token', { method: 'POST' })
-    expect(res.status).toBe(502)
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toBe('1')
     expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' })
   })
 })
@@ -303,7 +259,7 @@ describe('circuit breaker against a real origin', () => {
       logger: createJsonLogger({ write: (l) => lines.push(l) }),
     })
     origin.mode = 'reset'
-    expect((await app.request('/token', { method: 'POST' })).status).toBe(502)
+    expect((await app.request('/token', { method: 'POST' })).status).toBe(503)
     origin.mode = 'bad-gateway'
     expect((await app.request('/token', { method: 'POST' })).status).toBe(502)
     expect((await app.request('/introspect', { method: 'POST' })).status).toBe(502)
@@ -329,7 +285,7 @@ describe('circuit breaker against a real origin', () => {
     expect((await app.request('/token', { method: 'POST' })).status).toBe(200)
     expect(origin.seen).toHaveLength(5)
     // Logged by error code; no URL, no body.
-    expect(lines.some((l) => l.includes('"error":"origin_unreachable"'))).toBe(true)
+    expect(lines.some((l) => l.includes('"code":"origin_unavailable"'))).toBe(true)
     expect(lines.every((l) => !l.includes('a=b'))).toBe(true)
   })
 
@@ -342,7 +298,9 @@ describe('circuit breaker against a real origin', () => {
       originUrl: `http://127.0.0.1:${port}`,
       breaker: { failureThreshold: 1, openSeconds: 30 },
     })
-    expect((await app.request('/token', { method: 'POST' })).status).toBe(502)
+    const refused = await app.request('/token', { method: 'POST' })
+    expect(refused.status).toBe(503)
+    expect(refused.headers.get('retry-after')).toBe('1')
     const open = await app.request('/token', { method: 'POST' })
     expect(open.status).toBe(503)
     expect(open.headers.get('retry-after')).toBe('30')
@@ -381,7 +339,7 @@ describe('mounted at the edge with createApp', () => {
       routes: [{ path: '/', app: proxy }],
     })
     origin.mode = 'reset'
-    expect((await app.request('/token', { method: 'POST' })).status).toBe(502)
+    expect((await app.request('/token', { method: 'POST' })).status).toBe(503)
     const refused = await app.request('/token', { method: 'POST' })
     expect(refused.status).toBe(503)
     expect(refused.headers.get('retry-after')).toBe('60')
