@@ -1,7 +1,9 @@
 /**
  * A circuit breaker for the edge → origin hop: after `failureThreshold` consecutive failures it opens
  * for `openSeconds`, during which callers are refused without touching the origin; then it lets exactly
- * one probe through (half-open). The probe's success closes it, its failure re-opens it.
+ * one probe through (half-open). The probe's success closes it, its failure re-opens it. A result
+ * counts only in the period it was admitted in: a call that times out after the breaker opened or
+ * closed again is stale evidence and moves nothing.
  *
  * State is plain numbers in the isolate (or process) that created it: no timers, no promises, nothing
  * awaited across requests (DESIGN.md, L1: nothing shared as an in-flight promise on Workers). Time comes
@@ -25,9 +27,12 @@ export interface CircuitBreakerOptions {
   now?: Clock
 }
 
-/** What `admit()` decided; hand it back to `record()` so only the probe's outcome moves half-open. */
+/**
+ * What `admit()` decided; hand it back to `record()` so only the probe's outcome moves half-open, and
+ * only results of the current period (since the breaker last opened or closed) count.
+ */
 export type Admission =
-  { allowed: true; probe: boolean } | { allowed: false; retryAfterSeconds: number }
+  { allowed: true; probe: boolean; period: number } | { allowed: false; retryAfterSeconds: number }
 
 export interface CircuitBreaker {
   admit(): Admission
@@ -76,10 +81,13 @@ export function createCircuitBreaker(options: CircuitBreakerOptions = {}): Circu
   // When `openUntil` is set the breaker is open until then and half-open after it.
   let openUntil: number | undefined
   let probeSince: number | undefined
+  // Bumped whenever the breaker opens or closes: a call admitted before that reports stale evidence.
+  let period = 0
 
   const open = (at: number): void => {
     openUntil = at + openMs
     probeSince = undefined
+    period += 1
   }
   const secondsUntil = (at: number, t: number): number => Math.max(1, Math.ceil((at - t) / 1000))
 
@@ -90,7 +98,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions = {}): Circu
     },
 
     admit(): Admission {
-      if (openUntil === undefined) return { allowed: true, probe: false }
+      if (openUntil === undefined) return { allowed: true, probe: false, period }
       const t = now()
       if (t < openUntil) return { allowed: false, retryAfterSeconds: secondsUntil(openUntil, t) }
       if (probeSince !== undefined && t - probeSince < leaseMs) {
@@ -98,7 +106,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions = {}): Circu
         return { allowed: false, retryAfterSeconds: secondsUntil(probeSince + leaseMs, t) }
       }
       probeSince = t
-      return { allowed: true, probe: true }
+      return { allowed: true, probe: true, period }
     },
 
     release(admission: Admission): void {
@@ -115,13 +123,16 @@ export function createCircuitBreaker(options: CircuitBreakerOptions = {}): Circu
           openUntil = undefined
           probeSince = undefined
           failures = 0
+          period += 1
         } else {
           open(now())
         }
         return
       }
-      // Late results of calls admitted before the breaker opened do not move it: only probes do.
-      if (openUntil !== undefined) return
+      // Late results of calls admitted before the breaker last opened or closed do not move it: while
+      // open only probes do, and a call that timed out during an outage must not reopen the breaker
+      // a successful probe has just closed.
+      if (openUntil !== undefined || admission.period !== period) return
       if (ok) {
         failures = 0
         return

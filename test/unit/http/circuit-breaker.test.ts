@@ -24,7 +24,7 @@ describe('createCircuitBreaker', () => {
     const b = createCircuitBreaker({ failureThreshold: 3, openSeconds: 30, now: c.now })
     fail(b, 2)
     expect(b.state).toBe('closed')
-    expect(b.admit()).toEqual({ allowed: true, probe: false })
+    expect(b.admit()).toMatchObject({ allowed: true, probe: false })
     fail(b, 1)
     expect(b.state).toBe('open')
     expect(b.admit()).toEqual({ allowed: false, retryAfterSeconds: 30 })
@@ -52,12 +52,12 @@ describe('createCircuitBreaker', () => {
     c.advance(5000)
     expect(b.state).toBe('half-open')
     const probe = b.admit()
-    expect(probe).toEqual({ allowed: true, probe: true })
+    expect(probe).toMatchObject({ allowed: true, probe: true })
     const other = b.admit()
     expect(other.allowed).toBe(false)
     b.record(probe, true)
     expect(b.state).toBe('closed')
-    expect(b.admit()).toEqual({ allowed: true, probe: false })
+    expect(b.admit()).toMatchObject({ allowed: true, probe: false })
   })
 
   it('re-opens for the full period when the probe fails', () => {
@@ -83,14 +83,14 @@ describe('createCircuitBreaker', () => {
     fail(b, 1)
     c.advance(5000)
     const lost = b.admit()
-    expect(lost).toEqual({ allowed: true, probe: true })
+    expect(lost).toMatchObject({ allowed: true, probe: true })
     c.advance(1000)
     expect(b.admit()).toEqual({ allowed: false, retryAfterSeconds: 2 })
     c.advance(2000)
     const second = b.admit()
-    expect(second).toEqual({ allowed: true, probe: true })
+    expect(second).toMatchObject({ allowed: true, probe: true })
     b.release(second)
-    expect(b.admit()).toEqual({ allowed: true, probe: true })
+    expect(b.admit()).toMatchObject({ allowed: true, probe: true })
   })
 
   it('ignores late results of calls admitted before it opened', () => {
@@ -103,5 +103,22 @@ describe('createCircuitBreaker', () => {
     c.advance(5000)
     b.record(early, false)
     expect(b.state).toBe('half-open')
+  })
+
+  it('does not let calls that failed during an outage reopen it once a probe has closed it', () => {
+    const c = clock()
+    const b = createCircuitBreaker({ failureThreshold: 2, openSeconds: 5, now: c.now })
+    const inFlight = [b.admit(), b.admit(), b.admit()]
+    fail(b, 2)
+    expect(b.state).toBe('open')
+    c.advance(5000)
+    b.record(b.admit(), true)
+    expect(b.state).toBe('closed')
+    // The calls admitted before the outage time out now: stale evidence, not counted.
+    for (const admission of inFlight) b.record(admission, false)
+    expect(b.state).toBe('closed')
+    // Fresh failures still count.
+    fail(b, 2)
+    expect(b.state).toBe('open')
   })
 })
