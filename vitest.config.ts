@@ -48,8 +48,10 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: ['test/workers/**/*.test.ts'],
-          // The issuer's JWKS on loopback, for the GATEHOUSE_JWKS_URL form (jwks-url.test.ts).
-          globalSetup: ['test/workers/global-jwks.ts'],
+          // The issuer's JWKS on loopback, for the GATEHOUSE_JWKS_URL form (jwks-url.test.ts), and a
+          // real redis-server behind the Upstash bridge and a fault proxy, for the availability cases
+          // (availability.test.ts).
+          globalSetup: ['test/workers/global-jwks.ts', 'test/support/workers-l2.ts'],
         },
       },
       {

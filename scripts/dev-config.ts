@@ -1,14 +1,16 @@
 /**
- * The origin's config for `npm run dev`: a fresh ES256 signing key (the code behind
- * `gatehouse keys generate`), the demo SPA client (public, PKCE, redirect and allowed origin = the SPA)
- * and a demo user with an scrypt hash (the code behind `gatehouse users add`). Written to `.dev/` with
- * mode 0600, since it holds a private key; that folder is for local development only.
+ * The origin's config for `npm run dev`: a fresh key-encryption key and ES256 signing key (the code
+ * behind `gatehouse keys generate-kek` and `gatehouse keys generate`), the demo SPA client (public,
+ * PKCE, redirect and allowed origin = the SPA) and a demo user with an scrypt hash (the code behind
+ * `gatehouse users add`). Written to `.dev/` with mode 0600, since it holds a private key; that
+ * folder is for local development only.
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { OAuthConfigInput } from '../src/core/oauth/config.ts'
 import { parseOAuthConfig } from '../src/core/oauth/config.ts'
 import { generateSigningKey } from '../src/core/oauth/keys.ts'
+import { generateKeyEncryptionKey } from '../src/core/oauth/key-wrap.ts'
 import { createScryptHasher, type ScryptParameters } from '../src/entry/password.ts'
 
 export const DEMO_CLIENT_ID = 'demo-spa'
@@ -42,6 +44,8 @@ export async function writeDevConfig(options: DevConfigOptions): Promise<string>
   const passwordHash = await createScryptHasher(options.scrypt).hash(DEMO_USER.password)
   const config: OAuthConfigInput = {
     issuer: options.issuer,
+    // A fresh key-encryption key and first signing key per run: the dev store is throwaway too.
+    keyEncryptionKeys: [generateKeyEncryptionKey('development')],
     keys: [await generateSigningKey('ES256', 'active')],
     tokens: { accessTokenTtlSeconds: 300, ...options.tokens },
     clients: [
@@ -76,7 +80,17 @@ export async function writeDevConfig(options: DevConfigOptions): Promise<string>
   parseOAuthConfig(config)
   await mkdir(options.dir, { recursive: true })
   const path = join(options.dir, 'gatehouse.dev.json')
-  await writeFile(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 })
-  await chmod(path, 0o600)
+  await writePrivateFile(path, `${JSON.stringify(config, null, 2)}\n`)
   return path
+}
+
+/**
+ * Writes a file only its owner may read or write (0600). `writeFile`'s `mode` applies only when it
+ * creates the file, so a file left from an earlier run (e.g. 0644) is chmod-ed too.
+ *
+ * @example await writePrivateFile('.dev/edge.env', 'UPSTASH_REDIS_REST_TOKEN=…\n')
+ */
+export async function writePrivateFile(path: string, content: string): Promise<void> {
+  await writeFile(path, content, { mode: 0o600 })
+  await chmod(path, 0o600)
 }

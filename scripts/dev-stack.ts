@@ -10,9 +10,14 @@
  * console.log(stack.urls.spa)
  * await stack.stop()
  */
-import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DEMO_CLIENT_ID, DEMO_USER, writeDevConfig, type DevConfigOptions } from './dev-config.ts'
+import {
+  DEMO_CLIENT_ID,
+  DEMO_USER,
+  writeDevConfig,
+  writePrivateFile,
+  type DevConfigOptions,
+} from './dev-config.ts'
 import { startDemoApi, type DemoApi } from './dev-demo-api.ts'
 import { freePort } from './dev-ports.ts'
 import { startChild, waitForHttp, type Child, type LogLine } from './dev-processes.ts'
@@ -150,12 +155,11 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     // The edge reads L2 (edge revocation) with the same Upstash URL and token. The token goes in a 0600
     // file passed with --env-file, not with --var: argv is visible to every local user in `ps`.
     const edgeEnvFile = join(configDir, 'edge.env')
-    await writeFile(
+    await writePrivateFile(
       edgeEnvFile,
       upstash
         ? `UPSTASH_REDIS_REST_URL=${upstash.url}\nUPSTASH_REDIS_REST_TOKEN=${upstash.token}\n`
         : '',
-      { mode: 0o600 },
     )
     const edge: Child = startChild(
       'edge',

@@ -1,7 +1,9 @@
 /**
  * The `gatehouse` command. Each subcommand prints one JSON value to stdout, to merge into the config:
  *
- *   gatehouse keys generate [--alg ES256|ES384|EdDSA|RS256|PS256] [--status next|active]
+ *   gatehouse keys generate [--alg ES256|ES384|EdDSA|RS256|PS256] [--status active|next] [--config FILE]
+ *   gatehouse keys generate-kek [--kid KID]
+ *   gatehouse keys list | rotate [--alg A] [--activate-in S] | retire KID [--force] | revoke KID
  *   gatehouse clients add --id ID [--type public|confidential] [--redirect-uri URI]... [--grant G]...
  *                         [--scope S]... [--audience URI]... [--origin ORIGIN]... [--post-logout-redirect-uri URI]...
  *   gatehouse users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]   (password on stdin)
@@ -15,12 +17,17 @@ import { createInterface } from 'node:readline'
 import { createScryptHasher } from '../entry/password.ts'
 import { clientsAdd } from './clients.ts'
 import { configCheck, formatReport } from './config-check.ts'
-import { keysGenerate, UsageError } from './keys.ts'
+import { keysCommand, UsageError } from './keys.ts'
 import { usersAdd } from './users.ts'
 import { usersRevoke } from './revoke.ts'
 
 const USAGE = `usage:
-  gatehouse keys generate [--alg ES256] [--status next]
+  gatehouse keys generate [--alg ES256] [--status active|next] [--config FILE]
+  gatehouse keys generate-kek [--kid KID]
+  gatehouse keys list                                   (the key set in L2; needs the origin's env)
+  gatehouse keys rotate [--alg ALG] [--activate-in SECONDS]
+  gatehouse keys retire KID [--force]
+  gatehouse keys revoke KID                             (compromise: out at once, edges refuse it)
   gatehouse clients add --id ID [--type public|confidential] [--redirect-uri URI]... [--grant G]...
                         [--scope S]... [--default-scope S]... [--audience URI]... [--origin ORIGIN]...
                         [--post-logout-redirect-uri URI]... [--name NAME]
@@ -62,7 +69,8 @@ async function main(argv: string[]): Promise<unknown> {
     console.error(formatReport(report))
     return { ok: true, checked: report.checked }
   }
-  if (group === 'keys' && action === 'generate') return keysGenerate(rest)
+  const keys = group === 'keys' ? keysCommand(action, rest, process.env) : undefined
+  if (keys) return keys
   if (group === 'clients' && action === 'add') return clientsAdd(rest)
   if (group === 'users' && action === 'add')
     return usersAdd(rest, readPassword, createScryptHasher())

@@ -6,9 +6,16 @@
 import { AuthError } from './errors.ts'
 import type { AccessTokenClaims } from './types.ts'
 
+/**
+ * Decides an `aud` claim (given as a list) for a verifier that accepts more than one audience, e.g.
+ * the origin introspecting tokens it minted for any of its resource servers (RFC 7662 §2.2).
+ */
+export type AudienceRule = (audiences: readonly string[]) => boolean
+
 export interface ClaimsPolicy {
   issuer: string
-  audience: string
+  /** The audience `aud` must contain, or a rule over the whole list. */
+  audience: string | AudienceRule
   /** Allowed clock skew in seconds, 0–60. */
   leewaySeconds: number
 }
@@ -50,7 +57,13 @@ export function checkAccessTokenClaims(
 
   // RFC 9068 §4 step 3 / RFC 7519 §4.1.3: a string, or an array of strings, containing our audience.
   const aud = payload.aud
-  if (Array.isArray(aud)) {
+  if (typeof policy.audience === 'function') {
+    const list = Array.isArray(aud) ? aud : [aud]
+    if (list.length === 0 || list.some((value) => typeof value !== 'string' || value === ''))
+      throw invalidClaim('aud', 'is not a string or string array')
+    if (!policy.audience(list as string[]))
+      throw new AuthError('audience_mismatch', 'token is not intended for this audience')
+  } else if (Array.isArray(aud)) {
     if (aud.some((value) => typeof value !== 'string'))
       throw invalidClaim('aud', 'is not a string array')
     if (!aud.includes(policy.audience)) {

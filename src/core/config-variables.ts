@@ -64,7 +64,7 @@ export const VARIABLES = {
   GATEHOUSE_JWKS_URL: variable(
     BOTH,
     'one of the two (origin: its own keys)',
-    'a remote issuer’s JWKS (https; http only on loopback), refreshed every `GATEHOUSE_JWKS_REFRESH_SECONDS` and at most every 30 s on an unknown `kid`',
+    'a remote issuer’s JWKS (https; http only on loopback), refreshed every `GATEHOUSE_JWKS_REFRESH_SECONDS` and at most every 30 s on an unknown `kid`. With the L2 store set, the edge verifies with the key set the origins publish there and uses this only while L2 has none (docs/keys.md)',
     url({ secure: true, allowQuery: true }),
   ),
   GATEHOUSE_JWKS: variable(
@@ -230,7 +230,7 @@ export const VARIABLES = {
   GATEHOUSE_KEYS_FILE: variable(
     NODE,
     'unset',
-    'a file `{"keys": [...]}` with the private signing keys (a Kubernetes Secret), instead of `keys` in the config',
+    'a file `{"keyEncryptionKeys": [...], "keys": [...]}` (a Kubernetes Secret): the key-encryption key and the first signing keys, instead of in the config (docs/keys.md). Refused when group or others can write it',
     filePath,
   ),
   GATEHOUSE_TRUSTED_PROXY_HOPS: variable(
@@ -262,7 +262,7 @@ export const VARIABLES = {
   NODE_ENV: variable(
     NODE,
     'unset',
-    '`production` refuses the memory store and ephemeral keys',
+    '`production` refuses the memory store and a missing key-encryption key',
     text(64),
   ),
 } satisfies Record<string, Variable>

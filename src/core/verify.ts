@@ -2,7 +2,7 @@
  * The access-token verifier (RFC 9068 §4): strict parsing, the key chosen by the key set for the
  * token's kid and the key's own algorithm, the signature, then the claims.
  */
-import { checkAccessTokenClaims, type ClaimsPolicy } from './claims.ts'
+import { checkAccessTokenClaims, type AudienceRule, type ClaimsPolicy } from './claims.ts'
 import { AuthError } from './errors.ts'
 import type { KeySet } from './jwks.ts'
 import { DEFAULT_MAX_TOKEN_LENGTH, parseCompactJws } from './jws.ts'
@@ -18,8 +18,8 @@ export { webCryptoSignatureCheck, type SignatureCheck } from './signature.ts'
 export interface AccessTokenVerifierOptions {
   /** Exact `iss` to accept. */
   issuer: string
-  /** `aud` must be this string or an array containing it. */
-  audience: string
+  /** `aud` must be this string or an array containing it; or a rule over the `aud` list. */
+  audience: string | AudienceRule
   keys: KeySet
   /** Clock skew tolerated for exp/nbf/iat. Default 0, at most 60. */
   clockLeewaySeconds?: number
@@ -50,8 +50,9 @@ function checkOptions(options: AccessTokenVerifierOptions) {
   if (typeof options.issuer !== 'string' || options.issuer === '') {
     throw new TypeError('issuer must be a non-empty string')
   }
-  if (typeof options.audience !== 'string' || options.audience === '') {
-    throw new TypeError('audience must be a non-empty string')
+  const audience = options.audience
+  if (typeof audience !== 'function' && (typeof audience !== 'string' || audience === '')) {
+    throw new TypeError('audience must be a non-empty string or a function')
   }
   if (typeof options.keys?.getKey !== 'function') throw new TypeError('keys must be a KeySet')
   const leeway = options.clockLeewaySeconds ?? 0
@@ -71,28 +72,28 @@ function checkOptions(options: AccessTokenVerifierOptions) {
   return { leeway, maxLength, type: type === false ? false : normaliseType(type), check }
 }
 
+/** Verifies a compact JWS's type, key and signature, not its claims; see `createJwsVerifier`. */
+export interface JwsVerifier {
+  /** Resolves with the header and the parsed payload object, or rejects with an `AuthError`. */
+  verify(token: string): Promise<{ header: JwsHeader; payload: Record<string, unknown> }>
+}
+
 /**
- * Builds a verifier for RFC 9068 access tokens; options are validated here, once.
+ * The signature half of the verifier: strict parsing, the `typ` check, the key chosen by the key set
+ * for the token's kid and the key's own algorithm (RFC 8725 §3.1), the signature. Claims are the
+ * caller's: `createAccessTokenVerifier` checks them per RFC 9068; the origin checks an
+ * `id_token_hint`, which is usually expired, by issuer only (own-tokens.ts).
  *
- * @example
- * const verifier = createAccessTokenVerifier({
- *   issuer: 'https://issuer.example',
- *   audience: 'https://api.example',
- *   keys: createRemoteKeySet('https://issuer.example/jwks.json'),
- * })
- * const { claims } = await verifier.verify(token)
+ * @example const { payload } = await createJwsVerifier({ keys, expectedType: 'JWT' }).verify(token)
  */
-export function createAccessTokenVerifier(
-  options: AccessTokenVerifierOptions,
-): AccessTokenVerifier {
-  const { leeway, maxLength, type, check } = checkOptions(options)
-  const policy: ClaimsPolicy = {
-    issuer: options.issuer,
-    audience: options.audience,
-    leewaySeconds: leeway,
-  }
+export function createJwsVerifier(
+  options: Pick<
+    AccessTokenVerifierOptions,
+    'keys' | 'maxTokenLength' | 'expectedType' | 'checkSignature'
+  >,
+): JwsVerifier {
+  const { maxLength, type, check } = checkOptions({ issuer: '-', audience: '-', ...options })
   const keys = options.keys
-  const now = options.now ?? Date.now
 
   function checkType(header: JwsHeader): void {
     if (type === false) return
@@ -132,6 +133,36 @@ export function createAccessTokenVerifier(
         }
       }
       if (valid !== true) throw new AuthError('signature_invalid', 'token signature is invalid')
+      return { header, payload }
+    },
+  }
+}
+
+/**
+ * Builds a verifier for RFC 9068 access tokens; options are validated here, once.
+ *
+ * @example
+ * const verifier = createAccessTokenVerifier({
+ *   issuer: 'https://issuer.example',
+ *   audience: 'https://api.example',
+ *   keys: createRemoteKeySet('https://issuer.example/jwks.json'),
+ * })
+ * const { claims } = await verifier.verify(token)
+ */
+export function createAccessTokenVerifier(
+  options: AccessTokenVerifierOptions,
+): AccessTokenVerifier {
+  const { leeway } = checkOptions(options)
+  const policy: ClaimsPolicy = {
+    issuer: options.issuer,
+    audience: options.audience,
+    leewaySeconds: leeway,
+  }
+  const jws = createJwsVerifier(options)
+  const now = options.now ?? Date.now
+  return {
+    async verify(token) {
+      const { header, payload } = await jws.verify(token)
       return { header, claims: checkAccessTokenClaims(payload, policy, now() / 1000) }
     },
   }

@@ -8,7 +8,10 @@ import type { SignatureCheck } from '../core/signature.ts'
 import type { Clock } from '../core/types.ts'
 import { createApp } from '../http/app.ts'
 import { cloudflareClientIp } from '../http/client-ip.ts'
-import { buildVerifier } from '../http/build-verifier.ts'
+import type { KeySet } from '../core/jwks.ts'
+import { buildKeySet, buildVerifier } from '../http/build-verifier.ts'
+import { createEdgeKeys, type EdgeKeys } from '../http/edge-keys.ts'
+import { edgeMetricsRoute } from '../http/edge-metrics.ts'
 import { createOriginProxy } from '../http/origin-proxy.ts'
 import type { RevocationSync } from '../revocation/index.ts'
 import type { Store } from '../store/types.ts'
@@ -34,6 +37,10 @@ export interface RuntimeOptions {
   clientIp?: AppDeps['clientIp']
   /** Edge revocation sync and the L2 store hits are confirmed in (see build-verifier.ts). */
   revocation?: { sync: RevocationSync; store: Pick<Store, 'get'> }
+  /** Edge: the L2 store holding the published key set, JWKS and discovery (edge-keys.ts). */
+  keyStore?: Pick<Store, 'get'>
+  /** Origin: its own managed key set, used instead of `config.keySource`. */
+  keySet?: KeySet
 }
 
 /**
@@ -44,9 +51,13 @@ export async function appFromConfig(
   config: VerificationConfig,
   runtime: RuntimeOptions,
 ): Promise<Hono<GatehouseEnv>> {
+  const edgeKeys = await edgeKeysFor(config, runtime)
+  const keySet = edgeKeys?.keySet ?? runtime.keySet
   // A minting origin without GATEHOUSE_AUDIENCE verifies nothing itself: no /verify, no gateway.
   const verifier =
-    config.audience === undefined ? undefined : await verifierFor(config, config.audience, runtime)
+    config.audience === undefined
+      ? undefined
+      : await verifierFor(config, config.audience, runtime, keySet)
   const revocation = runtime.revocation
   const clientIp = runtime.clientIp ?? (runtime.role === 'edge' ? cloudflareClientIp : undefined)
   return createApp({
@@ -56,15 +67,25 @@ export async function appFromConfig(
     ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
     ...(runtime.now === undefined ? {} : { now: runtime.now }),
     ...(clientIp === undefined ? {} : { clientIp }),
-    routes: [...originProxyRoutes(config, runtime), ...(runtime.routes ?? [])],
+    routes: [
+      ...(edgeKeys ? [{ path: '/', app: edgeKeys.routes }] : []),
+      ...originProxyRoutes(config, runtime),
+      ...(runtime.routes ?? []),
+    ],
     ...(runtime.middleware === undefined ? {} : { middleware: runtime.middleware }),
     extend: (app) => {
       // How fresh this isolate's revocation filter is (DESIGN.md: the edge reports its age).
-      app.get('/revocation/status', (c) =>
-        c.json(revocation?.sync.status() ?? { enabled: false }, 200, {
-          'Cache-Control': 'no-store',
-        }),
-      )
+      // …and where its keys come from, and whether that copy is current (edge-keys.ts).
+      const status = () => ({
+        ...(revocation?.sync.status() ?? { enabled: false }),
+        ...(edgeKeys ? { keys: edgeKeys.status() } : {}),
+      })
+      app.get('/revocation/status', (c) => c.json(status(), 200, { 'Cache-Control': 'no-store' }))
+      if (runtime.role === 'edge')
+        app.get(
+          '/metrics',
+          edgeMetricsRoute(() => revocation?.sync.status(), edgeKeys?.status),
+        )
       runtime.extend?.(app)
     },
     ...(config.upstreamUrl === undefined
@@ -84,13 +105,41 @@ export async function appFromConfig(
   })
 }
 
-function verifierFor(config: VerificationConfig, audience: string, runtime: RuntimeOptions) {
-  if (config.keySource === undefined)
+/**
+ * The edge verifies with the key set the origins publish in L2 and serves its JWKS and discovery;
+ * the configured key source is used only while L2 has none for this issuer.
+ */
+async function edgeKeysFor(
+  config: VerificationConfig,
+  runtime: RuntimeOptions,
+): Promise<EdgeKeys | undefined> {
+  if (runtime.role !== 'edge' || !runtime.keyStore) return undefined
+  return createEdgeKeys({
+    issuer: config.issuer,
+    store: runtime.keyStore,
+    ...(config.keySource
+      ? { fallback: await buildKeySet({ ...config, ...runtime, keySource: config.keySource }) }
+      : {}),
+    ...(config.originUrl === undefined ? {} : { originUrl: config.originUrl }),
+    originTimeoutMs: config.originTimeoutMs,
+    ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
+    ...(runtime.now === undefined ? {} : { now: runtime.now }),
+  })
+}
+
+function verifierFor(
+  config: VerificationConfig,
+  audience: string,
+  runtime: RuntimeOptions,
+  keySet: KeySet | undefined,
+) {
+  if (config.keySource === undefined && keySet === undefined)
     throw new TypeError('appFromConfig: keySource required (the origin passes its own keys)')
   return buildVerifier({
     issuer: config.issuer,
     audience,
-    keySource: config.keySource,
+    ...(keySet ? { keySet } : {}),
+    ...(config.keySource ? { keySource: config.keySource } : {}),
     clockLeewaySeconds: config.clockLeewaySeconds,
     l1MaxEntries: config.l1MaxEntries,
     ...(runtime.checkSignature === undefined ? {} : { checkSignature: runtime.checkSignature }),

@@ -15,6 +15,7 @@ import { ConfigError, type ConfigIssue } from '../core/errors.ts'
 import { describeJsonError, parseJsonText } from '../core/json-text.ts'
 import { parseOAuthConfig, type OAuthConfig } from '../core/oauth/config.ts'
 import { loadSigningKeys, type SigningKeySet } from '../core/oauth/keys.ts'
+import { fileMode, fileModeProblems } from './node-secret-files.ts'
 
 export interface NodeConfig {
   /** Verification and process settings. `keySource` absent: the origin's own published keys. */
@@ -23,9 +24,11 @@ export interface NodeConfig {
   oauth?: OAuthConfig
   /** The configured signing keys, imported (none: development's shared ephemeral key). */
   signingKeys?: SigningKeySet
-  /** `NODE_ENV=production`: no memory store, no ephemeral keys. */
+  /** `NODE_ENV=production`: no memory store, no development key-encryption key. */
   production: boolean
   trustedProxyHops: number
+  /** Problems that do not stop the process (a world-readable secret file); the caller logs them. */
+  warnings: ConfigIssue[]
 }
 
 export interface NodeConfigOptions {
@@ -33,6 +36,8 @@ export interface NodeConfigOptions {
   readFile?: (path: string) => Promise<string>
   /** The caller brings its own store (tests): the L2 variables are then not required. */
   storeProvided?: boolean
+  /** Default: the mode `fs.stat` reports (node-secret-files.ts checks it). */
+  fileMode?: (path: string) => Promise<number | undefined>
 }
 
 const isSet = (v: unknown): v is string => typeof v === 'string' && v !== ''
@@ -46,17 +51,27 @@ const isSet = (v: unknown): v is string => typeof v === 'string' && v !== ''
 export async function checkNodeConfig(
   env: Record<string, unknown>,
   options: NodeConfigOptions = {},
-): Promise<{ config?: NodeConfig; issues: ConfigIssue[] }> {
+): Promise<{ config?: NodeConfig; issues: ConfigIssue[]; warnings: ConfigIssue[] }> {
   const minting = isSet(env.GATEHOUSE_CONFIG)
   const checked = checkVerificationConfig(env, { runtime: 'node', origin: minting })
   const issues = [...checked.issues]
+  const warnings: ConfigIssue[] = []
   const production = env.NODE_ENV === 'production'
-  const read = options.readFile ?? ((path: string) => readFile(path, 'utf8'))
+  const readText = options.readFile ?? ((path: string) => readFile(path, 'utf8'))
+  const modeOf = options.fileMode ?? fileMode
+  const files: Files = {
+    read: readText,
+    async checkMode(field, path, doc) {
+      const { issue, warning } = fileModeProblems(field, await modeOf(path), doc)
+      if (issue) issues.push(issue)
+      if (warning) warnings.push(warning)
+    },
+  }
 
   let oauth: OAuthConfig | undefined
   let signingKeys: SigningKeySet | undefined
   if (minting) {
-    const file = await oauthConfigFrom(env, read, issues)
+    const file = await oauthConfigFrom(env, files, issues)
     if (file) {
       oauth = file
       if (oauth.keys.length > 0) {
@@ -66,9 +81,14 @@ export async function checkNodeConfig(
           if (!(e instanceof ConfigError)) throw e
           issues.push(...e.issues)
         }
-      } else if (production) {
-        issues.push({ field: 'config.keys', message: 'signing keys are required in production' })
       }
+      // docs/keys.md: the key set in L2 holds private keys only wrapped under this key.
+      if (production && oauth.keyEncryptionKeys.length === 0)
+        issues.push({
+          field: 'config.keyEncryptionKeys',
+          message:
+            'is required in production (in GATEHOUSE_KEYS_FILE): signing keys are kept in L2 encrypted under it; gatehouse keys generate-kek',
+        })
     }
   } else if (isSet(env.GATEHOUSE_KEYS_FILE)) {
     issues.push({ field: 'GATEHOUSE_KEYS_FILE', message: 'is read only with GATEHOUSE_CONFIG' })
@@ -79,7 +99,7 @@ export async function checkNodeConfig(
       message: 'is required in production (with UPSTASH_REDIS_REST_TOKEN)',
     })
 
-  if (issues.length > 0 || !checked.config) return { issues }
+  if (issues.length > 0 || !checked.config) return { issues, warnings }
   const verification = { ...checked.config }
   if (oauth) verification.issuer = oauth.issuer
   return {
@@ -89,8 +109,10 @@ export async function checkNodeConfig(
       ...(signingKeys ? { signingKeys } : {}),
       production,
       trustedProxyHops: Number(env.GATEHOUSE_TRUSTED_PROXY_HOPS ?? 0) || 0,
+      warnings,
     },
     issues,
+    warnings,
   }
 }
 
@@ -108,15 +130,21 @@ export async function loadNodeConfig(
   return config
 }
 
+/** How the files are read, and where their modes are checked (node-secret-files.ts). */
+interface Files {
+  read(path: string): Promise<string>
+  checkMode(field: string, path: string, doc: unknown): Promise<void>
+}
+
 /** The JSON text of `path`, or an issue naming the path and the OS reason. */
 async function readText(
   field: string,
   path: string,
-  read: (path: string) => Promise<string>,
+  files: Files,
   issues: ConfigIssue[],
 ): Promise<string | undefined> {
   try {
-    return await read(path)
+    return await files.read(path)
   } catch (e) {
     issues.push({ field, message: `cannot read ${path}: ${fileErrorReason(e)}` })
     return undefined
@@ -146,36 +174,50 @@ function jsonOf(field: string, path: string, text: string, issues: ConfigIssue[]
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/** The members a keys file may hold (both arrays, both optional); undefined for anything else. */
+function keysFileMembers(doc: unknown): Record<string, unknown> | undefined {
+  if (!isObject(doc)) return undefined
+  const names = Object.keys(doc)
+  const allowed = ['keys', 'keyEncryptionKeys']
+  if (names.some((n) => !allowed.includes(n) || !Array.isArray(doc[n]))) return undefined
+  return doc
+}
+
 /** The config file, with the keys file's keys and `GATEHOUSE_ISSUER` applied, validated. */
 async function oauthConfigFrom(
   env: Record<string, unknown>,
-  read: (path: string) => Promise<string>,
+  files: Files,
   issues: ConfigIssue[],
 ): Promise<OAuthConfig | undefined> {
   const path = env.GATEHOUSE_CONFIG as string
-  const text = await readText('GATEHOUSE_CONFIG', path, read, issues)
+  const text = await readText('GATEHOUSE_CONFIG', path, files, issues)
   let raw = text === undefined ? undefined : jsonOf('GATEHOUSE_CONFIG', path, text, issues)
+  if (text !== undefined) await files.checkMode('GATEHOUSE_CONFIG', path, raw)
   if (text !== undefined && raw !== undefined && !isObject(raw)) {
     issues.push({ field: 'GATEHOUSE_CONFIG', message: `${path} must hold a JSON object` })
     raw = undefined
   }
-  // Private signing keys may live in their own file (a Kubernetes Secret) so the JSON config can
-  // be a ConfigMap: `{"keys": [private JWKs with kid, alg, status]}`, validated by the same schema.
-  let fileKeys: unknown[] | undefined
+  // Private signing keys and the key-encryption keys may live in their own file (a Kubernetes
+  // Secret) so the JSON config can be a ConfigMap: `{"keyEncryptionKeys": [...], "keys": [...]}`,
+  // both optional, validated by the same schema.
+  let fileKeys: Record<string, unknown> | undefined
   if (isSet(env.GATEHOUSE_KEYS_FILE)) {
     const keysPath = env.GATEHOUSE_KEYS_FILE
-    const keysText = await readText('GATEHOUSE_KEYS_FILE', keysPath, read, issues)
+    const keysText = await readText('GATEHOUSE_KEYS_FILE', keysPath, files, issues)
     const doc =
       keysText === undefined ? undefined : jsonOf('GATEHOUSE_KEYS_FILE', keysPath, keysText, issues)
+    if (keysText !== undefined) await files.checkMode('GATEHOUSE_KEYS_FILE', keysPath, doc)
     if (keysText !== undefined && doc !== undefined) {
-      if (isObject(doc) && Array.isArray(doc.keys)) fileKeys = doc.keys
-      else
+      fileKeys = keysFileMembers(doc)
+      if (!fileKeys)
         issues.push({
           field: 'GATEHOUSE_KEYS_FILE',
-          message: `${keysPath} must be {"keys": [private JWKs with kid, alg, status]}`,
+          message: `${keysPath} must be {"keyEncryptionKeys": [...], "keys": [...]} (both optional)`,
         })
     }
-    if (isObject(raw) && Array.isArray(raw.keys) && raw.keys.length > 0)
+    const inline = (name: string) =>
+      isObject(raw) && Array.isArray(raw[name]) && raw[name].length > 0
+    if (inline('keys') || inline('keyEncryptionKeys'))
       issues.push({
         field: 'GATEHOUSE_KEYS_FILE',
         message: 'the config file declares keys too: keep them in one place',
@@ -184,7 +226,7 @@ async function oauthConfigFrom(
   if (!isObject(raw)) return undefined
   const merged = {
     ...raw,
-    ...(fileKeys ? { keys: fileKeys } : {}),
+    ...fileKeys,
     ...(isSet(env.GATEHOUSE_ISSUER) ? { issuer: env.GATEHOUSE_ISSUER } : {}),
   }
   try {

@@ -5,7 +5,6 @@
 import type { Server } from 'node:http'
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net'
 import { serve } from '@hono/node-server'
-import type { VerificationConfig } from '../core/config.ts'
 import { createJsonLogger, type Logger } from '../http/log.ts'
 import { createAdminRoutes } from '../http/admin-routes.ts'
 import { createMetrics } from './node-metrics.ts'
@@ -15,7 +14,9 @@ import { appFromConfig } from './app-from-config.ts'
 import { preferredSignatureCheck } from './node-signature.ts'
 import { loadNodeConfig } from './node-config.ts'
 import { installParserRefusals, nodeRequestGuard } from './node-http.ts'
-import { clientIpBehind, createOriginRoutes, type Origin } from './origin.ts'
+import { ownKeySet } from '../core/oauth/own-tokens.ts'
+import { registerAvailabilityMetrics } from './node-availability-metrics.ts'
+import { clientIpBehind, createOriginRoutes } from './origin.ts'
 import {
   createRevocationSync,
   createSnapshotBuilder,
@@ -49,6 +50,8 @@ export async function startNodeServer(
 ): Promise<NodeServer> {
   const nodeConfig = await loadNodeConfig(env)
   const logger = options.logger ?? createJsonLogger({ level: nodeConfig.verification.logLevel })
+  for (const warning of nodeConfig.warnings)
+    logger.log({ level: 'warn', msg: warning.message, variable: warning.field })
   const metrics = createMetrics()
   // OpenTelemetry spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set (tracing.ts).
   const tracing = tracingFromConfig(nodeConfig.verification.tracing, { role: 'origin', logger })
@@ -61,7 +64,7 @@ export async function startNodeServer(
         instrumentStore: (store) => metrics.instrumentStore(store),
       })
     : undefined
-  const config = origin ? ownKeys(nodeConfig.verification, origin) : nodeConfig.verification
+  const config = nodeConfig.verification
   let closing = false
   // Revocation: the origin's own /verify and gateway probe the same filter the edge does; the origin
   // also rebuilds the filter snapshot the edges load (DESIGN.md, "Revocation with a stated staleness
@@ -101,9 +104,23 @@ export async function startNodeServer(
     draining: () => closing,
   })
   const checkSignature = preferredSignatureCheck()
+  // The key schedule (docs/keys.md): every origin re-reads the key set each checkSeconds and, when a
+  // step is due, performs it if it gets the lease.
+  const keyTimer =
+    origin &&
+    setInterval(() => void origin.keys.tick(), origin.config.keyRotation.checkSeconds * 1000)
+  keyTimer?.unref()
+  registerAvailabilityMetrics(metrics.registry, {
+    revocation: () => revocation?.status(),
+    keys: origin ? () => origin.keys.status() : undefined,
+  })
   const app = await appFromConfig(config, {
     role: 'origin',
     logger,
+    // The origin verifies its own tokens with every published key, as they rotate.
+    ...(origin && nodeConfig.verification.keySource === undefined
+      ? { keySet: ownKeySet(origin.keys) }
+      : {}),
     ...(checkSignature ? { checkSignature } : {}),
     // The gateway's X-Forwarded-For: the client behind GATEHOUSE_TRUSTED_PROXY_HOPS of our proxies.
     clientIp: clientIpBehind(nodeConfig.trustedProxyHops),
@@ -127,7 +144,7 @@ export async function startNodeServer(
               path: '/',
               app: createAdminRoutes({
                 issuer: origin.config.issuer,
-                jwks: origin.publicJwks,
+                keys: ownKeySet(origin.keys),
                 revocation: origin.revocation,
                 sessions: origin.oauth.sessions,
               }),
@@ -166,6 +183,7 @@ export async function startNodeServer(
     shutdown() {
       // From here /readyz answers 503 `draining` and every response says `Connection: close`.
       closing = true
+      if (keyTimer) clearInterval(keyTimer)
       const stopSnapshots = snapshots?.stop()
       const stopBackchannel = origin?.backchannel.stop()
       return new Promise<boolean>((resolve) => {
@@ -224,14 +242,4 @@ function closeIdle(sockets: Set<Socket>, lastRead: Map<Socket, number>): void {
     if (!busy && lastRead.get(socket) === socket.bytesRead) socket.destroy()
     else lastRead.set(socket, socket.bytesRead)
   }
-}
-
-/**
- * The origin verifies its own tokens on `/verify` and the gateway with the public keys it publishes,
- * unless the operator named another key source explicitly.
- */
-function ownKeys(config: VerificationConfig, origin: Origin): VerificationConfig {
-  return config.keySource
-    ? config
-    : { ...config, keySource: { kind: 'inline', jwks: origin.publicJwks } }
 }

@@ -2,8 +2,8 @@
  * Builds the origin's OAuth route group from its parsed configuration (node-config.ts; given the
  * environment instead, it parses it first, and a bad one throws the `ConfigError` before anything is
  * written). In named steps: pick the store (the memory store, with a warning, only outside
- * production), the signing keys (in development with none configured, a shared ephemeral ES256 key,
- * with a warning), publish the public JWKS to L2, and build the Hono route group for
+ * production), build the managed key set (docs/keys.md: the key set in L2, seeded from the config's
+ * keys when L2 has none), start it (the first write to L2), and build the Hono route group for
  * `createApp({ routes })`.
  *
  * @example
@@ -12,7 +12,6 @@
  */
 import { getConnInfo } from '@hono/node-server/conninfo'
 import type { Context, Hono } from 'hono'
-import type { JWK } from 'jose'
 import { ConfigError } from '../core/errors.ts'
 import type { OAuthConfig } from '../core/oauth/config.ts'
 import {
@@ -20,8 +19,9 @@ import {
   type BackchannelWorker,
 } from '../core/oauth/backchannel-worker.ts'
 import { createOAuthContext, type OAuthContext } from '../core/oauth/context.ts'
-import { publishJwks, sharedEphemeralKey } from '../core/oauth/jwks-publication.ts'
-import { loadSigningKeys, type SigningKeySet } from '../core/oauth/keys.ts'
+import { discoveryMetadata } from '../core/oauth/discovery.ts'
+import { createOriginKeySet } from '../core/oauth/jwks-publication.ts'
+import type { KeyLifecycle } from '../core/oauth/key-lifecycle.ts'
 import type { PasswordHasher } from '../core/oauth/password.ts'
 import type { Clock } from '../core/types.ts'
 import type { Logger } from '../http/log.ts'
@@ -57,8 +57,8 @@ export interface Origin {
   oauth: OAuthContext
   config: OAuthConfig
   store: Store
-  /** The public keys, e.g. as the inline key set of the origin's own `/verify` verifier. */
-  publicJwks: { keys: JWK[] }
+  /** The managed key set: tick it every `config.keyRotation.checkSeconds` (node-server.ts). */
+  keys: KeyLifecycle
   /** Revocation records and events, shared with the edge (src/revocation/records.ts). */
   revocation: RevocationWriter
   /**
@@ -91,20 +91,21 @@ export async function createOriginRoutes(
   const log = options.logger?.log.bind(options.logger) ?? (() => {})
 
   const store = originStore(config, options, log)
-  const keys = config.signingKeys ?? (await developmentKeys(store, log))
-  const publicJwks = keys.publicJwks()
-  // The first write to L2: everything above has been checked.
-  const published = await publishJwks(store, publicJwks, options.clock)
-  log({
-    level: 'info',
-    msg: 'jwks published',
-    version: published.version,
-    changed: published.changed,
+  // The key set lives in L2 (docs/keys.md): built here, started once the context exists.
+  const keys = await createOriginKeySet({
+    config: oauthConfig,
+    store,
+    production: config.production,
+    log,
+    discovery: () => discoveryMetadata(oauth),
+    ...(options.clock ? { clock: options.clock } : {}),
   })
 
   // One record layout for the origin's /revoke, /logout, /introspect and the edge filter.
   const revoker = createOAuthRevoker({ store, ...(options.clock ? { now: options.clock } : {}) })
-  const oauth = await createOAuthContext({
+  // eslint-disable-next-line prefer-const -- read lazily by the key set's discovery callback
+  let oauth: OAuthContext
+  oauth = await createOAuthContext({
     config: oauthConfig,
     store,
     keys,
@@ -119,6 +120,11 @@ export async function createOriginRoutes(
     },
   })
   const backchannel = backchannelWorker(oauth, options, log)
+  // The first write to L2 (the first key set, or the discovery of a new deploy): everything above
+  // has been checked.
+  await keys.start()
+  log({ level: 'info', msg: 'key set ready', ...keys.status() })
+
   const routes = createOAuthRoutes({
     oauth,
     ...(options.logger ? { logger: options.logger } : {}),
@@ -130,7 +136,7 @@ export async function createOriginRoutes(
     oauth,
     config: oauthConfig,
     store,
-    publicJwks,
+    keys,
     revocation: revoker.writer,
     backchannel,
   }
@@ -175,15 +181,6 @@ function backchannelWorker(oauth: OAuthContext, options: OriginOptions, log: Log
         errorName: e instanceof Error ? e.name : typeof e,
       }),
   })
-}
-
-/** Development without configured keys: one ephemeral ES256 key shared through the store. */
-async function developmentKeys(store: Store, log: Log): Promise<SigningKeySet> {
-  log({
-    level: 'warn',
-    msg: 'no signing keys configured: using an ephemeral ES256 key (development only; run `gatehouse keys generate`)',
-  })
-  return loadSigningKeys([await sharedEphemeralKey(store)])
 }
 
 /**

@@ -74,6 +74,8 @@ async function builtFor(env: Bindings): Promise<Built> {
       logger,
       ...(tracing ? { middleware: [tracing.middleware] } : {}),
       ...(store && revocation ? { revocation: { sync: revocation, store } } : {}),
+      // Keys, JWKS and discovery from the set the origins publish in L2 (edge-keys.ts).
+      ...(store ? { keyStore: store } : {}),
     })
   } catch (err) {
     // Names of the bad variables and the rules they broke; never their values.

@@ -9,12 +9,14 @@
  * issuer as audience). No static admin password exists to leak.
  *
  * @example
- * app.route('/', createAdminRoutes({ issuer, jwks: origin.publicJwks, revocation: origin.revocation }))
+ * app.route('/', createAdminRoutes({ issuer, keys: ownKeySet(origin.keys), revocation: origin.revocation }))
  * // POST /admin/users/u-42/revoke  Authorization: Bearer <admin token>
  * //   → 200 { sub, notBefore, sessionsEnded }
  */
 import { Hono } from 'hono'
+import type { KeySet } from '../core/jwks.ts'
 import type { Sessions } from '../core/oauth/sessions.ts'
+import { createAccessTokenVerifier } from '../core/verify.ts'
 import { isRevocableId, type RevocationWriter } from '../revocation/index.ts'
 import { requireAuth } from './require-auth.ts'
 import type { GatehouseEnv } from './types.ts'
@@ -23,8 +25,8 @@ export const ADMIN_SCOPE = 'gatehouse:admin'
 
 export interface AdminRoutesOptions {
   issuer: string
-  /** The origin's public keys: admin tokens are the origin's own. */
-  jwks: { keys: object[] }
+  /** The origin's keys (every published one, as they rotate): admin tokens are the origin's own. */
+  keys: KeySet
   revocation: Pick<RevocationWriter, 'revokeSubject'>
   /** Ends the user's login sessions too; without it only tokens are revoked. */
   sessions?: Pick<Sessions, 'endAllOf'>
@@ -33,9 +35,11 @@ export interface AdminRoutesOptions {
 export function createAdminRoutes(options: AdminRoutesOptions): Hono<GatehouseEnv> {
   const app = new Hono<GatehouseEnv>()
   const admin = requireAuth({
-    issuer: options.issuer,
-    audience: options.issuer,
-    jwks: options.jwks,
+    verifier: createAccessTokenVerifier({
+      issuer: options.issuer,
+      audience: options.issuer,
+      keys: options.keys,
+    }),
     scopes: [ADMIN_SCOPE],
   })
   app.post('/admin/users/:sub/revoke', admin, async (c) => {

@@ -6,7 +6,7 @@
 import { createCachedVerifier } from '../cache/cached-verifier.ts'
 import { createTokenCache } from '../cache/token-cache.ts'
 import type { KeySource } from '../core/config.ts'
-import { createRemoteKeySet, createStaticKeySet } from '../core/jwks.ts'
+import { createRemoteKeySet, createStaticKeySet, type KeySet } from '../core/jwks.ts'
 import type { Clock } from '../core/types.ts'
 import { createAccessTokenVerifier } from '../core/verify.ts'
 import {
@@ -22,7 +22,13 @@ type CoreOptions = Parameters<typeof createAccessTokenVerifier>[0]
 export interface BuildVerifierOptions {
   issuer: string
   audience: string
-  keySource: KeySource
+  /** Where keys come from, unless `keySet` is given. */
+  keySource?: KeySource
+  /**
+   * A ready key set used instead of `keySource`: the edge's L2 key source (edge-keys.ts) or the
+   * origin's own managed keys.
+   */
+  keySet?: KeySet
   /** Seconds of clock skew tolerated on exp/nbf/iat. Default: the core verifier's. */
   clockLeewaySeconds?: number
   /** L1 cache size; 0 turns the cache off. Default 10,000. */
@@ -35,7 +41,7 @@ export interface BuildVerifierOptions {
   jwksTimeoutMs?: number
   now?: Clock
   /**
-   * Edge revocation: every verification, L1 hits included, probes the filter for jti, sid and sub and
+   * Edge revocation: every verification, L1 hits included, probes the filter for jti, sid, sub and kid and
    * confirms hits in L2 (src/revocation/). Without it tokens are valid until `exp`.
    */
   revocation?: { sync: RevocationSync; store: Pick<Store, 'get'> }
@@ -49,18 +55,12 @@ export interface BuildVerifierOptions {
  * const verifier = await buildVerifier({ issuer, audience, keySource: { kind: 'url', url } })
  */
 export async function buildVerifier(options: BuildVerifierOptions): Promise<TokenVerifier> {
-  const now = options.now ?? Date.now
-  const keys =
-    options.keySource.kind === 'inline'
-      ? await createStaticKeySet(options.keySource.jwks)
-      : createRemoteKeySet(options.keySource.url, {
-          fetch: options.fetch ?? ((input, init) => fetch(input, init)),
-          now,
-          ...(options.jwksTimeoutMs === undefined ? {} : { timeoutMs: options.jwksTimeoutMs }),
-          ...(options.jwksRefreshSeconds === undefined
-            ? {}
-            : { refreshIntervalSeconds: options.jwksRefreshSeconds }),
-        })
+  // Read at call time (not captured), so a test's fake clock reaches every part.
+  const now = options.now ?? (() => Date.now())
+  const keySource = options.keySource
+  if (!options.keySet && !keySource)
+    throw new TypeError('buildVerifier: keySource or keySet required')
+  const keys = options.keySet ?? (await buildKeySet({ ...options, keySource: keySource! }))
   const verifier = createAccessTokenVerifier({
     issuer: options.issuer,
     audience: options.audience,
@@ -80,4 +80,26 @@ export async function buildVerifier(options: BuildVerifierOptions): Promise<Toke
   // "not revoked" answers (the filter probe costs ~0.2 µs).
   if (options.revocation === undefined) return base
   return withRevocationCheck(base, createRevocationCheck({ ...options.revocation, now }))
+}
+
+/**
+ * The key set `keySource` names: an inline set imported now (a bad key fails at start), or a remote
+ * JWKS fetched lazily.
+ *
+ * @example const keys = await buildKeySet({ keySource: { kind: 'url', url } })
+ */
+export async function buildKeySet(
+  options: Pick<BuildVerifierOptions, 'fetch' | 'now' | 'jwksTimeoutMs' | 'jwksRefreshSeconds'> & {
+    keySource: KeySource
+  },
+): Promise<KeySet> {
+  if (options.keySource.kind === 'inline') return createStaticKeySet(options.keySource.jwks)
+  return createRemoteKeySet(options.keySource.url, {
+    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    now: options.now ?? (() => Date.now()),
+    ...(options.jwksTimeoutMs === undefined ? {} : { timeoutMs: options.jwksTimeoutMs }),
+    ...(options.jwksRefreshSeconds === undefined
+      ? {}
+      : { refreshIntervalSeconds: options.jwksRefreshSeconds }),
+  })
 }

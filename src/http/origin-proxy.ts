@@ -4,10 +4,9 @@
  * (forwarder.ts: headers set from this hop, body limit, one deadline, circuit breaker, 503 +
  * `Retry-After` while the origin is down). The verification routes, served locally, never depend on it.
  *
- * Discovery and the JWKS are forwarded too, because the origin is their single source of truth; the
- * origin's `Cache-Control` (public, max-age=300) passes through, and the last good copy is kept per
- * isolate and served while the origin is unreachable — resource servers fetching our JWKS to verify
- * tokens keep working through an origin outage.
+ * Discovery and the JWKS are not forwarded: the origins publish them in L2 with the key set, atomically
+ * with each rotation, and the edge serves them from its L1/L2 copy (src/http/edge-keys.ts), so they stay
+ * up, and tokens keep verifying, through an origin outage (issue 12 item 3).
  *
  * What the origin sees: the same method, path (under `originUrl`'s path), query and body, the
  * caller's headers as forwarded-headers.ts leaves them, `X-Forwarded-For` from `cf-connecting-ip`
@@ -16,21 +15,17 @@
  * never followed), minus hop-by-hop headers.
  */
 import { Hono, type Context } from 'hono'
-import { UpstreamError } from '../core/errors.ts'
 import type { Clock } from '../core/types.ts'
 import type { CircuitBreakerOptions } from './circuit-breaker.ts'
 import { cloudflareClientIp } from './client-ip.ts'
 import { createForwarder, type Forwarder, type ForwardRoute } from './forwarder.ts'
 import { errorHandler } from './error-response.ts'
 import { createJsonLogger, type Logger } from './log.ts'
-import { RequestError } from './request-errors.ts'
 import type { GatehouseEnv } from './types.ts'
 
 export const DEFAULT_ORIGIN_TIMEOUT_MS = 5000
 /** OAuth requests are small forms; 64 KiB is generous and keeps a slow-loris body short. */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024
-/** Discovery and JWKS copies larger than this are not kept for outages. */
-const MAX_CACHED_METADATA_BYTES = 64 * 1024
 
 // ---- The forwarded routes, all of them, relative to the issuer's path (`basePath`). ----
 
@@ -45,15 +40,6 @@ export const MINTING_PATHS = [
   '/userinfo',
   '/logout',
 ] as const
-
-/** Discovery (RFC 8414 §3, OpenID Connect Discovery §4) and the JWKS: GET, HEAD and OPTIONS only. */
-export const metadataPaths = (basePath: string): string[] => [
-  `${basePath}/.well-known/openid-configuration`,
-  `/.well-known/oauth-authorization-server${basePath}`,
-  `${basePath}/.well-known/oauth-authorization-server`,
-  `${basePath}/.well-known/jwks.json`,
-]
-const METADATA_METHODS = ['GET', 'HEAD', 'OPTIONS']
 
 export interface OriginProxyOptions {
   /** Absolute http(s) URL of the origin, without query; request paths are appended to its path. */
@@ -119,66 +105,9 @@ export function createOriginProxy(options: OriginProxyOptions): OriginProxy {
 
   const app = new Hono<GatehouseEnv>()
   for (const path of MINTING_PATHS) app.all(`${basePath}${path}`, forwarder.precheck, toOrigin)
-  const withCopy = lastGoodCopy(toOrigin)
-  for (const path of metadataPaths(basePath)) {
-    app.on(METADATA_METHODS, path, forwarder.precheck, withCopy)
-    app.all(path, (c) => {
-      throw new RequestError('method_not_allowed', `${c.req.method} is not allowed here`, {
-        Allow: METADATA_METHODS.join(', '),
-      })
-    })
-  }
   // Mounted in createApp, the app's onError renders errors; this one does the same on its own.
   app.onError(errorHandler(options.logger ?? createJsonLogger({ level: 'silent' }), 'gatehouse'))
   return Object.assign(app, { forwarder })
-}
-
-/**
- * Keeps the last good discovery/JWKS answer per path, in this isolate only (plain data, no promises:
- * docs/architecture.md, L1), and serves it instead of a 5xx while the origin cannot answer.
- */
-function lastGoodCopy(
-  forward: (c: Context<GatehouseEnv>) => Promise<Response>,
-): (c: Context<GatehouseEnv>) => Promise<Response> {
-  const copies = new Map<string, { headers: [string, string][]; body: ArrayBuffer }>()
-  const fromCopy = (path: string) => {
-    const copy = copies.get(path)
-    return copy && new Response(copy.body.slice(0), { status: 200, headers: copy.headers })
-  }
-  return async (c) => {
-    const stale = () => (c.req.method === 'GET' ? fromCopy(c.req.path) : undefined)
-    let response: Response
-    try {
-      response = await forward(c)
-    } catch (err) {
-      // The origin could not answer (the forwarder's 503): the copy instead, the access log says why.
-      const copy = err instanceof UpstreamError ? stale() : undefined
-      if (copy === undefined) throw err
-      c.set('errorCode', (err as UpstreamError).code)
-      return copy
-    }
-    if (c.req.method !== 'GET') return response
-    if (response.status >= 500) {
-      const copy = stale()
-      if (copy === undefined) return response
-      await response.body?.cancel().catch(() => {})
-      return copy
-    }
-    if (response.status !== 200) return response
-    // Discovery and JWKS are small: read whole (still under the forwarder's deadline) to keep a copy.
-    let body: ArrayBuffer
-    try {
-      body = await response.arrayBuffer()
-    } catch {
-      // The origin failed mid-body or the deadline passed: the copy, or a 503, never a 500.
-      const copy = stale()
-      if (copy !== undefined) return copy
-      throw new UpstreamError('origin_unavailable', 'the authorization server could not be reached')
-    }
-    if (body.byteLength <= MAX_CACHED_METADATA_BYTES)
-      copies.set(c.req.path, { headers: [...response.headers], body })
-    return new Response(body.slice(0), response)
-  }
 }
 
 function parseOriginUrl(value: string): URL {

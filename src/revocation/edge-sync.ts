@@ -89,7 +89,8 @@ class RevocationStreamGap extends Error {
 export function createRevocationSync(options: RevocationSyncOptions): RevocationSync {
   const settings = resolveSyncOptions(options)
   const { store, backend, logger } = options
-  const now = options.now ?? Date.now
+  // Read at call time (not captured), so a test's fake clock (vi.setSystemTime) reaches it.
+  const now = options.now ?? (() => Date.now())
   const defaultWaitUntil = options.waitUntil ?? detach
   const timeline = new SyncTimeline(settings)
   let current: CoveredFilter | undefined

@@ -10,10 +10,13 @@
 import type { Clock } from '../core/types.ts'
 import type { Store } from '../store/types.ts'
 
-/** What a revocation names: one access token, one login session, or every token of a subject. */
-export type RevocationKind = 'jti' | 'sid' | 'sub'
+/**
+ * What a revocation names: one access token, one login session, every token of a subject, or every
+ * token signed by one key (`kid`, a compromised signing key: docs/keys.md).
+ */
+export type RevocationKind = 'jti' | 'sid' | 'sub' | 'kid'
 
-export const REVOCATION_KINDS: readonly RevocationKind[] = ['jti', 'sid', 'sub']
+export const REVOCATION_KINDS: readonly RevocationKind[] = ['jti', 'sid', 'sub', 'kid']
 
 /** L2 key layout shared by the writer, the snapshot builder and the edge. */
 export const revocationKeys = {
@@ -31,7 +34,7 @@ export const RECORD_KEY_PREFIX = 'rev:'
  * @example parseRecordKey('rev:sid:s-1') // { kind: 'sid', id: 's-1' }
  */
 export function parseRecordKey(key: string): { kind: RevocationKind; id: string } | undefined {
-  const match = /^rev:(jti|sid|sub):/.exec(key)
+  const match = /^rev:(jti|sid|sub|kid):/.exec(key)
   if (!match) return undefined
   const id = key.slice(match[0].length)
   return isRevocableId(id) ? { kind: match[1] as RevocationKind, id } : undefined
@@ -70,6 +73,8 @@ export interface RevocationClaims {
   sid?: unknown
   sub?: unknown
   iat?: unknown
+  /** The signing key's id, from the JWS header. */
+  kid?: unknown
 }
 
 /**
@@ -116,6 +121,11 @@ export interface RevocationWriter {
    * the later of this one and any earlier one.
    */
   revokeSubject(sub: string, notBefore?: number): Promise<number>
+  /**
+   * Revokes every token signed by key `kid` (a compromised key), for as long as one can be live: the
+   * key also leaves the key set at once, and verifiers drop it within their key-set refresh.
+   */
+  revokeKey(kid: string): Promise<void>
 }
 
 const MAX_LIFETIME_SECONDS = 86_400
@@ -183,6 +193,12 @@ export function createRevocationWriter(options: RevocationWriterOptions): Revoca
       assertId('sid', sid)
       // No token of the session can outlive this: the origin mints none for it after logout.
       await revoke('sid', sid, String(Math.floor(nowSeconds())), lifetime + leeway, 'keep')
+    },
+
+    async revokeKey(kid) {
+      assertId('kid', kid)
+      // Verifiers drop the key from their key set within its refresh (≤ 300 s), well inside this.
+      await revoke('kid', kid, String(Math.floor(nowSeconds())), lifetime + leeway, 'keep')
     },
 
     async revokeSubject(sub, notBefore) {

@@ -106,11 +106,15 @@ export function createRevocationCheck(options: RevocationCheckOptions): Revocati
   }
 
   // The filter changes only together with `sync.epoch`, so a token that missed at this epoch misses
-  // again: an L1 hit (the same claims object) skips the three probes. Keyed weakly: entries go with
+  // again: an L1 hit (the same claims object) skips the four probes. Keyed weakly: entries go with
   // the cache's.
   const missedAt = new WeakMap<object, number>()
 
-  function decide(claims: RevocationClaims, stale: boolean): Promise<void> | undefined {
+  function decide(
+    claims: RevocationClaims,
+    kid: unknown,
+    stale: boolean,
+  ): Promise<void> | undefined {
     if (stale && sync.policy === 'closed') throw unavailable()
     const epoch = sync.epoch
     if (missedAt.get(claims) === epoch) return undefined
@@ -119,15 +123,18 @@ export function createRevocationCheck(options: RevocationCheckOptions): Revocati
     if (probable(jti) && sync.has(`jti:${jti}`)) (hits ??= []).push('jti')
     if (probable(sid) && sync.has(`sid:${sid}`)) (hits ??= []).push('sid')
     if (probable(sub) && sync.has(`sub:${sub}`)) (hits ??= []).push('sub')
-    if (hits !== undefined) return confirm(claims, hits)
+    if (probable(kid) && sync.has(`kid:${kid}`)) (hits ??= []).push('kid')
+    // The signing key's id is in the header: on a hit, confirmed alongside the claims.
+    if (hits !== undefined) return confirm(kid === undefined ? claims : { ...claims, kid }, hits)
     missedAt.set(claims, epoch)
     return undefined
   }
 
   return function checkRevocation(verified) {
     const stale = sync.prepare()
-    if (typeof stale === 'boolean') return decide(verified.claims, stale)
-    return stale.then((s) => decide(verified.claims, s))
+    const { claims, header } = verified
+    if (typeof stale === 'boolean') return decide(claims, header.kid, stale)
+    return stale.then((s) => decide(claims, header.kid, s))
   }
 }
 

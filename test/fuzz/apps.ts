@@ -59,7 +59,7 @@ export async function buildFuzzTarget(): Promise<FuzzTarget> {
     parseVerificationConfig({
       GATEHOUSE_ISSUER: ISSUER,
       GATEHOUSE_AUDIENCE: API,
-      GATEHOUSE_JWKS: JSON.stringify(origin.publicJwks),
+      GATEHOUSE_JWKS: JSON.stringify(origin.keys.publicJwks()),
     }),
     {
       role: 'origin',
@@ -78,7 +78,7 @@ export async function buildFuzzTarget(): Promise<FuzzTarget> {
     parseVerificationConfig({
       GATEHOUSE_ISSUER: ISSUER,
       GATEHOUSE_AUDIENCE: API,
-      GATEHOUSE_JWKS: JSON.stringify(origin.publicJwks),
+      GATEHOUSE_JWKS: JSON.stringify(origin.keys.publicJwks()),
       GATEHOUSE_ORIGIN_URL: 'http://127.0.0.1:9/',
     }),
     {

@@ -44,6 +44,7 @@ const app = await appFromConfig(config, {
   logger,
   ...(tracing ? { middleware: [tracing.middleware] } : {}),
   ...(store && revocation ? { revocation: { sync: revocation, store } } : {}),
+  ...(store ? { keyStore: store } : {}),
 })
 
 const ctx: ExecutionContext = {

@@ -12,6 +12,11 @@ import { SIGNING_ALGS } from '../keys.ts'
 import type { SigningAlg } from '../types.ts'
 import { isHttpsOrLoopback, isLoopbackHost } from '../urls.ts'
 import { ConfigError, type ConfigIssue } from '../errors.ts'
+import {
+  keyEncryptionKeySchema,
+  keyRotationSchema,
+  tokenLifetimeBound,
+} from './key-lifecycle-config.ts'
 
 export { ConfigError }
 
@@ -162,7 +167,11 @@ export const oauthConfigSchema = z
   .object({
     $schema: z.string().optional(),
     issuer,
-    keys: z.array(signingKey).max(20).default([]),
+    // The first key set of an empty L2 (docs/keys.md); after that the key set in L2 is the source
+    // of truth and retired keys are pruned there, so no cap is needed here.
+    keys: z.array(signingKey).default([]),
+    keyEncryptionKeys: z.array(keyEncryptionKeySchema).max(10).default([]),
+    keyRotation: keyRotationSchema.prefault({}),
     tokens: z
       .object({
         // DESIGN.md: access tokens live 5–15 minutes.
@@ -239,6 +248,19 @@ export const oauthConfigSchema = z
       'users',
       'username',
     )
+    dup(
+      cfg.keyEncryptionKeys.map((k) => k.kid),
+      'keyEncryptionKeys',
+      'kid',
+    )
+    // A superseded key stays published until every token it signed has expired (docs/keys.md).
+    const floor = tokenLifetimeBound(cfg.tokens)
+    if (cfg.keyRotation.retainSeconds < floor)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keyRotation', 'retainSeconds'],
+        message: `must be at least the longest token lifetime + leeway + skew (${floor})`,
+      })
     const active = cfg.keys.filter((k) => k.status === 'active').length
     // DESIGN.md, Keys: exactly one active key signs.
     if (cfg.keys.length > 0 && active !== 1)

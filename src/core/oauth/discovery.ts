@@ -11,9 +11,26 @@ import { ENDPOINTS, endpointUrl } from './endpoints.ts'
 import { SCOPE_CLAIMS } from './userinfo.ts'
 
 export function discoveryDocument(ctx: OAuthContext): Record<string, unknown> {
+  const published = ctx.keys.all
+  const active = published.find((k) => k.status === 'active')
+  return {
+    ...discoveryMetadata(ctx),
+    id_token_signing_alg_values_supported: active ? [active.alg] : [],
+    // RFC 9068 §2.1 signing algorithms for the access tokens themselves.
+    access_token_signing_alg_values_supported: [...new Set(published.map((k) => k.alg))],
+  }
+}
+
+/**
+ * The metadata that comes from the config alone, without the signing-algorithm members: what the
+ * origin publishes with the key set in L2, where those members are derived from the keys
+ * (src/core/published-key-set.ts, `discoveryAt`).
+ *
+ * @example const metadata = discoveryMetadata(oauth)
+ */
+export function discoveryMetadata(ctx: OAuthContext): Record<string, unknown> {
   const url = (path: string): string => endpointUrl(ctx.issuer, path)
   const scopes = new Set(['openid', ...ctx.clients.all().flatMap((c) => c.scopes)])
-  const signingAlgs = [...new Set(ctx.keys.all.map((k) => k.alg))]
   return {
     issuer: ctx.issuer,
     authorization_endpoint: url(ENDPOINTS.authorize),
@@ -28,7 +45,6 @@ export function discoveryDocument(ctx: OAuthContext): Record<string, unknown> {
     response_modes_supported: ['query'],
     grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     subject_types_supported: ['public'],
-    id_token_signing_alg_values_supported: [ctx.keys.active.alg],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     revocation_endpoint_auth_methods_supported: [
       'client_secret_basic',
@@ -36,8 +52,6 @@ export function discoveryDocument(ctx: OAuthContext): Record<string, unknown> {
       'none',
     ],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    // RFC 9068 §2.1 signing algorithms for the access tokens themselves.
-    access_token_signing_alg_values_supported: signingAlgs,
     code_challenge_methods_supported: ['S256'],
     // RFC 9207 §3.
     authorization_response_iss_parameter_supported: true,

@@ -36,6 +36,7 @@ const EXPECTED: Record<SigningAlgorithm, { kty: string; crv?: string }> = {
 export interface LoadedKey {
   kid: string
   alg: SigningAlgorithm
+  /** The key's status when this object was handed out (a managed set moves on with the clock). */
   status: Exclude<KeyStatus, 'retired'>
   publicJwk: JWK & { kid: string; alg: SigningAlgorithm; use: 'sig' }
   /** Present for `next` and `active` keys (and `retiring` keys configured with private members). */
@@ -46,15 +47,32 @@ export interface LoadedKey {
 /** A loaded key with its private half: what the token signer signs with. */
 export type SigningKey = LoadedKey & { privateKey: CryptoKey }
 
+/**
+ * The origin's keys as the OAuth core sees them. A static set (`loadSigningKeys`, from the config)
+ * never changes; the managed set (key-lifecycle.ts) follows the key set in L2, so `active`, `all` and
+ * `publicJwks()` may differ from one call to the next, without a restart.
+ */
 export interface SigningKeySet {
-  /** The one key that signs now. */
-  active: SigningKey
-  /** Every loaded key (next, active, retiring). */
-  all: readonly LoadedKey[]
+  /** The one key that signs now. Throws `OAuthError('temporarily_unavailable')` when none can. */
+  readonly active: SigningKey
+  /**
+   * `active`, after making sure the set is current enough to sign with (a managed set re-reads L2
+   * first when its last read is overdue). The token signer uses it when present.
+   */
+  signingKey?(): Promise<SigningKey>
+  /** Every published key now (next, active, retiring). */
+  readonly all: readonly LoadedKey[]
   /** The public JWKS (RFC 7517 §5): next, active and retiring keys, public members only. */
   publicJwks(): { keys: LoadedKey['publicJwk'][] }
-  /** A key that may verify a token we signed (active or retiring), by kid. */
-  verificationKey(kid: string): LoadedKey | undefined
+  /**
+   * A published key (next, active or retiring) that may verify a token we signed, by kid: every
+   * published key, because during a rollout another origin may already sign with what is still
+   * `next` here. Resolves undefined for a kid that is not ours; rejects with
+   * `OAuthError('temporarily_unavailable')` when the set cannot be read to tell.
+   */
+  verificationKey(kid: string): Promise<LoadedKey | undefined>
+  /** `Cache-Control: max-age` of the JWKS and discovery. */
+  readonly cacheSeconds: number
 }
 
 const fail = (index: number, message: string): never => {
@@ -67,6 +85,18 @@ export function toPublicJwk(jwk: SigningKeyConfig): LoadedKey['publicJwk'] {
   const out: Record<string, unknown> = {}
   for (const m of members) if (m in jwk && !PRIVATE_MEMBERS.has(m)) out[m] = jwk[m]
   return { ...(out as JWK), kid: jwk.kid, alg: jwk.alg, use: 'sig' }
+}
+
+/**
+ * The JWK of a configured key: our own members (`status`, `retiringSince`) are not JWK members.
+ *
+ * @example await importJWK(jwkOf(config.keys[0]), 'ES256')
+ */
+export function jwkOf(key: SigningKeyConfig): JWK & { kid: string; alg: SigningAlgorithm } {
+  const rest = Object.fromEntries(
+    Object.entries(key).filter(([k]) => k !== 'status' && k !== 'retiringSince'),
+  )
+  return rest as JWK & { kid: string; alg: SigningAlgorithm }
 }
 
 async function loadKey(jwk: SigningKeyConfig, index: number): Promise<LoadedKey | undefined> {
@@ -91,11 +121,7 @@ async function loadKey(jwk: SigningKeyConfig, index: number): Promise<LoadedKey 
   try {
     publicKey = (await importJWK(publicJwk, jwk.alg)) as CryptoKey
     if (hasPrivate) {
-      // Our own members (`status`, `retiringSince`) are not JWK members; drop them before import.
-      const rest = Object.fromEntries(
-        Object.entries(jwk).filter(([k]) => k !== 'status' && k !== 'retiringSince'),
-      )
-      privateKey = (await importJWK(rest as JWK, jwk.alg, { extractable: false })) as CryptoKey
+      privateKey = (await importJWK(jwkOf(jwk), jwk.alg, { extractable: false })) as CryptoKey
     }
   } catch {
     return fail(index, 'key material is not a valid JWK for its alg')
@@ -118,12 +144,14 @@ export async function loadSigningKeys(
     throw new ConfigError([{ field: 'config.keys', message: 'exactly one key must be "active"' }])
   const signer = active as SigningKey
   const published = loaded.map((k) => k.publicJwk)
-  const byKid = new Map(loaded.filter((k) => k.status !== 'next').map((k) => [k.kid, k]))
+  // Every published key verifies, `next` included (docs/keys.md: a rolling promote).
+  const byKid = new Map(loaded.map((k) => [k.kid, k]))
   return {
     active: signer,
     all: loaded,
     publicJwks: () => ({ keys: published.map((k) => ({ ...k })) }),
-    verificationKey: (kid) => byKid.get(kid),
+    verificationKey: (kid) => Promise.resolve(byKid.get(kid)),
+    cacheSeconds: 300,
   }
 }
 

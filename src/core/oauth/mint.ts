@@ -135,15 +135,27 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
   const clock = options.clock ?? Date.now
   const sign = options.sign ?? webCryptoJwsSign
   if (typeof sign !== 'function') throw new TypeError('sign must be a function')
-  const key = keys.active
-  const { kid, alg } = key
-  // RFC 9068 §2.1: typ "at+jwt" (explicit typing, RFC 8725 §3.11); ID tokens are plain "JWT".
-  const accessHeader = segment({ alg, kid, typ: 'at+jwt' })
-  const idHeader = segment({ alg, kid, typ: 'JWT' })
-  // Back-Channel Logout §2.4 / RFC 8725 §3.11: explicitly typed, so it can never pass as an ID token.
-  const logoutHeader = segment({ alg, kid, typ: 'logout+jwt' })
+  // The active key may change between two tokens (a scheduled rotation, key-lifecycle.ts): it is
+  // read per token, and its header segments built once per key.
+  const headers = new WeakMap<SigningKey, { access: string; id: string; logout: string }>()
+  function headersFor(key: SigningKey): { access: string; id: string; logout: string } {
+    let built = headers.get(key)
+    if (!built) {
+      const { kid, alg } = key
+      // RFC 9068 §2.1: typ "at+jwt" (explicit typing, RFC 8725 §3.11); ID tokens are plain "JWT".
+      built = {
+        access: segment({ alg, kid, typ: 'at+jwt' }),
+        id: segment({ alg, kid, typ: 'JWT' }),
+        // Back-Channel Logout §2.4 / RFC 8725 §3.11: explicitly typed, never passes as an ID token.
+        logout: segment({ alg, kid, typ: 'logout+jwt' }),
+      }
+      headers.set(key, built)
+    }
+    return built
+  }
+  const signingKey = () => (keys.signingKey ? keys.signingKey() : Promise.resolve(keys.active))
 
-  async function compact(header: string, claims: object): Promise<string> {
+  async function compact(key: SigningKey, header: string, claims: object): Promise<string> {
     const signingInput = `${header}.${segment(claims)}`
     const signature = sign(key, signingInput)
     // A synchronous signer (node:crypto) skips a microtask turn on the hot path.
@@ -168,7 +180,8 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
       }
       if (input.sid) claims['sid'] = input.sid
       if (input.authTime !== undefined) claims['auth_time'] = input.authTime
-      const token = await compact(accessHeader, claims)
+      const key = await signingKey()
+      const token = await compact(key, headersFor(key).access, claims)
       return { token, jti, exp, expiresIn: accessTokenTtlSeconds }
     },
     async idToken(input) {
@@ -183,8 +196,9 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
       }
       if (input.nonce !== undefined) claims['nonce'] = input.nonce
       if (input.sid) claims['sid'] = input.sid
-      if (input.accessToken) claims['at_hash'] = await atHash(input.accessToken, alg)
-      return compact(idHeader, claims)
+      const key = await signingKey()
+      if (input.accessToken) claims['at_hash'] = await atHash(input.accessToken, key.alg)
+      return compact(key, headersFor(key).id, claims)
     },
     async logoutToken(input) {
       const iat = Math.floor(clock() / 1000)
@@ -199,7 +213,8 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
         sub: input.sub,
       }
       if (input.sid) claims['sid'] = input.sid
-      return compact(logoutHeader, claims)
+      const key = await signingKey()
+      return compact(key, headersFor(key).logout, claims)
     },
   }
 }

@@ -1,27 +1,95 @@
 /**
- * Verifying tokens this origin signed, with its own keys (no network): access tokens for /userinfo,
- * /introspect and /revoke, ID tokens given back as `id_token_hint` at /logout. Algorithms come from the
- * key matched by `kid`, never from the token alone (RFC 8725 §3.1); access tokens must be
- * `typ: at+jwt` (RFC 9068 §4) and not revoked.
+ * Verifying tokens this origin's fleet signed, with the verification core (verify.ts) — the same
+ * parser, key choice and signature check the edge uses — over every published key (next, active,
+ * retiring): during a rolling rotation another origin may already sign with a key that is still
+ * `next` here, and its tokens are ours (docs/keys.md). Access tokens for /userinfo, /introspect and
+ * /revoke must be `typ: at+jwt` (RFC 9068 §4), unexpired and not revoked; ID tokens given back as
+ * `id_token_hint` at /logout are checked for signature and issuer but not expiry.
+ *
+ * A kid this origin has not seen makes it re-read the key set before answering (key-lifecycle.ts);
+ * when it cannot, the answer is 503 `temporarily_unavailable`, never "not ours": a valid token of
+ * this issuer is never answered as unknown (that was how /revoke acknowledged and dropped a
+ * revocation during a rollout).
  *
  * @example const claims = await verifyOwnAccessToken(oauth, token) // undefined when not valid
  */
-import { compactVerify, errors, jwtVerify, type JWTPayload, type JWSHeaderParameters } from 'jose'
+import type { JWTPayload } from 'jose'
+import { AuthError } from '../errors.ts'
+import type { KeySet } from '../jwks.ts'
+import { createAccessTokenVerifier, createJwsVerifier, type JwsVerifier } from '../verify.ts'
 import type { OAuthContext } from './context.ts'
+import { OAuthError } from './errors.ts'
+import type { SigningKeySet } from './keys.ts'
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 const MAX_TOKEN_LENGTH = 8192
 
-function keyFor(ctx: OAuthContext) {
-  return (header: JWSHeaderParameters): CryptoKey => {
-    const key = header.kid === undefined ? undefined : ctx.keys.verificationKey(header.kid)
-    if (!key || key.alg !== header.alg) throw new errors.JWKSNoMatchingKey()
-    return key.publicKey
+const looksLikeJwt = (token: string): boolean =>
+  token.length <= MAX_TOKEN_LENGTH && JWT_SHAPE.test(token)
+
+/** True if the string has the shape of a JWS (three base64url segments), so it is not a refresh token. */
+export { looksLikeJwt }
+
+/**
+ * The origin's published keys as the verification core's `KeySet`: by kid only (we always set one),
+ * with the key's own algorithm; an unreadable key set is `jwks_unavailable`.
+ *
+ * @example createAccessTokenVerifier({ issuer, audience, keys: ownKeySet(oauth.keys) })
+ */
+export function ownKeySet(keys: SigningKeySet): KeySet {
+  return {
+    async getKey(kid, alg) {
+      if (kid === undefined) throw new AuthError('kid_unknown', 'token key id is not known')
+      let key
+      try {
+        key = await keys.verificationKey(kid)
+      } catch (e) {
+        if (e instanceof OAuthError)
+          throw new AuthError('jwks_unavailable', 'signing keys are temporarily unavailable')
+        throw e
+      }
+      if (!key) throw new AuthError('kid_unknown', 'token key id is not known')
+      if (key.alg !== alg)
+        throw new AuthError('alg_not_allowed', 'token algorithm is not allowed for this key')
+      return { kid, alg: key.alg, jwk: key.publicJwk as JsonWebKey, cryptoKey: key.publicKey }
+    },
   }
 }
 
-const looksLikeJwt = (token: string): boolean =>
-  token.length <= MAX_TOKEN_LENGTH && JWT_SHAPE.test(token)
+interface OwnVerifiers {
+  accessToken: ReturnType<typeof createAccessTokenVerifier>
+  idToken: JwsVerifier
+}
+
+const built = new WeakMap<OAuthContext, OwnVerifiers>()
+
+function verifiersFor(ctx: OAuthContext): OwnVerifiers {
+  let verifiers = built.get(ctx)
+  if (!verifiers) {
+    const keys = ownKeySet(ctx.keys)
+    verifiers = {
+      accessToken: createAccessTokenVerifier({
+        issuer: ctx.issuer,
+        // Ours for any resource server: introspection reports `aud` (RFC 7662 §2.2).
+        audience: () => true,
+        keys,
+        now: ctx.clock,
+        maxTokenLength: MAX_TOKEN_LENGTH,
+      }),
+      idToken: createJwsVerifier({ keys, expectedType: 'JWT', maxTokenLength: MAX_TOKEN_LENGTH }),
+    }
+    built.set(ctx, verifiers)
+  }
+  return verifiers
+}
+
+/** Turns "cannot tell" into a 503; every other verification failure means "not a valid token". */
+function unavailableOrUndefined(e: unknown): undefined {
+  if (e instanceof AuthError && e.code === 'jwks_unavailable')
+    throw new OAuthError('temporarily_unavailable', 'Signing keys are unavailable; retry shortly.')
+  if (e instanceof AuthError) return undefined
+  throw e
+}
 
 /** Claims of a valid, unexpired, unrevoked access token we issued; otherwise undefined. */
 export async function verifyOwnAccessToken(
@@ -29,27 +97,25 @@ export async function verifyOwnAccessToken(
   token: string,
 ): Promise<JWTPayload | undefined> {
   if (!looksLikeJwt(token)) return undefined
-  let payload: JWTPayload
+  let verified
   try {
-    const verified = await jwtVerify(token, keyFor(ctx), {
-      issuer: ctx.issuer,
-      typ: 'at+jwt',
-      requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id', 'aud'],
-      currentDate: new Date(ctx.clock()),
-      clockTolerance: 0,
-    })
-    payload = verified.payload
-  } catch {
-    return undefined
+    verified = await verifiersFor(ctx).accessToken.verify(token)
+  } catch (e) {
+    return unavailableOrUndefined(e)
   }
+  const { claims, header } = verified
+  // RFC 9068 §2.2: every token we mint carries these.
+  if (
+    typeof claims.jti !== 'string' ||
+    typeof claims.client_id !== 'string' ||
+    typeof claims.iat !== 'number'
+  )
+    return undefined
   // Outside the catch: a store outage is neither "revoked" nor "invalid". It propagates (503 with
   // Retry-After); swallowed, /revoke answered 200 during a Redis outage and revoked nothing.
-  if (await ctx.revoker.isRevoked(payload)) return undefined
-  return payload
+  if (await ctx.revoker.isRevoked({ ...claims, kid: header.kid })) return undefined
+  return claims as JWTPayload
 }
-
-/** True if the string has the shape of a JWS (three base64url segments), so it is not a refresh token. */
-export { looksLikeJwt }
 
 /**
  * Claims of an ID token we issued, checking signature, issuer, that it is an ID token (`typ: JWT`,
@@ -62,15 +128,15 @@ export async function verifyOwnIdTokenHint(
   token: string,
 ): Promise<(JWTPayload & { sub: string; aud: string }) | undefined> {
   if (!looksLikeJwt(token)) return undefined
+  let payload
   try {
-    const { payload, protectedHeader } = await compactVerify(token, keyFor(ctx))
-    if (protectedHeader.typ?.toUpperCase() !== 'JWT') return undefined
-    const claims = JSON.parse(new TextDecoder().decode(payload)) as JWTPayload
-    if (claims.iss !== ctx.issuer || typeof claims.sub !== 'string') return undefined
-    const aud = Array.isArray(claims.aud) && claims.aud.length === 1 ? claims.aud[0] : claims.aud
-    if (typeof aud !== 'string' || !ctx.clients.get(aud)) return undefined
-    return { ...claims, sub: claims.sub, aud }
-  } catch {
-    return undefined
+    ;({ payload } = await verifiersFor(ctx).idToken.verify(token))
+  } catch (e) {
+    return unavailableOrUndefined(e)
   }
+  // The typ is checked by the verifier (`JWT`, expectedType below).
+  if (payload.iss !== ctx.issuer || typeof payload.sub !== 'string') return undefined
+  const aud = Array.isArray(payload.aud) && payload.aud.length === 1 ? payload.aud[0] : payload.aud
+  if (typeof aud !== 'string' || !ctx.clients.get(aud)) return undefined
+  return { ...(payload as JWTPayload), sub: payload.sub, aud }
 }

@@ -9,6 +9,6 @@ export interface Revoker {
   revokeAccessToken(jti: string, exp: number): Promise<void>
   /** Revoke every access token carrying `sid`, for as long as any of them can live. */
   revokeSession(sid: string): Promise<void>
-  /** True if the token's `jti` or `sid` has been revoked. */
-  isRevoked(claims: { jti?: unknown; sid?: unknown }): Promise<boolean>
+  /** True if the token's `jti`, `sid`, `sub` (not-before) or signing key (`kid`) has been revoked. */
+  isRevoked(claims: { jti?: unknown; sid?: unknown; kid?: unknown }): Promise<boolean>
 }

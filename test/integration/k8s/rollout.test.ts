@@ -18,6 +18,7 @@ import type { IContainer, IPodSpec } from 'kubernetes-models/v1'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { hashClientSecret } from '../../../src/core/oauth/clients.ts'
 import { privateJwks } from '../../fixtures/keys.ts'
+import { generateKeyEncryptionKey } from '../../../src/core/oauth/key-wrap.ts'
 import { startRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
 import { containerArgv, parseDockerfile } from '../../unit/k8s/dockerfile.ts'
 import type { Manifest } from '../../unit/k8s/kustomize.ts'
@@ -163,10 +164,15 @@ function send(
   })
 }
 
+// One key-encryption key for every origin this file starts, as one Secret serves a Deployment.
+const KEK = generateKeyEncryptionKey('rollout-kek')
+
 const secrets = () => ({
   'gatehouse-origin-secrets/upstash-redis-rest-url': redis.url,
   'gatehouse-origin-secrets/upstash-redis-rest-token': redis.token,
   'gatehouse-origin-secrets/signing-keys.json': JSON.stringify({
+    // Production keeps private keys in L2 only wrapped under this key (docs/keys.md).
+    keyEncryptionKeys: [KEK],
     keys: [{ ...privateJwks.ES256, use: undefined, status: 'active' }],
   }),
 })

@@ -13,6 +13,8 @@ import { serve } from '@hono/node-server'
 import * as oauth from 'oauth4webapi'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { keySetStoreKeys, parseKeySetDocument } from '../../../src/core/published-key-set.ts'
+import { privateJwks } from '../../fixtures/keys.ts'
 import { createOriginRoutes, type Origin } from '../../../src/entry/origin.ts'
 import { createApp } from '../../../src/http/app.ts'
 import { silentLogger } from '../../../src/http/log.ts'
@@ -147,14 +149,14 @@ const refresh = (token: string) =>
   form('/token', { grant_type: 'refresh_token', refresh_token: token, client_id: 'spa' })
 
 describe('origin over HTTP on real Redis', () => {
-  it('publishes the public JWKS to Redis with a version', async () => {
-    const doc = JSON.parse((await origin.store.get('jwks:public'))!) as {
-      keys: Record<string, unknown>[]
-      version: number
-    }
+  it('publishes the key set to Redis with a version: public keys, the private half wrapped', async () => {
+    const raw = await origin.store.get(keySetStoreKeys(issuer).document)
+    const doc = parseKeySetDocument(raw)!
     expect(doc.version).toBeGreaterThanOrEqual(1)
-    expect(doc.keys.map((k) => k['kid'])).toEqual(['test-es256'])
-    expect(doc.keys[0]).not.toHaveProperty('d')
+    expect(doc.keys.map((k) => k.kid)).toEqual(['test-es256'])
+    expect(doc.keys[0]!.jwk).not.toHaveProperty('d')
+    expect(raw).not.toContain(String(privateJwks.ES256.d))
+    expect(doc.keys[0]!.wrapped).toMatch(/^[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+$/)
   })
 
   it('runs the full code + PKCE flow, userinfo, refresh, introspect, revoke, logout', async () => {

@@ -117,7 +117,7 @@ describe('loadNodeConfig', () => {
     ).toEqual([
       {
         field: 'GATEHOUSE_KEYS_FILE',
-        message: 'bad.json must be {"keys": [private JWKs with kid, alg, status]}',
+        message: 'bad.json must be {"keyEncryptionKeys": [...], "keys": [...]} (both optional)',
       },
     ])
   })

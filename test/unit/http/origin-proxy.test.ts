@@ -306,20 +306,11 @@ describe('circuit breaker against a real origin', () => {
     expect(open.headers.get('retry-after')).toBe('30')
   })
 
-  it('keeps serving the last good JWKS while the origin is down', async () => {
+  it('does not forward discovery or the JWKS: the edge serves them from L2 (edge-keys.ts)', async () => {
     const app = proxyApp({ breaker: { failureThreshold: 1, openSeconds: 30 } })
-    const fresh = await app.request('/.well-known/jwks.json')
-    expect(fresh.status).toBe(200)
-    const body = await fresh.text()
-    origin.mode = 'bad-gateway'
-    const duringOutage = await app.request('/.well-known/jwks.json')
-    expect(duringOutage.status).toBe(200)
-    expect(await duringOutage.text()).toBe(body)
-    expect(duringOutage.headers.get('cache-control')).toBe('public, max-age=300')
-    // The breaker is open now; still served, and the origin is not asked.
-    const seen = origin.seen.length
-    expect(await (await app.request('/.well-known/jwks.json')).text()).toBe(body)
-    expect(origin.seen).toHaveLength(seen)
+    for (const path of ['/.well-known/jwks.json', '/.well-known/openid-configuration'])
+      expect((await app.request(path)).status).toBe(404)
+    expect(origin.seen).toHaveLength(0)
   })
 })
 

@@ -12,6 +12,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { createBackchannelWorker } from '../../../src/core/oauth/backchannel-worker.ts'
 import { backchannelLeaseSeconds } from '../../../src/core/oauth/context.ts'
 import { usersRevoke } from '../../../src/cli/revoke.ts'
+import { ownKeySet } from '../../../src/core/oauth/own-tokens.ts'
 import { createAdminRoutes } from '../../../src/http/admin-routes.ts'
 import type { Store } from '../../../src/store/types.ts'
 import { publicJwks } from '../../fixtures/keys.ts'
@@ -168,7 +169,7 @@ describe('every client of an ended session is told', () => {
     await alsoSignInService(browser)
     const admin = createAdminRoutes({
       issuer: ISSUER,
-      jwks: publicJwks(),
+      keys: ownKeySet(h.oauth.keys),
       revocation: { revokeSubject: async () => Math.floor(Date.now() / 1000) + 1 },
       sessions: h.oauth.sessions,
     })

@@ -1,7 +1,7 @@
 /** The `gatehouse` subcommands produce config entries the origin accepts. */
 import { describe, expect, it } from 'vitest'
 import { clientsAdd } from '../../../src/cli/clients.ts'
-import { keysGenerate, UsageError } from '../../../src/cli/keys.ts'
+import { keysGenerate, keysGenerateKek, UsageError } from '../../../src/cli/keys.ts'
 import { usersAdd } from '../../../src/cli/users.ts'
 import { createClientRegistry } from '../../../src/core/oauth/clients.ts'
 import { parseOAuthConfig, type SigningKeyConfig } from '../../../src/core/oauth/config.ts'
@@ -17,8 +17,24 @@ describe('gatehouse keys generate', () => {
     expect(keys.active.kid).toBe(jwk.kid)
   })
 
+  it('makes an active key when none exists, so a config with one generated key starts', async () => {
+    const jwk = (await keysGenerate([])) as SigningKeyConfig
+    expect(jwk.status).toBe('active')
+    expect(parseOAuthConfig({ issuer: 'https://auth.test', keys: [jwk] }).keys).toHaveLength(1)
+    const config = JSON.stringify({ keys: [jwk] })
+    const second = await keysGenerate(['--config', 'c.json'], { readFile: async () => config })
+    expect(second['status']).toBe('next')
+  })
+
   it('refuses unknown algorithms', async () => {
     await expect(keysGenerate(['--alg', 'HS256'])).rejects.toThrow(UsageError)
+  })
+
+  it('generate-kek prints a 256-bit oct key the config accepts', () => {
+    const kek = keysGenerateKek(['--kid', 'kek-1'])
+    expect(kek).toMatchObject({ kty: 'oct', kid: 'kek-1', alg: 'A256GCM' })
+    const config = parseOAuthConfig({ issuer: 'https://auth.test', keyEncryptionKeys: [kek] })
+    expect(config.keyEncryptionKeys[0]!.k).toHaveLength(43)
   })
 })
 

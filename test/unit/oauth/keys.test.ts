@@ -6,9 +6,7 @@
 import { decodeProtectedHeader } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../../../src/core/oauth/config.ts'
-import { publishJwks, sharedEphemeralKey } from '../../../src/core/oauth/jwks-publication.ts'
 import { loadSigningKeys } from '../../../src/core/oauth/keys.ts'
-import { createMemoryStore } from '../../../src/store/memory.ts'
 import { publicJwk } from '../../fixtures/keys.ts'
 import { ISSUER, SERVICE_SECRET, basic, configKey, createHarness, postForm } from './support.ts'
 
@@ -105,46 +103,12 @@ describe('signing keys', () => {
   })
 })
 
-describe('JWKS publication to L2', () => {
-  it('writes one document with a version that only goes up, and skips identical content', async () => {
-    const store = createMemoryStore()
-    const a = (await loadSigningKeys([configKey('ES256', 'active')])).publicJwks()
-    const b = (await loadSigningKeys(rotationKeys)).publicJwks()
-    expect(await publishJwks(store, a)).toEqual({ version: 1, changed: true })
-    expect(await publishJwks(store, a)).toEqual({ version: 1, changed: false })
-    expect(await publishJwks(store, b)).toEqual({ version: 2, changed: true })
-    const doc = JSON.parse((await store.get('jwks:public'))!) as {
-      keys: unknown[]
-      version: number
-    }
-    expect(doc.version).toBe(2)
-    expect(doc.keys).toEqual(b.keys)
-  })
-
-  it('concurrent publishers never interleave: the final document is one of theirs, whole', async () => {
-    const store = createMemoryStore()
-    const sets = await Promise.all(
-      (['ES256', 'EdDSA', 'ES384'] as const).map(async (alg) =>
-        (await loadSigningKeys([configKey(alg, 'active')])).publicJwks(),
-      ),
-    )
-    const results = await Promise.all(sets.map((s) => publishJwks(store, s)))
-    expect(results.every((r) => r.changed)).toBe(true)
-    expect(new Set(results.map((r) => r.version)).size).toBe(3)
-    const doc = JSON.parse((await store.get('jwks:public'))!) as {
-      keys: unknown[]
-      version: number
-    }
-    expect(doc.version).toBe(3)
-    expect(sets.map((s) => JSON.stringify(s.keys))).toContain(JSON.stringify(doc.keys))
-  })
-
-  it('processes sharing a store share one development key', async () => {
-    const store = createMemoryStore()
-    const [a, b] = await Promise.all([sharedEphemeralKey(store), sharedEphemeralKey(store)])
-    expect(a.kid).toBe(b.kid)
-    expect(a.alg).toBe('ES256')
-    const keys = await loadSigningKeys([a])
-    expect(keys.active.kid).toBe(a.kid)
+describe('verification keys', () => {
+  it('every published key verifies our tokens, next included (a rolling promote)', async () => {
+    const keys = await loadSigningKeys(rotationKeys)
+    expect((await keys.verificationKey('test-rs256'))?.status).toBe('next')
+    expect((await keys.verificationKey('test-es256'))?.status).toBe('retiring')
+    expect((await keys.verificationKey('test-eddsa'))?.status).toBe('active')
+    expect(await keys.verificationKey('test-ps256')).toBeUndefined()
   })
 })

@@ -1,0 +1,262 @@
+/**
+ * The edge's key source (issue 12, edge availability): the key set the origins publish in L2
+ * (published-key-set.ts), cached per isolate, with the origin's JWKS as the fallback used only while
+ * L2 has nothing for this issuer. So:
+ *
+ * - origin down, cold isolate: the keys come from L2, tokens verify;
+ * - L2 down, warm isolate: the cached set keeps verifying (a `next` key in it activates by the clock),
+ *   and `status()` says the copy is stale and why;
+ * - L2 and origin down, cold isolate: `jwks_unavailable`, a 503 with Retry-After, never an acceptance.
+ *
+ * Rules:
+ * - the set is re-read when older than `refreshSeconds` (default 60), or than the set's own
+ *   `cacheSeconds` if shorter: keys are published twice that long before they sign, so a copy
+ *   refreshed that often holds every key before its first token arrives;
+ * - an unknown kid re-reads at once (at most every `unknownKidCooldownSeconds`, default 1: one small
+ *   GET); while L2 cannot be read, or another request's read is in flight, an unknown kid is
+ *   `jwks_unavailable` (503, retry), not `kid_unknown` (401): it may be a key published since;
+ * - a read slower than `timeoutMs` counts as failed and none is retried within
+ *   `failureCooldownSeconds`, so an L2 outage costs one slow request per isolate per cooldown;
+ * - a revoked or retired key is never used;
+ * - like the remote key set, no promise outlives the tick it was made in (workerd forbids sharing
+ *   I/O between requests).
+ *
+ * @example
+ * const keys = createPublishedKeySource({ issuer, read: () => store.get(keySetStoreKeys(issuer).document) })
+ * const verifier = createAccessTokenVerifier({ issuer, audience, keys })
+ */
+import { AuthError } from './errors.ts'
+import type { KeySet, VerificationKey } from './jwks.ts'
+import { buildKeys, selectKey } from './key-selection.ts'
+import { SIGNING_ALGS } from './keys.ts'
+import {
+  isVerifiableAt,
+  parseKeySetDocument,
+  type KeyRecord,
+  type KeySetDocument,
+} from './published-key-set.ts'
+import type { Clock } from './types.ts'
+
+export interface PublishedKeySourceOptions {
+  issuer: string
+  /** Reads the raw key-set document from L2 (null when absent). */
+  read: () => Promise<string | null>
+  /** Where keys come from while L2 has no set for this issuer: the origin's JWKS, or an inline set. */
+  fallback?: KeySet
+  refreshSeconds?: number
+  unknownKidCooldownSeconds?: number
+  failureCooldownSeconds?: number
+  timeoutMs?: number
+  now?: Clock
+}
+
+/** What `/revocation/status` and the metrics report about the keys. */
+export interface KeySourceStatus {
+  /** `l2`: the published set; `origin`: the fallback (L2 had nothing); null: no keys yet. */
+  source: 'l2' | 'origin' | null
+  /** Version of the published set in use. */
+  version: number | null
+  /** Seconds since the set in use was read. */
+  ageSeconds: number | null
+  /** True while reads of L2 fail: the keys in use are the last good copy. */
+  stale: boolean
+  /** Kind of the last failure, while failing (`unreachable`, `timeout`, `damaged`, `issuer`). */
+  lastError: string | null
+  refreshSeconds: number
+}
+
+export interface PublishedKeySource extends KeySet {
+  /** The published set in use, loading it if none is (for the JWKS and discovery routes). */
+  document(): Promise<KeySetDocument | undefined>
+  status(): KeySourceStatus
+}
+
+interface Loaded {
+  doc: KeySetDocument
+  keys: { record: KeyRecord; key: VerificationKey }[]
+  loadedAt: number
+}
+
+class ReadTimeout extends Error {
+  override readonly name = 'ReadTimeout'
+}
+
+/** Reads of L2 that found nothing usable for this issuer. */
+type Outcome = 'ok' | 'absent' | 'unreachable' | 'timeout' | 'damaged' | 'issuer'
+
+export function createPublishedKeySource(options: PublishedKeySourceOptions): PublishedKeySource {
+  const now = options.now ?? (() => Date.now())
+  const refreshMs = (options.refreshSeconds ?? 60) * 1000
+  const unknownKidMs = (options.unknownKidCooldownSeconds ?? 1) * 1000
+  const failureMs = (options.failureCooldownSeconds ?? 5) * 1000
+  const timeoutMs = options.timeoutMs ?? 1000
+  if (!(refreshMs > 0 && unknownKidMs >= 0 && failureMs >= 0 && timeoutMs > 0))
+    throw new RangeError('published key source: intervals must be positive')
+  const imported = new Map<string, VerificationKey>()
+
+  let loaded: Loaded | undefined
+  let lastAttemptAt = -Infinity
+  let lastOutcome: Outcome | undefined
+  let sameTick: Promise<void> | undefined
+  /** Whether the fallback answered the last time it was asked (for `status()`). */
+  let fallbackServed = false
+  /** Start of a load in flight (another request's: its promise cannot be shared). */
+  let loadingSince: number | undefined
+
+  async function importRecord(record: KeyRecord): Promise<VerificationKey | undefined> {
+    const id = `${record.kid}\n${JSON.stringify(record.jwk)}`
+    const hit = imported.get(id)
+    if (hit) return hit
+    try {
+      const [key] = await buildKeys(
+        { keys: [record.jwk] },
+        { supported: SIGNING_ALGS, mode: 'strict' },
+      )
+      if (key) imported.set(id, key as VerificationKey)
+      return key as VerificationKey | undefined
+    } catch {
+      return undefined // an unusable key is skipped, as in a fetched JWKS
+    }
+  }
+
+  async function readDocument(): Promise<string | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    try {
+      return await Promise.race([
+        options.read(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new ReadTimeout('key set read timed out')), timeoutMs)
+        }),
+      ])
+    } finally {
+      if (timer !== undefined) clearTimeout(timer)
+    }
+  }
+
+  async function load(): Promise<void> {
+    const startedAt = now()
+    lastAttemptAt = startedAt
+    loadingSince = startedAt
+    try {
+      await loadFrom(startedAt)
+    } finally {
+      loadingSince = undefined
+    }
+  }
+
+  async function loadFrom(startedAt: number): Promise<void> {
+    let raw: string | null
+    try {
+      raw = await readDocument()
+    } catch (e) {
+      lastOutcome = e instanceof ReadTimeout ? 'timeout' : 'unreachable'
+      return
+    }
+    const doc = parseKeySetDocument(raw)
+    if (!doc) {
+      lastOutcome = raw === null ? 'absent' : 'damaged'
+      return
+    }
+    if (doc.issuer !== options.issuer) {
+      lastOutcome = 'issuer'
+      return
+    }
+    if (loaded && doc.version < loaded.doc.version) {
+      lastOutcome = 'ok'
+      return
+    }
+    const keys: Loaded['keys'] = []
+    for (const record of doc.keys) {
+      if (record.revokedAt !== undefined) continue
+      const key = await importRecord(record)
+      if (key) keys.push({ record, key })
+    }
+    loaded = { doc, keys, loadedAt: startedAt }
+    lastOutcome = 'ok'
+  }
+
+  function loadOncePerTick(): Promise<void> {
+    if (sameTick === undefined) {
+      sameTick = load()
+      queueMicrotask(() => {
+        sameTick = undefined
+      })
+    }
+    return sameTick
+  }
+
+  const failing = () =>
+    lastOutcome !== undefined && lastOutcome !== 'ok' && lastOutcome !== 'absent'
+  const since = (t: number) => now() - t
+
+  /** Loads when nothing is loaded or the copy is old, unless the last attempt failed recently. */
+  async function ensureLoaded(): Promise<void> {
+    const cooling = failing()
+      ? since(lastAttemptAt) < failureMs
+      : since(lastAttemptAt) < unknownKidMs
+    if (cooling) return
+    // The set says how long verifiers may keep it (keys are published twice that long before they
+    // sign), so a copy refreshed that often holds every key before its first token arrives.
+    const refresh = loaded ? Math.min(refreshMs, loaded.doc.cacheSeconds * 1000) : 0
+    if (!loaded || since(loaded.loadedAt) >= refresh) await loadOncePerTick()
+  }
+
+  const unavailable = () =>
+    new AuthError('jwks_unavailable', 'signing keys are temporarily unavailable')
+
+  function select(kid: string | undefined, alg: string): VerificationKey {
+    const t = now() / 1000
+    const usable = loaded!.keys.filter((k) => isVerifiableAt(k.record, t)).map((k) => k.key)
+    if (usable.length === 0) throw new AuthError('kid_unknown', 'token key id is not known')
+    return selectKey(usable, kid, alg)
+  }
+
+  return {
+    async getKey(kid, alg) {
+      await ensureLoaded()
+      if (!loaded) {
+        // L2 has no set for us (or cannot be read and never could): the origin's keys, if any.
+        if (!options.fallback) throw unavailable()
+        try {
+          const key = await options.fallback.getKey(kid, alg)
+          fallbackServed = true
+          return key
+        } catch (error) {
+          if (error instanceof AuthError && error.code === 'jwks_unavailable')
+            fallbackServed = false
+          throw error
+        }
+      }
+      try {
+        return select(kid, alg)
+      } catch (error) {
+        // A kid we have not seen may be a key published since our last read (or an emergency
+        // rotation): one re-read, rate-limited. While L2 cannot be read we cannot tell whether the
+        // key is ours, so the answer is "unavailable" (503, retry), never "unknown" (401).
+        if (!(error instanceof AuthError) || error.code !== 'kid_unknown') throw error
+        if (failing()) throw unavailable()
+        // Another request's read may bring the key (an emergency rotation): retry, not 401.
+        if (loadingSince !== undefined && since(loadingSince) < timeoutMs) throw unavailable()
+        if (since(lastAttemptAt) < unknownKidMs) throw error
+        await loadOncePerTick()
+        if (failing()) throw unavailable()
+        return select(kid, alg)
+      }
+    },
+    async document() {
+      await ensureLoaded()
+      return loaded?.doc
+    },
+    status() {
+      const source = loaded ? 'l2' : fallbackServed ? 'origin' : null
+      return {
+        source,
+        version: loaded?.doc.version ?? null,
+        ageSeconds: loaded ? since(loaded.loadedAt) / 1000 : null,
+        stale: failing(),
+        lastError: failing() ? (lastOutcome ?? null) : null,
+        refreshSeconds: Math.min(refreshMs / 1000, loaded?.doc.cacheSeconds ?? Infinity),
+      }
+    },
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The edge's key source: the published set from L2 first, the configured source only while L2 has
+ * nothing for this issuer, the last good copy while L2 is down (and saying so), a 503 when nothing
+ * can be had.
+ */
+import { describe, expect, it } from 'vitest'
+import { AuthError } from '../../../src/core/errors.ts'
+import { createStaticKeySet, type KeySet } from '../../../src/core/jwks.ts'
+import { createPublishedKeySource } from '../../../src/core/published-key-source.ts'
+import { publicJwks, TEST_ISSUER } from '../../fixtures/keys.ts'
+import { fixtureKeySet, fixtureRecord } from '../../support/key-set.ts'
+
+function source(options: { fallback?: KeySet } = {}) {
+  let t = 1_000_000_000_000
+  const clock = Object.assign(() => t, { advance: (s: number) => void (t += s * 1000) })
+  const l2 = { value: null as string | null, down: false, reads: 0 }
+  const keys = createPublishedKeySource({
+    issuer: TEST_ISSUER,
+    read: async () => {
+      l2.reads++
+      if (l2.down) throw new Error('unreachable')
+      return l2.value
+    },
+    now: clock,
+    ...options,
+  })
+  return { keys, l2, clock }
+}
+
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof AuthError ? e.code : 'other'),
+  )
+
+describe('the edge key source', () => {
+  it('verifies with the published set and re-reads it for an unknown kid, rate-limited', async () => {
+    const s = source()
+    s.l2.value = fixtureKeySet([fixtureRecord('ES256')])
+    expect((await s.keys.getKey('test-es256', 'ES256')).kid).toBe('test-es256')
+    s.l2.value = fixtureKeySet([fixtureRecord('ES256'), fixtureRecord('EdDSA')], { version: 2 })
+    expect(await code(s.keys.getKey('test-eddsa', 'EdDSA'))).toBe('kid_unknown') // within 1 s
+    s.clock.advance(1)
+    expect((await s.keys.getKey('test-eddsa', 'EdDSA')).kid).toBe('test-eddsa')
+    expect(s.keys.status()).toMatchObject({ source: 'l2', version: 2, stale: false })
+  })
+
+  it('never uses a revoked or retired key; a not-yet-published one is ours already', async () => {
+    const s = source()
+    const now = s.clock() / 1000
+    s.l2.value = fixtureKeySet([
+      fixtureRecord('ES256', { revokedAt: now - 1 }),
+      fixtureRecord('EdDSA', { publishAt: now + 10, activateAt: now + 20 }),
+      fixtureRecord('ES384', { retireAt: now - 1 }),
+      fixtureRecord('RS256'),
+    ])
+    for (const [kid, alg] of [
+      ['test-es256', 'ES256'],
+      ['test-es384', 'ES384'],
+    ] as const)
+      expect(await code(s.keys.getKey(kid, alg))).toBe('kid_unknown')
+    expect(await code(s.keys.getKey('test-rs256', 'RS256'))).toBe('ok')
+    // A writer whose clock runs ahead published it "in the future" by ours: its tokens still verify.
+    expect(await code(s.keys.getKey('test-eddsa', 'EdDSA'))).toBe('ok')
+  })
+
+  it('falls back to the configured source only while L2 has no set for this issuer', async () => {
+    const fallback = await createStaticKeySet(publicJwks())
+    const s = source({ fallback })
+    expect(await code(s.keys.getKey('test-eddsa', 'EdDSA'))).toBe('ok')
+    expect(s.keys.status().source).toBe('origin')
+    s.l2.value = fixtureKeySet([fixtureRecord('ES256')], { issuer: 'https://other.test' })
+    s.clock.advance(60)
+    expect(await code(s.keys.getKey('test-eddsa', 'EdDSA'))).toBe('ok')
+    s.l2.value = fixtureKeySet([fixtureRecord('ES256')])
+    s.clock.advance(60)
+    expect(await code(s.keys.getKey('test-eddsa', 'EdDSA'))).toBe('kid_unknown')
+    expect(s.keys.status().source).toBe('l2')
+  })
+
+  it('warm and L2 down: keeps verifying with its copy, says it is stale, retries sparingly', async () => {
+    const s = source()
+    s.l2.value = fixtureKeySet([fixtureRecord('ES256')])
+    await s.keys.getKey('test-es256', 'ES256')
+    s.l2.down = true
+    s.clock.advance(61)
+    expect(await code(s.keys.getKey('test-es256', 'ES256'))).toBe('ok')
+    expect(s.keys.status()).toMatchObject({ source: 'l2', stale: true, lastError: 'unreachable' })
+    // A kid its copy lacks may be a key published since: it cannot tell, so 503, not 401.
+    expect(await code(s.keys.getKey('test-eddsa', 'EdDSA'))).toBe('jwks_unavailable')
+    const reads = s.l2.reads
+    for (let i = 0; i < 10; i++) await s.keys.getKey('test-es256', 'ES256')
+    expect(s.l2.reads).toBe(reads) // within the failure cooldown: no request waits on L2
+    s.l2.down = false
+    s.clock.advance(5)
+    await s.keys.getKey('test-es256', 'ES256')
+    expect(s.keys.status()).toMatchObject({ stale: false, lastError: null })
+  })
+
+  it('cold with L2 down and no fallback (or a failing one): jwks_unavailable, never a key', async () => {
+    const failing: KeySet = {
+      getKey: () => Promise.reject(new AuthError('jwks_unavailable', 'down')),
+    }
+    for (const s of [source(), source({ fallback: failing })]) {
+      s.l2.down = true
+      expect(await code(s.keys.getKey('test-es256', 'ES256'))).toBe('jwks_unavailable')
+      expect(s.keys.status()).toMatchObject({ source: null, stale: true })
+    }
+  })
+})
