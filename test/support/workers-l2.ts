@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net'
 import type { TestProject } from 'vitest/node'
 import { startUpstashBridge } from '../../scripts/upstash-bridge.ts'
 import { freePort } from '../../scripts/dev-ports.ts'
-import { startRedisServer } from './redis.ts'
+// redis-process.ts, not redis.ts: a globalSetup may not import 'vitest' (redis.ts does, for inject).
+import { startKillableRedis } from './redis-process.ts'
 import { startTcpProxy, type TcpProxyMode } from './tcp-proxy.ts'
 
 /** What the workers tests receive through `inject('workersL2')` (test/workers/provided.d.ts). */
@@ -24,7 +25,7 @@ export interface WorkersL2 {
 const MODES: readonly TcpProxyMode[] = ['pass', 'refuse', 'reset', 'blackhole']
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const redis = await startRedisServer()
+  const redis = await startKillableRedis()
   const proxy = await startTcpProxy({ targetPort: redis.port })
   const token = `workers-${crypto.randomUUID()}`
   const bridge = await startUpstashBridge({ redisPort: proxy.port, token })
