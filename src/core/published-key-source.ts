@@ -69,6 +69,8 @@ export interface PublishedKeySource extends KeySet {
   /** The published set in use, loading it if none is (for the JWKS and discovery routes). */
   document(): Promise<KeySetDocument | undefined>
   status(): KeySourceStatus
+  /** True when L2's last answer was that it holds no set for this issuer (and none is loaded). */
+  notPublished(): boolean
 }
 
 interface Loaded {
@@ -247,6 +249,7 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
       await ensureLoaded()
       return loaded?.doc
     },
+    notPublished: () => !loaded && lastOutcome === 'absent',
     status() {
       const source = loaded ? 'l2' : fallbackServed ? 'origin' : null
       return {

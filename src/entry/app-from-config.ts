@@ -120,9 +120,6 @@ async function edgeKeysFor(
     ...(config.keySource
       ? { fallback: await buildKeySet({ ...config, ...runtime, keySource: config.keySource }) }
       : {}),
-    ...(config.originUrl === undefined ? {} : { originUrl: config.originUrl }),
-    originTimeoutMs: config.originTimeoutMs,
-    ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
     ...(runtime.now === undefined ? {} : { now: runtime.now }),
   })
 }

@@ -1,38 +1,50 @@
 /**
  * The edge's keys and metadata (issue 12, edge availability; docs/keys.md): verification keys, the
  * JWKS and discovery come from the key set the origins publish in L2 (src/core/published-key-set.ts),
- * cached per isolate; the origin is asked only while L2 has nothing for this issuer. The JWKS and
- * discovery carry the set's `cacheSeconds` as `max-age`, like the origin's own.
+ * one document written atomically with each rotation, cached per isolate (L1). Discovery and the JWKS
+ * are never forwarded to the origin, so they and verification stay up through an origin outage. For
+ * verification only, the configured key source (GATEHOUSE_JWKS_URL or GATEHOUSE_JWKS) is used while L2
+ * has no set for this issuer. The JWKS and discovery carry the set's `cacheSeconds` as `max-age`, like
+ * the origin's own.
+ *
+ * Answers at the well-known paths: 200 from the set (a stale copy while L2 is unreachable, which
+ * `/revocation/status` reports); 503 + `Retry-After` when L2 cannot be read and this isolate has no
+ * copy; 404 when L2 answers that no set is published for this issuer (not ours to describe); 405 +
+ * `Allow` for methods other than GET, HEAD and OPTIONS.
  *
  * @example
- * const keys = createEdgeKeys({ issuer, store, fallback: remoteKeySet, originUrl })
+ * const keys = createEdgeKeys({ issuer, store, fallback: remoteKeySet })
  * const verifier = await buildVerifier({ ..., keySet: keys.keySet })
  * app.route('/', keys.routes)
  */
 import { Hono, type Context } from 'hono'
+import { GatehouseError } from '../core/errors.ts'
 import type { KeySet } from '../core/jwks.ts'
 import {
   createPublishedKeySource,
   type KeySourceStatus,
   type PublishedKeySource,
 } from '../core/published-key-source.ts'
-import { discoveryAt, keySetStoreKeys, publicJwksAt } from '../core/published-key-set.ts'
+import {
+  discoveryAt,
+  keySetStoreKeys,
+  publicJwksAt,
+  type KeySetDocument,
+} from '../core/published-key-set.ts'
 import type { Clock } from '../core/types.ts'
 import type { Store } from '../store/types.ts'
+import { RequestError } from './request-errors.ts'
 import type { GatehouseEnv } from './types.ts'
 
-/** Seconds a client should wait when neither L2 nor the origin can give the metadata. */
+/** Seconds a client should wait when L2 cannot give the metadata and this isolate has no copy. */
 const RETRY_AFTER_SECONDS = 5
+const METHODS = 'GET, HEAD, OPTIONS'
 
 export interface EdgeKeysOptions {
   issuer: string
   store: Pick<Store, 'get'>
   /** The configured key source (origin JWKS URL or inline set), used while L2 has nothing. */
   fallback?: KeySet
-  /** Where discovery and the JWKS are fetched from while L2 has nothing (GATEHOUSE_ORIGIN_URL). */
-  originUrl?: string
-  originTimeoutMs?: number
-  fetch?: typeof fetch
   now?: Clock
   /** L2 key prefix (a tenant, issue 16). */
   prefix?: string
@@ -57,46 +69,26 @@ export function createEdgeKeys(options: EdgeKeysOptions): EdgeKeys {
   const base = URL.canParse(options.issuer)
     ? new URL(options.issuer).pathname.replace(/\/+$/, '')
     : ''
-  const doFetch = options.fetch ?? ((input, init) => fetch(input, init))
 
-  const unavailable = (c: Context<GatehouseEnv>) => {
-    c.set('errorCode', 'metadata_unavailable')
-    return c.json(
-      {
-        error: 'temporarily_unavailable',
-        error_description: 'the key set is temporarily unavailable; retry later',
-      },
-      503,
-      { 'Cache-Control': 'no-store', 'Retry-After': String(RETRY_AFTER_SECONDS) },
-    )
-  }
-
-  /** L2 has nothing for us: relay the origin's copy (GET only, under a deadline), else 503. */
-  async function fromOrigin(c: Context<GatehouseEnv>): Promise<Response> {
-    if (options.originUrl === undefined) return unavailable(c)
-    const target = new URL(options.originUrl)
-    target.pathname = target.pathname.replace(/\/+$/, '') + c.req.path
-    try {
-      const response = await doFetch(target, {
-        headers: { accept: 'application/json' },
-        signal: AbortSignal.timeout(options.originTimeoutMs ?? 5000),
-        redirect: 'manual',
+  /**
+   * Nothing to serve: L2 answered that no set (or no discovery) is published for this issuer (404:
+   * not ours to describe), or could not be read and this isolate has no copy (503, retry).
+   */
+  const missing = (doc: KeySetDocument | undefined): never => {
+    if (doc !== undefined || keySet.notPublished())
+      throw new GatehouseError({
+        code: 'metadata_not_published',
+        description: 'no key set is published for this issuer',
+        status: 404,
+        rfcError: 'not_found',
       })
-      if (response.status !== 200) {
-        await response.body?.cancel().catch(() => {})
-        return unavailable(c)
-      }
-      return new Response(await response.arrayBuffer(), {
-        status: 200,
-        headers: {
-          'Content-Type': 'application/json',
-          'Cache-Control': response.headers.get('cache-control') ?? 'no-store',
-          'Access-Control-Allow-Origin': '*',
-        },
-      })
-    } catch {
-      return unavailable(c)
-    }
+    throw new GatehouseError({
+      code: 'metadata_unavailable',
+      description: 'the key set is temporarily unavailable; retry later',
+      status: 503,
+      rfcError: 'temporarily_unavailable',
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+    })
   }
 
   const publicHeaders = (cacheSeconds: number) => ({
@@ -107,21 +99,35 @@ export function createEdgeKeys(options: EdgeKeysOptions): EdgeKeys {
   async function discovery(c: Context<GatehouseEnv>): Promise<Response> {
     const doc = await keySet.document()
     const metadata = doc && discoveryAt(doc, now() / 1000)
-    if (!doc || !metadata) return fromOrigin(c)
+    if (!doc || !metadata) return missing(doc)
     return c.json(metadata, 200, publicHeaders(doc.cacheSeconds))
   }
 
   async function jwks(c: Context<GatehouseEnv>): Promise<Response> {
     const doc = await keySet.document()
-    if (!doc) return fromOrigin(c)
+    if (!doc) return missing(doc)
     return c.json(publicJwksAt(doc, now() / 1000), 200, publicHeaders(doc.cacheSeconds))
   }
 
   const routes = new Hono<GatehouseEnv>()
-  routes.get(`${base}/.well-known/openid-configuration`, discovery)
-  // RFC 8414 §3.1: for an issuer with a path, the well-known segment goes before the path.
-  routes.get(`/.well-known/oauth-authorization-server${base}`, discovery)
-  if (base !== '') routes.get(`${base}/.well-known/oauth-authorization-server`, discovery)
-  routes.get(`${base}/.well-known/jwks.json`, jwks)
+  const paths = [
+    `${base}/.well-known/openid-configuration`,
+    // RFC 8414 §3.1: for an issuer with a path, the well-known segment goes before the path.
+    `/.well-known/oauth-authorization-server${base}`,
+    ...(base === '' ? [] : [`${base}/.well-known/oauth-authorization-server`]),
+    `${base}/.well-known/jwks.json`,
+  ]
+  for (const path of paths) {
+    routes.get(path, path.endsWith('/jwks.json') ? jwks : discovery) // HEAD too (Hono)
+    // Public, read-only documents: a preflight is answered here (no credentials, any origin).
+    routes.options(path, (c) =>
+      c.body(null, 204, { Allow: METHODS, 'Access-Control-Allow-Origin': '*' }),
+    )
+    routes.all(path, (c) => {
+      throw new RequestError('method_not_allowed', `${c.req.method} is not allowed here`, {
+        Allow: METHODS,
+      })
+    })
+  }
   return { keySet, routes, status: () => keySet.status() }
 }
