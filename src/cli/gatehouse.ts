@@ -10,6 +10,7 @@
  *   gatehouse users revoke SUB    (writes a per-subject not-before to L2; edges enforce it within 3 s)
  *   gatehouse config check [--env-file F] | --wrangler wrangler.toml [--env E] [--var N:V]... [--secret N]...
  *                                  (every problem on stderr, exit 1; config-check.ts)
+ *   gatehouse tenants add|update|list|show|remove|export|delete|admin-secret   (tenants.ts)
  *
  * Run with `node --experimental-strip-types src/cli/gatehouse.ts ...`. Exit codes: 0 ok, 2 usage.
  */
@@ -20,6 +21,7 @@ import { configCheck, formatReport } from './config-check.ts'
 import { keysCommand, UsageError } from './keys.ts'
 import { usersAdd } from './users.ts'
 import { usersRevoke } from './revoke.ts'
+import { tenants, TENANTS_USAGE } from './tenants.ts'
 
 const USAGE = `usage:
   gatehouse keys generate [--alg ES256] [--status active|next] [--config FILE]
@@ -34,7 +36,8 @@ const USAGE = `usage:
   gatehouse users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]  (password on stdin)
   gatehouse users revoke SUB   (every token and session of SUB; needs UPSTASH_REDIS_REST_URL/TOKEN)
   gatehouse config check [--env-file FILE]   (the Node origin's environment and config files)
-  gatehouse config check --wrangler wrangler.toml [--env NAME] [--var NAME:VALUE]... [--secret NAME]...`
+  gatehouse config check --wrangler wrangler.toml [--env NAME] [--var NAME:VALUE]... [--secret NAME]...
+${TENANTS_USAGE}`
 
 /** Reads one line from stdin; on a terminal, prompts on stderr and mutes the echo. */
 async function readPassword(): Promise<string> {
@@ -75,12 +78,15 @@ async function main(argv: string[]): Promise<unknown> {
   if (group === 'users' && action === 'add')
     return usersAdd(rest, readPassword, createScryptHasher())
   if (group === 'users' && action === 'revoke') return usersRevoke(rest, process.env)
+  if (group === 'tenants' && action !== undefined)
+    return tenants([action, ...rest], { env: process.env })
   throw new UsageError(USAGE)
 }
 
 try {
   const out = await main(process.argv.slice(2))
-  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
+  // undefined: the command printed its own output (tenants export).
+  if (out !== undefined) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
 } catch (e) {
   const usage =
     e instanceof UsageError ||

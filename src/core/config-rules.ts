@@ -151,6 +151,13 @@ export const host = rule(undefined, (v) =>
     : { problem: 'must be a host name or IP address' },
 )
 
+/** `sha256:<base64url>` of a secret (the form `gatehouse tenants admin-secret` prints). */
+export const sha256Digest = rule(undefined, (v) =>
+  typeof v === 'string' && /^sha256:[A-Za-z0-9_-]{43}$/.test(v)
+    ? { value: v }
+    : { problem: 'must be sha256:<43 base64url characters>' },
+)
+
 export const filePath = rule(undefined, (v) =>
   typeof v === 'string' && v.length <= 4096 && !v.includes('\0')
     ? { value: v }

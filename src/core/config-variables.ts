@@ -18,6 +18,7 @@ import {
   otlpHeaders,
   scopeList,
   secretText,
+  sha256Digest,
   text,
   url,
 } from './config-rules.ts'
@@ -163,6 +164,18 @@ export const VARIABLES = {
     '`open` or `closed` (see [Revocation](revocation.md))',
     oneOf(['open', 'closed'] as const, 'open' as const),
   ),
+  GATEHOUSE_TENANCY: variable(
+    BOTH,
+    'false',
+    'serve the tenants registered in L2 beside the default tenant (see [Tenancy](tenancy.md)); needs the L2 store',
+    boolean(false),
+  ),
+  GATEHOUSE_TENANT_CACHE_SIZE: variable(
+    BOTH,
+    '10000',
+    'most tenants whose keys, revocation filter and settings one isolate or process holds at once',
+    integer(1, 1_000_000, 10_000),
+  ),
   UPSTASH_REDIS_REST_URL: variable(
     BOTH,
     'unset',
@@ -226,6 +239,12 @@ export const VARIABLES = {
     'unset',
     'path of the origin’s JSON config; set, the process mints tokens',
     filePath,
+  ),
+  GATEHOUSE_ADMIN_SECRET_HASH: variable(
+    NODE,
+    'unset (no tenant admin API)',
+    '`sha256:` digest of the admin credential the tenant admin API takes as a bearer secret (`gatehouse tenants admin-secret` prints both)',
+    sha256Digest,
   ),
   GATEHOUSE_KEYS_FILE: variable(
     NODE,

@@ -89,6 +89,10 @@ export interface VerificationConfig {
   /** How long the breaker stays open before one probe request is let through. */
   originOpenSeconds: number
   tracing?: TracingConfig
+  /** Multi-tenancy (src/tenancy/, docs/tenancy.md): the registry's tenants beside the default one. */
+  tenancy: { enabled: boolean; maxTenants: number }
+  /** Node: the admin credential's `sha256:` digest; without it there is no tenant admin API. */
+  adminSecretHash?: string
 }
 
 export interface ParseOptions {
@@ -212,7 +216,14 @@ function assemble(
     originTimeoutMs: v.GATEHOUSE_ORIGIN_TIMEOUT_MS,
     originFailureThreshold: v.GATEHOUSE_ORIGIN_FAILURE_THRESHOLD,
     originOpenSeconds: v.GATEHOUSE_ORIGIN_OPEN_SECONDS,
+    tenancy: { enabled: v.GATEHOUSE_TENANCY, maxTenants: v.GATEHOUSE_TENANT_CACHE_SIZE },
   }
+  if (v.GATEHOUSE_ADMIN_SECRET_HASH !== undefined)
+    config.adminSecretHash = v.GATEHOUSE_ADMIN_SECRET_HASH
+  // The registry lives in L2; a Worker has no other store (the origin may use its memory store in
+  // development, node-config.ts).
+  if (v.GATEHOUSE_TENANCY && options.runtime === 'edge' && !present('UPSTASH_REDIS_REST_URL'))
+    issue('GATEHOUSE_TENANCY', 'needs the L2 store (UPSTASH_REDIS_REST_URL and _TOKEN)')
   if (v.GATEHOUSE_AUDIENCE !== undefined) config.audience = v.GATEHOUSE_AUDIENCE
   if (keySource) config.keySource = keySource
   if (v.GATEHOUSE_ORIGIN_URL !== undefined) config.originUrl = v.GATEHOUSE_ORIGIN_URL

@@ -29,6 +29,8 @@ export interface AccessTokenClaims {
 export interface VerifiedToken {
   header: JwsHeader
   claims: AccessTokenClaims
+  /** The tenant whose issuer and keys verified it, on a multi-tenant edge (src/tenancy/). */
+  tenant?: string
 }
 
 /** Milliseconds since the epoch; injectable so tests can freeze time. */

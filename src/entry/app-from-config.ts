@@ -16,7 +16,7 @@ import { createOriginProxy } from '../http/origin-proxy.ts'
 import type { RevocationSync } from '../revocation/index.ts'
 import type { Store } from '../store/types.ts'
 import type { Logger } from '../http/log.ts'
-import type { AppDeps, GatehouseEnv } from '../http/types.ts'
+import type { AppDeps, GatehouseEnv, TokenVerifier } from '../http/types.ts'
 
 export interface RuntimeOptions {
   role: AppDeps['role']
@@ -41,6 +41,11 @@ export interface RuntimeOptions {
   keyStore?: Pick<Store, 'get'>
   /** Origin: its own managed key set, used instead of `config.keySource`. */
   keySet?: KeySet
+  /**
+   * Builds the verifier instead of the config's single-issuer one: the multi-tenant one
+   * (src/tenancy/), given the default issuer's key set (edge: from L2; origin: its own keys).
+   */
+  verifier?: (keySet: KeySet | undefined) => Promise<TokenVerifier>
 }
 
 /**
@@ -55,9 +60,11 @@ export async function appFromConfig(
   const keySet = edgeKeys?.keySet ?? runtime.keySet
   // A minting origin without GATEHOUSE_AUDIENCE verifies nothing itself: no /verify, no gateway.
   const verifier =
-    config.audience === undefined
-      ? undefined
-      : await verifierFor(config, config.audience, runtime, keySet)
+    runtime.verifier !== undefined
+      ? await runtime.verifier(keySet)
+      : config.audience === undefined
+        ? undefined
+        : await verifierFor(config, config.audience, runtime, keySet)
   const revocation = runtime.revocation
   const clientIp = runtime.clientIp ?? (runtime.role === 'edge' ? cloudflareClientIp : undefined)
   return createApp({
@@ -160,6 +167,9 @@ function originProxyRoutes(
   runtime: RuntimeOptions,
 ): NonNullable<AppDeps['routes']> {
   if (runtime.role !== 'edge' || config.originUrl === undefined) return []
+  const basePath = URL.canParse(config.issuer)
+    ? new URL(config.issuer).pathname.replace(/\/+$/, '')
+    : ''
   const proxy = createOriginProxy({
     originUrl: config.originUrl,
     timeoutMs: config.originTimeoutMs,
@@ -167,9 +177,9 @@ function originProxyRoutes(
       failureThreshold: config.originFailureThreshold,
       openSeconds: config.originOpenSeconds,
     },
-    basePath: URL.canParse(config.issuer)
-      ? new URL(config.issuer).pathname.replace(/\/+$/, '')
-      : '',
+    basePath,
+    // Path-based tenants' minting routes, `<issuer>/t/{id}/token` etc. (docs/tenancy.md).
+    ...(config.tenancy.enabled ? { extraBasePaths: [`${basePath}/t/:tenant`] } : {}),
     logger: runtime.logger,
     ...(runtime.clientIp === undefined ? {} : { clientIp: runtime.clientIp }),
     ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),

@@ -17,6 +17,7 @@ import { installParserRefusals, nodeRequestGuard } from './node-http.ts'
 import { ownKeySet } from '../core/oauth/own-tokens.ts'
 import { registerAvailabilityMetrics } from './node-availability-metrics.ts'
 import { clientIpBehind, createOriginRoutes } from './origin.ts'
+import { createOriginTenancy } from './origin-tenancy.ts'
 import {
   createRevocationSync,
   createSnapshotBuilder,
@@ -98,17 +99,31 @@ export async function startNodeServer(
       }),
     })
   }
+  const checkSignature = preferredSignatureCheck()
+  // GATEHOUSE_TENANCY: the registry's tenants beside the default one (docs/tenancy.md).
+  const tenancy =
+    origin && config.tenancy.enabled
+      ? await createOriginTenancy(nodeConfig, origin, {
+          logger,
+          metrics,
+          verification: config,
+          ...(revocation ? { revocation } : {}),
+          ...(checkSignature ? { checkSignature } : {}),
+        })
+      : undefined
   // Readiness: the store answers and we are not draining. A verify-only process has no store.
   const readiness = createReadiness({
     store: origin?.store ?? { ping: () => Promise.resolve(true) },
     draining: () => closing,
   })
-  const checkSignature = preferredSignatureCheck()
   // The key schedule (docs/keys.md): every origin re-reads the key set each checkSeconds and, when a
   // step is due, performs it if it gets the lease.
   const keyTimer =
     origin &&
-    setInterval(() => void origin.keys.tick(), origin.config.keyRotation.checkSeconds * 1000)
+    setInterval(() => {
+      void origin.keys.tick()
+      tenancy?.tickKeys()
+    }, origin.config.keyRotation.checkSeconds * 1000)
   keyTimer?.unref()
   registerAvailabilityMetrics(metrics.registry, {
     revocation: () => revocation?.status(),
@@ -132,7 +147,9 @@ export async function startNodeServer(
         revocation?.maybeSync()
         await next()
       },
+      ...(tenancy ? [tenancy.middleware] : []),
     ],
+    ...(tenancy?.verifier ? { verifier: tenancy.verifier } : {}),
     ...(store && revocation ? { revocation: { sync: revocation, store } } : {}),
     routes: [
       { path: '/', app: readiness },
@@ -151,6 +168,7 @@ export async function startNodeServer(
             },
           ]
         : []),
+      ...(tenancy?.routes ?? []),
     ],
   })
 

@@ -15,6 +15,7 @@ import { tracingFromConfig } from '../http/tracing.ts'
 import type { GatehouseEnv } from '../http/types.ts'
 import { createRevocationSync, type RevocationSync } from '../revocation/index.ts'
 import { createUpstashStore } from '../store/upstash.ts'
+import { createEdgeTenancy } from '../tenancy/edge-tenancy.ts'
 import { loadSbbfBackend } from '../wasm/load-worker.ts'
 import { appFromConfig } from './app-from-config.ts'
 
@@ -69,10 +70,20 @@ async function builtFor(env: Bindings): Promise<Built> {
     // OpenTelemetry spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set; each request's
     // export runs in waitUntil (tracing.ts).
     const tracing = tracingFromConfig(config.tracing, { role: 'edge', logger })
+    // GATEHOUSE_TENANCY: the tenant is chosen from each token's iss (docs/tenancy.md).
+    const tenancy =
+      config.tenancy.enabled && store
+        ? createEdgeTenancy({ config, store, logger, ...(revocation ? { revocation } : {}) })
+        : undefined
+    const middleware = [
+      ...(tracing ? [tracing.middleware] : []),
+      ...(tenancy ? [tenancy.metadata] : []),
+    ]
     app = await appFromConfig(config, {
       role: 'edge',
       logger,
-      ...(tracing ? { middleware: [tracing.middleware] } : {}),
+      ...(tenancy ? { verifier: tenancy.verifierWith } : {}),
+      ...(middleware.length > 0 ? { middleware } : {}),
       ...(store && revocation ? { revocation: { sync: revocation, store } } : {}),
       // Keys, JWKS and discovery from the set the origins publish in L2 (edge-keys.ts).
       ...(store ? { keyStore: store } : {}),

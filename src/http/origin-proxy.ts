@@ -54,6 +54,8 @@ export interface OriginProxyOptions {
   breaker?: Omit<CircuitBreakerOptions, 'now'>
   /** The issuer URL's path (e.g. `/tenant-a`), so `/tenant-a/token` is forwarded. Default ''. */
   basePath?: string
+  /** More issuer paths forwarded alike: path-based tenants' `${basePath}/t/:tenant` (docs/tenancy.md). */
+  extraBasePaths?: readonly string[]
   /** Reads the client IP; default the `cf-connecting-ip` header Cloudflare sets. */
   clientIp?: (c: Context<GatehouseEnv>) => string | undefined
   logger?: Logger
@@ -76,9 +78,12 @@ export function createOriginProxy(options: OriginProxyOptions): OriginProxy {
   const origin = parseOriginUrl(options.originUrl)
   const originBase = origin.href.slice(0, origin.href.length - origin.pathname.length)
   const originPath = origin.pathname.replace(/\/+$/, '')
-  const basePath = (options.basePath ?? '').replace(/\/+$/, '')
-  if (basePath !== '' && !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(basePath))
-    throw new TypeError('createOriginProxy: basePath must be a URL path starting with "/"')
+  const basePaths = [options.basePath ?? '', ...(options.extraBasePaths ?? [])].map((p) =>
+    p.replace(/\/+$/, ''),
+  )
+  for (const basePath of basePaths)
+    if (basePath !== '' && !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(basePath))
+      throw new TypeError('createOriginProxy: basePath must be a URL path starting with "/"')
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0)
     throw new TypeError('createOriginProxy: maxBodyBytes must be a non-negative integer')
@@ -104,7 +109,8 @@ export function createOriginProxy(options: OriginProxyOptions): OriginProxy {
   })
 
   const app = new Hono<GatehouseEnv>()
-  for (const path of MINTING_PATHS) app.all(`${basePath}${path}`, forwarder.precheck, toOrigin)
+  for (const basePath of new Set(basePaths))
+    for (const path of MINTING_PATHS) app.all(`${basePath}${path}`, forwarder.precheck, toOrigin)
   // Mounted in createApp, the app's onError renders errors; this one does the same on its own.
   app.onError(errorHandler(options.logger ?? createJsonLogger({ level: 'silent' }), 'gatehouse'))
   return Object.assign(app, { forwarder })

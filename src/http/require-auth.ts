@@ -13,7 +13,7 @@ import { DEFAULT_REALM, authErrorResponse } from './auth-response.ts'
 import { extractBearerToken } from './bearer.ts'
 import { buildVerifier } from './build-verifier.ts'
 import { SCOPE_TOKEN, assertAudience, assertScopes } from './scopes.ts'
-import type { TokenVerifier } from './types.ts'
+import type { TokenVerifier, VerificationRequest } from './types.ts'
 
 interface CommonOptions {
   /** Every one of these must be in the token's `scope` claim, else 403 `insufficient_scope`. */
@@ -124,10 +124,16 @@ function checkOptions(options: RequireAuthOptions): void {
 export async function authenticate(
   request: Request,
   verifier: TokenVerifier,
-  options: { allowFormBody: boolean; scopes?: readonly string[]; audience?: string },
+  options: {
+    allowFormBody: boolean
+    scopes?: readonly string[]
+    audience?: string
+    /** Passed to the verifier (its background syncs on Workers). */
+    verification?: VerificationRequest
+  },
 ): Promise<VerifiedToken> {
   const token = await extractBearerToken(request, options)
-  const verified = await verifier.verify(token)
+  const verified = await verifier.verify(token, options.verification)
   if (options.audience !== undefined) assertAudience(verified, options.audience)
   if (options.scopes !== undefined) assertScopes(verified, options.scopes)
   return verified

@@ -9,7 +9,13 @@ import type { Logger } from './log.ts'
 
 /** Anything that verifies an access token: the core verifier, its cached wrapper, a test double. */
 export interface TokenVerifier {
-  verify(token: string): Promise<VerifiedToken>
+  verify(token: string, request?: VerificationRequest): Promise<VerifiedToken>
+}
+
+/** What a verifier may use of the request it serves. */
+export interface VerificationRequest {
+  /** Keeps background work (a revocation or tenant-registry sync) alive after the response (Workers). */
+  waitUntil?: (promise: Promise<unknown>) => void
 }
 
 /** Hono context variables set by our middleware. */
@@ -24,6 +30,8 @@ export interface GatehouseVariables {
   errorFormat: ErrorFormat
   /** W3C `traceparent` of this request's span, set by tracing.ts; the origin proxy forwards it. */
   traceparent: string
+  /** The tenant this request was found to be for (src/tenancy/); unset for the default tenant. */
+  tenant: string
 }
 
 /** `json`: RFC 6749 §5.2 bodies; `bearer`: plus RFC 6750 challenges; `html`: the login's error page. */

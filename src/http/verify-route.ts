@@ -4,6 +4,7 @@
  */
 import { Hono } from 'hono'
 import { authenticate } from './require-auth.ts'
+import { verificationRequestOf } from './verification-request.ts'
 import type { GatehouseEnv, TokenVerifier } from './types.ts'
 
 /**
@@ -36,6 +37,7 @@ export function verifyRoutes(verifier: TokenVerifier): Hono<GatehouseEnv> {
   app.on(['GET', 'POST'], '/verify', async (c) => {
     const { claims } = await authenticate(c.req.raw, verifier, {
       allowFormBody: c.req.method === 'POST',
+      verification: verificationRequestOf(c),
     })
     return c.body(responseBody(claims), 200, RESPONSE_HEADERS)
   })

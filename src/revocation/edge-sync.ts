@@ -26,7 +26,7 @@ import {
   type RevocationPolicy,
   type RevocationSyncOptions,
 } from './sync-options.ts'
-import { SyncTimeline } from './sync-timeline.ts'
+import { prepareRequest, SyncTimeline } from './sync-timeline.ts'
 
 export type { RevocationPolicy, RevocationSyncOptions } from './sync-options.ts'
 
@@ -211,23 +211,13 @@ export function createRevocationSync(options: RevocationSyncOptions): Revocation
     },
     maybeSync,
 
-    prepare() {
-      const t = now()
-      const age = timeline.ageAt(t)
-      if (age < settings.syncMs && !timeline.behind) return false
-      if (age <= settings.boundMs) {
-        maybeSync()
-        return false // age ≤ bound ≤ maxStaleness
-      }
-      // Older than the bound, or nothing loaded (an idle or new isolate): this request must not be
-      // decided on what we hold, so it syncs first. Only while a sync failed less than syncSeconds
-      // ago does it go ahead on what we hold (L2 is failing: at most one request per isolate and
-      // syncSeconds waits, at most the timeout), and the policy decides past maxStaleness. So once
-      // L2 has answered for syncSeconds, no request is decided on a filter older than the bound,
-      // even on an isolate that saw an outage and then sat idle.
-      if (timeline.failedRecentlyAt(t)) return warnIfStale(t)
-      return runSync(t).then(() => warnIfStale(now()))
-    },
+    prepare: () =>
+      prepareRequest(timeline, settings, now(), {
+        background: () => maybeSync(),
+        sync: runSync,
+        stale: warnIfStale,
+        now,
+      }),
 
     has(item) {
       return current !== undefined && current.filter.has(item)

@@ -92,3 +92,36 @@ export class SyncTimeline {
     return first
   }
 }
+
+/**
+ * What a request does before it is decided on synced state (the revocation filter, the tenant
+ * registry's view): `false` when the state is fresh (starting a background sync once it is due),
+ * else a sync it waits for, after which `stale(now)` says whether the policy applies. Older than the
+ * bound, or nothing loaded (an idle or new isolate), the request must not be decided on what we hold,
+ * so it syncs first. Only while a sync failed less than syncSeconds ago does it go ahead on what we
+ * hold (L2 is failing: at most one request per isolate and syncSeconds waits, at most the timeout),
+ * and the policy decides past maxStaleness. So once L2 has answered for syncSeconds, no request is
+ * decided on state older than the bound, even on an isolate that saw an outage and then sat idle.
+ *
+ * @example prepare: () => prepareRequest(timeline, settings, now(), { background, sync, stale })
+ */
+export function prepareRequest(
+  timeline: SyncTimeline,
+  settings: Pick<SyncSettings, 'syncMs' | 'boundMs'>,
+  t: number,
+  steps: {
+    background: () => void
+    sync: (t: number) => Promise<unknown>
+    stale: (t: number) => boolean
+    now: () => number
+  },
+): boolean | Promise<boolean> {
+  const age = timeline.ageAt(t)
+  if (age < settings.syncMs && !timeline.behind) return false
+  if (age <= settings.boundMs) {
+    steps.background()
+    return false // age ≤ bound ≤ maxStaleness
+  }
+  if (timeline.failedRecentlyAt(t)) return steps.stale(t)
+  return steps.sync(t).then(() => steps.stale(steps.now()))
+}

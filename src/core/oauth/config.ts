@@ -197,6 +197,17 @@ export const oauthConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** The hosted login page's look: the service name it names and its accent colour. */
+    branding: z
+      .object({
+        name: z.string().trim().min(1).max(100).optional(),
+        accentColor: z
+          .string()
+          .regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #1d4ed8')
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     rateLimits: z
       .object({
         loginPerIp: rateLimit.prefault({ limit: 30, windowSeconds: 60 }),

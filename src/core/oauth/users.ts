@@ -52,6 +52,9 @@ export class LoginError extends GatehouseError {
   }
 }
 
+/** What unknown usernames are checked against; a hasher may share its hash (src/tenancy/). */
+export const DUMMY_PASSWORD = 'gatehouse-dummy-password'
+
 export interface User {
   sub: string
   username: string
@@ -81,7 +84,7 @@ export function createUserDirectory(options: UserDirectoryOptions): UserDirector
   const byName = new Map(options.users.map((u) => [normalise(u.username), u]))
   const bySub = new Map(options.users.map((u) => [u.sub, u]))
   let dummy: Promise<string> | undefined
-  const dummyHash = (): Promise<string> => (dummy ??= passwords.hash('gatehouse-dummy-password'))
+  const dummyHash = (): Promise<string> => (dummy ??= passwords.hash(DUMMY_PASSWORD))
   // Computed up front, so the first unknown-user attempt costs one hash like every other attempt.
   dummyHash().catch(() => (dummy = undefined))
   // The costliest configured hash made with older parameters: everyone else runs it as well.

@@ -30,13 +30,22 @@ button{margin-top:1.25rem;width:100%;padding:.6rem;font:inherit;border:0;border-
 interface Page {
   title: string
   body: string
+  /** Extra CSS from checked values only (a `#rrggbb` accent colour). */
+  style?: string
+}
+
+/** The login page's branding (the config's `branding`, per tenant). */
+export interface Branding {
+  name?: string | undefined
+  /** `#rrggbb`, checked by the config schema. */
+  accentColor?: string | undefined
 }
 
 function layout(page: Page, nonce: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>${escapeHtml(page.title)}</title>
-<style nonce="${nonce}">${STYLE}</style></head>
+<style nonce="${nonce}">${STYLE}${page.style ?? ''}</style></head>
 <body><main>${page.body}</main></body></html>`
 }
 
@@ -46,11 +55,18 @@ export function loginPage(input: {
   clientName: string
   username?: string | undefined
   error?: string | undefined
+  branding?: Branding
 }): Page {
   const error = input.error ? `<p class="error" role="alert">${escapeHtml(input.error)}</p>` : ''
+  const title = input.branding?.name ? `Sign in to ${input.branding.name}` : 'Sign in'
+  const accent = input.branding?.accentColor
   return {
-    title: 'Sign in',
-    body: `<h1>Sign in</h1><p class="muted">to continue to ${escapeHtml(input.clientName)}</p>${error}
+    title,
+    // The accent is a checked #rrggbb (config.ts); nothing else reaches the stylesheet.
+    ...(accent && /^#[0-9a-fA-F]{6}$/.test(accent)
+      ? { style: `button{background:${accent}}` }
+      : {}),
+    body: `<h1>${escapeHtml(title)}</h1><p class="muted">to continue to ${escapeHtml(input.clientName)}</p>${error}
 <form method="post" action="${escapeHtml(input.action)}">
 <input type="hidden" name="csrf_token" value="${escapeHtml(input.csrfToken)}">
 <label for="username">Username</label>

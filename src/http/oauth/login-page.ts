@@ -56,6 +56,7 @@ export function loginPages(deps: OAuthRouteDeps, cookies: LoginCookies): LoginPa
           clientName: client?.name ?? authRequest.clientId,
           username: extras.username,
           error: extras.error,
+          branding: oauth.config.branding,
         }),
         status,
         { headers, formTargets: target ? [target] : [] },

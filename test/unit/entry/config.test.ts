@@ -48,6 +48,7 @@ describe('parseVerificationConfig', () => {
       originTimeoutMs: 5000,
       originFailureThreshold: 5,
       originOpenSeconds: 30,
+      tenancy: { enabled: false, maxTenants: 10_000 },
     })
   })
 

@@ -1,0 +1,158 @@
+/**
+ * Multi-tenant verification from an entry's configuration, for the Worker and for the origin's own
+ * `/verify` and gateway: the registry, its follower, the bounded tenant contexts and the verifier
+ * that picks the tenant from `iss`. The default tenant (the `GATEHOUSE_*` issuer, audience and key
+ * source) is one of the tenants, pinned, with the revocation sync the entry already runs over the
+ * root store, so its tokens go through the same L1 and cost the same as before.
+ *
+ * Tenants' discovery and JWKS are served from their key sets in L2 (tenant-metadata.ts), like the
+ * default issuer's (src/http/edge-keys.ts).
+ *
+ * @example
+ * const tenancy = createEdgeTenancy({ config, store, revocation, logger })
+ * const app = await appFromConfig(config, {
+ *   role: 'edge', logger, middleware: [tenancy.metadata], verifier: tenancy.verifierWith,
+ * })
+ */
+import type { MiddlewareHandler } from 'hono'
+import type { VerificationConfig } from '../core/config.ts'
+import { createRemoteKeySet, createStaticKeySet, type KeySet } from '../core/jwks.ts'
+import type { Clock } from '../core/types.ts'
+import type { SignatureCheck } from '../core/verify.ts'
+import type { Logger } from '../http/log.ts'
+import type { GatehouseEnv } from '../http/types.ts'
+import type { RevocationSync } from '../revocation/index.ts'
+import type { Store } from '../store/types.ts'
+import {
+  createTenantVerifier,
+  edgeTenant,
+  edgeTenantBuilder,
+  type EdgeTenant,
+} from './edge-tenants.ts'
+import { createRegistryFollower, type RegistryFollower } from './registry-follower.ts'
+import { createTenantRegistry, type TenantRegistry } from './registry.ts'
+import { createTenantContexts, type TenantContexts } from './tenant-contexts.ts'
+import { DEFAULT_TENANT } from './tenant-id.ts'
+import type { TenantVerifier } from './edge-tenants.ts'
+import { tenantMetadata } from './tenant-metadata.ts'
+
+export interface EdgeTenancyOptions {
+  config: VerificationConfig
+  /** The root store. */
+  store: Store
+  /** The default tenant's revocation sync over the root store (the entry's own). */
+  revocation?: RevocationSync
+  checkSignature?: SignatureCheck
+  fetch?: typeof fetch
+  logger?: Logger
+  now?: Clock
+}
+
+export interface EdgeTenancy {
+  /**
+   * The verifier for every tenant, the default one verifying with `defaultKeys` (the entry's key
+   * set: from L2 at the edge, its own at the origin; default: the configured key source). Once.
+   */
+  verifierWith(defaultKeys: KeySet | undefined): Promise<TenantVerifier>
+  /** Serves each path-based tenant's discovery and JWKS from its key set in L2. */
+  metadata: MiddlewareHandler<GatehouseEnv>
+  registry: TenantRegistry
+  follower: RegistryFollower
+  contexts: TenantContexts<EdgeTenant>
+}
+
+/** The default tenant's key set, as the single-tenant entry builds it. */
+async function configuredKeys(options: EdgeTenancyOptions): Promise<KeySet> {
+  const { config } = options
+  const source = config.keySource
+  if (source === undefined) throw new TypeError('createEdgeTenancy: a key source is required')
+  if (source.kind === 'inline') return createStaticKeySet(source.jwks)
+  return createRemoteKeySet(source.url, {
+    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    ...(options.now ? { now: options.now } : {}),
+    ...(config.jwksTimeoutMs === undefined ? {} : { timeoutMs: config.jwksTimeoutMs }),
+    ...(config.jwksRefreshSeconds === undefined
+      ? {}
+      : { refreshIntervalSeconds: config.jwksRefreshSeconds }),
+  })
+}
+
+/** A doorbell rang for `id`: its next request syncs its revocation filter first. */
+export function ringTenant(contexts: TenantContexts<EdgeTenant>, id: string): void {
+  const sync = contexts.peek(id)?.context.revocation?.sync
+  if (sync && 'ring' in sync) sync.ring()
+}
+
+export function createEdgeTenancy(options: EdgeTenancyOptions): EdgeTenancy {
+  const { config, store } = options
+  const now = options.now ?? (() => Date.now())
+  const settings = {
+    now,
+    clockLeewaySeconds: config.clockLeewaySeconds,
+    revocation: {
+      syncSeconds: config.revocation.syncSeconds,
+      syncTimeoutMs: config.revocation.syncTimeoutMs,
+      maxStalenessSeconds: config.revocation.maxStalenessSeconds,
+      policy: config.revocation.policy,
+    },
+    ...(options.checkSignature ? { checkSignature: options.checkSignature } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  }
+  const registry = createTenantRegistry({ store, now })
+  // eslint-disable-next-line prefer-const -- the follower's callback reaches the contexts
+  let contexts: TenantContexts<EdgeTenant>
+  const follower = createRegistryFollower({
+    store,
+    now,
+    ...settings.revocation,
+    onChange: (id) => contexts.changed(id),
+    onRevocation: (id) => ringTenant(contexts, id),
+    ...(options.logger ? { logger: options.logger } : {}),
+  })
+  contexts = createTenantContexts({
+    registry,
+    build: edgeTenantBuilder(store, settings, follower),
+    epoch: () => follower.epoch,
+    maxEntries: config.tenancy.maxTenants,
+  })
+
+  async function verifierWith(defaultKeys: KeySet | undefined): Promise<TenantVerifier> {
+    const audience = config.audience
+    if (audience === undefined) throw new TypeError('createEdgeTenancy: an audience is required')
+    const defaultTenant = edgeTenant(
+      {
+        issuer: config.issuer,
+        audiences: [audience],
+        keys: defaultKeys ?? (await configuredKeys(options)),
+        ...(options.revocation
+          ? { revocationStore: store, revocationSync: options.revocation }
+          : {}),
+      },
+      settings,
+    )
+    contexts.pin(
+      {
+        format: 1,
+        id: DEFAULT_TENANT,
+        revision: 0,
+        issuer: config.issuer,
+        hosts: [],
+        audiences: [audience],
+        quotas: {},
+        settings: '',
+        createdAt: 0,
+        updatedAt: 0,
+      },
+      defaultTenant,
+    )
+    return createTenantVerifier({ contexts, follower, l1MaxEntries: config.l1MaxEntries, now })
+  }
+
+  return {
+    verifierWith,
+    metadata: tenantMetadata({ contexts, follower }),
+    registry,
+    follower,
+    contexts,
+  }
+}
