@@ -2,7 +2,9 @@
  * A server process for `npm run bench:http`: the production verification app on Node, assembled from
  * the environment as `npm start` does without `GATEHOUSE_CONFIG` or an L2 store
  * (`parseVerificationConfig` → `appFromConfig` with role `origin` and the same signature check as
- * `npm start`; revocation checks off), on `@hono/node-server`, plus one bench-only route:
+ * `npm start`; revocation checks off), with the production middleware of src/entry/node-server.ts
+ * (request guard, Prometheus metrics; request id and access log come with every app) and its
+ * `/metrics`, on `@hono/node-server`, plus one bench-only route:
  *
  *   GET /noop → 200 "ok", through the same app and middleware
  *
@@ -13,16 +15,22 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { parseVerificationConfig } from '../../src/core/config.ts'
 import { appFromConfig } from '../../src/entry/app-from-config.ts'
+import { createNodeLogger } from '../../src/entry/node-log-sink.ts'
+import { createMetrics } from '../../src/entry/node-metrics.ts'
+import { nodeRequestGuard } from '../../src/entry/node-http.ts'
 import { preferredSignatureCheck } from '../../src/entry/node-signature.ts'
-import { createJsonLogger } from '../../src/http/log.ts'
 
 const config = parseVerificationConfig(process.env)
 const checkSignature = preferredSignatureCheck()
+const metrics = createMetrics()
 const app = await appFromConfig(config, {
   role: 'origin',
-  logger: createJsonLogger({ level: config.logLevel }),
+  logger: createNodeLogger(config.logLevel),
   // The same choice as `npm start` (src/entry/node-signature.ts).
   ...(checkSignature ? { checkSignature } : {}),
+  // The same stack as `npm start` (node-server.ts) without tracing, which is off unless configured.
+  middleware: [nodeRequestGuard, metrics.middleware],
+  routes: [{ path: '/', app: metrics.routes }],
 })
 // Hono matches middleware by path at request time, so the app's `use('*')` middleware runs here too.
 app.get('/noop', (c) => c.text('ok'))

@@ -9,6 +9,8 @@
  *   GET /jose             `jose.jwtVerify` with `createLocalJWKSet` on every request (no result cache)
  *   GET /fast-jwt         fast-jwt `createVerifier`, no cache
  *   GET /fast-jwt-cache   fast-jwt `createVerifier({ cache: true })` (SHA-256-keyed LRU, 1,000 entries)
+ *   ANY /proxy/*          `hono/proxy` forward of the rest of the path to UPSTREAM_URL, no verification:
+ *                         the floor for the gateway row (a second HTTP exchange and nothing else)
  *
  * Prints one JSON line `{"listening":<port>}` when ready.
  */
@@ -18,6 +20,7 @@ import { serve } from '@hono/node-server'
 import { createVerifier } from 'fast-jwt'
 import { Hono, type Context } from 'hono'
 import { jwk } from 'hono/jwk'
+import { proxy } from 'hono/proxy'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import { publicJwk, TEST_AUDIENCE, TEST_ISSUER } from '../../test/fixtures/keys.ts'
 
@@ -81,6 +84,13 @@ app.get('/fast-jwt-cache', (c) => {
     return unauthorized(c)
   }
 })
+
+const upstream = process.env.UPSTREAM_URL
+if (upstream !== undefined) {
+  app.all('/proxy/*', (c) =>
+    proxy(new URL(c.req.path.slice('/proxy'.length), upstream), { raw: c.req.raw }),
+  )
+}
 
 const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
   console.log(JSON.stringify({ listening: (info as AddressInfo).port }))

@@ -46,20 +46,36 @@ export function startNodeScript(
       clearTimeout(timer)
       reject(new Error(`${name}: exited with code ${code} before listening`))
     })
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
-    lines.on('line', (line) => {
-      let port: unknown
-      try {
-        port = (JSON.parse(line) as { listening?: unknown }).listening
-      } catch {
+    // Read lines until `{"listening":…}`; after that the server's stdout (its access log) is read and
+    // dropped, as a log shipper would, without splitting or parsing it here beside the load generator.
+    const stdout = child.stdout as NodeJS.ReadableStream
+    let pending = ''
+    const onData = (chunk: Buffer | string) => {
+      pending += String(chunk)
+      const lines = pending.split('\n')
+      pending = lines.pop() ?? ''
+      for (const line of lines) {
+        const port = listeningPort(line)
+        if (port === undefined) continue
+        clearTimeout(timer)
+        child.removeAllListeners('exit')
+        stdout.off('data', onData)
+        stdout.resume()
+        resolve(handle(name, child, port))
         return
       }
-      if (typeof port !== 'number') return
-      clearTimeout(timer)
-      child.removeAllListeners('exit')
-      resolve(handle(name, child, port))
-    })
+    }
+    stdout.on('data', onData)
   })
+}
+
+function listeningPort(line: string): number | undefined {
+  try {
+    const port = (JSON.parse(line) as { listening?: unknown }).listening
+    return typeof port === 'number' ? port : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /**

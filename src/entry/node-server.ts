@@ -5,8 +5,9 @@
 import type { Server } from 'node:http'
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net'
 import { serve } from '@hono/node-server'
-import { createJsonLogger, type Logger } from '../http/log.ts'
+import type { Logger } from '../http/log.ts'
 import { createAdminRoutes } from '../http/admin-routes.ts'
+import { createNodeLogger } from './node-log-sink.ts'
 import { createMetrics } from './node-metrics.ts'
 import { createReadiness } from '../http/readiness.ts'
 import { tracingFromConfig } from '../http/tracing.ts'
@@ -50,7 +51,7 @@ export async function startNodeServer(
   options: { logger?: Logger } = {},
 ): Promise<NodeServer> {
   const nodeConfig = await loadNodeConfig(env)
-  const logger = options.logger ?? createJsonLogger({ level: nodeConfig.verification.logLevel })
+  const logger = options.logger ?? createNodeLogger(nodeConfig.verification.logLevel)
   for (const warning of nodeConfig.warnings)
     logger.log({ level: 'warn', msg: warning.message, variable: warning.field })
   const metrics = createMetrics()
