@@ -1,7 +1,7 @@
 /**
- * Spawns one of our TypeScript entries (`src/entry/node.ts`, `test/support/edge-process.ts`) as a real
- * Node process the way `npm start` does (type stripping, no build), waits for its `listening` log line
- * under a deadline and keeps its JSON log lines for assertions.
+ * Spawns one of our TypeScript entries (`src/entry/node.ts`, the origin) as a real Node process the
+ * way `npm start` does (type stripping, no build), waits for its `listening` log line under a generous
+ * deadline and keeps its JSON log lines for assertions. (The edge runs in workerd: workerd-process.ts.)
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -22,7 +22,7 @@ export interface NodeProcess {
   stop(): Promise<number | null>
 }
 
-const LISTEN_DEADLINE_MS = 20_000
+const LISTEN_DEADLINE_MS = 60_000
 
 /**
  * @example

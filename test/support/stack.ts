@@ -1,12 +1,13 @@
 /**
  * The whole Gatehouse stack as real processes on loopback, wired through fault-injecting TCP proxies:
  *
- *   client → edge process ─(originProxy)→ origin process → Upstash bridge ─(redisProxy)→ redis-server
- *                └──────────── Upstash bridge (revocation sync, L2 confirmations) ────┘
+ *   client → edge (workerd) ─(originProxy)→ origin process → Upstash bridge ─(redisProxy)→ redis-server
+ *                  └─────────(edgeL2Proxy)──────────────→ Upstash bridge
+ *                             (revocation sync, hit confirmations)
  *
- * The edge is test/support/edge-process.ts (the Worker's code path on Node), the origin is
- * `src/entry/node.ts` with GATEHOUSE_CONFIG exactly as `npm start` runs it, the bridge runs in the test
- * process, and redis-server is this stack's own (killable, AOF with fsync on every write). The edge
+ * The edge is the Worker itself (src/entry/worker.ts) in `workerd serve` (edge-worker.ts); the origin
+ * is `src/entry/node.ts` with GATEHOUSE_CONFIG exactly as `npm start` runs it; the bridge runs in the
+ * test process; redis-server is this stack's own (killable, AOF with fsync on every write). The edge
  * fetches its JWKS from the origin through the same proxy, so an origin outage also tests the cached
  * key set.
  */
@@ -16,19 +17,20 @@ import { join } from 'node:path'
 import { startUpstashBridge, type UpstashBridge } from '../../scripts/upstash-bridge.ts'
 import type { OAuthConfigInput } from '../../src/core/oauth/config.ts'
 import { API, ISSUER, testConfig } from '../unit/oauth/support.ts'
+import { startEdgeWorker, type EdgeWorker } from './edge-worker.ts'
 import { startNodeProcess, type NodeProcess } from './node-process.ts'
 import { startKillableRedis, type KillableRedis } from './redis-process.ts'
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts'
 
 /** Edge → origin deadline, breaker threshold and open time used by the stack (edge env). */
-export const EDGE_ORIGIN_TIMEOUT_MS = 1000
+export const EDGE_ORIGIN_TIMEOUT_MS = 2000
 export const EDGE_FAILURE_THRESHOLD = 3
 export const EDGE_OPEN_SECONDS = 1
 /** Edge revocation bound: sync every 2 s + 1 s timeout (GATEHOUSE_REVOCATION_* defaults). */
 export const REVOCATION_BOUND_MS = 3000
 
 export interface StackOptions {
-  /** Extra env for the edge / origin processes (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
+  /** Extra bindings for the Worker / env for the origin process (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
   edgeEnv?: Record<string, string>
   originEnv?: Record<string, string>
   /** Node flags for the origin process. */
@@ -37,12 +39,15 @@ export interface StackOptions {
 }
 
 export interface Stack {
-  readonly edge: NodeProcess
+  /** The Worker in workerd; `edge.restart()` gives a cold isolate on the same URL. */
+  readonly edge: EdgeWorker
   readonly origin: NodeProcess
   readonly redis: KillableRedis
   readonly bridge: UpstashBridge
   /** Edge ↔ origin (also carries the edge's JWKS fetches). */
   readonly originProxy: TcpProxy
+  /** Edge ↔ bridge: the Worker's own L2 calls (revocation sync, hit confirmations). */
+  readonly edgeL2Proxy: TcpProxy
   /** Bridge ↔ redis-server: every L2 call of edge and origin crosses it. */
   readonly redisProxy: TcpProxy
   /** SIGKILL the origin. */
@@ -84,22 +89,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const originArgs = options.originNodeArgs ? { nodeArgs: options.originNodeArgs } : {}
     let origin = await startNodeProcess('src/entry/node.ts', originEnv, originArgs)
     cleanup.push(() => origin.kill())
-    const originProxy = await startTcpProxy({ targetPort: origin.port })
-    cleanup.push(() => originProxy.close())
 
-    const edge = await startNodeProcess('test/support/edge-process.ts', {
-      GATEHOUSE_ISSUER: ISSUER,
-      GATEHOUSE_AUDIENCE: API,
-      GATEHOUSE_JWKS_URL: `${originProxy.url}/.well-known/jwks.json`,
-      GATEHOUSE_ORIGIN_URL: originProxy.url,
-      GATEHOUSE_ORIGIN_TIMEOUT_MS: String(EDGE_ORIGIN_TIMEOUT_MS),
-      GATEHOUSE_ORIGIN_FAILURE_THRESHOLD: String(EDGE_FAILURE_THRESHOLD),
-      GATEHOUSE_ORIGIN_OPEN_SECONDS: String(EDGE_OPEN_SECONDS),
-      UPSTASH_REDIS_REST_URL: bridge.url,
-      UPSTASH_REDIS_REST_TOKEN: token,
-      ...options.edgeEnv,
+    const edge = await startEdgeWorker({
+      issuer: ISSUER,
+      audience: API,
+      originUrl: origin.url,
+      l2: { url: bridge.url, token },
+      vars: {
+        GATEHOUSE_ORIGIN_TIMEOUT_MS: String(EDGE_ORIGIN_TIMEOUT_MS),
+        GATEHOUSE_ORIGIN_FAILURE_THRESHOLD: String(EDGE_FAILURE_THRESHOLD),
+        GATEHOUSE_ORIGIN_OPEN_SECONDS: String(EDGE_OPEN_SECONDS),
+        ...options.edgeEnv,
+      },
     })
-    cleanup.push(() => edge.kill())
+    cleanup.push(() => edge.close())
 
     return {
       edge,
@@ -108,12 +111,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
       redis,
       bridge,
-      originProxy,
+      originProxy: edge.originProxy,
+      edgeL2Proxy: edge.l2Proxy,
       redisProxy,
       killOrigin: () => origin.kill(),
       async startOrigin() {
         origin = await startNodeProcess('src/entry/node.ts', originEnv, originArgs)
-        originProxy.setTarget(origin.port)
+        edge.originProxy.setTarget(origin.port)
       },
       async close() {
         for (const step of cleanup.reverse()) await step().catch(() => {})

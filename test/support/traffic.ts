@@ -13,6 +13,7 @@ import {
   verifyToken,
   type Outcome,
 } from './oauth-http.ts'
+import { until } from './poll.ts'
 
 export interface Family {
   /** The refresh token we hold now. */
@@ -29,6 +30,11 @@ export interface AckedRevocation {
   jti: string
   /** `performance.now()` when /revoke answered 200. */
   ackedAt: number
+  /**
+   * `Date.now()` at the same moment: comparable with the edge's `/revocation/status` `lastSyncAt`
+   * (same machine, same wall clock; workerd's clock only lags, so "started after" stays true).
+   */
+  ackedAtWall: number
 }
 
 export interface TrafficOptions {
@@ -51,6 +57,11 @@ export interface Traffic {
   readonly jtis: Map<string, number>
   /** Integrity violations seen while running (forks, lost families, reissued tokens). */
   readonly problems: string[]
+  /**
+   * Resolves `performance.now()` once no request started before `at` is still waiting for its
+   * answer (each loop sends one request at a time); rejects after `deadlineMs`.
+   */
+  settled(at: number, deadlineMs?: number): Promise<number>
   stop(): Promise<void>
 }
 
@@ -75,6 +86,9 @@ export function startTraffic(options: TrafficOptions): Traffic {
     rotations: 0,
   }))
   let running = true
+  /** Loop → `performance.now()` when its current request started (absent between requests). */
+  const busySince = new Map<number, number>()
+  let loopIds = 0
 
   const noteJti = (token: unknown): void => {
     if (typeof token !== 'string') return
@@ -85,8 +99,11 @@ export function startTraffic(options: TrafficOptions): Traffic {
   }
 
   const loop = async (body: () => Promise<void>): Promise<void> => {
+    const id = loopIds++
     while (running) {
+      busySince.set(id, performance.now())
       await body()
+      busySince.delete(id)
       await pause(paceMs)
     }
   }
@@ -148,7 +165,12 @@ export function startTraffic(options: TrafficOptions): Traffic {
       const { outcome } = await revokeToken(options.base, token)
       outcomes.push(outcome)
       if (outcome.status === 200) {
-        revoked.push({ token, jti: jtiOf(token), ackedAt: performance.now() })
+        revoked.push({
+          token,
+          jti: jtiOf(token),
+          ackedAt: performance.now(),
+          ackedAtWall: Date.now(),
+        })
         token = undefined
       }
       // Not acknowledged: retried with the same token until it is (RFC 7009 §2.2: idempotent).
@@ -168,6 +190,12 @@ export function startTraffic(options: TrafficOptions): Traffic {
     revoked,
     jtis,
     problems,
+    settled: (at, deadlineMs = 30_000) =>
+      until(
+        () => [...busySince.values()].every((since) => since >= at),
+        deadlineMs,
+        'requests started earlier answered',
+      ).then(() => performance.now()),
     async stop() {
       running = false
       await Promise.all(loops)

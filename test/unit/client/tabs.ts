@@ -122,7 +122,7 @@ export function createBrowserish(h: Harness): Browserish {
     requests.push({ url: request.url, body: await request.clone().text() })
     return h.fetch(request)
   }
-  const openTab = (storage = memoryStorage()): Tab => {
+  const openTab = (storage = memoryStorage(), peerTimeoutMs = 10_000): Tab => {
     const navigations: string[] = []
     const replaced: string[] = []
     const timers: Tab['timers'] = []
@@ -153,10 +153,14 @@ export function createBrowserish(h: Harness): Browserish {
       redirectUri: SPA_REDIRECT,
       postLogoutRedirectUri: SPA_LOGOUT,
       scope: 'openid profile email read',
-      peerTimeoutMs: 200,
+      // A live peer always answers: a generous wait, so a busy machine cannot make a tab give up.
+      peerTimeoutMs,
       environment,
     })
-    return { client, storage, navigations, replaced, timers, reload: () => openTab(storage) }
+    // After a reload no peer is left to answer (the closed tab's lock may still be on its way out),
+    // so the wait for one can only expire: keep it short.
+    const reload = () => openTab(storage, 200)
+    return { client, storage, navigations, replaced, timers, reload }
   }
   const result: Browserish = { locks, bus, browser, requests, openTab }
   return result
@@ -195,9 +199,13 @@ export async function signedInTab(b: Browserish): Promise<Tab> {
   return tab
 }
 
-/** Resolves once `predicate` holds, checking after each macrotask (messages are async). */
+/**
+ * Resolves once `predicate` holds, checking after each macrotask (messages are async). The deadline
+ * is generous: signing and hashing run on libuv's thread pool, which a busy machine slows down.
+ */
 export async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  const deadline = performance.now() + 10_000
+  while (performance.now() < deadline) {
     if (predicate()) return
     await new Promise((resolve) => setTimeout(resolve, 0))
   }
