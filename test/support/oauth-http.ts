@@ -26,7 +26,7 @@ export interface Outcome {
   ms: number
 }
 
-export const CLIENT_DEADLINE_MS = 10_000
+export const CLIENT_DEADLINE_MS = 15_000
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 

@@ -15,6 +15,8 @@ import { until } from './poll.ts'
 
 export interface AcknowledgedRevocation {
   token: string
+  /** Named in failure messages (a `jti`, never the token). */
+  jti?: string
   /** `Date.now()` when the revocation was acknowledged (e.g. /revoke answered 200). */
   ackedAtWall: number
   /** `performance.now()` at the same moment, to measure the delay; default: when waiting began. */
@@ -28,6 +30,20 @@ export interface RevocationWaitOptions {
   from?: number
   /** Tokens verified at once per round. Default 16. */
   batch?: number
+}
+
+/** Thrown by `waitUntilRevoked`: which revocations were lost, or still accepted at the deadline. */
+export class RevocationsNotEnforced extends Error {
+  override readonly name = 'RevocationsNotEnforced'
+  /** 'lost': accepted after a sync that started after the acknowledgement (a product bug). */
+  readonly kind: 'lost' | 'timeout'
+  readonly revocations: AcknowledgedRevocation[]
+
+  constructor(message: string, kind: 'lost' | 'timeout', revocations: AcknowledgedRevocation[]) {
+    super(message)
+    this.kind = kind
+    this.revocations = revocations
+  }
 }
 
 export interface RevocationServerStatus {
@@ -44,8 +60,9 @@ export async function revocationStatus(base: string): Promise<RevocationServerSt
 
 /**
  * Resolves the longest delay (ms, from acknowledgement or `from` to the start of the first refused
- * /verify) once `base` refuses every token; throws naming the token's fate when a sync that started
- * after its acknowledgement did not make it refused, or when the deadline passes.
+ * /verify) once `base` refuses every token. Throws `RevocationsNotEnforced` ('lost') when a token is
+ * accepted after a sync that started after its acknowledgement, or ('timeout') when some are still
+ * accepted at the deadline with no such sync reported (L2 unreachable from the server, or too slow).
  *
  * @example
  * const ackedAtWall = Date.now() // right after /revoke answered 200
@@ -61,9 +78,11 @@ export async function waitUntilRevoked(
   const batchSize = options.batch ?? 16
   const pending = new Set(revocations)
   const last = new Map<AcknowledgedRevocation, string>()
-  const lost: string[] = []
+  const lost: AcknowledgedRevocation[] = []
   let status: RevocationServerStatus | undefined
   let longest = 0
+  const describe = (r: AcknowledgedRevocation) =>
+    `${r.jti ?? 'token'} acknowledged at ${r.ackedAtWall} (last answer ${last.get(r) ?? 'none'})`
   await until(
     async () => {
       // Read before the verifications: a sync it reports had finished before any of them started.
@@ -82,25 +101,32 @@ export async function waitUntilRevoked(
             pending.delete(r)
             longest = Math.max(longest, outcome.at - Math.max(r.ackedAt ?? began, from))
           } else if (outcome.status === 200 && syncedAt !== null && syncedAt > r.ackedAtWall) {
-            lost.push(
-              `acknowledged at ${r.ackedAtWall}, still accepted after a sync from ${syncedAt}`,
-            )
+            pending.delete(r)
+            lost.push(r)
           }
         })
       }
-      return lost.length > 0 || pending.size === 0
+      return pending.size === 0
     },
     options.timeoutMs ?? 30_000,
     'acknowledged revocations refused',
     100,
-  ).catch((e: unknown) => {
-    const seen = [...pending].slice(0, 5).map((r) => last.get(r))
-    throw new Error(
-      `${String(e)}: ${pending.size} still accepted, last answers ${JSON.stringify(seen)}, ` +
-        `status ${JSON.stringify(status)}`,
+  ).catch(() => {
+    const late = [...pending]
+    throw new RevocationsNotEnforced(
+      `${late.length} acknowledged revocations still accepted after ${options.timeoutMs ?? 30_000} ms ` +
+        `(${late.slice(0, 5).map(describe).join('; ')}); status ${JSON.stringify(status)}`,
+      'timeout',
+      late,
     )
   })
   if (lost.length > 0)
-    throw new Error(`revocation lost: ${lost.slice(0, 5).join('; ')}; ${JSON.stringify(status)}`)
+    throw new RevocationsNotEnforced(
+      `revocation lost: ${lost.length} still accepted after a sync from ${status?.lastSyncAt} that ` +
+        `started after their acknowledgement (${lost.slice(0, 5).map(describe).join('; ')}); ` +
+        `status ${JSON.stringify(status)}`,
+      'lost',
+      lost,
+    )
   return longest
 }

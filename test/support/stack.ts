@@ -20,10 +20,15 @@ import { API, ISSUER, testConfig } from '../unit/oauth/support.ts'
 import { startEdgeWorker, type EdgeWorker } from './edge-worker.ts'
 import { startNodeProcess, type NodeProcess } from './node-process.ts'
 import { startKillableRedis, type KillableRedis } from './redis-process.ts'
+import { clientCredentials } from './oauth-http.ts'
+import { until } from './poll.ts'
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts'
 
-/** Edge → origin deadline, breaker threshold and open time used by the stack (edge env). */
-export const EDGE_ORIGIN_TIMEOUT_MS = 2000
+/**
+ * Edge → origin deadline (the production default: a shorter one turns a slow answer on a busy
+ * machine into a 504), breaker threshold and open time used by the stack (edge env).
+ */
+export const EDGE_ORIGIN_TIMEOUT_MS = 5000
 export const EDGE_FAILURE_THRESHOLD = 3
 export const EDGE_OPEN_SECONDS = 1
 /** Edge revocation bound: sync every 2 s + 1 s timeout (GATEHOUSE_REVOCATION_* defaults). */
@@ -52,7 +57,7 @@ export interface Stack {
   readonly redisProxy: TcpProxy
   /** SIGKILL the origin. */
   killOrigin(): Promise<void>
-  /** Start a new origin process (new port) and point the edge's proxy at it. */
+  /** Start a new origin process (new port), wait until it is ready and point the edge's proxy at it. */
   startOrigin(): Promise<void>
   close(): Promise<void>
 }
@@ -116,7 +121,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       redisProxy,
       killOrigin: () => origin.kill(),
       async startOrigin() {
-        origin = await startNodeProcess('src/entry/node.ts', originEnv, originArgs)
+        const next = await startNodeProcess('src/entry/node.ts', originEnv, originArgs)
+        // As a readiness-gated rollout would: traffic only once /readyz passes and one token was
+        // minted (a cold process's first requests are its slowest; the edge's deadline is real).
+        await until(
+          async () => (await fetch(`${next.url}/readyz`).catch(() => undefined))?.status === 200,
+          60_000,
+          'new origin ready',
+        )
+        await clientCredentials(next.url)
+        origin = next
         edge.originProxy.setTarget(origin.port)
       },
       async close() {

@@ -3,7 +3,8 @@
  * rotation, revoke — recorded outcome by outcome, with the bookkeeping that proves integrity
  * afterwards: every refresh-token family's chain (a token answered twice with different successors is
  * a fork; `invalid_grant` on a token we hold is a lost family), every access token's `jti` (issued
- * twice is a bug), every revocation the service acknowledged (it must be enforced later).
+ * twice is a bug), every revocation the service acknowledged (it must be enforced later; a watcher
+ * loop notes when the edge first refuses each one, so the delay can be measured).
  */
 import {
   clientCredentials,
@@ -35,6 +36,11 @@ export interface AckedRevocation {
    * (same machine, same wall clock; workerd's clock only lags, so "started after" stays true).
    */
   ackedAtWall: number
+  /**
+   * `performance.now()` at the start of the first /verify of it the edge refused (the watcher loop
+   * checks every pending revocation each round): enforcement happened no later than this.
+   */
+  refusedAt?: number
 }
 
 export interface TrafficOptions {
@@ -177,10 +183,23 @@ export function startTraffic(options: TrafficOptions): Traffic {
     })
   }
 
+  // Not recorded as outcomes: a revoked token is expected to verify until the edge has synced.
+  const watchLoop = () =>
+    loop(async () => {
+      const pending = revoked.filter((r) => r.refusedAt === undefined)
+      await Promise.all(
+        pending.map(async (r) => {
+          const { outcome } = await verifyToken(options.base, r.token)
+          if (outcome.status === 401) r.refusedAt = outcome.at
+        }),
+      )
+    })
+
   const loops = [
     ...Array.from({ length: options.verifyLoops ?? 2 }, verifyLoop),
     tokenLoop(),
     revokeLoop(),
+    watchLoop(),
     ...families.map(refreshLoop),
   ]
 
