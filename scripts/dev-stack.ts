@@ -191,10 +191,11 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     )
     await started(() => edge.stop())
 
+    // Generous: on a busy machine (tests beside other work) wrangler dev alone can take half a minute.
     const [files] = await Promise.all([
       buildSpa(),
-      waitForHttp(`${urls.origin}/healthz`, { child: origin, timeoutMs: 20_000 }),
-      waitForHttp(`${urls.edge}/healthz`, { child: edge, timeoutMs: 30_000 }),
+      waitForHttp(`${urls.origin}/healthz`, { child: origin, timeoutMs: 60_000 }),
+      waitForHttp(`${urls.edge}/healthz`, { child: edge, timeoutMs: 90_000 }),
     ])
     const spa: SpaServer = await startSpaServer({
       port: ports.spa,
