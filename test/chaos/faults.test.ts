@@ -410,6 +410,10 @@ describe('chaos: faults under steady traffic', () => {
       accessTokens: traffic.jtis.size,
       ...healthyRevocationDelays(),
       revocationBoundMs: REVOCATION_BOUND_MS,
+      // Failing episodes of the Worker's revocation sync (two are the Worker ↔ L2 faults'; more mean
+      // syncs outlived their timeout on a busy machine, which stretches the delays above).
+      edgeSyncFailureEpisodes: stack.edge.logs.filter((l) => l.msg === 'revocation sync failed')
+        .length,
     })
   })
 })
