@@ -204,7 +204,7 @@ const readProductionConfig = () =>
   ] as string
 
 // Each shutdown waits out the Deployment's drain delay (GATEHOUSE_DRAIN_DELAY_SECONDS) for real.
-describe('origin as the production Deployment runs it', { timeout: 60_000 }, () => {
+describe('origin as the production Deployment runs it', () => {
   it('starts, and every probe path answers 200', async () => {
     const { edit } = await withKnownClientSecret()
     const pod = podFromManifests(render('production'), secrets(), edit)

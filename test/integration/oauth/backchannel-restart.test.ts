@@ -54,7 +54,7 @@ beforeAll(async () => {
     UPSTASH_REDIS_REST_URL: redis.url,
     UPSTASH_REDIS_REST_TOKEN: redis.token,
   }
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const origin of origins) await origin.kill().catch(() => {})
@@ -156,5 +156,5 @@ describe('back-channel logout across an origin crash, on real Redis, to a real r
       }),
     })
     expect(refreshed.status).toBe(400)
-  }, 90_000)
+  })
 })

@@ -71,7 +71,7 @@ beforeAll(async () => {
     routes: [{ path: '/', app: origin.routes }],
   })
   handler = (request) => app.fetch(request)
-}, 30_000)
+})
 
 afterAll(async () => {
   await new Promise<void>((resolve) => server?.close(() => resolve()))

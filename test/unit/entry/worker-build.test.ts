@@ -41,5 +41,5 @@ describe('the Worker build', () => {
     } finally {
       await rm(out, { recursive: true, force: true })
     }
-  }, 60_000)
+  })
 })
