@@ -7,8 +7,8 @@
  * Worker and L2, and the Worker restarted (a cold isolate). For each fault:
  *
  * - the edge keeps verifying valid tokens (L1, the cached JWKS, the revocation filter it holds);
- * - minting through the edge answers 200 or an OAuth `temporarily_unavailable` (502/503/504) with
- *   `Retry-After`, never a 500 and never no answer (the client waits 3× the edge's deadline);
+ * - minting through the edge answers 200 or a 503 `temporarily_unavailable` with `Retry-After`,
+ *   never another status and never no answer (the client waits 3× the edge's deadline);
  * - the circuit breaker opens (the edge logs `origin_circuit_open`) and closes (minting works again);
  * - after the fault is removed every kind of request works again, with no failure in between;
  * - every acknowledged revocation is refused at the edge once the edge has completed a revocation
@@ -65,7 +65,7 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++)
     refreshTokens.push((await signInSpa(stack.origin.url, browser)).refreshToken)
   const verifyTokens: string[] = []
-  // Through the edge; a cold start on a busy host may miss the 1 s deadline once or twice.
+  // Through the edge (the origin is warm: stack.ts); a busy host may still miss the deadline once.
   await until(
     async () => {
       const { outcome, body } = await clientCredentials(stack.edge.url)
@@ -112,8 +112,7 @@ function checkFaultWindow(outcomes: Outcome[], edgeDownUntil = -Infinity): void 
       continue
     }
     if (!MINTING.has(o.op) || o.status === 200) continue
-    if (![502, 503, 504].includes(o.status))
-      bad.push(`${o.op} answered ${o.status} ${o.error ?? ''}`)
+    if (o.status !== 503) bad.push(`${o.op} answered ${o.status} ${o.error ?? ''}`)
     else if (o.error !== 'temporarily_unavailable') bad.push(`${o.op} ${o.status} ${o.error}`)
     else if (!/^\d+$/.test(o.retryAfter ?? '')) bad.push(`${o.op} ${o.status} without Retry-After`)
   }
@@ -257,7 +256,6 @@ async function runFault(name: string, fault: Fault): Promise<void> {
     healMs: Math.round(healedAt - healAt),
     verify200: during.filter((o) => o.op === 'verify' && o.status === 200).length,
     minting503: during.filter((o) => MINTING.has(o.op) && o.status === 503).length,
-    minting502or504: during.filter((o) => o.status === 502 || o.status === 504).length,
     breakerOpened: breakerOpenedSince(logIndex),
     maxMintingMs: Math.round(
       Math.max(0, ...during.filter((o) => o.op !== 'verify').map((o) => o.ms)),

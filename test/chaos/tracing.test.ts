@@ -21,7 +21,10 @@ let stack: Stack
 beforeAll(async () => {
   collector = await startOtlpCollector()
   const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }
-  stack = await startStack({ edgeEnv: otel, originEnv: otel })
+  // Spans are the subject here, not deadlines: the edge's origin and JWKS deadlines are long, so a
+  // busy machine cannot turn the traced request into a 503.
+  const patient = { GATEHOUSE_ORIGIN_TIMEOUT_MS: '60000', GATEHOUSE_JWKS_TIMEOUT_MS: '60000' }
+  stack = await startStack({ edgeEnv: { ...otel, ...patient }, originEnv: otel })
 })
 
 afterAll(async () => {

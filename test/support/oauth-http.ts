@@ -26,22 +26,29 @@ export interface Outcome {
   ms: number
 }
 
+/** Traffic's client deadline: an answer later than this is recorded as no answer (status 0). */
 export const CLIENT_DEADLINE_MS = 15_000
+/**
+ * For set-up calls that must succeed (a sign-in runs scrypt at the production cost, seconds on a
+ * busy machine): a hang guard only, below the suites' hook timeouts.
+ */
+export const SETUP_DEADLINE_MS = 120_000
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
-/** Sends one request with the client deadline; reads JSON bodies; never throws. */
+/** Sends one request with a client deadline (default the traffic's); reads JSON bodies; never throws. */
 export async function exchange(
   op: string,
   url: string,
   init: RequestInit = {},
+  deadlineMs = CLIENT_DEADLINE_MS,
 ): Promise<{ outcome: Outcome; body: Record<string, unknown> | undefined }> {
   const at = performance.now()
   try {
     const response = await fetch(url, {
       ...init,
       redirect: 'manual',
-      signal: AbortSignal.timeout(CLIENT_DEADLINE_MS),
+      signal: AbortSignal.timeout(deadlineMs),
     })
     const text = await response.text()
     let body: Record<string, unknown> | undefined
@@ -68,12 +75,17 @@ export async function exchange(
   }
 }
 
-export const clientCredentials = (base: string) =>
-  exchange('token', `${base}/token`, {
-    method: 'POST',
-    headers: { ...FORM, authorization: basic('service', SERVICE_SECRET) },
-    body: 'grant_type=client_credentials&scope=read',
-  })
+export const clientCredentials = (base: string, deadlineMs = CLIENT_DEADLINE_MS) =>
+  exchange(
+    'token',
+    `${base}/token`,
+    {
+      method: 'POST',
+      headers: { ...FORM, authorization: basic('service', SERVICE_SECRET) },
+      body: 'grant_type=client_credentials&scope=read',
+    },
+    deadlineMs,
+  )
 
 export const refreshGrant = (base: string, refreshToken: string) =>
   exchange('refresh', `${base}/token`, {
@@ -99,8 +111,11 @@ export const verifyToken = (base: string, token: string, headers: Record<string,
     headers: { ...headers, authorization: `Bearer ${token}` },
   })
 
-/** A browser whose requests to the issuer's URLs (absolute or relative) go to `base`. */
-export function browserFor(base: string): Browser {
+/**
+ * A browser whose requests to the issuer's URLs (absolute or relative) go to `base`, each with a
+ * hang guard (default SETUP_DEADLINE_MS: it signs in, set-up that must not fail on a busy machine).
+ */
+export function browserFor(base: string, deadlineMs = SETUP_DEADLINE_MS): Browser {
   return new Browser((input, init) => {
     const raw = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
     const url = raw.startsWith(ISSUER)
@@ -108,7 +123,7 @@ export function browserFor(base: string): Browser {
       : raw.startsWith('/')
         ? base + raw
         : raw
-    return fetch(url, { ...(init as RequestInit), signal: AbortSignal.timeout(CLIENT_DEADLINE_MS) })
+    return fetch(url, { ...(init as RequestInit), signal: AbortSignal.timeout(deadlineMs) })
   })
 }
 
@@ -141,17 +156,22 @@ export async function signInSpa(
   const location = response.headers.get('location')
   const code = location ? new URL(location).searchParams.get('code') : null
   if (!code) throw new Error(`sign-in: no code (HTTP ${response.status})`)
-  const { outcome, body } = await exchange('code', `${base}/token`, {
-    method: 'POST',
-    headers: FORM,
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: SPA_REDIRECT,
-      code_verifier: verifier,
-      client_id: 'spa',
-    }).toString(),
-  })
+  const { outcome, body } = await exchange(
+    'code',
+    `${base}/token`,
+    {
+      method: 'POST',
+      headers: FORM,
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: SPA_REDIRECT,
+        code_verifier: verifier,
+        client_id: 'spa',
+      }).toString(),
+    },
+    SETUP_DEADLINE_MS,
+  )
   if (
     outcome.status !== 200 ||
     typeof body?.access_token !== 'string' ||

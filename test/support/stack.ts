@@ -20,13 +20,13 @@ import { API, ISSUER, testConfig } from '../unit/oauth/support.ts'
 import { startEdgeWorker, type EdgeWorker } from './edge-worker.ts'
 import { startNodeProcess, type NodeProcess } from './node-process.ts'
 import { startKillableRedis, type KillableRedis } from './redis-process.ts'
-import { clientCredentials } from './oauth-http.ts'
+import { clientCredentials, SETUP_DEADLINE_MS } from './oauth-http.ts'
 import { until } from './poll.ts'
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts'
 
 /**
  * Edge → origin deadline (the production default: a shorter one turns a slow answer on a busy
- * machine into a 504), breaker threshold and open time used by the stack (edge env).
+ * machine into a 503), breaker threshold and open time used by the stack (edge env).
  */
 export const EDGE_ORIGIN_TIMEOUT_MS = 5000
 export const EDGE_FAILURE_THRESHOLD = 3
@@ -62,6 +62,27 @@ export interface Stack {
   close(): Promise<void>
 }
 
+/** Deadline for an origin to become ready and mint its first token: a hang guard only. */
+const ORIGIN_READY_TIMEOUT_MS = 120_000
+
+/**
+ * As a readiness-gated rollout would: the edge sends an origin traffic only once its /readyz passes
+ * and it has minted one token (a cold process's first requests are its slowest, and the edge's
+ * deadline is real), so a busy machine cannot turn set-up or a restart into a timed-out answer.
+ */
+async function readyAndWarm(origin: NodeProcess): Promise<void> {
+  await until(
+    async () => (await fetch(`${origin.url}/readyz`).catch(() => undefined))?.status === 200,
+    ORIGIN_READY_TIMEOUT_MS,
+    `origin ${origin.url} ready`,
+  )
+  await until(
+    async () => (await clientCredentials(origin.url, SETUP_DEADLINE_MS)).outcome.status === 200,
+    ORIGIN_READY_TIMEOUT_MS,
+    `origin ${origin.url} minted a token`,
+  )
+}
+
 /**
  * @example
  * const stack = await startStack()
@@ -94,6 +115,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const originArgs = options.originNodeArgs ? { nodeArgs: options.originNodeArgs } : {}
     let origin = await startNodeProcess('src/entry/node.ts', originEnv, originArgs)
     cleanup.push(() => origin.kill())
+    await readyAndWarm(origin)
 
     const edge = await startEdgeWorker({
       issuer: ISSUER,
@@ -122,14 +144,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       killOrigin: () => origin.kill(),
       async startOrigin() {
         const next = await startNodeProcess('src/entry/node.ts', originEnv, originArgs)
-        // As a readiness-gated rollout would: traffic only once /readyz passes and one token was
-        // minted (a cold process's first requests are its slowest; the edge's deadline is real).
-        await until(
-          async () => (await fetch(`${next.url}/readyz`).catch(() => undefined))?.status === 200,
-          60_000,
-          'new origin ready',
-        )
-        await clientCredentials(next.url)
+        await readyAndWarm(next)
         origin = next
         edge.originProxy.setTarget(origin.port)
       },

@@ -159,5 +159,5 @@ describe('shutdown under pooled keep-alive load', () => {
     // Every busy connection was ended by an answer carrying `Connection: close` after SIGTERM.
     expect(closedByServer.filter(Boolean)).toHaveLength(BUSY)
     expect(await origin.exited).toBe(0)
-  }, 60_000)
+  })
 })

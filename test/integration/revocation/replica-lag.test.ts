@@ -11,7 +11,7 @@ import { edgeOver } from './edge-harness.ts'
 let env: RedisWithBridge
 beforeAll(async () => {
   env = await startRedisWithBridge({ replicaLagMs: 100 })
-}, 60_000)
+})
 afterAll(() => env.close())
 
 describe('revocation with a lagging read replica', () => {

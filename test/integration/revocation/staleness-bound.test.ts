@@ -28,11 +28,11 @@ let env: RedisWithBridge
 const prefixes: string[] = []
 beforeAll(async () => {
   env = await useLaggingL2(REPLICA_LAG_MS)
-}, 60_000)
+})
 afterAll(async () => {
   await deleteKeysUnder(env, prefixes)
   await env.close()
-}, 60_000)
+})
 
 const edge = (): Promise<Edge> => edgeOver(env, prefixes)
 

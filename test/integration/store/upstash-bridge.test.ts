@@ -402,7 +402,7 @@ describe('upstash bridge: replica lag', () => {
   let lagging: RedisWithBridge
   beforeAll(async () => {
     lagging = await startRedisWithBridge({ replicaLagMs: 50 })
-  }, 60_000)
+  })
   afterAll(() => lagging?.close())
 
   const call = async (body: unknown, syncToken?: string) => {

@@ -11,7 +11,7 @@ import { defineStoreContract } from '../../support/store.case.ts'
 let env: RedisWithBridge
 beforeAll(async () => {
   env = await startRedisWithBridge({ replicaLagMs: 150 })
-}, 60_000)
+})
 afterAll(() => env.close())
 
 defineStoreContract('upstash over a lagging read replica', () =>

@@ -12,7 +12,7 @@ const prefixes: string[] = []
 afterAll(async () => {
   await deleteKeysUnder(env, prefixes) // a real database (npm run test:upstash) keeps nothing
   await env.close()
-}, 60_000)
+})
 
 // A unique prefix per store: every test starts empty, even on a redis shared by the whole run.
 const fresh = () => {

@@ -41,13 +41,19 @@ function upstream(
   return { fetch, seen }
 }
 
+/**
+ * The forwarder's deadline here: long, so a busy machine never hits it on real timers; the tests
+ * about the deadline move fake timers past it.
+ */
+const DEADLINE_MS = 30_000
+
 function app(options: Partial<ForwarderOptions> & { fetch: typeof fetch }) {
   const lines: string[] = []
   const logger = createJsonLogger({ write: (l) => lines.push(l) })
   const forwarder = createForwarder({
     name: 'upstream',
     label: 'the upstream service',
-    timeoutMs: 1000,
+    timeoutMs: DEADLINE_MS,
     maxBodyBytes: 100,
     logger,
     breaker: { failureThreshold: 1, openSeconds: 30 },
@@ -191,7 +197,7 @@ describe('request bodies', () => {
       body: never,
       duplex: 'half',
     } as RequestInit)
-    await vi.advanceTimersByTimeAsync(1000)
+    await vi.advanceTimersByTimeAsync(DEADLINE_MS)
     const res = await pending
     expect(res.status).toBe(408)
     expect(up.seen).toHaveLength(0)
@@ -212,7 +218,7 @@ describe('upstream failures: 503 + Retry-After, counted by the breaker', () => {
       })) as typeof fetch
     const { hono, errors, lines } = app({ fetch: hanging, breaker: { failureThreshold: 5 } })
     const pending = hono.request('/x/slow')
-    await vi.advanceTimersByTimeAsync(1000)
+    await vi.advanceTimersByTimeAsync(DEADLINE_MS)
     const res = await pending
     expect(res.status).toBe(503)
     expect(res.headers.get('retry-after')).toBe('1')
@@ -290,7 +296,8 @@ describe('the breaker counts only the upstream, never the client', () => {
     )
     const { hono: slowApp, forwarder: slowForwarder } = app({ fetch: slow.fetch })
     const gone = Promise.resolve(slowApp.request('/x/a', { signal: aborted.signal }))
-    await vi.waitFor(() => expect(slow.seen).toHaveLength(1))
+    // vi.waitFor gives up after 1 s by default: a busy machine can take longer to get there.
+    await vi.waitFor(() => expect(slow.seen).toHaveLength(1), { timeout: 60_000 })
     aborted.abort()
     await gone.catch(() => undefined)
     expect(slowForwarder.breaker.state).toBe('closed')
@@ -335,7 +342,7 @@ describe('responses', () => {
       () => 'completed',
       () => 'cut off',
     )
-    await vi.advanceTimersByTimeAsync(1000)
+    await vi.advanceTimersByTimeAsync(DEADLINE_MS)
     expect(await settled).toBe('cut off')
   })
 })

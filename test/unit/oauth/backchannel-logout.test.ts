@@ -62,7 +62,7 @@ function worker(options: { batchSize?: number } = {}) {
     queue: h.oauth.backchannel,
     clients: h.oauth.clients,
     signer: h.oauth.signer,
-    timeoutMs: 1000,
+    timeoutMs: 30_000, // never reached by the in-process receivers, even on a busy machine
     pollMs: 60_000,
     ...options,
     fetch: async (input, init) => {
