@@ -1,8 +1,10 @@
 /**
  * The edge Worker in workerd with a breakable path to each thing it depends on:
  *
- *   client → workerd (src/entry/worker.ts) ─(originProxy)→ origin   (minting routes, JWKS today)
- *                                          └─(l2Proxy)───→ L2       (Upstash REST: revocation sync,
+ *   client → workerd (src/entry/worker.ts) ─(originProxy)→ origin   (minting routes; its JWKS as
+ *                                          │                          the fallback while L2 has no set)
+ *                                          └─(l2Proxy)───→ L2       (Upstash REST: the key set, JWKS
+ *                                                                     and discovery; revocation sync,
  *                                                                     hit confirmations)
  *
  * Each proxy (tcp-proxy.ts) can add latency, refuse, reset or black-hole; `restart()` gives a cold
@@ -35,7 +37,7 @@ export interface EdgeWorker {
   /** The Worker's JSON log lines, across restarts. */
   readonly logs: Record<string, unknown>[]
   readonly workerd: WorkerdProcess
-  /** Edge ↔ origin: minting routes and (until the edge reads keys from L2) the JWKS. */
+  /** Edge ↔ origin: minting routes, and the origin's JWKS (GATEHOUSE_JWKS_URL) while L2 has no set. */
   readonly originProxy: TcpProxy
   /** Edge ↔ L2: every Upstash REST call of the Worker. */
   readonly l2Proxy: TcpProxy

@@ -3,13 +3,13 @@
  *
  *   client → edge (workerd) ─(originProxy)→ origin process → Upstash bridge ─(redisProxy)→ redis-server
  *                  └─────────(edgeL2Proxy)──────────────→ Upstash bridge
- *                             (revocation sync, hit confirmations)
+ *                             (key set, revocation sync, hit confirmations)
  *
  * The edge is the Worker itself (src/entry/worker.ts) in `workerd serve` (edge-worker.ts); the origin
  * is `src/entry/node.ts` with GATEHOUSE_CONFIG exactly as `npm start` runs it; the bridge runs in the
  * test process; redis-server is this stack's own (killable, AOF with fsync on every write). The edge
- * fetches its JWKS from the origin through the same proxy, so an origin outage also tests the cached
- * key set.
+ * reads the key set the origin publishes in L2 (the origin's JWKS, through originProxy, only while L2
+ * has none), so L2 faults also test the keys an isolate holds.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -49,9 +49,9 @@ export interface Stack {
   readonly origin: NodeProcess
   readonly redis: KillableRedis
   readonly bridge: UpstashBridge
-  /** Edge ↔ origin (also carries the edge's JWKS fetches). */
+  /** Edge ↔ origin: minting routes (and the JWKS fallback while L2 has no key set). */
   readonly originProxy: TcpProxy
-  /** Edge ↔ bridge: the Worker's own L2 calls (revocation sync, hit confirmations). */
+  /** Edge ↔ bridge: the Worker's own L2 calls (key set, revocation sync, hit confirmations). */
   readonly edgeL2Proxy: TcpProxy
   /** Bridge ↔ redis-server: every L2 call of edge and origin crosses it. */
   readonly redisProxy: TcpProxy
