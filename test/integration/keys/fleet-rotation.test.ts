@@ -27,8 +27,12 @@ import { API, ISSUER, SERVICE_SECRET, basic, testConfig } from '../../unit/oauth
 
 /** Rotations to see under load: a new signing key this many times. */
 const ROTATIONS = 4
-/** The edge's revocation bound (GATEHOUSE_REVOCATION_SYNC_SECONDS 2 + 1 s timeout), as a deadline. */
-const ENFORCEMENT_DEADLINE_MS = 3000 + 12_000
+/**
+ * Deadline for an acknowledged revocation to be refused at the edge: a hang guard, not the bound
+ * (3 s while L2 answers within the sync timeout, which a busy machine does not always manage; the
+ * chaos suite measures it: docs/reliability.md). As generous as the chaos suite's.
+ */
+const ENFORCEMENT_DEADLINE_MS = 30_000
 
 let dir: string
 let configPath: string

@@ -36,9 +36,11 @@ beforeAll(async () => {
     clients: base.clients!.map((c) =>
       c.id === 'spa' ? { ...c, backchannelLogoutUri: rpServer.url } : c,
     ),
-    // Short so the test is quick: 1 s deadline (lease 3 s), retries every 0.2–0.5 s.
+    // Retries every 0.2–0.5 s so the test is quick. The delivery deadline is the default 5 s (lease
+    // 11 s): at 1 s, a busy machine could time out a delivery the relying party had accepted, and
+    // the retry would deliver it twice.
     backchannelLogout: {
-      timeoutSeconds: 1,
+      timeoutSeconds: 5,
       retryBaseSeconds: 0.2,
       retryMaxSeconds: 0.5,
       pollSeconds: 0.2,
