@@ -102,7 +102,7 @@ beforeAll(async () => {
     const extra = id === 'globex' ? { quotas: { tokenMintsPerMinute: 2 } } : {}
     expect((await adminCall('POST', '/admin/tenants', await tenant(id, extra))).status).toBe(201)
   }
-}, 60_000)
+})
 
 afterAll(async () => {
   await server?.shutdown()
@@ -111,7 +111,7 @@ afterAll(async () => {
 })
 
 // Generous: the first request of a tenant builds its context, slow on a loaded machine.
-describe('tenants on the Node origin', { timeout: 30_000 }, () => {
+describe('tenants on the Node origin', () => {
   it('the tenant admin API takes only the admin credential, never a tenant token', async () => {
     const token = ((await (await mint('acme', SECRET.acme)).json()) as { access_token: string })
       .access_token

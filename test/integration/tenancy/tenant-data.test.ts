@@ -18,7 +18,7 @@ let prefix = 0
 
 beforeAll(async () => {
   redis = await useRedisWithBridge()
-}, 30_000)
+})
 afterAll(() => redis?.close())
 
 const definition = (id: string) => ({

@@ -80,7 +80,7 @@ beforeAll(async () => {
     middleware: [tenancy.middleware],
     routes: [{ path: '/', app: origin.routes }],
   })
-}, 30_000)
+})
 
 async function loginPage(browser: Browser, issuer: string, headers: Record<string, string> = {}) {
   const url = new URL(`${issuer}/authorize`)
