@@ -248,12 +248,13 @@ function ratios(results: Map<string, Measurement>): Ratio[] {
     const oursNode = median(`ours-cold-node-${alg}`)
     const bestBare = Math.min(bareWeb, bareNode)
     const bestOurs = Math.min(oursWeb, oursNode)
-    const es = alg === 'ES256'
+    // DESIGN.md sets the target for ES256; issue 15 adds RS256, whose cheap check shows our parse cost.
+    const targeted = alg === 'ES256' || alg === 'RS256'
     out.push(
       {
         name: `cold ${alg}: ours (fastest) / fastest bare check on Node`,
         value: bestOurs / bestBare,
-        ...(es ? { target: '<= 1.15', met: bestOurs / bestBare <= 1.15 } : {}),
+        ...(targeted ? { target: '<= 1.15', met: bestOurs / bestBare <= 1.15 } : {}),
       },
       { name: `cold ${alg}: ours (WebCrypto) / bare WebCrypto`, value: oursWeb / bareWeb },
       { name: `cold ${alg}: ours (node:crypto) / bare node:crypto`, value: oursNode / bareNode },
