@@ -18,6 +18,11 @@ export interface ClaimsPolicy {
   audience: string | AudienceRule
   /** Allowed clock skew in seconds, 0–60. */
   leewaySeconds: number
+  /**
+   * How far in the future `iat` may be; default `leewaySeconds`. An origin checking a token another
+   * origin of its own fleet minted allows the fleet's clock skew here without extending `exp`.
+   */
+  issuedAtSkewSeconds?: number
 }
 
 const invalidClaim = (name: string, what: string) =>
@@ -86,7 +91,7 @@ export function checkAccessTokenClaims(
 
   // RFC 7519 §4.1.6: an iat in the future means a wrong clock or a forged lifetime.
   const iat = numericDate(payload, 'iat')
-  if (iat !== undefined && iat > nowSeconds + leeway) {
+  if (iat !== undefined && iat > nowSeconds + (policy.issuedAtSkewSeconds ?? leeway)) {
     throw new AuthError('token_issued_in_future', 'token is issued in the future')
   }
 

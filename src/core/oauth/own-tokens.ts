@@ -2,9 +2,16 @@
  * Verifying tokens this origin's fleet signed, with the verification core (verify.ts) — the same
  * parser, key choice and signature check the edge uses — over every published key (next, active,
  * retiring): during a rolling rotation another origin may already sign with a key that is still
- * `next` here, and its tokens are ours (docs/keys.md). Access tokens for /userinfo, /introspect and
- * /revoke must be `typ: at+jwt` (RFC 9068 §4), unexpired and not revoked; ID tokens given back as
- * `id_token_hint` at /logout are checked for signature and issuer but not expiry.
+ * `next` here, and its tokens are ours (docs/keys.md). Access tokens for /userinfo and /introspect
+ * must be `typ: at+jwt` (RFC 9068 §4), unexpired and not revoked; /revoke takes any access token of
+ * ours whatever its times say (the revocation writer drops one that can no longer verify anywhere);
+ * ID tokens given back as `id_token_hint` at /logout are checked for signature and issuer but not
+ * expiry.
+ *
+ * The origins' clocks may differ by up to `SKEW_ALLOWANCE_SECONDS`: a token minted by an origin whose
+ * clock runs ahead carries an `iat` in this origin's future, and is ours all the same (refused, it
+ * made /revoke acknowledge and drop the revocation of a token minted a second earlier elsewhere).
+ * `exp` is judged by this origin's clock, without that allowance.
  *
  * A kid this origin has not seen makes it re-read the key set before answering (key-lifecycle.ts);
  * when it cannot, the answer is 503 `temporarily_unavailable`, never "not ours": a valid token of
@@ -16,9 +23,12 @@
 import type { JWTPayload } from 'jose'
 import { AuthError } from '../errors.ts'
 import type { KeySet } from '../jwks.ts'
-import { createAccessTokenVerifier, createJwsVerifier, type JwsVerifier } from '../verify.ts'
+import { checkAccessTokenClaims } from '../claims.ts'
+import type { AccessTokenClaims } from '../types.ts'
+import { createJwsVerifier, type JwsVerifier } from '../verify.ts'
 import type { OAuthContext } from './context.ts'
 import { OAuthError } from './errors.ts'
+import { SKEW_ALLOWANCE_SECONDS } from './key-lifecycle-config.ts'
 import type { SigningKeySet } from './keys.ts'
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
@@ -57,7 +67,7 @@ export function ownKeySet(keys: SigningKeySet): KeySet {
 }
 
 interface OwnVerifiers {
-  accessToken: ReturnType<typeof createAccessTokenVerifier>
+  accessToken: JwsVerifier
   idToken: JwsVerifier
 }
 
@@ -68,12 +78,9 @@ function verifiersFor(ctx: OAuthContext): OwnVerifiers {
   if (!verifiers) {
     const keys = ownKeySet(ctx.keys)
     verifiers = {
-      accessToken: createAccessTokenVerifier({
-        issuer: ctx.issuer,
-        // Ours for any resource server: introspection reports `aud` (RFC 7662 §2.2).
-        audience: () => true,
+      accessToken: createJwsVerifier({
         keys,
-        now: ctx.clock,
+        expectedType: 'at+jwt',
         maxTokenLength: MAX_TOKEN_LENGTH,
       }),
       idToken: createJwsVerifier({ keys, expectedType: 'JWT', maxTokenLength: MAX_TOKEN_LENGTH }),
@@ -91,11 +98,15 @@ function unavailableOrUndefined(e: unknown): undefined {
   throw e
 }
 
-/** Claims of a valid, unexpired, unrevoked access token we issued; otherwise undefined. */
-export async function verifyOwnAccessToken(
+/**
+ * The claims of an access token we issued (signature, `typ`, issuer and the claims every token we mint
+ * carries), with no time check; undefined when it is not one.
+ */
+async function ownAccessTokenClaims(
   ctx: OAuthContext,
   token: string,
-): Promise<JWTPayload | undefined> {
+  at: number | undefined,
+): Promise<{ claims: AccessTokenClaims; kid: string | undefined } | undefined> {
   if (!looksLikeJwt(token)) return undefined
   let verified
   try {
@@ -103,7 +114,24 @@ export async function verifyOwnAccessToken(
   } catch (e) {
     return unavailableOrUndefined(e)
   }
-  const { claims, header } = verified
+  let claims
+  try {
+    claims = checkAccessTokenClaims(
+      verified.payload,
+      // Ours for any resource server: introspection reports `aud` (RFC 7662 §2.2).
+      // An iat up to the fleet's clock skew ahead: minted by an origin whose clock runs ahead.
+      {
+        issuer: ctx.issuer,
+        audience: () => true,
+        leewaySeconds: 0,
+        issuedAtSkewSeconds: SKEW_ALLOWANCE_SECONDS,
+      },
+      // Without a time: judged at the token's own iat (its times are then trivially consistent).
+      at ?? (typeof verified.payload.iat === 'number' ? verified.payload.iat : 0),
+    )
+  } catch (e) {
+    return unavailableOrUndefined(e)
+  }
   // RFC 9068 §2.2: every token we mint carries these.
   if (
     typeof claims.jti !== 'string' ||
@@ -111,10 +139,34 @@ export async function verifyOwnAccessToken(
     typeof claims.iat !== 'number'
   )
     return undefined
+  return { claims, kid: verified.header.kid }
+}
+
+/** Claims of a valid, unexpired, unrevoked access token we issued; otherwise undefined. */
+export async function verifyOwnAccessToken(
+  ctx: OAuthContext,
+  token: string,
+): Promise<JWTPayload | undefined> {
+  const own = await ownAccessTokenClaims(ctx, token, ctx.clock() / 1000)
+  if (!own) return undefined
   // Outside the catch: a store outage is neither "revoked" nor "invalid". It propagates (503 with
   // Retry-After); swallowed, /revoke answered 200 during a Redis outage and revoked nothing.
-  if (await ctx.revoker.isRevoked({ ...claims, kid: header.kid })) return undefined
-  return claims as JWTPayload
+  if (await ctx.revoker.isRevoked({ ...own.claims, kid: own.kid })) return undefined
+  return own.claims as JWTPayload
+}
+
+/**
+ * Claims of an access token we issued, for /revoke: whatever its times say (RFC 7009 §2.2: revoking
+ * an expired token is a success with nothing to do; the writer keeps no record of one that cannot
+ * verify anywhere), revoked already or not (revoking again is idempotent).
+ *
+ * @example const claims = await ownAccessTokenToRevoke(ctx, token) // then revokeAccessToken(jti, exp)
+ */
+export async function ownAccessTokenToRevoke(
+  ctx: OAuthContext,
+  token: string,
+): Promise<AccessTokenClaims | undefined> {
+  return (await ownAccessTokenClaims(ctx, token, undefined))?.claims
 }
 
 /**

@@ -90,6 +90,48 @@ describe('/introspect', () => {
     ).toEqual({ active: false })
   })
 
+  it('and /revoke take a token from an origin whose clock runs ahead (issue 20)', async () => {
+    const minted = await postForm(h, '/token', { grant_type: 'client_credentials' }, serviceAuth)
+    const { access_token: token } = (await minted.json()) as { access_token: string }
+    const introspect = async () =>
+      (
+        (await (await postForm(h, '/introspect', { token }, serviceAuth)).json()) as {
+          active: boolean
+        }
+      ).active
+    // Here, 5 s behind the origin that minted it: its iat is in our future, and it is ours.
+    h.advance(-5000)
+    expect(await introspect()).toBe(true)
+    expect((await postForm(h, '/revoke', { token }, serviceAuth)).status).toBe(200)
+    expect(await introspect()).toBe(false)
+    h.advance(5000)
+    expect(await introspect()).toBe(false)
+  })
+
+  it('refuses an iat further ahead than the fleet clock skew (60 s)', async () => {
+    const minted = await postForm(h, '/token', { grant_type: 'client_credentials' }, serviceAuth)
+    const { access_token: token } = (await minted.json()) as { access_token: string }
+    h.advance(-61_000)
+    expect(await (await postForm(h, '/introspect', { token }, serviceAuth)).json()).toEqual({
+      active: false,
+    })
+  })
+
+  it('/revoke of a token expired by this clock still reaches verifiers whose clock is behind', async () => {
+    const minted = await postForm(h, '/token', { grant_type: 'client_credentials' }, serviceAuth)
+    const { access_token: token, expires_in: ttl } = (await minted.json()) as {
+      access_token: string
+      expires_in: number
+    }
+    h.advance((ttl + 10) * 1000)
+    expect((await postForm(h, '/revoke', { token }, serviceAuth)).status).toBe(200)
+    // Another origin, 20 s behind: the token is still live there, and revoked.
+    h.advance(-20_000)
+    expect(await (await postForm(h, '/introspect', { token }, serviceAuth)).json()).toEqual({
+      active: false,
+    })
+  })
+
   it("shows a client its own refresh token, not another client's", async () => {
     const cc = await postForm(h, '/token', { grant_type: 'client_credentials' }, serviceAuth)
     expect(cc.status).toBe(200)
