@@ -2,7 +2,7 @@
  * Builds the app from a parsed `VerificationConfig`: the verifier (key set, core verifier, L1 cache)
  * and `createApp` deps. Shared by the Worker and the Node entry so both serve the same thing.
  */
-import type { Hono } from 'hono'
+import type { Hono, MiddlewareHandler } from 'hono'
 import type { VerificationConfig } from '../core/config.ts'
 import type { SignatureCheck } from '../core/signature.ts'
 import type { Clock } from '../core/types.ts'
@@ -87,10 +87,19 @@ export async function appFromConfig(
         ...(revocation?.sync.status() ?? { enabled: false }),
         ...(edgeKeys ? { keys: edgeKeys.status() } : {}),
       })
-      app.get('/revocation/status', (c) => c.json(status(), 200, { 'Cache-Control': 'no-store' }))
+      // A copy past its refresh is re-read first (rate-limited, under the read's deadline), so the
+      // report says whether L2 can be read now, even when every token was an L1 hit meanwhile.
+      const refreshKeys: MiddlewareHandler<GatehouseEnv> = async (_c, next) => {
+        await edgeKeys?.keySet.document()
+        await next()
+      }
+      app.get('/revocation/status', refreshKeys, (c) =>
+        c.json(status(), 200, { 'Cache-Control': 'no-store' }),
+      )
       if (runtime.role === 'edge')
         app.get(
           '/metrics',
+          refreshKeys,
           edgeMetricsRoute(() => revocation?.sync.status(), edgeKeys?.status),
         )
       runtime.extend?.(app)

@@ -48,6 +48,14 @@ export const keyRotationSchema = z
         path: ['prePublishSeconds'],
         message: 'must be at least twice cacheSeconds',
       })
+    // An origin that has not read the set for half the lead stops minting (it could miss a
+    // successor); it reads every checkSeconds, and catches up before signing once two are overdue.
+    if (r.prePublishSeconds < 4 * r.checkSeconds)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['prePublishSeconds'],
+        message: 'must be at least four times checkSeconds',
+      })
     if (r.prePublishSeconds >= r.periodSeconds)
       ctx.addIssue({
         code: 'custom',

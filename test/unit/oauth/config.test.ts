@@ -93,6 +93,24 @@ describe('parseOAuthConfig', () => {
     expect(errorOf({ ...base, keys: dup })).toContain('config.keys[1].kid: duplicate')
   })
 
+  it('keeps the key schedule one an origin can follow', async () => {
+    const base = await testConfig()
+    const schedule = (keyRotation: Record<string, number>) => errorOf({ ...base, keyRotation })
+    expect(schedule({ cacheSeconds: 300, prePublishSeconds: 500 })).toContain(
+      'config.keyRotation.prePublishSeconds: must be at least twice cacheSeconds',
+    )
+    // Reads every 10 s, stops minting 2 s after a missed read: it would refuse between reads.
+    expect(schedule({ cacheSeconds: 2, prePublishSeconds: 4 })).toContain(
+      'config.keyRotation.prePublishSeconds: must be at least four times checkSeconds',
+    )
+    expect(() =>
+      parseOAuthConfig({
+        ...base,
+        keyRotation: { cacheSeconds: 2, prePublishSeconds: 4, checkSeconds: 1 },
+      }),
+    ).not.toThrow()
+  })
+
   it('never echoes a value (a private key member or a hash) in the message', async () => {
     const base = await testConfig()
     const message = errorOf({
