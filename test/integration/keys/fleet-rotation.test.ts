@@ -221,10 +221,12 @@ describe('a fleet rotating its signing keys under load', () => {
       let n = 0
       while (!stop) {
         await new Promise((r) => setTimeout(r, 150))
-        const token = live.shift()
-        if (token === undefined) continue
         const by = up(n % 2) ? n % 2 : 1 - (n % 2)
         n++
+        // Origin 1 revokes a staggered token when there is one (issue 20's case), else the oldest.
+        const pickAt = by === 1 ? live.findLastIndex((t) => staggered.has(t)) : -1
+        const token = pickAt >= 0 ? live.splice(pickAt, 1)[0] : live.shift()
+        if (token === undefined) continue
         revoking.add(token)
         const epoch = epochs[by]
         const { outcome } = await revokeToken(originUrl(by), token)
