@@ -6,7 +6,6 @@ declare module 'vitest' {
     workersL2: {
       url: string
       token: string
-      controlUrl: string
       /** Nothing listens here: the origin is down. */
       deadOriginUrl: string
     }

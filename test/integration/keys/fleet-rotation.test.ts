@@ -21,11 +21,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../../scripts/dev-ports.ts'
 import { keysRevoke } from '../../../src/cli/keys.ts'
 import { generateKeyEncryptionKey } from '../../../src/core/oauth/key-wrap.ts'
+import { startEdgeWorker, type EdgeWorker } from '../../support/edge-worker.ts'
 import { startNodeProcess, type NodeProcess } from '../../support/node-process.ts'
 import { clientCredentials, exchange, revokeToken, verifyToken } from '../../support/oauth-http.ts'
 import { until } from '../../support/poll.ts'
 import { startRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
-import { startWorkerdEdge, type WorkerdEdge } from '../../support/workerd-edge.ts'
 import { API, ISSUER, SERVICE_SECRET, basic, testConfig } from '../../unit/oauth/support.ts'
 
 /** Rotations to see under load: a new signing key this many times. */
@@ -46,7 +46,7 @@ const ENFORCEMENT_DEADLINE_MS = 30_000
 let dir: string
 let configPath: string
 let redis: RedisWithBridge
-let edge: WorkerdEdge
+let edge: EdgeWorker
 const origins: {
   port: number
   env: Record<string, string>
@@ -95,19 +95,19 @@ beforeAll(async () => {
     const child = await startNodeProcess('src/entry/node.ts', env, { nodeArgs })
     origins.push({ port, env, nodeArgs, process: child })
   }
-  edge = await startWorkerdEdge({
-    GATEHOUSE_ISSUER: ISSUER,
-    GATEHOUSE_AUDIENCE: API,
-    // Only while L2 has no key set; it has one as soon as the first origin started.
-    GATEHOUSE_JWKS_URL: `${originUrl(0)}/.well-known/jwks.json`,
-    UPSTASH_REDIS_REST_URL: redis.url,
-    UPSTASH_REDIS_REST_TOKEN: redis.token,
-    GATEHOUSE_LOG_LEVEL: 'warn',
+  // The chaos harness's Worker (its proxies stay in pass mode here). Its JWKS URL, origin 0's, is
+  // used only while L2 has no key set; it has one as soon as the first origin started.
+  edge = await startEdgeWorker({
+    issuer: ISSUER,
+    audience: API,
+    originUrl: originUrl(0),
+    l2: { url: redis.url, token: redis.token },
+    vars: { GATEHOUSE_LOG_LEVEL: 'warn' },
   })
 }, 120_000)
 
 afterAll(async () => {
-  await edge?.stop()
+  await edge?.close()
   for (const o of origins) await o.process?.kill()
   await redis?.close()
   await rm(dir, { recursive: true, force: true })
