@@ -137,6 +137,10 @@ const brief = (o: Outcome) => ({
   ms: Math.round(o.ms),
 })
 
+/** Waits until the edge accepts `token` again (after a fault heals). */
+const untilVerifies = (token: string, what: string) =>
+  until(async () => (await verify(token)).outcome.status === 200, DEADLINE_MS, what, 200)
+
 /** Never a 500 and never an acceptance: a 503 that says when to come back. */
 function expectRetryLater(o: Outcome) {
   expect(o.status, JSON.stringify(o)).toBe(503)
@@ -236,12 +240,7 @@ describe('edge availability: the Worker in workerd, real origin and L2 behind fa
       expect((await status()).keys).toMatchObject({ source: null, stale: true })
       // The same isolate once L2 is back: verifies (it re-reads after its failure cooldown).
       await edge.l2Proxy.setMode('pass')
-      await until(
-        async () => (await verify(token)).outcome.status === 200,
-        DEADLINE_MS,
-        'the edge verifying again once L2 answers',
-        200,
-      )
+      await untilVerifies(token, 'the edge verifying again once L2 answers')
       measured[`L2 and origin down (${mode}), cold isolate`] = {
         verify: brief(refused.outcome),
         jwks: brief(jwks.outcome),
@@ -276,12 +275,7 @@ describe('edge availability: the Worker in workerd, real origin and L2 behind fa
       expect(text).toContain('gatehouse_revocation_policy{policy="closed"} 1')
       expect(text).toContain('gatehouse_revocation_stale 1')
       await edge.l2Proxy.setMode('pass')
-      await until(
-        async () => (await verify(token)).outcome.status === 200,
-        DEADLINE_MS,
-        'the fail-closed edge accepting again once L2 answers',
-        200,
-      )
+      await untilVerifies(token, 'the fail-closed edge accepting again once L2 answers')
       measured['fail-closed, L2 down, warm isolate'] = { verify: brief(refused!) }
     } finally {
       await edge.restart({ GATEHOUSE_REVOCATION_POLICY: '' })
