@@ -176,6 +176,18 @@ export const VARIABLES = {
     'most tenants whose keys, revocation filter and settings one isolate or process holds at once',
     integer(1, 1_000_000, 10_000),
   ),
+  GATEHOUSE_DPOP_MAX_AGE_SECONDS: variable(
+    BOTH,
+    '60',
+    'oldest DPoP proof `iat` accepted, seconds; a proof may be up to 5 s (plus the clock leeway) ahead. Its `jti` is remembered this long plus that margin (see [DPoP](dpop.md))',
+    integer(5, 300, 60),
+  ),
+  GATEHOUSE_DPOP_REPLAY_POLICY: variable(
+    BOTH,
+    'open',
+    'while L2 is unreachable: `open` checks DPoP proof replay in this isolate’s memory only (a replay at another isolate or location within the proof window is not caught), `closed` answers 503 with `Retry-After` (see [DPoP](dpop.md))',
+    oneOf(['open', 'closed'] as const, 'open' as const),
+  ),
   UPSTASH_REDIS_REST_URL: variable(
     BOTH,
     'unset',

@@ -36,6 +36,14 @@ export interface RevocationConfig {
   snapshotSeconds: number
 }
 
+/** DPoP at the edge and the origin (docs/dpop.md). */
+export interface DpopConfig {
+  /** Oldest proof `iat` accepted, seconds. */
+  maxAgeSeconds: number
+  /** While L2 is unreachable: check replay in L1 only (`open`) or refuse (`closed`). */
+  replayPolicy: 'open' | 'closed'
+}
+
 /** Where verification keys come from: a remote issuer's JWKS endpoint or an inline set. */
 export type KeySource = { kind: 'url'; url: string } | { kind: 'inline'; jwks: PublicJwks }
 
@@ -79,6 +87,7 @@ export interface VerificationConfig {
   /** Seconds between SIGTERM and closing the listener, while /readyz already answers 503. */
   drainDelaySeconds: number
   revocation: RevocationConfig
+  dpop: DpopConfig
   /** The L2 store (Upstash REST); both or neither. */
   upstash?: { url: string; token: string }
   /** Edge: minting routes are forwarded here (DESIGN.md, "Two runtimes, one app"). */
@@ -212,6 +221,10 @@ function assemble(
       maxStalenessSeconds: v.GATEHOUSE_REVOCATION_MAX_STALENESS_SECONDS,
       policy: v.GATEHOUSE_REVOCATION_POLICY,
       snapshotSeconds: v.GATEHOUSE_REVOCATION_SNAPSHOT_SECONDS,
+    },
+    dpop: {
+      maxAgeSeconds: v.GATEHOUSE_DPOP_MAX_AGE_SECONDS,
+      replayPolicy: v.GATEHOUSE_DPOP_REPLAY_POLICY,
     },
     originTimeoutMs: v.GATEHOUSE_ORIGIN_TIMEOUT_MS,
     originFailureThreshold: v.GATEHOUSE_ORIGIN_FAILURE_THRESHOLD,

@@ -23,7 +23,10 @@ export interface GatehouseErrorInit {
   rfcError: string
   /** Set for transient failures: the `Retry-After` seconds. */
   retryAfterSeconds?: number
-  /** Response headers the answer needs, e.g. `Allow` on a 405 (RFC 9110 §15.5.6). */
+  /**
+   * Response headers the answer needs, e.g. `Allow` on a 405 (RFC 9110 §15.5.6), `DPoP-Nonce` with
+   * `use_dpop_nonce` (RFC 9449 §8).
+   */
   headers?: Readonly<Record<string, string>>
 }
 
@@ -86,6 +89,10 @@ export type AuthErrorCode =
   | 'insufficient_scope'
   | 'jwks_unavailable'
   | 'revocation_unavailable'
+  | 'dpop_proof_invalid'
+  | 'dpop_nonce_required'
+  | 'dpop_binding_mismatch'
+  | 'dpop_replay_unavailable'
 
 /**
  * RFC 6750 §3.1 error codes. `server_error` is ours for an unreachable key set (a 503, not a 401);
@@ -98,6 +105,8 @@ export type BearerErrorCode =
   | 'insufficient_scope'
   | 'server_error'
   | 'temporarily_unavailable'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
 
 const RFC_ERROR: Record<AuthErrorCode, BearerErrorCode> = {
   token_missing: 'invalid_request',
@@ -120,6 +129,12 @@ const RFC_ERROR: Record<AuthErrorCode, BearerErrorCode> = {
   insufficient_scope: 'insufficient_scope',
   jwks_unavailable: 'server_error',
   revocation_unavailable: 'temporarily_unavailable',
+  // RFC 9449 §7.1: a bad proof is `invalid_dpop_proof`, a missing or stale server nonce
+  // `use_dpop_nonce` (§9); a proof for another key than the token's `cnf.jkt` is `invalid_token`.
+  dpop_proof_invalid: 'invalid_dpop_proof',
+  dpop_nonce_required: 'use_dpop_nonce',
+  dpop_binding_mismatch: 'invalid_token',
+  dpop_replay_unavailable: 'temporarily_unavailable',
 }
 
 const STATUS: Record<BearerErrorCode, 400 | 401 | 403 | 503> = {
@@ -129,15 +144,25 @@ const STATUS: Record<BearerErrorCode, 400 | 401 | 403 | 503> = {
   insufficient_scope: 403,
   server_error: 503,
   temporarily_unavailable: 503,
+  invalid_dpop_proof: 401,
+  use_dpop_nonce: 401,
 }
+
+/** The authentication scheme a request used, which decides the challenge of its error (RFC 9449 §7.1). */
+export type AuthScheme = 'Bearer' | 'DPoP'
 
 export class AuthError extends GatehouseError {
   override readonly name: string = 'AuthError'
   declare readonly code: AuthErrorCode
   declare readonly rfcError: BearerErrorCode
   declare readonly status: 400 | 401 | 403 | 503
+  /**
+   * The scheme of the `WWW-Authenticate` challenge: `DPoP` for a request that used it, and for a
+   * DPoP-bound token presented as a bearer token (RFC 9449 §7.2); `Bearer` otherwise.
+   */
+  readonly scheme: AuthScheme
 
-  constructor(code: AuthErrorCode, description: string) {
+  constructor(code: AuthErrorCode, description: string, scheme: AuthScheme = 'Bearer') {
     const rfcError = RFC_ERROR[code]
     super({
       code,
@@ -147,6 +172,12 @@ export class AuthError extends GatehouseError {
       status: code === 'token_missing' ? 401 : STATUS[rfcError],
       ...(STATUS[rfcError] === 503 ? { retryAfterSeconds: VERIFICATION_RETRY_AFTER_SECONDS } : {}),
     })
+    this.scheme = scheme
+  }
+
+  /** The same error answered with another scheme's challenge. */
+  withScheme(scheme: AuthScheme): AuthError {
+    return scheme === this.scheme ? this : new AuthError(this.code, this.description, scheme)
   }
 }
 

@@ -54,8 +54,18 @@ function decodeJsonSegment(token: string, start: number, end: number, what: stri
   return value
 }
 
-function checkHeader(header: Record<string, unknown>): JwsHeader {
+/** How a caller reads the header. */
+export interface ParseJwsOptions {
+  /**
+   * Allow the `jwk` member: a DPoP proof carries the key it is signed with (RFC 9449 §4.2), and the
+   * caller checks the key itself. `jku`, `x5u` and `x5c` stay refused.
+   */
+  embeddedJwk?: boolean
+}
+
+function checkHeader(header: Record<string, unknown>, options: ParseJwsOptions): JwsHeader {
   for (const name of UNTRUSTED_HEADERS) {
+    if (name === 'jwk' && options.embeddedJwk === true) continue
     if (Object.hasOwn(header, name)) {
       throw new AuthError(
         'header_untrusted',
@@ -106,7 +116,7 @@ export function parseCompactJwsRaw(
   maxLength: number = DEFAULT_MAX_TOKEN_LENGTH,
 ): RawJws {
   const [dot1, dot2] = splitCompact(token, maxLength)
-  const header = checkHeader(decodeJsonSegment(token, 0, dot1, 'header'))
+  const header = checkHeader(decodeJsonSegment(token, 0, dot1, 'header'), {})
   const payload = decodeBase64UrlRange(token, dot1 + 1, dot2)
   if (payload === undefined) throw malformed('payload is not canonical base64url')
   const signature = decodeBase64UrlRange(token, dot2 + 1, token.length)
@@ -126,9 +136,10 @@ export function parseCompactJwsRaw(
 export function parseCompactJws(
   token: string,
   maxLength: number = DEFAULT_MAX_TOKEN_LENGTH,
+  options: ParseJwsOptions = {},
 ): ParsedJws {
   const [dot1, dot2] = splitCompact(token, maxLength)
-  const header = checkHeader(decodeJsonSegment(token, 0, dot1, 'header'))
+  const header = checkHeader(decodeJsonSegment(token, 0, dot1, 'header'), options)
   const payload = decodeJsonSegment(token, dot1 + 1, dot2, 'payload')
   const signature = decodeBase64UrlRange(token, dot2 + 1, token.length)
   if (signature === undefined) throw malformed('signature is not canonical base64url')

@@ -12,6 +12,7 @@ import type { KeySet } from '../core/jwks.ts'
 import { buildKeySet, buildVerifier } from '../http/build-verifier.ts'
 import { createEdgeKeys, type EdgeKeys } from '../http/edge-keys.ts'
 import { edgeMetricsRoute } from '../http/edge-metrics.ts'
+import { createDpopGuard, type DpopGuard } from '../http/dpop-guard.ts'
 import { createOriginProxy } from '../http/origin-proxy.ts'
 import type { RevocationSync } from '../revocation/index.ts'
 import type { Store } from '../store/types.ts'
@@ -46,6 +47,8 @@ export interface RuntimeOptions {
    * (src/tenancy/), given the default issuer's key set (edge: from L2; origin: its own keys).
    */
   verifier?: (keySet: KeySet | undefined) => Promise<TokenVerifier>
+  /** L2 for the DPoP replay cache; without it a replay is caught only in this isolate's memory. */
+  dpopStore?: Pick<Store, 'set'>
 }
 
 /**
@@ -69,7 +72,7 @@ export async function appFromConfig(
   const clientIp = runtime.clientIp ?? (runtime.role === 'edge' ? cloudflareClientIp : undefined)
   return createApp({
     role: runtime.role,
-    ...(verifier ? { verifier } : {}),
+    ...(verifier ? { verifier, dpop: dpopGuardFor(config, runtime) } : {}),
     logger: runtime.logger,
     ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
     ...(runtime.now === undefined ? {} : { now: runtime.now }),
@@ -137,6 +140,31 @@ async function edgeKeysFor(
       ? { fallback: await buildKeySet({ ...config, ...runtime, keySource: config.keySource }) }
       : {}),
     ...(runtime.now === undefined ? {} : { now: runtime.now }),
+  })
+}
+
+/** DPoP proof checks for /verify and the gateway, with the replay cache in L1 and L2 (docs/dpop.md). */
+function dpopGuardFor(config: VerificationConfig, runtime: RuntimeOptions): DpopGuard {
+  const store = runtime.dpopStore
+  if (store === undefined)
+    runtime.logger.log({
+      level: 'warn',
+      msg: 'no L2 store: a DPoP proof replayed at another isolate or process is not caught',
+    })
+  return createDpopGuard({
+    maxAgeSeconds: config.dpop.maxAgeSeconds,
+    replayPolicy: config.dpop.replayPolicy,
+    clockLeewaySeconds: config.clockLeewaySeconds,
+    ...(store === undefined ? {} : { store }),
+    ...(runtime.checkSignature === undefined ? {} : { checkSignature: runtime.checkSignature }),
+    ...(runtime.now === undefined ? {} : { now: runtime.now }),
+    onStoreFailure: (error, decision) =>
+      runtime.logger.log({
+        level: 'warn',
+        msg: `DPoP replay check without L2: proof ${decision}`,
+        policy: config.dpop.replayPolicy,
+        errorName: error instanceof Error ? error.name : typeof error,
+      }),
   })
 }
 

@@ -152,6 +152,7 @@ export async function startNodeServer(
     ],
     ...(tenancy?.verifier ? { verifier: tenancy.verifier } : {}),
     ...(store && revocation ? { revocation: { sync: revocation, store } } : {}),
+    ...(store ? { dpopStore: store } : {}),
     routes: [
       { path: '/', app: readiness },
       { path: '/', app: metrics.routes },

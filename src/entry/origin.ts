@@ -114,6 +114,7 @@ export async function createOriginRoutes(
     ...(options.clock ? { clock: options.clock } : {}),
     // Synchronous node:crypto for the secret digest and the token signature (node-crypto.ts).
     crypto: preferredOAuthCrypto(),
+    dpop: config.verification.dpop,
     onSessionEnded: ({ reason, clients }) => {
       log({ level: 'info', msg: 'session ended', reason, clients })
       options.metrics?.sessionEnded?.(reason)

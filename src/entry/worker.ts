@@ -87,6 +87,7 @@ async function builtFor(env: Bindings): Promise<Built> {
       ...(store && revocation ? { revocation: { sync: revocation, store } } : {}),
       // Keys, JWKS and discovery from the set the origins publish in L2 (edge-keys.ts).
       ...(store ? { keyStore: store } : {}),
+      ...(store ? { dpopStore: store } : {}),
     })
   } catch (err) {
     // Names of the bad variables and the rules they broke; never their values.

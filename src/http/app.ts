@@ -6,6 +6,7 @@
  */
 import { Hono } from 'hono'
 import { DEFAULT_REALM } from './auth-response.ts'
+import { createDpopGuard } from './dpop-guard.ts'
 import { errorHandler } from './error-response.ts'
 import { gatewayRoutes } from './gateway.ts'
 import { requestIdMiddleware, requestLog } from './request-log.ts'
@@ -32,18 +33,20 @@ export function createApp(deps: AppDeps): Hono<GatehouseEnv> {
     throw new TypeError('createApp: the gateway needs a verifier')
   if (typeof deps.logger?.log !== 'function') throw new TypeError('createApp: logger required')
   const realm = deps.realm ?? DEFAULT_REALM
+  const dpop = deps.dpop ?? createDpopGuard()
 
   const app = new Hono<GatehouseEnv>()
   app.use(requestIdMiddleware(), requestLog(deps.logger))
   for (const middleware of deps.middleware ?? []) app.use(middleware)
   app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, NO_STORE))
-  if (deps.verifier !== undefined) app.route('/', verifyRoutes(deps.verifier))
+  if (deps.verifier !== undefined) app.route('/', verifyRoutes(deps.verifier, dpop))
   if (deps.gateway !== undefined && deps.verifier !== undefined) {
     app.route(
       '/',
       gatewayRoutes({
         ...deps.gateway,
         verifier: deps.verifier,
+        dpop,
         realm,
         logger: deps.logger,
         ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),

@@ -3,7 +3,8 @@
  * our `onError`) and by the app's `onError`. Bodies are `{ error, error_description }` (RFC 6749 §5.2
  * shape); descriptions come from `AuthError.description`, which never contains the token.
  */
-import { AuthError } from '../core/errors.ts'
+import { DPOP_ALGS } from '../core/dpop.ts'
+import { AuthError, type AuthScheme } from '../core/errors.ts'
 
 export const DEFAULT_REALM = 'gatehouse'
 
@@ -30,13 +31,32 @@ export function bearerChallenge(
   return `Bearer ${parts.join(', ')}`
 }
 
+/**
+ * The `DPoP` challenge (RFC 9449 §7.1): the same parameters as a bearer challenge plus `algs`, the
+ * proof algorithms accepted.
+ *
+ * @example dpopChallenge('gatehouse', { error: 'invalid_dpop_proof', description: 'proof expired' })
+ */
+export function dpopChallenge(
+  realm: string,
+  detail?: { error: string; description: string; scope?: string },
+): string {
+  return `DPoP${bearerChallenge(realm, detail).slice('Bearer'.length)}, algs="${DPOP_ALGS.join(' ')}"`
+}
+
+const challenge = (scheme: AuthScheme) => (scheme === 'DPoP' ? dpopChallenge : bearerChallenge)
+
 /** An `insufficient_scope` error that also says which scopes were required (RFC 6750 §3). */
 export class InsufficientScopeError extends AuthError {
   readonly requiredScopes: string[]
 
-  constructor(requiredScopes: string[]) {
-    super('insufficient_scope', 'the access token does not grant the required scope')
+  constructor(requiredScopes: string[], scheme: AuthScheme = 'Bearer') {
+    super('insufficient_scope', 'the access token does not grant the required scope', scheme)
     this.requiredScopes = requiredScopes
+  }
+
+  override withScheme(scheme: AuthScheme): AuthError {
+    return scheme === this.scheme ? this : new InsufficientScopeError(this.requiredScopes, scheme)
   }
 }
 
@@ -52,15 +72,16 @@ export function authErrorResponse(err: AuthError, realm: string = DEFAULT_REALM)
     'Content-Type': 'application/json',
     'Cache-Control': 'no-store',
   })
+  for (const [name, value] of Object.entries(err.headers ?? {})) headers.set(name, value)
   if (err.retryAfterSeconds !== undefined) {
     headers.set('Retry-After', String(err.retryAfterSeconds))
   } else if (err.code === 'token_missing') {
-    headers.set('WWW-Authenticate', bearerChallenge(realm))
+    headers.set('WWW-Authenticate', challenge(err.scheme)(realm))
   } else {
     const scope = err instanceof InsufficientScopeError ? err.requiredScopes.join(' ') : undefined
     headers.set(
       'WWW-Authenticate',
-      bearerChallenge(realm, {
+      challenge(err.scheme)(realm, {
         error: err.rfcError,
         description: err.description,
         ...(scope === undefined ? {} : { scope }),

@@ -1,10 +1,12 @@
 /**
- * Finds the bearer access token in a request, strictly (RFC 6750 §2). Accepted: the `Authorization:
- * Bearer` header (§2.1) and, where the caller allows it, a form-encoded `access_token` body parameter
- * (§2.2). Never the URI query (§2.3): RFC 9700 §4.3.2 forbids it because URLs end up in logs, browser
- * history and Referer headers. Every ambiguity is an `invalid_request`, not a guess.
+ * Finds the access token in a request, strictly (RFC 6750 §2, RFC 9449 §7.1). Accepted: the
+ * `Authorization: Bearer` header (§2.1), `Authorization: DPoP` for a DPoP-bound token (RFC 9449 §7.1;
+ * the proof is the caller's to check) and, where the caller allows it, a form-encoded `access_token`
+ * body parameter (§2.2, a bearer presentation). Never the URI query (§2.3): RFC 9700 §4.3.2 forbids it
+ * because URLs end up in logs, browser history and Referer headers. Every ambiguity is an
+ * `invalid_request`, not a guess.
  */
-import { AuthError } from '../core/errors.ts'
+import { AuthError, type AuthScheme } from '../core/errors.ts'
 import { BodyIncompleteError, BodyTooLargeError, readCappedBody } from './body.ts'
 
 /** Largest form body read when looking for `access_token`; anything bigger is refused unread. */
@@ -17,27 +19,33 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
 
 const malformed = (description: string) => new AuthError('request_malformed', description)
 
+/** A token as presented, and the scheme it came with (a form-body token is a bearer one). */
+export interface PresentedToken {
+  token: string
+  scheme: AuthScheme
+}
+
 /**
- * Returns the token, or throws an `AuthError`: `token_missing` (401 without an error code) when there is
- * none or another auth scheme is used (RFC 6750 §3.1), `request_malformed` (400) for a malformed
- * header, a query-string token, or a token sent in more than one place (RFC 6750 §2: "MUST NOT use more
- * than one method").
+ * Returns the token and its scheme, or throws an `AuthError`: `token_missing` (401 without an error
+ * code) when there is none or another auth scheme is used (RFC 6750 §3.1), `request_malformed` (400)
+ * for a malformed header, a query-string token, or a token sent in more than one place (RFC 6750 §2:
+ * "MUST NOT use more than one method").
  *
- * @example const token = await extractBearerToken(c.req.raw, { allowFormBody: c.req.method === 'POST' })
+ * @example const { token, scheme } = await extractAccessToken(c.req.raw, { allowFormBody: false })
  */
-export async function extractBearerToken(
+export async function extractAccessToken(
   request: Request,
   options: { allowFormBody: boolean },
-): Promise<string> {
+): Promise<PresentedToken> {
   rejectQueryToken(request.url)
   const fromHeader = headerToken(request.headers.get('Authorization'))
   const fromBody = options.allowFormBody ? await formBodyToken(request) : undefined
   if (fromHeader !== undefined && fromBody !== undefined) {
     throw malformed('the access token must be sent in exactly one place')
   }
-  const token = fromHeader ?? fromBody
-  if (token === undefined) throw new AuthError('token_missing', 'an access token is required')
-  return token
+  if (fromHeader !== undefined) return fromHeader
+  if (fromBody === undefined) throw new AuthError('token_missing', 'an access token is required')
+  return { token: fromBody, scheme: 'Bearer' }
 }
 
 function rejectQueryToken(url: string): void {
@@ -49,18 +57,23 @@ function rejectQueryToken(url: string): void {
   }
 }
 
-/** `undefined` when there is no header or it names another scheme (Basic, DPoP...). */
-function headerToken(value: string | null): string | undefined {
+/** `undefined` when there is no header or it names another scheme (Basic, ...). */
+function headerToken(value: string | null): PresentedToken | undefined {
   if (value === null) return undefined
-  // The usual shape, `Bearer <b64token>`, in one regex pass over the token instead of two.
-  if (value.startsWith('Bearer ') && B64TOKEN.test(value.slice(7))) return value.slice(7)
+  // The usual shapes, `Bearer <b64token>` / `DPoP <b64token>`, in one regex pass over the token.
+  if (value.startsWith('Bearer ') && B64TOKEN.test(value.slice(7)))
+    return { token: value.slice(7), scheme: 'Bearer' }
+  if (value.startsWith('DPoP ') && B64TOKEN.test(value.slice(5)))
+    return { token: value.slice(5), scheme: 'DPoP' }
   const match = CREDENTIALS.exec(value)
   if (match === null) throw malformed('the Authorization header is malformed')
-  if (match[1]!.toLowerCase() !== 'bearer') return undefined
+  // RFC 9110 §11.1: scheme names are case-insensitive.
+  const name = match[1]!.toLowerCase()
+  if (name !== 'bearer' && name !== 'dpop') return undefined
   const credentials = match[2]?.trim() ?? ''
   // Two tokens (`Bearer a b`), two headers joined by a comma, or an empty value all fail here.
   if (!B64TOKEN.test(credentials)) throw malformed('the Authorization header is malformed')
-  return credentials
+  return { token: credentials, scheme: name === 'dpop' ? 'DPoP' : 'Bearer' }
 }
 
 /** RFC 6750 §2.2: single-part `application/x-www-form-urlencoded` body with one `access_token`. */

@@ -15,6 +15,7 @@ import type { Clock, VerifiedToken } from '../core/types.ts'
 import { cors } from './cors.ts'
 import { createForwarder, type Forwarder } from './forwarder.ts'
 import type { Logger } from './log.ts'
+import type { DpopGuard } from './dpop-guard.ts'
 import { RequestError } from './request-errors.ts'
 import { requireAuth } from './require-auth.ts'
 import type { GatehouseEnv, GatewayOptions, TokenVerifier } from './types.ts'
@@ -29,6 +30,8 @@ const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
 
 export interface GatewayDeps extends GatewayOptions {
   verifier: TokenVerifier
+  /** DPoP proofs of requests that present a DPoP-bound token (RFC 9449 §7). */
+  dpop: DpopGuard
   realm: string
   logger: Logger
   fetch?: typeof fetch
@@ -72,7 +75,12 @@ export function gatewayRoutes(deps: GatewayDeps): Hono<GatehouseEnv> {
   app.use('/api/*', forwarder.precheck)
   app.use(
     '/api/*',
-    requireAuth({ verifier: deps.verifier, scopes: deps.scopes ?? [], realm: deps.realm }),
+    requireAuth({
+      verifier: deps.verifier,
+      scopes: deps.scopes ?? [],
+      realm: deps.realm,
+      dpop: deps.dpop,
+    }),
   )
   // Verified → (policy) → forward: an authorization middleware mounts here, between the two.
   app.all(

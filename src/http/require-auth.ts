@@ -1,5 +1,6 @@
 /**
- * `requireAuth`: Hono middleware that admits only requests with a valid bearer access token, for our
+ * `requireAuth`: Hono middleware that admits only requests with a valid access token (bearer, or
+ * DPoP-bound with its proof, RFC 9449 §7), for our
  * app and for anyone's Worker (`import { requireAuth } from 'gatehouse'`). It answers auth failures
  * itself with RFC 6750 responses, so it needs no particular `onError` in the host app.
  */
@@ -10,16 +11,24 @@ import { AuthError } from '../core/errors.ts'
 import { HTTPS_EXCEPT_LOOPBACK, isHttpsOrLoopback } from '../core/urls.ts'
 import type { VerifiedToken } from '../core/types.ts'
 import { DEFAULT_REALM, authErrorResponse } from './auth-response.ts'
-import { extractBearerToken } from './bearer.ts'
+import { authenticate } from './authenticate.ts'
 import { buildVerifier } from './build-verifier.ts'
-import { SCOPE_TOKEN, assertAudience, assertScopes } from './scopes.ts'
-import type { TokenVerifier, VerificationRequest } from './types.ts'
+import { createDpopGuard, type DpopGuard } from './dpop-guard.ts'
+import { SCOPE_TOKEN } from './scopes.ts'
+import type { TokenVerifier } from './types.ts'
+
+export { authenticate } from './authenticate.ts'
 
 interface CommonOptions {
   /** Every one of these must be in the token's `scope` claim, else 403 `insufficient_scope`. */
   scopes?: string[]
   /** `realm` of the `WWW-Authenticate` challenge. Default "gatehouse". */
   realm?: string
+  /**
+   * Checks DPoP proofs (RFC 9449 §7), from `createDpopGuard`. Default: one of its own, replay caught
+   * in this isolate's memory only; pass one with a `store` to catch a replay anywhere.
+   */
+  dpop?: DpopGuard
 }
 
 export type RequireAuthOptions = CommonOptions &
@@ -56,6 +65,14 @@ const scopes = z.array(
   z.string().regex(SCOPE_TOKEN, 'each scope must be an RFC 6749 §3.3 scope-token'),
 )
 const common = {
+  dpop: z
+    .custom<DpopGuard>(
+      (v) =>
+        typeof (v as DpopGuard | null)?.checker?.check === 'function' &&
+        typeof (v as DpopGuard | null)?.replay?.claim === 'function',
+      'must come from createDpopGuard',
+    )
+    .optional(),
   scopes: scopes.optional(),
   realm: z
     .string()
@@ -116,30 +133,6 @@ function checkOptions(options: RequireAuthOptions): void {
 }
 
 /**
- * Verifies the token and returns it, or throws an `AuthError`. Shared by `requireAuth` and `/verify`
- * (which also accepts a form-body token, RFC 6750 §2.2).
- *
- * @example const verified = await authenticate(c.req.raw, verifier, { allowFormBody: false })
- */
-export async function authenticate(
-  request: Request,
-  verifier: TokenVerifier,
-  options: {
-    allowFormBody: boolean
-    scopes?: readonly string[]
-    audience?: string
-    /** Passed to the verifier (its background syncs on Workers). */
-    verification?: VerificationRequest
-  },
-): Promise<VerifiedToken> {
-  const token = await extractBearerToken(request, options)
-  const verified = await verifier.verify(token, options.verification)
-  if (options.audience !== undefined) assertAudience(verified, options.audience)
-  if (options.scopes !== undefined) assertScopes(verified, options.scopes)
-  return verified
-}
-
-/**
  * Middleware admitting only requests with a valid access token (header only: the body belongs to the
  * route). Options are validated here, once; a bad option throws a `TypeError` naming it. Given
  * issuer/audience/keys, the verifier (with an L1 cache) is built on the first request and reused.
@@ -153,6 +146,10 @@ export function requireAuth(options: RequireAuthOptions): MiddlewareHandler<Requ
   const realm = options.realm ?? DEFAULT_REALM
   const required = options.scopes ?? []
   const extraAudience = 'verifier' in options ? options.audience : undefined
+  const leewaySeconds = 'clockLeewaySeconds' in options ? options.clockLeewaySeconds : undefined
+  const dpop =
+    options.dpop ??
+    createDpopGuard(leewaySeconds === undefined ? {} : { clockLeewaySeconds: leewaySeconds })
   let verifier: TokenVerifier | undefined = 'verifier' in options ? options.verifier : undefined
 
   // Built lazily and kept once ready. Two first requests racing may both build; the loser's copy is
@@ -178,6 +175,7 @@ export function requireAuth(options: RequireAuthOptions): MiddlewareHandler<Requ
       verified = await authenticate(c.req.raw, await getVerifier(), {
         allowFormBody: false,
         scopes: required,
+        dpop,
         ...(extraAudience === undefined ? {} : { audience: extraAudience }),
       })
     } catch (err) {

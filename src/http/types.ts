@@ -5,6 +5,7 @@
 import type { Context, Hono, MiddlewareHandler } from 'hono'
 import type { Clock, VerifiedToken } from '../core/types.ts'
 import type { CircuitBreakerOptions } from './circuit-breaker.ts'
+import type { DpopGuard } from './dpop-guard.ts'
 import type { Logger } from './log.ts'
 
 /** Anything that verifies an access token: the core verifier, its cached wrapper, a test double. */
@@ -67,6 +68,11 @@ export interface AppDeps {
   role: 'edge' | 'origin'
   /** Absent on a minting origin that verifies nothing itself: no `/verify`, no gateway. */
   verifier?: TokenVerifier
+  /**
+   * DPoP proof checks for `/verify` and the gateway (RFC 9449 §7). Default: a guard whose replay
+   * cache is this isolate's memory only; the entries pass one backed by L2.
+   */
+  dpop?: DpopGuard
   logger: Logger
   gateway?: GatewayOptions
   /** The fetch used for upstream calls; default `globalThis.fetch`. Tests inject a fake. */

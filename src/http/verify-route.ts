@@ -3,17 +3,13 @@
  * `{ "active": true, ...claims }`, or an RFC 6750 error via the app's `onError`.
  */
 import { Hono } from 'hono'
-import { authenticate } from './require-auth.ts'
+import { AuthError } from '../core/errors.ts'
+import { authenticate } from './authenticate.ts'
+import type { DpopTarget } from '../core/dpop-binding.ts'
+import type { DpopGuard } from './dpop-guard.ts'
 import { verificationRequestOf } from './verification-request.ts'
 import type { GatehouseEnv, TokenVerifier } from './types.ts'
 
-/**
- * The /verify route group. POST also accepts a form-encoded `access_token` (RFC 6750 §2.2); the query
- * string never (RFC 9700 §4.3.2). The claims are the caller's identity, so `Cache-Control: no-store`
- * keeps them out of shared caches (RFC 6749 §5.1 does the same for token responses).
- *
- * @example app.route('/', verifyRoutes(verifier))
- */
 const RESPONSE_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }
 
 // An L1 hit returns the same frozen claims object every time (src/cache/token-cache.ts), so its JSON
@@ -32,12 +28,41 @@ function responseBody(claims: object): string {
   return body
 }
 
-export function verifyRoutes(verifier: TokenVerifier): Hono<GatehouseEnv> {
+/**
+ * The request a DPoP proof presented to `/verify` was made for (RFC 9449 `htm`, `htu`). A service that
+ * checks its caller's token here forwards the caller's `Authorization` and `DPoP` headers and names
+ * the caller's request in `X-Original-Method` and `X-Original-URL` (absolute), the headers
+ * ingress-nginx's external authentication sends. Without them the proof must be for `/verify` itself.
+ */
+function proofTarget(request: Request): DpopTarget | undefined {
+  const method = request.headers.get('X-Original-Method')
+  const uri = request.headers.get('X-Original-URL')
+  if (method === null && uri === null) return undefined
+  if (method === null || uri === null || !URL.canParse(uri))
+    throw new AuthError(
+      'request_malformed',
+      'X-Original-Method and X-Original-URL (absolute) go together',
+    )
+  return { method, uris: [uri] }
+}
+
+/**
+ * The /verify route group. POST also accepts a form-encoded `access_token` (RFC 6750 §2.2); the query
+ * string never (RFC 9700 §4.3.2). A DPoP-bound token needs `Authorization: DPoP` and its proof
+ * (RFC 9449 §7). The claims are the caller's identity, so `Cache-Control: no-store` keeps them out of
+ * shared caches (RFC 6749 §5.1 does the same for token responses).
+ *
+ * @example app.route('/', verifyRoutes(verifier, dpop))
+ */
+export function verifyRoutes(verifier: TokenVerifier, dpop?: DpopGuard): Hono<GatehouseEnv> {
   const app = new Hono<GatehouseEnv>()
   app.on(['GET', 'POST'], '/verify', async (c) => {
+    const target = proofTarget(c.req.raw)
     const { claims } = await authenticate(c.req.raw, verifier, {
       allowFormBody: c.req.method === 'POST',
       verification: verificationRequestOf(c),
+      ...(dpop === undefined ? {} : { dpop }),
+      ...(target === undefined ? {} : { dpopTarget: target }),
     })
     return c.body(responseBody(claims), 200, RESPONSE_HEADERS)
   })

@@ -112,6 +112,10 @@ const client = z
     // OIDC Back-Channel Logout 1.0 §2.2: where to POST logout tokens; absolute, no fragment.
     backchannelLogoutUri: backchannelUri.optional(),
     backchannelLogoutSessionRequired: z.boolean().default(false),
+    // RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof.
+    requireDpop: z.boolean().default(false),
+    // RFC 9449 §8: proofs to /token must carry the server's current DPoP-Nonce.
+    dpopNonce: z.boolean().default(false),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -12,6 +12,7 @@ import { createClientRegistry, type ClientRegistry } from './clients.ts'
 import { createAuthorizationCodes, type AuthorizationCodes } from './codes.ts'
 import type { OAuthConfig } from './config.ts'
 import type { Sha256 } from './crypto.ts'
+import { createOriginDpop, type OriginDpop } from './dpop.ts'
 import { loadSigningKeys, type SigningKeySet } from './keys.ts'
 import { createLoginRequests, type LoginRequests } from './login-requests.ts'
 import { createLogoutConfirmations, type LogoutConfirmations } from './logout-confirmations.ts'
@@ -40,6 +41,8 @@ export interface OAuthContext {
   revoker: Revoker
   /** Back-channel logout deliveries waiting in L2 (a worker on the origin sends them). */
   backchannel: BackchannelQueue
+  /** DPoP proofs at /token and /userinfo: checker, replay cache, nonces (RFC 9449). */
+  dpop: OriginDpop
 }
 
 /**
@@ -66,6 +69,8 @@ export interface OAuthContextOptions {
   crypto?: Partial<OAuthCrypto>
   /** A session ended (logs, metrics). */
   onSessionEnded?: (event: { reason: SessionEndReason; clients: number }) => void
+  /** DPoP proof age and the replay policy while L2 is away (docs/dpop.md). Defaults: 60 s, open. */
+  dpop?: { maxAgeSeconds?: number; replayPolicy?: 'open' | 'closed' }
 }
 
 export async function createOAuthContext(options: OAuthContextOptions): Promise<OAuthContext> {
@@ -131,6 +136,16 @@ export async function createOAuthContext(options: OAuthContextOptions): Promise<
     }),
     sessions,
     backchannel,
+    dpop: createOriginDpop({
+      store,
+      clock,
+      ...(options.dpop?.maxAgeSeconds === undefined
+        ? {}
+        : { maxAgeSeconds: options.dpop.maxAgeSeconds }),
+      ...(options.dpop?.replayPolicy === undefined
+        ? {}
+        : { replayPolicy: options.dpop.replayPolicy }),
+    }),
     loginRequests: createLoginRequests({ store, ttlSeconds: t.loginRequestTtlSeconds, clock }),
     logoutConfirmations: createLogoutConfirmations({
       store,

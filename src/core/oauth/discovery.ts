@@ -6,6 +6,7 @@
  *
  * @example const metadata = discoveryDocument(oauth) // { issuer, token_endpoint, ... }
  */
+import { DPOP_ALGS } from '../dpop.ts'
 import type { OAuthContext } from './context.ts'
 import { ENDPOINTS, endpointUrl } from './endpoints.ts'
 import { SCOPE_CLAIMS } from './userinfo.ts'
@@ -53,6 +54,8 @@ export function discoveryMetadata(ctx: OAuthContext): Record<string, unknown> {
     ],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
+    // RFC 9449 §5.1: the proof algorithms /token, /userinfo and the edge accept.
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
     // RFC 9207 §3.
     authorization_response_iss_parameter_supported: true,
     prompt_values_supported: ['none', 'login', 'consent', 'select_account'],

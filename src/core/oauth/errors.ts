@@ -27,6 +27,8 @@ export type OAuthErrorCode =
   | 'slow_down'
   | 'server_error'
   | 'temporarily_unavailable'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
 
 const STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -49,6 +51,9 @@ const STATUS: Record<OAuthErrorCode, number> = {
   slow_down: 429,
   server_error: 500,
   temporarily_unavailable: 503,
+  // RFC 9449 §5 and §8: token endpoint errors, 400 like the other §5.2 errors.
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
 }
 
 /** Seconds to wait after `temporarily_unavailable` (a 503) or `slow_down` (a 429). */
@@ -61,13 +66,15 @@ export class OAuthError extends GatehouseError {
 
   /**
    * `status` overrides the usual one (e.g. 413 for an oversized `invalid_request` body);
-   * `retryAfterSeconds` the 1 s default of a 503 or 429.
+   * `retryAfterSeconds` the 1 s default of a 503 or 429; `headers` are sent with the error
+   * (`DPoP-Nonce` with `use_dpop_nonce`, RFC 9449 §8).
    */
   constructor(
     error: OAuthErrorCode,
     description: string,
     status?: number,
     retryAfterSeconds?: number,
+    headers?: Readonly<Record<string, string>>,
   ) {
     const finalStatus = status ?? STATUS[error]
     const transient = finalStatus === 503 || finalStatus === 429
@@ -77,6 +84,7 @@ export class OAuthError extends GatehouseError {
       status: finalStatus,
       rfcError: error,
       ...(transient ? { retryAfterSeconds: retryAfterSeconds ?? RETRY_AFTER_SECONDS } : {}),
+      ...(headers === undefined ? {} : { headers }),
     })
   }
 

@@ -30,6 +30,8 @@ export interface AccessTokenInput {
   authTime?: number | undefined
   /** Pre-generated id, when the caller must record it before the token exists (code redemption). */
   jti?: string | undefined
+  /** The DPoP key thumbprint the token is bound to: `cnf.jkt` (RFC 9449 §6.1). */
+  jkt?: string | undefined
 }
 
 export interface MintedAccessToken {
@@ -180,6 +182,7 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
       }
       if (input.sid) claims['sid'] = input.sid
       if (input.authTime !== undefined) claims['auth_time'] = input.authTime
+      if (input.jkt !== undefined) claims['cnf'] = { jkt: input.jkt }
       const key = await signingKey()
       const token = await compact(key, headersFor(key).access, claims)
       return { token, jti, exp, expiresIn: accessTokenTtlSeconds }

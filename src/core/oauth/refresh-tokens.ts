@@ -35,6 +35,8 @@ export interface FamilyGrant {
   aud: string
   sid?: string | undefined
   authTime?: number | undefined
+  /** RFC 9449 §5: a public client's family is bound to its DPoP key (thumbprint, §6.1). */
+  jkt?: string | undefined
 }
 
 export interface FamilyRecord extends FamilyGrant {

@@ -50,6 +50,8 @@ export const keys = {
   rateLimit: (kind: string, id: string) => `oauth:rl:${kind}:${id}`,
   passwordHash: (sub: string) => `oauth:pw:${sub}`,
   ephemeralKey: () => 'oauth:ephemeral-signing-key',
+  /** The HMAC secret of DPoP nonces (dpop.ts), shared by every origin process. */
+  dpopNonceSecret: () => 'oauth:dpop-nonce-secret',
   /** The public JWKS document the edge reads (`{ version, updatedAt, jwks }`). */
   publicJwks: () => 'jwks:public',
 } as const

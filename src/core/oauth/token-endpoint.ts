@@ -5,7 +5,8 @@
  * or rotates the refresh token and mints. A request refused in the first phase changes nothing, so
  * the corrected retry behaves as if the refused one never happened (a refused refresh used to have
  * rotated the token already, and the retry after the grace window counted as theft). The DPoP proof
- * check (RFC 9449 §4.3) belongs in the first phase.
+ * check (RFC 9449 §4.3, §5) is in the first phase too (dpop.ts): a refused proof spends nothing, and
+ * a good proof's `jti` is recorded as the last step of validation.
  *
  * Refusals with a consequence mandated by the RFCs are planned in the first phase and carried out in
  * the second: a replayed code revokes what it issued (RFC 6749 §4.1.2, RFC 9700 §4.5), a refresh
@@ -24,6 +25,8 @@ import type { IssuedCode } from './codes.ts'
 import type { ClientConfig } from './config.ts'
 import type { OAuthContext } from './context.ts'
 import { randomToken } from './crypto.ts'
+import { checkTokenRequestProof } from './dpop.ts'
+import { ENDPOINTS, endpointUrl } from './endpoints.ts'
 import { OAuthError } from './errors.ts'
 import { param, repeatedParams, requiredParam } from './params.ts'
 import { verifyPkce } from './pkce.ts'
@@ -32,16 +35,30 @@ import { grantScope, hasScope, resolveAudience } from './scope.ts'
 
 export interface TokenResponse {
   access_token: string
-  token_type: 'Bearer'
+  /** `DPoP` when the access token is bound to a key (RFC 9449 §5). */
+  token_type: 'Bearer' | 'DPoP'
   expires_in: number
   scope: string
   refresh_token?: string
   id_token?: string
 }
 
+/** The DPoP side of a token request (RFC 9449 §5): the `DPoP` header and the URIs `htu` may name. */
+export interface TokenRequestDpop {
+  /** `Headers.get('DPoP')`: null when absent. */
+  proof: string | null
+  /** The URL the request arrived at; the issuer's token endpoint is always accepted too. */
+  requestUrl?: string
+}
+
+/** The key the tokens of a validated request are bound to (RFC 9449 §6.1), when it had a proof. */
+interface Bound {
+  jkt?: string | undefined
+}
+
 /** What a validated request will do. Nothing has been written when one exists. */
 export type TokenPlan =
-  | {
+  | (Bound & {
       grant: 'authorization_code'
       client: ClientConfig
       code: string
@@ -50,8 +67,8 @@ export type TokenPlan =
       raw: string
       record: IssuedCode
       aud: string
-    }
-  | {
+    })
+  | (Bound & {
       grant: 'refresh_token'
       client: ClientConfig
       presented: string
@@ -60,8 +77,8 @@ export type TokenPlan =
       seen: RefreshSnapshot
       scope: string
       aud: string
-    }
-  | { grant: 'client_credentials'; client: ClientConfig; scope: string; aud: string }
+    })
+  | (Bound & { grant: 'client_credentials'; client: ClientConfig; scope: string; aud: string })
   | { grant: 'refused'; error: OAuthError; consequence: () => Promise<void> }
 
 const GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials'])
@@ -80,8 +97,9 @@ export async function exchangeToken(
   ctx: OAuthContext,
   params: URLSearchParams,
   client: ClientConfig,
+  dpop: TokenRequestDpop = { proof: null },
 ): Promise<TokenResponse> {
-  return executeTokenRequest(ctx, await validateTokenRequest(ctx, params, client))
+  return executeTokenRequest(ctx, await validateTokenRequest(ctx, params, client, dpop))
 }
 
 /**
@@ -94,6 +112,7 @@ export async function validateTokenRequest(
   ctx: OAuthContext,
   params: URLSearchParams,
   client: ClientConfig,
+  dpop: TokenRequestDpop = { proof: null },
 ): Promise<TokenPlan> {
   // RFC 6749 §3.2: request parameters MUST NOT be included more than once.
   if (repeatedParams(params).length > 0)
@@ -103,9 +122,33 @@ export async function validateTokenRequest(
     throw new OAuthError('unsupported_grant_type', 'The grant type is not supported.')
   if (!(client.grantTypes as string[]).includes(grantType))
     throw new OAuthError('unauthorized_client', 'This client may not use this grant type.')
-  if (grantType === 'authorization_code') return validateCode(ctx, params, client)
-  if (grantType === 'refresh_token') return validateRefresh(ctx, params, client)
-  return validateClientCredentials(ctx, params, client)
+  const plan =
+    grantType === 'authorization_code'
+      ? await validateCode(ctx, params, client)
+      : grantType === 'refresh_token'
+        ? await validateRefresh(ctx, params, client)
+        : validateClientCredentials(ctx, params, client)
+  // A replayed code is refused (and its grant revoked) whatever the proof says.
+  if (plan.grant === 'refused') return plan
+  return withProof(ctx, plan, dpop)
+}
+
+/**
+ * RFC 9449 §5: the proof, checked last among the reads; its `jti` recorded as the very last step, so
+ * a request refused for any reason spends neither its code, its refresh token nor its proof.
+ */
+async function withProof(
+  ctx: OAuthContext,
+  plan: Exclude<TokenPlan, { grant: 'refused' }>,
+  dpop: TokenRequestDpop,
+): Promise<TokenPlan> {
+  const tokenEndpoint = endpointUrl(ctx.issuer, ENDPOINTS.token)
+  const uris = dpop.requestUrl === undefined ? [tokenEndpoint] : [tokenEndpoint, dpop.requestUrl]
+  const boundTo = plan.grant === 'refresh_token' ? plan.family.jkt : undefined
+  const proof = await checkTokenRequestProof(ctx.dpop, plan.client, dpop.proof, uris, boundTo)
+  if (proof === undefined) return plan
+  await proof.claim()
+  return { ...plan, jkt: proof.jkt }
 }
 
 async function validateCode(
@@ -211,22 +254,27 @@ export async function executeTokenRequest(
     case 'refresh_token':
       return rotateRefresh(ctx, plan)
     case 'client_credentials': {
-      const { client, scope, aud } = plan
+      const { client, scope, aud, jkt } = plan
       const access = await ctx.signer.accessToken({
         sub: client.id,
         clientId: client.id,
         scope,
         aud,
+        jkt,
       })
       return {
         access_token: access.token,
-        token_type: 'Bearer',
+        token_type: tokenType(jkt),
         expires_in: access.expiresIn,
         scope,
       }
     }
   }
 }
+
+/** RFC 9449 §5: a bound access token is of type DPoP. */
+const tokenType = (jkt: string | undefined): TokenResponse['token_type'] =>
+  jkt === undefined ? 'Bearer' : 'DPoP'
 
 async function revokeRedemption(
   ctx: OAuthContext,
@@ -242,7 +290,7 @@ async function redeemCode(
   ctx: OAuthContext,
   plan: Extract<TokenPlan, { grant: 'authorization_code' }>,
 ): Promise<TokenResponse> {
-  const { client, record, aud } = plan
+  const { client, record, aud, jkt } = plan
   const withRefresh = client.grantTypes.includes('refresh_token')
   const familyId = withRefresh ? randomToken(16) : undefined
   const jti = randomToken(16)
@@ -265,18 +313,26 @@ async function redeemCode(
     authTime: record.authTime,
   }
   let refreshToken: string | undefined
+  // RFC 9449 §5: a public client's refresh token is bound to the proof key; a confidential client's
+  // is not (its refreshes are authenticated already).
+  const familyJkt = client.type === 'public' ? jkt : undefined
   if (familyId !== undefined)
-    refreshToken = (await ctx.refreshTokens.startFamily(grant, familyId)).token
+    refreshToken = (
+      await ctx.refreshTokens.startFamily(
+        familyJkt === undefined ? grant : { ...grant, jkt: familyJkt },
+        familyId,
+      )
+    ).token
   // Linked before anything is returned, so ending the session from now on revokes the family and
   // tells this client over the back channel.
   if (!(await ctx.sessions.link(record.sid, { clientId: client.id, familyId }))) {
     if (familyId !== undefined) await ctx.refreshTokens.revokeFamily(familyId)
     throw usedCode()
   }
-  const access = await ctx.signer.accessToken({ ...grant, jti })
+  const access = await ctx.signer.accessToken({ ...grant, jti, jkt })
   const response: TokenResponse = {
     access_token: access.token,
-    token_type: 'Bearer',
+    token_type: tokenType(jkt),
     expires_in: access.expiresIn,
     scope: record.scope,
   }
@@ -301,7 +357,7 @@ async function rotateRefresh(
   ctx: OAuthContext,
   plan: Extract<TokenPlan, { grant: 'refresh_token' }>,
 ): Promise<TokenResponse> {
-  const { client, scope, aud } = plan
+  const { client, scope, aud, jkt } = plan
   const { token, familyId, family } = await ctx.refreshTokens.rotate(
     plan.presented,
     client.id,
@@ -314,11 +370,12 @@ async function rotateRefresh(
     aud,
     sid: family.sid,
     authTime: family.authTime,
+    jkt,
   })
   await ctx.refreshTokens.recordAccessToken(familyId, access.jti, access.exp)
   return {
     access_token: access.token,
-    token_type: 'Bearer',
+    token_type: tokenType(jkt),
     expires_in: access.expiresIn,
     scope,
     refresh_token: token,

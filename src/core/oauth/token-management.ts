@@ -79,7 +79,9 @@ export async function introspectToken(
   if (!claims) return { active: false }
   return {
     active: true,
-    token_type: 'Bearer',
+    // RFC 9449 §6.2: a bound token is of type DPoP and its `cnf` says to which key.
+    token_type: claims['cnf'] === undefined ? 'Bearer' : 'DPoP',
+    ...(claims['cnf'] === undefined ? {} : { cnf: claims['cnf'] }),
     scope: claims['scope'],
     client_id: claims['client_id'],
     sub: claims.sub,

@@ -1,9 +1,13 @@
 /**
- * The UserInfo endpoint (OIDC Core §5.3): a bearer access token we issued, carrying `openid`, yields
- * `sub` plus the user's claims the granted scopes cover (OIDC Core §5.4). Errors per RFC 6750 §3.1.
+ * The UserInfo endpoint (OIDC Core §5.3): an access token we issued, carrying `openid`, yields `sub`
+ * plus the user's claims the granted scopes cover (OIDC Core §5.4). Errors per RFC 6750 §3.1. A
+ * DPoP-bound token must come with the DPoP scheme and its proof (RFC 9449 §7.1); as a bearer token it
+ * is refused (§7.2), so a copied token does not read the user's profile either.
  *
  * @example const body = await userInfo(oauth, bearerToken) // { sub, name, email, ... }
  */
+import { checkBoundProof, refuseBoundBearer, type DpopTarget } from '../dpop-binding.ts'
+import type { AccessTokenClaims } from '../types.ts'
 import type { OAuthContext } from './context.ts'
 import { OAuthError } from './errors.ts'
 import { verifyOwnAccessToken } from './own-tokens.ts'
@@ -32,15 +36,28 @@ export const SCOPE_CLAIMS: Record<string, readonly string[]> = {
   address: ['address'],
 }
 
+/** A DPoP-scheme request: its headers (the proof) and what the proof must name. */
+export interface UserInfoDpop {
+  headers: Headers
+  target: DpopTarget
+}
+
 export async function userInfo(
   ctx: OAuthContext,
   token: string | undefined,
+  dpop?: UserInfoDpop,
 ): Promise<Record<string, unknown>> {
   if (token === undefined)
     throw new OAuthError('invalid_token', 'A bearer access token is required.')
   const claims = await verifyOwnAccessToken(ctx, token)
   if (!claims || typeof claims.sub !== 'string')
     throw new OAuthError('invalid_token', 'The access token is invalid, expired or revoked.')
+  const typed = claims as AccessTokenClaims
+  if (dpop === undefined) refuseBoundBearer(typed)
+  else {
+    const proof = await checkBoundProof(ctx.dpop.checker, dpop.headers, dpop.target, token, typed)
+    await ctx.dpop.replay.claim(proof.jkt, proof.jti)
+  }
   const scope = typeof claims['scope'] === 'string' ? claims['scope'] : ''
   if (!hasScope(scope, 'openid'))
     throw new OAuthError('insufficient_scope', 'The access token lacks the openid scope.')

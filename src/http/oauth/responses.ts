@@ -30,7 +30,7 @@ export function corsHeaders(
   headers.append('Vary', 'Origin')
   if (origin !== null && oauth.clients.isAllowedOrigin(origin)) {
     headers.set('Access-Control-Allow-Origin', origin)
-    headers.set('Access-Control-Expose-Headers', 'WWW-Authenticate')
+    headers.set('Access-Control-Expose-Headers', 'WWW-Authenticate, DPoP-Nonce')
   }
   return headers
 }

@@ -6,7 +6,7 @@
  */
 import { Hono, type Context } from 'hono'
 import { AuthError } from '../../core/errors.ts'
-import { ENDPOINTS } from '../../core/oauth/endpoints.ts'
+import { ENDPOINTS, endpointUrl } from '../../core/oauth/endpoints.ts'
 import { OAuthError } from '../../core/oauth/errors.ts'
 import { exchangeToken } from '../../core/oauth/token-endpoint.ts'
 import { introspectToken, revokeToken } from '../../core/oauth/token-management.ts'
@@ -19,7 +19,11 @@ import { readForm } from './form.ts'
 import { errorFormat } from '../error-response.ts'
 import { corsHeaders, jsonResponse, noStore, preflightResponse } from './responses.ts'
 
-type ClientHandler = (form: URLSearchParams, client: ClientConfig) => Promise<Response>
+type ClientHandler = (
+  form: URLSearchParams,
+  client: ClientConfig,
+  request: Request,
+) => Promise<Response>
 
 /**
  * CORS on a successful answer is per client: the page's origin must be one the authenticated client
@@ -30,7 +34,7 @@ function clientCorsHeaders(client: ClientConfig, request: Request, headers: Head
   headers.append('Vary', 'Origin')
   if (origin !== null && client.allowedOrigins.includes(origin)) {
     headers.set('Access-Control-Allow-Origin', origin)
-    headers.set('Access-Control-Expose-Headers', 'WWW-Authenticate')
+    headers.set('Access-Control-Expose-Headers', 'WWW-Authenticate, DPoP-Nonce')
   }
 }
 
@@ -55,15 +59,18 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
       const request = c.req.raw
       const form = await readForm(request)
       const client = await oauth.clients.authenticate(clientCredentialsFrom(request.headers, form))
-      const response = await handle(form, client)
+      const response = await handle(form, client, request)
       clientCorsHeaders(client, request, response.headers)
       return response
     }
 
   app.post(
     `${base}${ENDPOINTS.token}`,
-    withClient(async (form, client) => {
-      const response = jsonResponse(await exchangeToken(oauth, form, client), 200)
+    withClient(async (form, client, request) => {
+      const dpop = { proof: request.headers.get('DPoP'), requestUrl: request.url }
+      const response = jsonResponse(await exchangeToken(oauth, form, client, dpop), 200)
+      // RFC 9449 §8.2: a fresh nonce with every answer, so the next request has one ready.
+      if (client.dpopNonce) response.headers.set('DPoP-Nonce', await oauth.dpop.nonces.current())
       deps.metrics?.tokenIssued(form.get('grant_type') ?? 'unknown')
       return response
     }),
@@ -95,10 +102,21 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
     const authorization = request.headers.get('authorization') ?? ''
     // RFC 6750 §3.1: a request without a token gets a bare challenge, no error code.
     if (authorization === '') throw new AuthError('token_missing', 'A bearer token is required.')
-    const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(authorization)
+    const match = /^(Bearer|DPoP) +([A-Za-z0-9._~+/-]+=*) *$/i.exec(authorization)
     if (!match) throw new OAuthError('invalid_request', 'The Authorization header is malformed.')
+    // RFC 9449 §7.1: the proof names this endpoint as discovery publishes it, or as it was reached.
+    const dpop =
+      match[1]!.toLowerCase() === 'dpop'
+        ? {
+            headers: request.headers,
+            target: {
+              method: request.method,
+              uris: [endpointUrl(oauth.issuer, ENDPOINTS.userinfo), request.url],
+            },
+          }
+        : undefined
     return jsonResponse(
-      await userInfo(oauth, match[1]),
+      await userInfo(oauth, match[2], dpop),
       200,
       corsHeaders(oauth, request, noStore()),
     )

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from 'vitest'
 import { createUpstashStore } from '../../../src/store/upstash.ts'
+import { defineDpopReplayContract } from '../../support/dpop-replay.case.ts'
 import { deleteKeysUnder, useRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
 import { defineStoreContract } from '../../support/store.case.ts'
 import { defineScheduleContract } from '../../support/store-schedule.case.ts'
@@ -22,3 +23,4 @@ const fresh = () => {
 }
 defineStoreContract('upstash over real Redis', fresh)
 defineScheduleContract('upstash over real Redis', fresh)
+defineDpopReplayContract('upstash over real Redis', fresh)

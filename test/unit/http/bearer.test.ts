@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { AuthError } from '../../../src/core/errors.ts'
-import { MAX_FORM_BODY_BYTES, extractBearerToken } from '../../../src/http/bearer.ts'
+import { MAX_FORM_BODY_BYTES, extractAccessToken } from '../../../src/http/bearer.ts'
 
 const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln'
 
 async function codeOf(request: Request, allowFormBody = true): Promise<string> {
   try {
-    await extractBearerToken(request, { allowFormBody })
+    await extractAccessToken(request, { allowFormBody })
   } catch (err) {
     if (err instanceof AuthError) return err.code
     throw err
@@ -21,18 +21,33 @@ const form = (body: BodyInit, headers: Record<string, string> = {}) =>
     body,
   })
 
-describe('extractBearerToken', () => {
+describe('extractAccessToken', () => {
   it('takes the token from the header, scheme case-insensitive (RFC 7235 §2.1)', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
       const req = new Request('http://x/', { headers: { Authorization: `${scheme}  ${TOKEN}` } })
-      expect(await extractBearerToken(req, { allowFormBody: false })).toBe(TOKEN)
+      expect(await extractAccessToken(req, { allowFormBody: false })).toEqual({
+        token: TOKEN,
+        scheme: 'Bearer',
+      })
+    }
+  })
+
+  it('takes a DPoP-scheme token and says so (RFC 9449 §7.1)', async () => {
+    for (const scheme of ['DPoP', 'dpop']) {
+      const req = new Request('http://x/', { headers: { Authorization: `${scheme} ${TOKEN}` } })
+      expect(await extractAccessToken(req, { allowFormBody: false })).toEqual({
+        token: TOKEN,
+        scheme: 'DPoP',
+      })
     }
   })
 
   it('classifies each shape of header', async () => {
     const cases: [string, string][] = [
       ['Basic dXNlcjpwYXNz', 'token_missing'],
-      ['DPoP abc', 'token_missing'],
+      ['Negotiate abc', 'token_missing'],
+      ['DPoP', 'request_malformed'],
+      [`DPoP ${TOKEN} ${TOKEN}`, 'request_malformed'],
       ['Bearer', 'request_malformed'],
       ['Bearer ', 'request_malformed'],
       [`Bearer ${TOKEN} ${TOKEN}`, 'request_malformed'],

@@ -1,19 +1,27 @@
 /**
  * /token validates everything before it changes anything (issue 21): a refused request leaves every
- * code and refresh token as it was. The property: any refused request, followed by the corrected
+ * code and refresh token as it was, and so does a refused DPoP proof (issue 18). The property: any refused request, followed by the corrected
  * one, behaves as if the refused one never happened — checked against a twin run that never sent it.
  */
 import fc from 'fast-check'
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import {
+  generateProofKey,
+  makeProof,
+  unsecuredProof,
+  type ProofKey,
+} from '../../support/dpop-proofs.ts'
+import {
   API,
+  ISSUER,
   SERVICE_SECRET,
   SPA_REDIRECT,
   basic,
   createHarness,
   obtainCode,
   postForm,
+  testConfig,
   type Harness,
 } from './support.ts'
 
@@ -227,4 +235,207 @@ describe('property: a refused /token request changes nothing', () => {
       { numRuns: 40 },
     )
   }, 120_000) // 80 sign-ins: a generous bound for a busy machine, not a speed check
+})
+
+// ---- DPoP (issue 18): a refused proof spends no code and rotates no refresh token -------------
+
+const TOKEN_URL = `${ISSUER}/token`
+
+const proofFor = (
+  h: Harness,
+  key: ProofKey,
+  extra: Partial<Parameters<typeof makeProof>[1]> = {},
+) => makeProof(key, { htm: 'POST', htu: TOKEN_URL, iat: Math.floor(h.now() / 1000), ...extra })
+
+/** One way to spoil the DPoP side of an otherwise valid request: the headers sent instead. */
+interface DpopSpoiler {
+  name: string
+  headers(h: Harness, key: ProofKey): Promise<Form>
+}
+
+const DPOP_SPOILERS: DpopSpoiler[] = [
+  { name: 'no proof', headers: async () => ({}) },
+  {
+    name: 'wrong htu',
+    headers: async (h, key) => ({ DPoP: await proofFor(h, key, { htu: `${ISSUER}/revoke` }) }),
+  },
+  {
+    name: 'wrong htm',
+    headers: async (h, key) => ({ DPoP: await proofFor(h, key, { htm: 'GET' }) }),
+  },
+  {
+    name: 'stale iat',
+    headers: async (h, key) => ({
+      DPoP: await proofFor(h, key, { iat: Math.floor(h.now() / 1000) - 120 }),
+    }),
+  },
+  {
+    name: 'future iat',
+    headers: async (h, key) => ({
+      DPoP: await proofFor(h, key, { iat: Math.floor(h.now() / 1000) + 60 }),
+    }),
+  },
+  {
+    name: 'alg none',
+    headers: async (h, key) => ({
+      DPoP: await unsecuredProof(key, {
+        htm: 'POST',
+        htu: TOKEN_URL,
+        iat: Math.floor(h.now() / 1000),
+      }),
+    }),
+  },
+  {
+    name: 'private key in the header',
+    headers: async (h, key) => ({
+      DPoP: await makeProof(
+        key,
+        { htm: 'POST', htu: TOKEN_URL, iat: Math.floor(h.now() / 1000) },
+        { header: { jwk: key.privateJwk } },
+      ),
+    }),
+  },
+  {
+    name: 'signed by another key',
+    headers: async (h, key) => ({
+      DPoP: await makeProof(
+        key,
+        { htm: 'POST', htu: TOKEN_URL, iat: Math.floor(h.now() / 1000) },
+        { signWith: (await generateProofKey()).privateKey },
+      ),
+    }),
+  },
+  {
+    name: 'a proof already used',
+    headers: async (h, key) => {
+      const jti = crypto.randomUUID()
+      await h.oauth.dpop.replay.claim(key.jkt, jti)
+      return { DPoP: await proofFor(h, key, { jti }) }
+    },
+  },
+]
+
+// Another key is a valid proof for a code exchange; only a bound refresh token refuses it.
+const BOUND_REFRESH_SPOILERS: DpopSpoiler[] = [
+  {
+    name: 'a proof by another key',
+    headers: async (h) => ({ DPoP: await proofFor(h, await generateProofKey()) }),
+  },
+]
+
+/** What a DPoP client can observe: as `observe`, plus the token type and binding. */
+async function observeDpop(h: Harness, response: Response, key: ProofKey): Promise<unknown> {
+  const body = (await response.json()) as Record<string, unknown>
+  if (response.status !== 200) return { status: response.status, error: body['error'] }
+  const claims = decodeJwt(body['access_token'] as string)
+  const next =
+    typeof body['refresh_token'] === 'string'
+      ? (
+          await refresh(
+            h,
+            body['refresh_token'],
+            { client_id: 'spa' },
+            { DPoP: await proofFor(h, key) },
+          )
+        ).status
+      : undefined
+  return {
+    status: 200,
+    tokenType: body['token_type'],
+    bound: (claims['cnf'] as { jkt?: string } | undefined)?.jkt === key.jkt,
+    scope: body['scope'],
+    refreshAfter: next,
+  }
+}
+
+async function dpopRefusalChangesNothing(
+  validRequest: (h: Harness, key: ProofKey) => Promise<Form>,
+  spoiler: DpopSpoiler,
+  wait: number,
+): Promise<void> {
+  const twins = await Promise.all([dpopHarness(), dpopHarness()])
+  const results = []
+  for (const [i, h] of twins.entries()) {
+    const key = await generateProofKey()
+    const valid = await validRequest(h, key)
+    if (i === 0) {
+      const refused = await send(h, valid, await spoiler.headers(h, key))
+      expect(refused.status, spoiler.name).toBeGreaterThanOrEqual(400)
+      expect(refused.status, spoiler.name).toBeLessThan(500)
+    }
+    h.advance(wait)
+    results.push(await observeDpop(h, await send(h, valid, { DPoP: await proofFor(h, key) }), key))
+  }
+  expect(results[0], spoiler.name).toEqual(results[1])
+  expect(results[0]).toMatchObject({
+    status: 200,
+    tokenType: 'DPoP',
+    bound: true,
+    refreshAfter: 200,
+  })
+}
+
+/** The SPA client with `requireDpop`, so a missing proof is a refusal on every grant. */
+async function dpopHarness(): Promise<Harness> {
+  const base = await testConfig()
+  const clients = (base.clients ?? []).map((c) =>
+    c.id === 'spa' ? { ...c, requireDpop: true } : c,
+  )
+  return createHarness({ config: { clients } })
+}
+
+describe('property: a refused DPoP /token request changes nothing', () => {
+  it('DPoP refresh_token grant (refresh token bound to the key)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...DPOP_SPOILERS, ...BOUND_REFRESH_SPOILERS),
+        fc.integer({ min: 0, max: 50_000 }),
+        (spoiler, wait) =>
+          dpopRefusalChangesNothing(
+            async (h, key) => {
+              const { code, verifier } = await obtainCode(h, { scope: 'openid read' })
+              const form = {
+                grant_type: 'authorization_code',
+                code,
+                redirect_uri: SPA_REDIRECT,
+                client_id: 'spa',
+                code_verifier: verifier,
+              }
+              const issued = await send(h, form, { DPoP: await proofFor(h, key) })
+              expect(issued.status).toBe(200)
+              const { refresh_token } = (await issued.json()) as { refresh_token: string }
+              return { grant_type: 'refresh_token', refresh_token, client_id: 'spa' }
+            },
+            spoiler,
+            wait,
+          ),
+      ),
+      { numRuns: 30 },
+    )
+  }, 120_000) // 60 sign-ins: a generous bound for a busy machine, not a speed check
+
+  it('DPoP authorization_code grant', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...DPOP_SPOILERS),
+        fc.integer({ min: 0, max: 30_000 }),
+        (spoiler, wait) =>
+          dpopRefusalChangesNothing(
+            async (h) => {
+              const { code, verifier } = await obtainCode(h, { scope: 'openid read' })
+              return {
+                grant_type: 'authorization_code',
+                code,
+                redirect_uri: SPA_REDIRECT,
+                client_id: 'spa',
+                code_verifier: verifier,
+              }
+            },
+            spoiler,
+            wait,
+          ),
+      ),
+      { numRuns: 30 },
+    )
+  }, 120_000) // 60 sign-ins: a generous bound for a busy machine, not a speed check
 })
