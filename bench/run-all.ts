@@ -30,6 +30,7 @@ const BENCHES: Bench[] = [
   { name: 'revocation', script: 'bench:revocation', file: 'revocation.bench.ts' },
   { name: 'http', script: 'bench:http', file: 'http.bench.ts' },
   { name: 'login', script: 'bench:login', file: 'login-timing.bench.ts' },
+  { name: 'dpop', script: 'bench:dpop', file: 'dpop.bench.ts' },
 ]
 
 const ROOT = new URL('..', import.meta.url)

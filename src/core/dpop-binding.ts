@@ -4,7 +4,7 @@
  * bearer token (§7.2). Used by the edge (`/verify`, the gateway, `requireAuth`, through
  * src/http/authenticate.ts) and by the origin's `/userinfo`.
  */
-import type { DpopProof, DpopProofChecker } from './dpop.ts'
+import { accessTokenHash, type DpopProof, type DpopProofChecker } from './dpop.ts'
 import { AuthError } from './errors.ts'
 import type { AccessTokenClaims } from './types.ts'
 
@@ -67,6 +67,22 @@ export function refuseBoundBearer(claims: AccessTokenClaims): void {
 }
 
 /**
+ * `ath` of a token already verified, kept with its claims: an L1 hit hands back the same frozen
+ * claims object for the same token, so the SHA-256 (the largest cost of a proof check after the
+ * signature, ~18 µs through WebCrypto on Node) is paid once per cached token. The token text is
+ * compared too, so a hash is only ever reused for the very string it was computed from.
+ */
+const hashes = new WeakMap<object, { token: string; ath: string }>()
+
+async function athOf(token: string, claims: AccessTokenClaims): Promise<string> {
+  const known = hashes.get(claims)
+  if (known !== undefined && known.token === token) return known.ath
+  const ath = await accessTokenHash(token)
+  if (Object.isFrozen(claims)) hashes.set(claims, { token, ath })
+  return ath
+}
+
+/**
  * Checks the proof of a DPoP-scheme request for a verified token's `claims`: the proof itself with
  * `ath` for `token`, and its key against the token's `cnf.jkt`. Throws `AuthError`s with the DPoP
  * challenge. The replay check is the caller's last step (`replay.claim`), so a request refused for
@@ -90,6 +106,7 @@ export async function checkBoundProof(
     method: target.method,
     uris: target.uris,
     accessToken: token,
+    accessTokenHash: await athOf(token, claims),
   })
   // RFC 9449 §4.3 step 12 / §7.1 ("invalid_token" for a key binding that does not hold).
   if (checked.jkt !== jkt)

@@ -72,6 +72,8 @@ export interface DpopRequest {
   uris: readonly string[]
   /** The access token presented with the proof (RFC 9449 §7.1): its hash must be the proof's `ath`. */
   accessToken?: string
+  /** `accessTokenHash(accessToken)`, when the caller has it already (it is not recomputed). */
+  accessTokenHash?: string
   /** When set, the proof must carry a `nonce` this accepts (RFC 9449 §8, §9). */
   nonce?: (value: string) => boolean | Promise<boolean>
 }
@@ -242,7 +244,8 @@ export function createDpopProofChecker(options: DpopProofCheckerOptions = {}): D
     // Step 12 (§7.1): bound to the access token presented with it.
     if (request.accessToken !== undefined) {
       if (typeof payload.ath !== 'string') throw invalidProof('the proof "ath" is missing')
-      if (payload.ath !== (await accessTokenHash(request.accessToken)))
+      const expected = request.accessTokenHash ?? (await accessTokenHash(request.accessToken))
+      if (payload.ath !== expected)
         throw invalidProof('the proof "ath" does not match the access token')
     }
     return { jkt, jti, iat, alg }
