@@ -13,6 +13,8 @@ interface SpaConfig {
   redirectUri: string
   postLogoutRedirectUri: string
   apiUrl: string
+  /** DPoP-bound tokens (the default when the issuer supports them); false for bearer tokens. */
+  dpop?: boolean
 }
 
 const byId = <T extends HTMLElement>(id: string): T => {
@@ -60,6 +62,7 @@ const auth = createGatehouseClient({
   clientId: config.clientId,
   redirectUri: config.redirectUri,
   postLogoutRedirectUri: config.postLogoutRedirectUri,
+  ...(config.dpop === undefined ? {} : { dpop: config.dpop }),
 })
 auth.subscribe(render)
 

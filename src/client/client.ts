@@ -29,6 +29,8 @@
  * const orders = await auth.fetch('https://api.example.com/api/orders')
  */
 import * as oauth from 'oauth4webapi'
+import { createClientDpop } from './dpop.ts'
+import { indexedDbKeyStore, memoryKeyStore } from './dpop-key.ts'
 import { browserEnvironment, type ClientEnvironment } from './environment.ts'
 import { GatehouseClientError, knownOAuthError } from './errors.ts'
 import { isLocalPath, pendingStore } from './pending.ts'
@@ -51,6 +53,12 @@ export interface GatehouseClientOptions {
   refreshBeforeExpirySeconds?: number
   /** How long a reloaded tab waits for another tab to share its tokens. Default 1,000 ms. */
   peerTimeoutMs?: number
+  /**
+   * Sender-constrained tokens (RFC 9449): a non-extractable key in IndexedDB signs a proof for every
+   * token request and API call, so a token copied out of the page is useless elsewhere. Used when the
+   * issuer supports it. Default true.
+   */
+  dpop?: boolean
   /** Replaces parts of the browser (tests). */
   environment?: Partial<ClientEnvironment>
 }
@@ -77,7 +85,10 @@ export interface GatehouseClient {
   login(options?: { returnTo?: string; prompt?: 'login' | 'none' }): Promise<void>
   /** A valid access token, refreshed first when it is about to expire; undefined when signed out. */
   getAccessToken(): Promise<string | undefined>
-  /** `fetch` with the bearer token; on a 401 `invalid_token` it refreshes once and retries. */
+  /**
+   * `fetch` with the access token (and a DPoP proof for a DPoP-bound one); on a 401 `invalid_token`
+   * it refreshes once and retries.
+   */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>
   /** Refreshes now (coordinated across tabs). False when there is nothing to refresh with. */
   refresh(): Promise<boolean>
@@ -114,6 +125,20 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     ...(insecure ? { [oauth.allowInsecureRequests]: true } : {}),
   }
   const pending = pendingStore(env.storage, options.clientId, () => env.now())
+  // Without IndexedDB each tab would hold its own key and could not use the others' tokens: no DPoP.
+  const dpopKeys =
+    env.dpopKeys ?? (globalThis.indexedDB === undefined ? undefined : indexedDbKeyStore())
+  const dpop = createClientDpop({
+    client,
+    fetch: (input, init) => env.fetch(input, init),
+    keys: dpopKeys ?? memoryKeyStore(),
+    keyName: `${issuerUrl.href}|${options.clientId}`,
+    // RFC 9449 §5.1: the issuer lists the proof algorithms it accepts; ours is ES256.
+    enabled: async () =>
+      options.dpop !== false &&
+      dpopKeys !== undefined &&
+      ((await server()).dpop_signing_alg_values_supported ?? []).includes('ES256'),
+  })
   const markerKey = `gatehouse:${options.clientId}:signed-in`
 
   let state: AuthState = { status: 'loading' }
@@ -284,19 +309,26 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       )
     }
     try {
-      const response = await oauth.authorizationCodeGrantRequest(
-        as,
-        client,
-        oauth.None(),
-        params,
-        options.redirectUri,
-        request.codeVerifier,
-        http,
+      // A refusal for want of a DPoP nonce spends no code (the issuer checks first), so retry it.
+      const result = await dpop.withNonceRetry(async () =>
+        oauth.processAuthorizationCodeResponse(
+          as,
+          client,
+          await oauth.authorizationCodeGrantRequest(
+            as,
+            client,
+            oauth.None(),
+            params,
+            options.redirectUri,
+            request.codeVerifier,
+            { ...http, ...(await dpop.options()) },
+          ),
+          {
+            expectedNonce: request.nonce,
+            requireIdToken: scope.split(' ').includes('openid'),
+          },
+        ),
       )
-      const result = await oauth.processAuthorizationCodeResponse(as, client, response, {
-        expectedNonce: request.nonce,
-        requireIdToken: scope.split(' ').includes('openid'),
-      })
       const set = tokenSetFrom(result, await profileOf(as, result), env.now())
       adopt(set)
       sync.announce(set)
@@ -316,7 +348,10 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     const idClaims = oauth.getValidatedIdTokenClaims(result)
     if (!idClaims || !as.userinfo_endpoint) return idClaims
     try {
-      const response = await oauth.userInfoRequest(as, client, result.access_token, http)
+      const bound = result.token_type === 'dpop' ? await dpop.options() : {}
+      const response = await dpop.withNonceRetry(() =>
+        oauth.userInfoRequest(as, client, result.access_token, { ...http, ...bound }),
+      )
       const info = await oauth.processUserInfoResponse(as, client, idClaims.sub, response)
       return { ...info, ...idClaims }
     } catch {
@@ -374,14 +409,16 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       const as = await server()
       let result: oauth.TokenEndpointResponse
       try {
-        const response = await oauth.refreshTokenGrantRequest(
-          as,
-          client,
-          oauth.None(),
-          refreshToken,
-          http,
+        result = await dpop.withNonceRetry(async () =>
+          oauth.processRefreshTokenResponse(
+            as,
+            client,
+            await oauth.refreshTokenGrantRequest(as, client, oauth.None(), refreshToken, {
+              ...http,
+              ...(await dpop.options()),
+            }),
+          ),
         )
-        result = await oauth.processRefreshTokenResponse(as, client, response)
       } catch (e) {
         if (e instanceof oauth.ResponseBodyError && e.error === 'invalid_grant') {
           // The family is gone (signed out elsewhere, revoked, expired): every tab is signed out.
@@ -419,9 +456,8 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     const send = async (): Promise<Response> => {
       const token = await getAccessToken()
       if (!token) throw new GatehouseClientError('login_required', 'Sign in first.')
-      const headers = new Headers(init.headers)
-      headers.set('Authorization', `Bearer ${token}`)
-      return env.fetch(input, { ...init, headers })
+      // A DPoP-bound token goes with a proof for exactly this request (RFC 9449 §7.1).
+      return dpop.resourceFetch(token, tokens?.tokenType ?? 'bearer', input, init)
     }
     const response = await send()
     // RFC 6750 §3.1: invalid_token means this token is no good (expired, revoked); a fresh one may be.
@@ -456,6 +492,8 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
         // Best effort: /logout below ends the session, which revokes its families too.
       }
     }
+    // The next sign-in binds its tokens to a new key.
+    await dpop.reset().catch(() => {})
     if (!as.end_session_endpoint) return
     const url = new URL(as.end_session_endpoint)
     url.searchParams.set('client_id', options.clientId)

@@ -17,6 +17,8 @@ export interface ChannelLike {
   onmessage: ((event: { data: unknown }) => void) | null
 }
 
+import type { DpopKeyStore } from './dpop-key.ts'
+
 /** The part of `Storage` we use, for the short-lived PKCE/state record and the signed-in marker. */
 export type StorageLike = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>
 
@@ -33,6 +35,10 @@ export interface ClientEnvironment {
   now(): number
   setTimeout(callback: () => void, ms: number): unknown
   clearTimeout(handle: unknown): void
+  /**
+   * Where the DPoP key lives (dpop-key.ts). Default: IndexedDB when the page has it, else memory.
+   */
+  dpopKeys?: DpopKeyStore
 }
 
 /**

@@ -7,6 +7,8 @@ import type { TokenEndpointResponse } from 'oauth4webapi'
 
 export interface TokenSet {
   accessToken: string
+  /** `dpop` for a token bound to the tab's DPoP key (RFC 9449 §5): API calls need a proof. */
+  tokenType?: 'dpop' | 'bearer'
   refreshToken?: string
   idToken?: string
   /** Milliseconds since the epoch when the access token expires (from `expires_in`). */
@@ -41,6 +43,7 @@ export function tokenSetFrom(
     obtainedAt: now,
     claims: claims ? { ...claims } : (previous?.claims ?? {}),
   }
+  set.tokenType = response.token_type === 'dpop' ? 'dpop' : 'bearer'
   const refreshToken = response.refresh_token ?? previous?.refreshToken
   const idToken = response.id_token ?? previous?.idToken
   const scope = response.scope ?? previous?.scope
@@ -62,6 +65,7 @@ export function isTokenSet(value: unknown): value is TokenSet {
     optionalString(s.refreshToken) &&
     optionalString(s.idToken) &&
     optionalString(s.scope) &&
+    (s.tokenType === undefined || s.tokenType === 'dpop' || s.tokenType === 'bearer') &&
     typeof s.expiresAt === 'number' &&
     typeof s.obtainedAt === 'number' &&
     typeof s.claims === 'object' &&

@@ -19,7 +19,7 @@ export interface CorsOptions {
   allowedOrigins: readonly string[]
   /** Methods announced on preflights. Default GET, HEAD, POST, PUT, PATCH, DELETE. */
   allowMethods?: readonly string[]
-  /** Request headers announced on preflights. Default Authorization, Content-Type. */
+  /** Request headers announced on preflights. Default Authorization, Content-Type, DPoP. */
   allowHeaders?: readonly string[]
   /** Response headers the page may read besides the CORS-safelisted ones. */
   exposeHeaders?: readonly string[]
@@ -28,8 +28,9 @@ export interface CorsOptions {
 }
 
 const DEFAULT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
-const DEFAULT_HEADERS = ['Authorization', 'Content-Type']
-const DEFAULT_EXPOSE = ['WWW-Authenticate', 'X-Request-Id']
+// DPoP: a browser sends the proof header on every call with a DPoP-bound token (RFC 9449 §7.1).
+const DEFAULT_HEADERS = ['Authorization', 'Content-Type', 'DPoP']
+const DEFAULT_EXPOSE = ['WWW-Authenticate', 'X-Request-Id', 'DPoP-Nonce']
 const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z|~]+$/
 
 const isOrigin = (value: string): boolean => {

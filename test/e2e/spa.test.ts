@@ -184,6 +184,12 @@ describe('example SPA in Chromium', () => {
 
   it('signs out: the hosted session ends and the old access token is refused', async () => {
     const page = await context.newPage()
+    // Bearer tokens here, so the test can present the copied token itself (test/e2e/dpop.test.ts
+    // shows that a DPoP-bound one is refused outside the page even before sign-out).
+    await page.route('**/config.json', async (route) => {
+      const config = (await (await route.fetch()).json()) as Record<string, unknown>
+      await route.fulfill({ json: { ...config, dpop: false } })
+    })
     await signIn(page, stack.urls.spa, demo())
     let bearer: string | undefined
     page.on('request', (r) => {

@@ -230,7 +230,7 @@ describe('refresh', () => {
 
 describe('fetch', () => {
   it('sends the bearer token and refreshes once on invalid_token', async () => {
-    const tab = track(await signedInTab(b))
+    const tab = track(await signedInTab(b, { dpop: false }))
     const first = await tab.client.getAccessToken()
     const seen: string[] = []
     b.api = async (request) => {

@@ -10,7 +10,12 @@ import type {
   LockManagerLike,
   StorageLike,
 } from '../../../src/client/index.ts'
-import { createGatehouseClient, type GatehouseClient } from '../../../src/client/index.ts'
+import { memoryKeyStore, type DpopKeyStore } from '../../../src/client/dpop-key.ts'
+import {
+  createGatehouseClient,
+  type GatehouseClient,
+  type GatehouseClientOptions,
+} from '../../../src/client/index.ts'
 import { Browser, ISSUER, SPA_LOGOUT, SPA_REDIRECT, USER, type Harness } from '../oauth/support.ts'
 
 /** Web Locks semantics that matter here: exclusive, FIFO per name, `query()` lists held locks. */
@@ -108,7 +113,12 @@ export interface Browserish {
   requests: { url: string; body: string }[]
   /** Answers requests to https://api.test (a resource server); the issuer is the real app. */
   api?: (request: Request) => Promise<Response>
-  openTab(storage?: ReturnType<typeof memoryStorage>): Tab
+  /** The origin's DPoP keys, shared by its tabs as IndexedDB is. */
+  dpopKeys: DpopKeyStore
+  openTab(
+    storage?: ReturnType<typeof memoryStorage>,
+    options?: Partial<GatehouseClientOptions>,
+  ): Tab
 }
 
 export function createBrowserish(h: Harness): Browserish {
@@ -116,13 +126,17 @@ export function createBrowserish(h: Harness): Browserish {
   const bus = sharedBus()
   const browser = new Browser(h.fetch)
   const requests: { url: string; body: string }[] = []
+  const dpopKeys = memoryKeyStore()
   const fetchIntoApp: typeof fetch = async (input, init) => {
     const request = new Request(input, init)
     if (request.url.startsWith('https://api.test/') && result.api) return result.api(request)
     requests.push({ url: request.url, body: await request.clone().text() })
     return h.fetch(request)
   }
-  const openTab = (storage = memoryStorage(), peerTimeoutMs = 10_000): Tab => {
+  const openTab = (
+    storage = memoryStorage(),
+    options: Partial<GatehouseClientOptions> = {},
+  ): Tab => {
     const navigations: string[] = []
     const replaced: string[] = []
     const timers: Tab['timers'] = []
@@ -134,6 +148,7 @@ export function createBrowserish(h: Harness): Browserish {
       navigate: (url) => void navigations.push(url),
       replaceUrl: (url) => void replaced.push(url),
       now: () => Date.now(),
+      dpopKeys,
       // Long timers (the refresh schedule) are recorded for the test to fire; short ones are real.
       setTimeout: (callback, ms) => {
         if (ms < 30_000) return setTimeout(callback, ms)
@@ -154,15 +169,22 @@ export function createBrowserish(h: Harness): Browserish {
       postLogoutRedirectUri: SPA_LOGOUT,
       scope: 'openid profile email read',
       // A live peer always answers: a generous wait, so a busy machine cannot make a tab give up.
-      peerTimeoutMs,
+      peerTimeoutMs: 10_000,
       environment,
+      ...options,
     })
-    // After a reload no peer is left to answer (the closed tab's lock may still be on its way out),
-    // so the wait for one can only expire: keep it short.
-    const reload = () => openTab(storage, 200)
-    return { client, storage, navigations, replaced, timers, reload }
+    return {
+      client,
+      storage,
+      navigations,
+      replaced,
+      timers,
+      // After a reload no peer is left to answer (the closed tab's lock may still be on its way out),
+      // so the wait for one can only expire: keep it short.
+      reload: () => openTab(storage, { ...options, peerTimeoutMs: 200 }),
+    }
   }
-  const result: Browserish = { locks, bus, browser, requests, openTab }
+  const result: Browserish = { locks, bus, browser, requests, dpopKeys, openTab }
   return result
 }
 
@@ -190,8 +212,11 @@ export async function followLogin(
 }
 
 /** A tab signed in through the whole front channel. */
-export async function signedInTab(b: Browserish): Promise<Tab> {
-  const tab = b.openTab()
+export async function signedInTab(
+  b: Browserish,
+  options: Partial<GatehouseClientOptions> = {},
+): Promise<Tab> {
+  const tab = b.openTab(undefined, options)
   await tab.client.start('https://app.test/')
   await tab.client.login()
   await tab.client.start(await followLogin(b, tab))
