@@ -13,7 +13,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, BrowserContext, Request as PageRequest } from 'playwright-core'
+import type { Browser, BrowserContext, Page, Request as PageRequest } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { freePort } from '../../scripts/dev-ports.ts'
 import { startChild, waitForHttp, type Child } from '../../scripts/dev-processes.ts'
@@ -127,7 +127,7 @@ interface Copied {
   proof: string
 }
 
-function copyApiCalls(page: import('playwright-core').Page): Copied[] {
+function copyApiCalls(page: Page): Copied[] {
   const copied: Copied[] = []
   page.on('request', (r: PageRequest) => {
     const headers = r.headers()
