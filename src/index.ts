@@ -9,6 +9,8 @@
 export { createApp } from './http/app.ts'
 export { requireAuth, authenticate } from './http/require-auth.ts'
 export type { RequireAuthOptions, RequireAuthEnv } from './http/require-auth.ts'
+export { createDpopGuard } from './http/dpop-guard.ts'
+export type { DpopGuard, DpopGuardOptions } from './http/dpop-guard.ts'
 export { buildVerifier } from './http/build-verifier.ts'
 export type { BuildVerifierOptions } from './http/build-verifier.ts'
 export { authErrorResponse, bearerChallenge } from './http/auth-response.ts'

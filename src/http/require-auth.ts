@@ -18,6 +18,7 @@ import { SCOPE_TOKEN } from './scopes.ts'
 import type { TokenVerifier } from './types.ts'
 
 export { authenticate } from './authenticate.ts'
+export { createDpopGuard, type DpopGuard, type DpopGuardOptions } from './dpop-guard.ts'
 
 interface CommonOptions {
   /** Every one of these must be in the token's `scope` claim, else 403 `insufficient_scope`. */
