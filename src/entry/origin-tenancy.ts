@@ -122,6 +122,7 @@ export async function createOriginTenancy(
       crypto: preferredOAuthCrypto(),
       logger,
       clientIp: clientIpBehind(config.trustedProxyHops),
+      dpop: verification.dpop,
       ...(options.metrics ? { metrics: options.metrics } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     }),

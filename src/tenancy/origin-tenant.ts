@@ -16,7 +16,12 @@
  */
 import type { Hono } from 'hono'
 import { GatehouseError } from '../core/errors.ts'
-import { createOAuthContext, type OAuthContext, type OAuthCrypto } from '../core/oauth/context.ts'
+import {
+  createOAuthContext,
+  type OAuthContext,
+  type OAuthContextOptions,
+  type OAuthCrypto,
+} from '../core/oauth/context.ts'
 import { discoveryMetadata } from '../core/oauth/discovery.ts'
 import { rotationPolicyOf } from '../core/oauth/jwks-publication.ts'
 import { createKeyLifecycle, type KeyLifecycle, type KeyLog } from '../core/oauth/key-lifecycle.ts'
@@ -65,6 +70,8 @@ export interface OriginTenantOptions {
   logger?: Logger
   metrics?: OAuthRouteDeps['metrics']
   clientIp?: OAuthRouteDeps['clientIp']
+  /** DPoP proof age and replay policy at the tenant's /token (GATEHOUSE_DPOP_*, docs/dpop.md). */
+  dpop?: OAuthContextOptions['dpop']
 }
 
 /**
@@ -139,6 +146,7 @@ export function originTenantBuilder(
       passwords,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.crypto ? { crypto: options.crypto } : {}),
+      ...(options.dpop ? { dpop: options.dpop } : {}),
     })
     // Reads the tenant's key set, creating its first key when it has none (under the lease).
     await keys.start()
