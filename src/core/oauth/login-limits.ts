@@ -39,9 +39,13 @@ export function createLoginLimiter(options: {
   const { store, clock } = options
   return {
     async hit(kind, id, { limit, windowSeconds }) {
-      const now = clock() / 1000
-      const index = Math.floor(now / windowSeconds)
-      const elapsed = now - index * windowSeconds
+      // Whole milliseconds throughout: the weights are ratios of integers, so "fits" and the wait
+      // are exact (floating weights put a refusal's wait a second late, or let an attempt through
+      // a hair early).
+      const window = windowSeconds * 1000
+      const nowMs = Math.floor(clock())
+      const index = Math.floor(nowMs / window)
+      const elapsed = nowMs - index * window
       const key = (i: number) => `${keys.rateLimit(kind, id)}:${i}`
       // Kept two windows: the next window weighs this one.
       const [current, previousText] = await Promise.all([
@@ -49,37 +53,38 @@ export function createLoginLimiter(options: {
         store.get(key(index - 1)),
       ])
       const previous = Number(previousText ?? 0) || 0
-      const estimate = previous * (1 - elapsed / windowSeconds) + current
-      if (estimate <= limit) return { allowed: true }
-      return {
-        allowed: false,
-        retryAfterSeconds: secondsUntilRoom({ limit, windowSeconds, elapsed, previous, current }),
-      }
+      // previous * (1 - elapsed / window) + current <= limit, multiplied through by window.
+      if (previous * (window - elapsed) + current * window <= limit * window)
+        return { allowed: true }
+      const waitMs = msUntilRoom({ limit, window, elapsed, previous, current })
+      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) }
     },
   }
 }
 
+const ceilDiv = (a: number, b: number): number => Math.ceil(a / b)
+
 /**
- * The shortest wait after which one more attempt fits: later in this window as the previous one's
- * weight fades, or in the next window as this one's does; at most two windows.
+ * The shortest wait (ms) after which one more attempt fits: later in this window as the previous
+ * one's weight fades, or in the next window as this one's does; at most two windows. The estimate
+ * never rises while no attempt is made, so every later moment fits too.
  */
-export function secondsUntilRoom(s: {
+export function msUntilRoom(s: {
   limit: number
-  windowSeconds: number
+  window: number
   elapsed: number
   previous: number
   current: number
 }): number {
-  const { limit, windowSeconds: w, elapsed, previous, current } = s
+  const { limit, window: w, elapsed, previous, current } = s
   const room = limit - 1 // the attempt we wait for counts too
   let wait = 2 * w - elapsed
-  // Same window: previous * (1 - (elapsed + d) / w) + current <= room.
+  // Same window: previous * (w - elapsed - d) <= (room - current) * w.
   if (current <= room && previous > 0) {
-    const d = w * (1 - (room - current) / previous) - elapsed
-    if (elapsed + Math.max(0, d) < w) wait = Math.min(wait, Math.max(0, d))
+    const d = Math.max(0, ceilDiv(previous * (w - elapsed) - (room - current) * w, previous))
+    if (elapsed + d < w) wait = Math.min(wait, d)
   }
-  // Next window: current * (1 - d' / w) <= room, with d' the time into it.
-  const into = current <= room ? 0 : w * (1 - room / current)
-  wait = Math.min(wait, w - elapsed + into)
-  return Math.max(1, Math.ceil(wait))
+  // Next window, d' into it: current * (w - d') <= room * w.
+  const into = current <= room ? 0 : ceilDiv((current - room) * w, current)
+  return Math.min(wait, w - elapsed + into)
 }
