@@ -52,6 +52,11 @@ export default tseslint.config(
     },
   },
   {
+    // Docs snippets (README, docs/) may import names to show them without using them.
+    files: ['docs/examples/**'],
+    rules: { '@typescript-eslint/no-unused-vars': 'off' },
+  },
+  {
     // core/ is runtime-free and depends on nothing of ours: no hono either.
     files: ['src/core/**/*.ts'],
     rules: {

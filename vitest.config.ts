@@ -22,6 +22,18 @@ export default defineConfig({
         },
       },
       {
+        // The published package as a user installs it: build, `npm pack`, unpack into a temp app,
+        // import with Node 22 and 20, type-check a consumer, bundle (test/package/packed-app.ts).
+        test: {
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          environment: 'node',
+          // Generous bounds only: tsc and npm pack on a busy 2-core machine.
+          testTimeout: 300_000,
+          hookTimeout: 400_000,
+        },
+      },
+      {
         // Real processes under faults (chaos: the Worker in workerd, the origin, redis) and fuzzing
         // of every endpoint; one file at a time since each starts its own stack. The soak is not
         // here: it measures throughput and memory, so it runs as `npm run test:soak`.

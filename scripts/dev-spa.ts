@@ -1,6 +1,6 @@
 /**
  * The example SPA for `npm run dev` and `npm run build:spa`: bundles examples/spa/main.ts with esbuild
- * (`gatehouse/client` resolves to src/client through the package's own `exports`) and serves it from a
+ * (`@gatehouse/auth/client` resolves to src/client through tsconfig.json `paths`) and serves it from a
  * small static server. The server also answers `/config.json` with the issuer, client id and API URL
  * of the running stack, so one bundle works on any ports.
  *

@@ -1,14 +1,22 @@
 /**
- * The public API of the `gatehouse` package: the app factory for both runtimes, the `requireAuth`
- * middleware for anyone's Hono app, and the verifier builder.
+ * `@gatehouse/auth`: the app factory for both runtimes (`createApp`), the `requireAuth` middleware,
+ * the verifier builder and the verification config parser. A Worker that only checks tokens imports
+ * `@gatehouse/auth/middleware` instead (a far smaller bundle); a browser app `@gatehouse/auth/client`.
  *
  * @example
- * import { requireAuth } from 'gatehouse'
- * app.use('/api/*', requireAuth({ issuer, audience, jwksUrl, scopes: ['read'] }))
+ * import { createApp, buildVerifier, silentLogger } from '@gatehouse/auth'
+ * const verifier = await buildVerifier({ issuer, audience, keySource: { kind: 'url', url: jwksUrl } })
+ * export default createApp({ role: 'edge', verifier, logger: silentLogger })
  */
 export { createApp } from './http/app.ts'
 export { requireAuth, authenticate } from './http/require-auth.ts'
-export type { RequireAuthOptions, RequireAuthEnv } from './http/require-auth.ts'
+export type {
+  RequireAuthEnv,
+  RequireAuthJwksOptions,
+  RequireAuthJwksUrlOptions,
+  RequireAuthOptions,
+  RequireAuthVerifierOptions,
+} from './http/require-auth.ts'
 export { createDpopGuard } from './http/dpop-guard.ts'
 export type { DpopGuard, DpopGuardOptions } from './http/dpop-guard.ts'
 export { buildVerifier } from './http/build-verifier.ts'

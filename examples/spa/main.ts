@@ -5,7 +5,7 @@
  *
  * The stack's URLs come from `/config.json`, served next to this bundle (scripts/dev-spa.ts).
  */
-import { createGatehouseClient, type AuthState } from 'gatehouse/client'
+import { createGatehouseClient, type AuthState } from '@gatehouse/auth/client'
 
 interface SpaConfig {
   issuer: string

@@ -1,7 +1,18 @@
 /**
- * `gatehouse clients add`: a client entry for the config's `clients` array, validated by the same
- * schema the origin uses. A confidential client gets a fresh 256-bit secret, printed once next to the
- * entry (the config keeps only its SHA-256).
+ * `gatehouse clients add`: one entry for the config's `clients` array, validated by the same schema
+ * the origin uses. The command prints exactly that entry on stdout, so it composes:
+ *
+ *   gatehouse clients add --id svc --type confidential --audience https://api.example.com \
+ *     > client.json   # and, for a confidential client, the secret once on stderr
+ *   jq --slurpfile c client.json '.clients += $c' config.json
+ *
+ * Every client gets at least one audience: its access tokens carry `aud` = that audience, which is
+ * what the edge and `/verify` check (`GATEHOUSE_AUDIENCE`). Without `--audience` the command takes
+ * `GATEHOUSE_AUDIENCE` from its environment, else refuses: a token whose `aud` is the issuer itself
+ * (the origin's fallback) is refused by every verifier of an API.
+ *
+ * A confidential client gets a fresh 256-bit secret; the entry keeps only its SHA-256. The secret is
+ * written once, to stderr or to `--secret-file` (created 0600, never overwritten), never to stdout.
  *
  * @example
  * gatehouse clients add --id spa --type public --redirect-uri https://app.example.com/callback \
@@ -14,9 +25,21 @@ import { oauthConfigSchema } from '../core/oauth/config.ts'
 import { randomToken } from '../core/oauth/crypto.ts'
 import { UsageError } from './keys.ts'
 
+export interface ClientsAddResult {
+  /** The entry for the config's `clients` array; what stdout shows. */
+  client: Record<string, unknown>
+  /** A confidential client's secret, to show once and never store in the config. */
+  clientSecret?: string
+  /** Where the secret goes: a file path, or undefined for stderr. */
+  secretFile?: string
+  /** Set when the audience came from GATEHOUSE_AUDIENCE rather than --audience. */
+  audienceFromEnv?: string
+}
+
 export async function clientsAdd(
   args: string[],
-): Promise<{ client: Record<string, unknown>; clientSecret?: string }> {
+  env: { GATEHOUSE_AUDIENCE?: string | undefined } = {},
+): Promise<ClientsAddResult> {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -31,10 +54,22 @@ export async function clientsAdd(
       scope: { type: 'string', multiple: true, default: [] },
       'default-scope': { type: 'string', multiple: true, default: [] },
       audience: { type: 'string', multiple: true, default: [] },
+      'secret-file': { type: 'string' },
     },
   })
   if (!values.id) throw new UsageError('--id is required')
+  if (values.type !== 'public' && values.type !== 'confidential')
+    throw new UsageError('--type must be public or confidential')
+  const envAudience = env.GATEHOUSE_AUDIENCE?.trim() || undefined
+  const audiences = values.audience.length > 0 ? values.audience : envAudience ? [envAudience] : []
+  if (audiences.length === 0)
+    throw new UsageError(
+      '--audience is required: the identifier of the API the tokens are for, the value its ' +
+        'verifiers check (GATEHOUSE_AUDIENCE); or set GATEHOUSE_AUDIENCE in the environment',
+    )
   const confidential = values.type === 'confidential'
+  if (!confidential && values['secret-file'] !== undefined)
+    throw new UsageError('--secret-file is for a confidential client (a public one has no secret)')
   const clientSecret = confidential ? randomToken(32) : undefined
   const grants =
     values.grant.length > 0
@@ -53,7 +88,7 @@ export async function clientsAdd(
     grantTypes: grants,
     scopes: values.scope,
     defaultScopes: values['default-scope'],
-    audiences: values.audience,
+    audiences,
   }
   // Same rules as at start-up, so a printed entry is one the origin accepts.
   const check = oauthConfigSchema.safeParse({ issuer: 'https://issuer.invalid', clients: [client] })
@@ -63,5 +98,10 @@ export async function clientsAdd(
     )
     throw new UsageError(`invalid client:\n  ${problems.join('\n  ')}`)
   }
-  return clientSecret ? { client, clientSecret } : { client }
+  return {
+    client,
+    ...(clientSecret ? { clientSecret } : {}),
+    ...(values['secret-file'] !== undefined ? { secretFile: values['secret-file'] } : {}),
+    ...(values.audience.length === 0 && envAudience ? { audienceFromEnv: envAudience } : {}),
+  }
 }

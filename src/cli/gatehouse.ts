@@ -1,43 +1,157 @@
+#!/usr/bin/env node
 /**
- * The `gatehouse` command. Each subcommand prints one JSON value to stdout, to merge into the config:
+ * The `gatehouse` command (the package's bin; in this repository `npm run gatehouse -- …`). Each
+ * command prints one JSON value on stdout — the entry to add to the origin's config, or the result —
+ * and nothing else there, so its output can be piped or redirected; notes and a confidential
+ * client's secret go to stderr. `--help` anywhere prints the usage on stdout and exits 0.
  *
- *   gatehouse keys generate [--alg ES256|ES384|EdDSA|RS256|PS256] [--status active|next] [--config FILE]
- *   gatehouse keys generate-kek [--kid KID]
- *   gatehouse keys list | rotate [--alg A] [--activate-in S] | retire KID [--force] | revoke KID
- *   gatehouse clients add --id ID [--type public|confidential] [--redirect-uri URI]... [--grant G]...
- *                         [--scope S]... [--audience URI]... [--origin ORIGIN]... [--post-logout-redirect-uri URI]...
- *   gatehouse users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]   (password on stdin)
- *   gatehouse users revoke SUB    (writes a per-subject not-before to L2; edges enforce it within 3 s)
- *   gatehouse config check [--env-file F] | --wrangler wrangler.toml [--env E] [--var N:V]... [--secret N]...
- *                                  (every problem on stderr, exit 1; config-check.ts)
- *   gatehouse tenants add|update|list|show|remove|export|delete|admin-secret   (tenants.ts)
+ * Exit codes: 0 ok (and `--help`), 1 the command failed, 2 usage error.
  *
- * Run with `node --experimental-strip-types src/cli/gatehouse.ts ...`. Exit codes: 0 ok, 2 usage.
+ * @example gatehouse clients add --id svc --type confidential --audience https://api.example.com > svc.json
  */
+import { writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
+import { unknownNameMessage } from '../core/did-you-mean.ts'
 import { createScryptHasher } from '../entry/password.ts'
 import { clientsAdd } from './clients.ts'
 import { configCheck, formatReport } from './config-check.ts'
 import { keysCommand, UsageError } from './keys.ts'
-import { usersAdd } from './users.ts'
 import { usersRevoke } from './revoke.ts'
-import { tenants, TENANTS_USAGE } from './tenants.ts'
+import { tenants } from './tenants.ts'
+import { usersAdd } from './users.ts'
 
-const USAGE = `usage:
-  gatehouse keys generate [--alg ES256] [--status active|next] [--config FILE]
-  gatehouse keys generate-kek [--kid KID]
-  gatehouse keys list                                   (the key set in L2; needs the origin's env)
-  gatehouse keys rotate [--alg ALG] [--activate-in SECONDS]
-  gatehouse keys retire KID [--force]
-  gatehouse keys revoke KID                             (compromise: out at once, edges refuse it)
-  gatehouse clients add --id ID [--type public|confidential] [--redirect-uri URI]... [--grant G]...
-                        [--scope S]... [--default-scope S]... [--audience URI]... [--origin ORIGIN]...
-                        [--post-logout-redirect-uri URI]... [--name NAME]
-  gatehouse users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]  (password on stdin)
-  gatehouse users revoke SUB   (every token and session of SUB; needs UPSTASH_REDIS_REST_URL/TOKEN)
-  gatehouse config check [--env-file FILE]   (the Node origin's environment and config files)
-  gatehouse config check --wrangler wrangler.toml [--env NAME] [--var NAME:VALUE]... [--secret NAME]...
-${TENANTS_USAGE}`
+/** What a command hands back: the JSON for stdout (if any), lines for stderr, the exit code (0). */
+interface CommandOutput {
+  stdout?: unknown
+  notes?: string[]
+  exitCode?: number
+}
+
+interface Command {
+  name: string
+  usage: string
+  summary: string
+  run(args: string[]): Promise<CommandOutput>
+}
+
+/** `keys <verb>` (keys.ts; the L2 verbs read the origin's environment, docs/keys.md). */
+const keys = (verb: string, options: string, summary: string): Command => ({
+  name: `keys ${verb}`,
+  usage: `keys ${verb}${options ? ` ${options}` : ''}`,
+  summary,
+  run: async (args) => ({ stdout: await keysCommand(verb, args, process.env) }),
+})
+
+/** `tenants <verb>` (tenants.ts, docs/tenancy.md; needs the origin's L2). */
+const tenant = (verb: string, options: string, summary: string): Command => ({
+  name: `tenants ${verb}`,
+  usage: `tenants ${verb}${options ? ` ${options}` : ''}`,
+  summary,
+  // undefined for `export`, which writes its own lines.
+  run: async (args) => ({ stdout: await tenants([verb, ...args], { env: process.env }) }),
+})
+
+const COMMANDS: Command[] = [
+  keys(
+    'generate',
+    '[--alg ES256|ES384|EdDSA|RS256|PS256] [--status active|next] [--config FILE]',
+    `A private signing JWK for the config's "keys" array (optional: the origins create the first key
+in L2). Active unless --config names a config that already has an active key (then next).`,
+  ),
+  keys(
+    'generate-kek',
+    '[--kid KID]',
+    'A key-encryption key for the keys file\'s "keyEncryptionKeys" (docs/keys.md).',
+  ),
+  keys(
+    'list',
+    '',
+    "The key set in L2, every key's status and times. Needs the origin's environment.",
+  ),
+  keys(
+    'rotate',
+    '[--alg ALG] [--activate-in SECONDS]',
+    "A new key signs after the lead (default: twice the verifiers' cache lifetime).",
+  ),
+  keys('retire', 'KID [--force]', 'Out of the JWKS; refused while its tokens can still be live.'),
+  keys('revoke', 'KID', 'A compromised key: out at once, every edge refuses its tokens.'),
+  {
+    name: 'clients add',
+    usage: `clients add --id ID --audience URI... [--type public|confidential] [--name NAME]
+      [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--origin ORIGIN]...
+      [--grant G]... [--scope S]... [--default-scope S]... [--secret-file PATH]`,
+    summary: `A client for the config's "clients" array. --audience is the API its tokens are for (the
+GATEHOUSE_AUDIENCE verifiers check); without it GATEHOUSE_AUDIENCE from the environment is used.
+A confidential client's secret is shown once on stderr, or written to --secret-file (mode 0600).`,
+    run: async (args) => {
+      const result = await clientsAdd(args, process.env)
+      const notes: string[] = []
+      if (result.audienceFromEnv !== undefined)
+        notes.push(`audience ${result.audienceFromEnv} (from GATEHOUSE_AUDIENCE)`)
+      if (result.clientSecret !== undefined && result.secretFile !== undefined) {
+        // 'wx': never overwrite an existing file (it may hold another client's secret).
+        await writeFile(result.secretFile, `${result.clientSecret}\n`, { flag: 'wx', mode: 0o600 })
+        notes.push(`client secret written to ${result.secretFile}; the config keeps only its hash`)
+      } else if (result.clientSecret !== undefined) {
+        notes.push(
+          'client secret (shown this once; the config keeps only its hash):',
+          result.clientSecret,
+        )
+      }
+      return { stdout: result.client, notes }
+    },
+  },
+  {
+    name: 'users add',
+    usage: 'users add --username NAME [--sub ID] [--name NAME] [--email EMAIL]',
+    summary: `A user for the config's "users" array. The password is read from stdin (first line), or
+prompted for without echo on a terminal; never from the command line.`,
+    run: async (args) => ({ stdout: await usersAdd(args, readPassword, createScryptHasher()) }),
+  },
+  {
+    name: 'config check',
+    usage: `config check [--env-file FILE]
+      config check --wrangler wrangler.toml [--env NAME] [--var NAME:VALUE]... [--secret NAME]...`,
+    summary: `Validates a configuration as the service will at start and prints every problem at once
+(names and rules, never values), exit 1 when there is one: the Node origin's environment and the
+files it names, or a Worker's [vars] / [env.NAME.vars] with the secrets that will be set.`,
+    run: async (args) => {
+      const report = await configCheck(args, process.env)
+      return {
+        notes: [formatReport(report)],
+        ...(report.ok ? { stdout: { ok: true, checked: report.checked } } : { exitCode: 1 }),
+      }
+    },
+  },
+  {
+    name: 'users revoke',
+    usage: 'users revoke SUB',
+    summary: `Ends every token and session of SUB at every edge within the revocation bound. Needs the
+origin's L2: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.`,
+    run: async (args) => ({ stdout: await usersRevoke(args, process.env) }),
+  },
+  tenant('add', 'FILE|-', 'Adds a tenant from its definition (JSON; see docs/tenancy.md).'),
+  tenant('update', 'FILE|-', "Replaces a tenant's definition."),
+  tenant('list', '', 'Every tenant.'),
+  tenant('show', 'ID', "One tenant's definition."),
+  tenant('remove', 'ID', 'Takes a tenant out of service (its data stays until `tenants delete`).'),
+  tenant('export', 'ID', 'Every key of the tenant, JSON lines on stdout.'),
+  tenant('delete', 'ID --yes', 'Erases every key of the tenant.'),
+  tenant('admin-secret', '', 'A new admin credential for the tenant admin API.'),
+]
+
+const NAMES = COMMANDS.map((c) => c.name)
+
+const indent = (text: string, by: string): string => text.replaceAll('\n', `\n${by}`)
+
+const USAGE = `usage: gatehouse <command> [options]
+
+${COMMANDS.map((c) => `  gatehouse ${indent(c.usage, '  ')}\n      ${indent(c.summary, '      ')}`).join('\n\n')}
+
+Each command prints one JSON value on stdout (docs/origin.md shows how to merge it into the
+config). gatehouse --help, gatehouse <command> --help: this text.`
+
+const commandUsage = (c: Command): string => `usage: gatehouse ${c.usage}\n\n${c.summary}\n`
 
 /** Reads one line from stdin; on a terminal, prompts on stderr and mutes the echo. */
 async function readPassword(): Promise<string> {
@@ -61,36 +175,40 @@ async function readPassword(): Promise<string> {
   }
 }
 
-async function main(argv: string[]): Promise<unknown> {
-  const [group, action, ...rest] = argv
-  if (group === 'config' && action === 'check') {
-    const report = await configCheck(rest, process.env)
-    if (!report.ok) {
-      console.error(formatReport(report))
-      process.exit(1)
-    }
-    console.error(formatReport(report))
-    return { ok: true, checked: report.checked }
+const wantsHelp = (argv: string[]): boolean =>
+  argv.some((a) => a === '--help' || a === '-h') || argv[0] === 'help'
+
+/** Runs argv; returns the exit code. */
+async function main(argv: string[]): Promise<number> {
+  const command = COMMANDS.find((c) => argv.slice(0, 2).join(' ') === c.name)
+  if (wantsHelp(argv)) {
+    process.stdout.write(command ? commandUsage(command) : `${USAGE}\n`)
+    return 0
   }
-  const keys = group === 'keys' ? keysCommand(action, rest, process.env) : undefined
-  if (keys) return keys
-  if (group === 'clients' && action === 'add') return clientsAdd(rest)
-  if (group === 'users' && action === 'add')
-    return usersAdd(rest, readPassword, createScryptHasher())
-  if (group === 'users' && action === 'revoke') return usersRevoke(rest, process.env)
-  if (group === 'tenants' && action !== undefined)
-    return tenants([action, ...rest], { env: process.env })
-  throw new UsageError(USAGE)
+  if (command === undefined) {
+    const given = argv.slice(0, 2).join(' ')
+    const problem = given
+      ? `"${given}" ${unknownNameMessage(given, NAMES, 'command')}`
+      : 'no command given'
+    process.stderr.write(`gatehouse: ${problem}\n\n${USAGE}\n`)
+    return 2
+  }
+  try {
+    const output = await command.run(argv.slice(2))
+    for (const note of output.notes ?? []) process.stderr.write(`${note}\n`)
+    if (output.stdout !== undefined)
+      process.stdout.write(`${JSON.stringify(output.stdout, null, 2)}\n`)
+    return output.exitCode ?? 0
+  } catch (e) {
+    const usage =
+      e instanceof UsageError ||
+      (e instanceof Error && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))
+    process.stderr.write(
+      `gatehouse ${command.name}: ${e instanceof Error ? e.message : String(e)}\n`,
+    )
+    if (usage) process.stderr.write(`\n${commandUsage(command)}`)
+    return usage ? 2 : 1
+  }
 }
 
-try {
-  const out = await main(process.argv.slice(2))
-  // undefined: the command printed its own output (tenants export).
-  if (out !== undefined) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
-} catch (e) {
-  const usage =
-    e instanceof UsageError ||
-    (e instanceof Error && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))
-  console.error(`gatehouse: ${e instanceof Error ? e.message : String(e)}`)
-  process.exit(usage ? 2 : 1)
-}
+process.exitCode = await main(process.argv.slice(2))

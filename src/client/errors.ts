@@ -3,6 +3,8 @@
  * never quote a token, a code or a verifier; an authorization server's `error` is passed through as
  * the code's detail only when it is one of the registered OAuth values.
  */
+import * as oauth from 'oauth4webapi'
+
 export type GatehouseClientErrorCode =
   /** The callback's `state` is not the one this tab sent (RFC 6749 §10.12, CSRF). */
   | 'state_mismatch'
@@ -52,3 +54,23 @@ const KNOWN_ERRORS = new Set([
 /** The server's error code if it is a registered one, else `unknown_error`. */
 export const knownOAuthError = (value: unknown): string =>
   typeof value === 'string' && KNOWN_ERRORS.has(value) ? value : 'unknown_error'
+
+/** Maps oauth4webapi and network failures to our errors, without their messages (may quote input). */
+export function asClientError(e: unknown): GatehouseClientError {
+  if (e instanceof GatehouseClientError) return e
+  if (e instanceof oauth.ResponseBodyError) {
+    const code = knownOAuthError(e.error)
+    return new GatehouseClientError(
+      'token_error',
+      `The issuer refused the request (${code}).`,
+      code,
+    )
+  }
+  if (e instanceof oauth.AuthorizationResponseError) {
+    const code = knownOAuthError(e.error)
+    return new GatehouseClientError('authorization_error', `The sign-in failed (${code}).`, code)
+  }
+  if (e instanceof oauth.OperationProcessingError)
+    return new GatehouseClientError('token_error', 'The issuer answered with an invalid response.')
+  return new GatehouseClientError('network_error', 'The issuer could not be reached.')
+}

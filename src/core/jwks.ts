@@ -7,7 +7,7 @@ import { AuthError } from './errors.ts'
 import { buildKeys, selectKey } from './key-selection.ts'
 import { SIGNING_ALGS } from './keys.ts'
 import { parseJsonObject } from './json.ts'
-import type { Clock, SigningAlg } from './types.ts'
+import type { Clock, PublicJwk, SigningAlg, WebCryptoKey } from './types.ts'
 import { HTTPS_EXCEPT_LOOPBACK, isHttpsOrLoopback } from './urls.ts'
 
 /** A public key bound to exactly one access-token algorithm. */
@@ -15,8 +15,8 @@ export interface VerificationKey {
   kid: string | undefined
   alg: SigningAlg
   /** Public members only, plus `kid`, `alg`, `use`. */
-  jwk: JsonWebKey
-  cryptoKey: CryptoKey
+  jwk: PublicJwk
+  cryptoKey: WebCryptoKey
 }
 
 /** Where verifiers get keys. `getKey` throws `AuthError` (`kid_unknown`, `alg_not_allowed`, `jwks_unavailable`). */

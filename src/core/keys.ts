@@ -12,7 +12,7 @@
  */
 import { decodeBase64Url } from './base64url.ts'
 import { hasRocaFingerprint } from './roca.ts'
-import type { SigningAlg } from './types.ts'
+import type { PublicJwk, SigningAlg, WebCryptoKey } from './types.ts'
 
 /** Every algorithm the JWS layer can verify. Access tokens use only `SigningAlg`. */
 export type JwsAlg =
@@ -26,8 +26,8 @@ export interface JwsKey {
   kid: string | undefined
   alg: JwsAlg
   /** The members needed to verify (no private members), plus `kid`, `alg`, `use`. */
-  jwk: JsonWebKey
-  cryptoKey: CryptoKey
+  jwk: PublicJwk
+  cryptoKey: WebCryptoKey
 }
 
 /**

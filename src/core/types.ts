@@ -35,3 +35,38 @@ export interface VerifiedToken {
 
 /** Milliseconds since the epoch; injectable so tests can freeze time. */
 export type Clock = () => number
+
+/**
+ * The host's WebCrypto `CryptoKey`, read off `crypto.subtle.generateKey` (the DOM and WebWorker libs,
+ * workers-types, or @types/node's webcrypto), else a structural stand-in. So the package's
+ * declarations also type-check for a Node-only consumer (`lib: ["es2024"]`, `types: ["node"]`),
+ * which has no global `CryptoKey` type. jose types its keys the same way.
+ */
+export type WebCryptoKey = typeof globalThis extends {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- matches every overload
+  crypto: { subtle: { generateKey(...args: any[]): Promise<infer R> } }
+}
+  ? Extract<R, { type: string }>
+  : {
+      readonly algorithm: { name: string }
+      readonly extractable: boolean
+      readonly type: string
+      readonly usages: string[]
+    }
+
+/** The public members of a JWK (RFC 7517 §4, RFC 7518 §6) we keep; assignable to WebCrypto's JsonWebKey. */
+export interface PublicJwk {
+  kty?: string
+  crv?: string
+  x?: string
+  y?: string
+  n?: string
+  e?: string
+  /** Only for HMAC keys, which the JWS layer alone handles (never access tokens). */
+  k?: string
+  alg?: string
+  kid?: string
+  use?: string
+  key_ops?: string[]
+  ext?: boolean
+}

@@ -40,9 +40,16 @@ PORT = "8080"
 afterAll(() => rm(dir, { recursive: true, force: true }))
 
 describe('gatehouse config check', () => {
-  it('passes the repository’s wrangler.toml', async () => {
-    const report = await configCheck(['--wrangler', join(ROOT, 'wrangler.toml')], {})
-    expect(report).toEqual({ ok: true, checked: join(ROOT, 'wrangler.toml'), problems: [] })
+  it('passes the repository’s wrangler.toml (its local [env.dev]; the top level holds no vars)', async () => {
+    const report = await configCheck(
+      ['--wrangler', join(ROOT, 'wrangler.toml'), '--env', 'dev'],
+      {},
+    )
+    expect(report).toEqual({
+      ok: true,
+      checked: `${join(ROOT, 'wrangler.toml')} [env.dev]`,
+      problems: [],
+    })
   })
 
   it('takes secrets by name and --var values over the toml, as wrangler deploy does', async () => {

@@ -29,7 +29,16 @@ describe('docs/configuration.md', () => {
   it('names no GATEHOUSE_ variable elsewhere in the docs that the list does not have', () => {
     // Deliberate examples: a misspelling, and a name Kubernetes service links inject.
     const known = new Set<string>([...VARIABLE_NAMES, 'GATEHOUSE_ISUER', 'GATEHOUSE_ORIGIN_PORT'])
-    for (const file of ['configuration', 'deployment', 'operations', 'origin', 'verification']) {
+    for (const file of [
+      'configuration',
+      'deploy-cloudflare',
+      'deploy-kubernetes',
+      'security',
+      'library',
+      'operations',
+      'origin',
+      'verification',
+    ]) {
       const text = readFileSync(new URL(`../../../docs/${file}.md`, import.meta.url), 'utf8')
       for (const [name] of text.matchAll(/GATEHOUSE_[A-Z0-9_]*[A-Z0-9]/g))
         expect(known.has(name) || name === 'GATEHOUSE_ORIGIN_PORT', `${file}.md: ${name}`).toBe(

@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { wranglerProject } from '../deploy/wrangler-project.ts'
 
 const ROOT = new URL('../../../', import.meta.url).pathname
 
@@ -21,12 +22,15 @@ describe('the Worker build', () => {
       )
     }
     const out = await mkdtemp(join(tmpdir(), 'gatehouse-worker-build-'))
+    // wrangler.toml refuses to deploy its top level and [env.dev] (a build guard): bundle an
+    // environment of its own, added to a copy of the project as an operator would.
+    const project = wranglerProject('[env.build-check]\nbuild = { command = "" }\n')
     try {
       const child = spawn(
         join(ROOT, 'node_modules/.bin/wrangler'),
-        ['deploy', '--dry-run', '--outdir', out],
+        ['deploy', '--dry-run', '--env', 'build-check', '--outdir', out],
         {
-          cwd: ROOT,
+          cwd: project.dir,
           env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
@@ -39,6 +43,7 @@ describe('the Worker build', () => {
       const bundle = await readFile(join(out, 'worker.js'), 'utf8')
       expect(bundle).not.toMatch(/from\s*["']node:|import\(\s*["']node:|require\(\s*["']node:/)
     } finally {
+      project.close()
       await rm(out, { recursive: true, force: true })
     }
   })

@@ -1,15 +1,20 @@
 /** `requireAuth` as a Worker author uses it: imported from the package, in a plain Hono app. */
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-import { buildVerifier, requireAuth, type RequireAuthEnv } from '../../../src/index.ts'
+import { buildVerifier, requireAuth } from '../../../src/middleware.ts'
 import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../../fixtures/keys.ts'
 
 const bearer = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } })
 
+// A plain `new Hono()`: `c.get('auth')` is typed by the module's ContextVariableMap augmentation
+// (`npm run typecheck` fails here if it were `unknown`).
 function appWith(middleware: ReturnType<typeof requireAuth>) {
-  const app = new Hono<RequireAuthEnv>()
+  const app = new Hono()
   app.use('/orders/*', middleware)
-  app.get('/orders/mine', (c) => c.json({ owner: c.get('auth').claims.sub }))
+  app.get('/orders/mine', (c) => {
+    const owner: string = c.get('auth').claims.sub
+    return c.json({ owner })
+  })
   return app
 }
 
@@ -92,7 +97,11 @@ describe('requireAuth', () => {
 
   const badOptions: [string, unknown, RegExp][] = [
     ['no key source', { issuer: TEST_ISSUER, audience: TEST_AUDIENCE }, /requireAuth: /],
-    ['a bad scope', { verifier: { verify: async () => ({}) }, scopes: ['a b'] }, /scopes\.0/],
+    [
+      'a bad scope',
+      { verifier: { verify: async () => ({}) }, scopes: ['ok', 'a b'] },
+      /scopes: \[1\] is not an RFC 6749 §3\.3 scope-token/,
+    ],
     ['a non-verifier', { verifier: {} }, /verifier/],
     ['a bad jwksUrl', { issuer: 'i', audience: 'a', jwksUrl: 'ftp://x' }, /jwksUrl/],
     ['a plain-http jwksUrl', { issuer: 'i', audience: 'a', jwksUrl: 'http://i.test/k' }, /https/],
@@ -112,4 +121,47 @@ describe('requireAuth', () => {
       expect(() => requireAuth(options as Parameters<typeof requireAuth>[0])).toThrow(message)
     })
   }
+
+  const construct = (options: unknown) => () =>
+    requireAuth(options as Parameters<typeof requireAuth>[0])
+
+  it('names a misspelled option with a hint, not as a missing one', () => {
+    const options = { issuer: 'https://i.test', audiance: 'https://a.test', jwksUrl: 'https://i' }
+    expect(construct(options)).toThrow(
+      new TypeError('requireAuth: audiance: is not a known option (did you mean "audience"?)'),
+    )
+    expect(construct({ verifier: { verify: async () => ({}) }, scope: ['read'] })).toThrow(
+      'scope: is not a known option (did you mean "scopes"?)',
+    )
+    expect(construct({ verifier: { verify: async () => ({}) }, color: 'blue' })).toThrow(
+      new TypeError('requireAuth: color: is not a known option'),
+    )
+  })
+
+  it('refuses an option the chosen key source does not use, and reports every problem at once', () => {
+    expect(construct({ verifier: { verify: async () => ({}) }, issuer: 'https://i.test' })).toThrow(
+      'issuer: is not used with verifier',
+    )
+    expect(
+      construct({
+        issuer: '',
+        audience: 'https://a.test',
+        jwks: { keys: [] },
+        clockLeewaySeconds: 600,
+        realm: 'a"b',
+      }),
+    ).toThrow(
+      new TypeError(
+        'requireAuth: issuer: must be a non-empty string; jwks: must be { keys: [...] } with at ' +
+          'least one JWK; clockLeewaySeconds: must be an integer from 0 to 60; realm: must be ' +
+          '1–100 printable ASCII characters without " or \\',
+      ),
+    )
+    expect(construct(null)).toThrow('requireAuth: options must be an object')
+  })
+
+  it('ignores options given as undefined, as an object spread of optional settings would', () => {
+    const options = { issuer: TEST_ISSUER, audience: TEST_AUDIENCE, jwks: publicJwks() }
+    expect(construct({ ...options, jwksUrl: undefined, scopes: undefined })).not.toThrow()
+  })
 })

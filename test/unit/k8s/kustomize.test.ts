@@ -184,6 +184,20 @@ spec:
     expect(spec.template.metadata).toEqual({ labels: { app: 'a', env: 'prod' } })
   })
 
+  it('renames a Namespace object to the namespace and leaves it cluster-scoped, as kustomize does', () => {
+    const root = tree({
+      'base/kustomization.yaml': 'kind: Kustomization\nresources: [ns.yaml, sa.yaml]\n',
+      'base/ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata: { name: base-ns }\n',
+      'base/sa.yaml': 'apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: sa }\n',
+      'overlay/kustomization.yaml': 'kind: Kustomization\nnamespace: prod\nresources: [../base]\n',
+    })
+    const out = renderKustomization(join(root, 'overlay'))
+    expect(out.map((m) => [m.kind, m.metadata.name, m.metadata.namespace])).toEqual([
+      ['Namespace', 'prod', undefined],
+      ['ServiceAccount', 'sa', 'prod'],
+    ])
+  })
+
   it('adds a component and pins by digest', () => {
     const root = tree({
       'base/kustomization.yaml': BASE,

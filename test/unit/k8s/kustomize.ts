@@ -267,7 +267,12 @@ function build(
   applyPatches(dir, k, out, where)
   if (k.namespace !== undefined) {
     if (typeof k.namespace !== 'string') return fail(where, 'namespace must be a string')
-    for (const m of out) m.metadata.namespace = k.namespace
+    // kustomize's NamespaceTransformer: a Namespace object is renamed to the namespace (it is
+    // cluster-scoped, so it gets no metadata.namespace); every other object we ship is namespaced.
+    for (const m of out) {
+      if (m.kind === 'Namespace') m.metadata.name = k.namespace
+      else m.metadata.namespace = k.namespace
+    }
   }
   applyLabels(k, out, where)
   applyImages(k, out, where)

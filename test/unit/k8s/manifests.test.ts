@@ -40,6 +40,8 @@ describe('k8s-fallback manifests', () => {
         'ConfigMap',
         'Deployment',
         'HorizontalPodAutoscaler',
+        'Ingress',
+        'Namespace',
         'NetworkPolicy',
         'PodDisruptionBudget',
         'Service',

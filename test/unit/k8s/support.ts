@@ -6,9 +6,15 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1'
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2'
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
-import { ConfigMap, Service, ServiceAccount, type IContainer } from 'kubernetes-models/v1'
+import {
+  ConfigMap,
+  Namespace,
+  Service,
+  ServiceAccount,
+  type IContainer,
+} from 'kubernetes-models/v1'
 import { renderKustomization, type Manifest } from './kustomize.ts'
 
 export const ROOT = new URL('../../../', import.meta.url).pathname
@@ -43,6 +49,8 @@ export const MODELS: Record<string, ModelClass> = {
   HorizontalPodAutoscaler: HorizontalPodAutoscaler as unknown as ModelClass,
   PodDisruptionBudget: PodDisruptionBudget as unknown as ModelClass,
   NetworkPolicy: NetworkPolicy as unknown as ModelClass,
+  Namespace: Namespace as unknown as ModelClass,
+  Ingress: Ingress as unknown as ModelClass,
 }
 
 /**

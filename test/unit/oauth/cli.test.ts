@@ -47,6 +47,8 @@ describe('gatehouse clients add', () => {
       'confidential',
       '--scope',
       'read',
+      '--audience',
+      'https://api.test',
     ])
     const config = parseOAuthConfig({ issuer: 'https://auth.test', clients: [client] })
     const registry = createClientRegistry(config.clients)
@@ -62,7 +64,14 @@ describe('gatehouse clients add', () => {
 
   it('refuses an entry the origin would refuse', async () => {
     await expect(
-      clientsAdd(['--id', 'spa', '--redirect-uri', 'http://evil.test/cb']),
+      clientsAdd([
+        '--id',
+        'spa',
+        '--redirect-uri',
+        'http://evil.test/cb',
+        '--audience',
+        'https://api.test',
+      ]),
     ).rejects.toThrow(/redirectUris/)
   })
 })

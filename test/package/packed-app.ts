@@ -1,0 +1,132 @@
+/**
+ * The package as a user receives it: `npm run build` and `npm pack` at the repository root, the
+ * tarball unpacked into a fresh app's node_modules, and only the packages its manifest declares
+ * (dependencies and peer dependencies) linked beside it from this repository's node_modules. Offline:
+ * no registry is contacted, and an import of anything the manifest forgot fails here as it would for
+ * a user. `npm pack` runs with --ignore-scripts after the build, so the run never rewrites
+ * src/wasm/build/sbbf.wasm while other suites read it (`prepack` does the same build for a real pack).
+ */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+
+export const ROOT = new URL('../../', import.meta.url).pathname
+
+/** The Node the repository pins (22) and the system Node library users may have (20). */
+export const NODES = { node22: process.execPath, node20: '/usr/bin/node' } as const
+
+export interface Manifest {
+  name: string
+  engines: { node: string }
+  exports: Record<string, string | Record<string, string>>
+  bin: Record<string, string>
+  files: string[]
+  dependencies: Record<string, string>
+  peerDependencies: Record<string, string>
+  devDependencies?: Record<string, string>
+}
+
+export interface PackedApp {
+  /** The consumer app; `node_modules/<name>` holds the unpacked tarball. */
+  dir: string
+  tarball: string
+  /** Paths inside the tarball, as `npm pack` lists them. */
+  files: string[]
+  /** The packed package.json. */
+  manifest: Manifest
+  /** Where the package was unpacked. */
+  packageDir: string
+  close(): void
+}
+
+/** Runs a command; throws with its output when it fails. */
+export function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; input?: string },
+): SpawnSyncReturns<string> {
+  const result = spawnSync(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    encoding: 'utf8',
+    input: options.input,
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  if (result.status !== 0)
+    throw new Error(
+      `${command} ${args.join(' ')} exited ${result.status}\n${result.stdout}\n${result.stderr}`,
+    )
+  return result
+}
+
+/**
+ * Builds, packs and installs the package into a new temporary app.
+ *
+ * @example
+ * const app = packIntoApp()
+ * run(NODES.node20, ['-e', "import('@gatehouse/auth/client')"], { cwd: app.dir })
+ */
+export function packIntoApp(): PackedApp {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-package-'))
+  run(process.execPath, ['--experimental-strip-types', 'scripts/build-package.ts'], { cwd: ROOT })
+  const packed = run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
+    cwd: ROOT,
+  })
+  const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[]
+  if (info === undefined) throw new Error('npm pack listed no package')
+  const tarball = join(dir, info.filename)
+
+  const app = join(dir, 'app')
+  const unpacked = join(dir, 'unpacked')
+  mkdirSync(unpacked, { recursive: true })
+  run('tar', ['-xzf', tarball, '-C', unpacked], { cwd: dir })
+  const manifest = JSON.parse(
+    readFileSync(join(unpacked, 'package', 'package.json'), 'utf8'),
+  ) as Manifest
+  const packageDir = join(app, 'node_modules', manifest.name)
+  mkdirSync(dirname(packageDir), { recursive: true })
+  renameSync(join(unpacked, 'package'), packageDir)
+
+  // What `npm install <tarball>` would add: declared dependencies and (npm >= 7) peer dependencies;
+  // @types/node is the consumer's own dev dependency.
+  const linked = [
+    ...Object.keys(manifest.dependencies),
+    ...Object.keys(manifest.peerDependencies),
+    '@types/node',
+  ]
+  for (const name of linked) {
+    const target = join(app, 'node_modules', name)
+    mkdirSync(dirname(target), { recursive: true })
+    symlinkSync(join(ROOT, 'node_modules', name), target, 'dir')
+  }
+  writeFileSync(
+    join(app, 'package.json'),
+    `${JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2)}\n`,
+  )
+  return {
+    dir: app,
+    tarball,
+    files: info.files.map((f) => f.path),
+    manifest,
+    packageDir,
+    close: () => rmSync(dir, { recursive: true, force: true }),
+  }
+}
+
+/** The JavaScript target of each `exports` subpath (`.` → `./dist/index.js`). */
+export function exportTargets(manifest: Manifest): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(manifest.exports)
+      .filter(([subpath]) => subpath !== './package.json')
+      .map(([subpath, target]) => [
+        subpath,
+        typeof target === 'string' ? target : (target.import as string),
+      ]),
+  )
+}
+
+/** `@gatehouse/auth` for `.`, `@gatehouse/auth/client` for `./client`. */
+export const specifierOf = (manifest: Manifest, subpath: string): string =>
+  subpath === '.' ? manifest.name : `${manifest.name}/${subpath.slice(2)}`
