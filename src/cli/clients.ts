@@ -11,6 +11,9 @@
  * `GATEHOUSE_AUDIENCE` from its environment, else refuses: a token whose `aud` is the issuer itself
  * (the origin's fallback) is refused by every verifier of an API.
  *
+ * Without `--grant`, a client with a redirect URI gets `authorization_code` + `refresh_token`, a
+ * confidential one without `client_credentials`.
+ *
  * A confidential client gets a fresh 256-bit secret; the entry keeps only its SHA-256. The secret is
  * written once, to stderr or to `--secret-file` (created 0600, never overwritten), never to stdout.
  *
@@ -71,10 +74,12 @@ export async function clientsAdd(
   if (!confidential && values['secret-file'] !== undefined)
     throw new UsageError('--secret-file is for a confidential client (a public one has no secret)')
   const clientSecret = confidential ? randomToken(32) : undefined
+  // Without --grant: a client that has somewhere to send users back to signs users in (code +
+  // refresh, RFC 9700 §2.1.1); a confidential one with no redirect URI is a service.
   const grants =
     values.grant.length > 0
       ? values.grant
-      : confidential
+      : confidential && values['redirect-uri'].length === 0
         ? ['client_credentials']
         : ['authorization_code', 'refresh_token']
   const client: Record<string, unknown> = {

@@ -5,7 +5,7 @@
  * and the DPoP signer (dpop.ts).
  */
 import * as oauth from 'oauth4webapi'
-import { isLoopbackHost } from '../core/urls.ts'
+import { HTTPS_EXCEPT_LOOPBACK, isHttpsOrLoopback, parseHttpUrl } from '../core/urls.ts'
 import { createClientDpop, type ClientDpop } from './dpop.ts'
 import { indexedDbKeyStore, memoryKeyStore } from './dpop-key.ts'
 import { browserEnvironment, type ClientEnvironment } from './environment.ts'
@@ -39,13 +39,19 @@ export interface ClientContext {
  * @example const ctx = createClientContext({ issuer, clientId: 'spa', redirectUri })
  */
 export function createClientContext(options: GatehouseClientOptions): ClientContext {
-  const issuerUrl = new URL(options.issuer)
-  const redirect = new URL(options.redirectUri)
-  // oauth4webapi refuses plain http; allow it only for a loopback issuer (local development).
-  const insecure = issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname)
-  if (issuerUrl.protocol !== 'https:' && !insecure)
-    throw new TypeError('createGatehouseClient: issuer must be https (http only on loopback)')
-  if (!options.clientId) throw new TypeError('createGatehouseClient: clientId required')
+  // Tokens and codes travel to the issuer and to the redirect URI: https, plain http only on
+  // loopback for local development (RFC 9700 §2.6, OAuth 2.1 §1.5, RFC 8252 §7.3). Every problem at once.
+  const issuerUrl = parseHttpUrl(options.issuer)
+  const redirect = parseHttpUrl(options.redirectUri)
+  const problems = [
+    ...(issuerUrl && isHttpsOrLoopback(issuerUrl) ? [] : [`issuer ${HTTPS_EXCEPT_LOOPBACK}`]),
+    ...(redirect && isHttpsOrLoopback(redirect) ? [] : [`redirectUri ${HTTPS_EXCEPT_LOOPBACK}`]),
+    ...(options.clientId ? [] : ['clientId is required']),
+  ]
+  if (!issuerUrl || !redirect || problems.length > 0)
+    throw new TypeError(`createGatehouseClient: ${problems.join('; ')}`)
+  // oauth4webapi refuses plain http unless told; by now http means a loopback issuer.
+  const insecure = issuerUrl.protocol === 'http:'
   // Every member is present: the browser's, overridden by whatever the caller supplied.
   const env = { ...lazyBrowser(options.environment), ...options.environment } as ClientEnvironment
   const http = httpOptions(env, insecure)

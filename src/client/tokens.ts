@@ -4,6 +4,7 @@
  * newer than its own, so a late answer can never roll a tab back to a refresh token already spent.
  */
 import type { TokenEndpointResponse } from 'oauth4webapi'
+import { encodeBase64Url } from '../core/base64url.ts'
 
 export interface TokenSet {
   accessToken: string
@@ -81,7 +82,5 @@ export async function fingerprint(token: string): Promise<string> {
   const digest = new Uint8Array(
     await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)),
   )
-  let binary = ''
-  for (const byte of digest.subarray(0, 16)) binary += String.fromCharCode(byte)
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+  return encodeBase64Url(digest.subarray(0, 16))
 }

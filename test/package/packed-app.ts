@@ -14,8 +14,17 @@ import { dirname, join } from 'node:path'
 
 export const ROOT = new URL('../../', import.meta.url).pathname
 
-/** The Node the repository pins (22) and the system Node library users may have (20). */
-export const NODES = { node22: process.execPath, node20: '/usr/bin/node' } as const
+/**
+ * The Node the repository pins (22, running this test) and the system's Node, the one npm itself runs
+ * on (Debian's 20 on this machine and in CI: the oldest `engines` allows). A library user's runtime.
+ */
+export const NODES = {
+  pinned: process.execPath,
+  system: process.env.npm_node_execpath ?? '/usr/bin/node',
+} as const
+
+/** Library users need at least this major (package.json `engines.node`). */
+export const OLDEST_SUPPORTED_MAJOR = 20
 
 export interface Manifest {
   name: string
@@ -66,7 +75,7 @@ export function run(
  *
  * @example
  * const app = packIntoApp()
- * run(NODES.node20, ['-e', "import('@gatehouse/auth/client')"], { cwd: app.dir })
+ * run(NODES.system, ['-e', "import('@gatehouse/auth/client')"], { cwd: app.dir })
  */
 export function packIntoApp(): PackedApp {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-package-'))

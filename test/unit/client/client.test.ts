@@ -4,7 +4,7 @@
  * tabs first, then `prompt=none`), refresh coordinated across tabs, logout.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { GatehouseClientError } from '../../../src/client/index.ts'
+import { createGatehouseClient, GatehouseClientError } from '../../../src/client/index.ts'
 import {
   createHarness,
   ISSUER,
@@ -39,6 +39,38 @@ afterEach(() => {
 const refreshCalls = (): number =>
   b.requests.filter((r) => r.url.endsWith('/token') && r.body.includes('grant_type=refresh_token'))
     .length
+
+describe('options', () => {
+  it('refuses plain http off loopback for the issuer and the redirect URI, naming every problem', () => {
+    const create =
+      (issuer: string, redirectUri: string, clientId = 'spa') =>
+      () =>
+        createGatehouseClient({
+          issuer,
+          clientId,
+          redirectUri,
+          environment: track(b.openTab()).environment,
+        })
+    expect(create('http://auth.example.com', 'http://app.example.com/cb', '')).toThrow(
+      new TypeError(
+        'createGatehouseClient: issuer must use https (http only for localhost, 127.0.0.0/8, [::1]); ' +
+          'redirectUri must use https (http only for localhost, 127.0.0.0/8, [::1]); clientId is required',
+      ),
+    )
+    expect(create('not a url', SPA_REDIRECT)).toThrow(/issuer must use https/)
+    expect(create('ftp://auth.example.com', SPA_REDIRECT)).toThrow(/issuer must use https/)
+  })
+
+  it('accepts http on loopback (local development)', () => {
+    const client = createGatehouseClient({
+      issuer: 'http://127.0.0.1:8788',
+      clientId: 'spa',
+      redirectUri: 'http://localhost:5173/callback',
+      environment: track(b.openTab()).environment,
+    })
+    client.close()
+  })
+})
 
 describe('sign-in', () => {
   it('sends an authorization request with PKCE S256, state and nonce', async () => {

@@ -102,6 +102,8 @@ export interface Tab {
   timers: { callback: () => void; ms: number; cleared: boolean }[]
   /** The same tab after a reload: same sessionStorage, fresh memory. */
   reload(): Tab
+  /** What the tab's client was given as its browser. */
+  environment: ClientEnvironment
 }
 
 export interface Browserish {
@@ -182,6 +184,7 @@ export function createBrowserish(h: Harness): Browserish {
       // After a reload no peer is left to answer (the closed tab's lock may still be on its way out),
       // so the wait for one can only expire: keep it short.
       reload: () => openTab(storage, { ...options, peerTimeoutMs: 200 }),
+      environment,
     }
   }
   const result: Browserish = { locks, bus, browser, requests, dpopKeys, openTab }

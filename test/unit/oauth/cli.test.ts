@@ -62,6 +62,29 @@ describe('gatehouse clients add', () => {
     expect(JSON.stringify(client)).not.toContain(clientSecret!)
   })
 
+  it('defaults the grants by what the client is: sign-in with a redirect URI, else a service', async () => {
+    const add = async (...args: string[]) =>
+      (await clientsAdd([...args, '--audience', 'https://api.test'])).client['grantTypes']
+    const signIn = ['authorization_code', 'refresh_token']
+    expect(await add('--id', 'spa', '--redirect-uri', 'https://app.test/cb')).toEqual(signIn)
+    expect(
+      await add('--id', 'web', '--type', 'confidential', '--redirect-uri', 'https://app.test/cb'),
+    ).toEqual(signIn)
+    expect(await add('--id', 'svc', '--type', 'confidential')).toEqual(['client_credentials'])
+    expect(
+      await add(
+        '--id',
+        'web',
+        '--type',
+        'confidential',
+        '--redirect-uri',
+        'https://app.test/cb',
+        '--grant',
+        'client_credentials',
+      ),
+    ).toEqual(['client_credentials'])
+  })
+
   it('refuses an entry the origin would refuse', async () => {
     await expect(
       clientsAdd([
