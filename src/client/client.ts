@@ -35,14 +35,6 @@ import { authorizedFetch, getAccessToken, refreshTokens } from './refresh.ts'
 import { createSession, type Session } from './session.ts'
 import { login, start } from './sign-in.ts'
 
-export type {
-  AuthState,
-  GatehouseClient,
-  GatehouseClientOptions,
-  LoginOptions,
-  SignedInUser,
-} from './options.ts'
-
 /**
  * The client: the shared context (context.ts), this tab's session (session.ts), and the operations
  * on them — sign-in (sign-in.ts), refresh and authorized fetch (refresh.ts), logout (logout.ts).

@@ -14,7 +14,7 @@ export type {
   GatehouseClientOptions,
   LoginOptions,
   SignedInUser,
-} from './client.ts'
+} from './options.ts'
 export { GatehouseClientError, type GatehouseClientErrorCode } from './errors.ts'
 export { localLocks } from './environment.ts'
 export type { ChannelLike, ClientEnvironment, LockManagerLike, StorageLike } from './environment.ts'
