@@ -7,13 +7,9 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { oauthConfigSchema } from '../../../src/core/oauth/config.ts'
 import { ROOT, startNodeProcess } from '../../support/node-process.ts'
-
-// Each case starts the CLI as a process (strip-types, the whole command graph): a generous bound
-// only, for a busy machine.
-vi.setConfig({ testTimeout: 60_000 })
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -112,7 +108,7 @@ describe('gatehouse clients add', () => {
     } finally {
       await origin.stop()
     }
-  }, 30_000)
+  })
 
   it('--secret-file writes the secret (0600) instead of stderr, and never overwrites a file', () => {
     const file = join(dir, 'svc.secret')

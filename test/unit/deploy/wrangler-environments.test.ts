@@ -45,7 +45,7 @@ describe('wrangler.toml', () => {
     )
     expect(dev.code).not.toBe(0)
     expect(dev.output).toContain('gatehouse: refusing `wrangler deploy` of [env.dev]')
-  }, 60_000)
+  })
 
   it('deploys the environments of docs/examples/wrangler-environments.toml, config-checked, with their own variables', () => {
     const project = wranglerProject(DOCS_ENVIRONMENTS)
@@ -67,7 +67,7 @@ describe('wrangler.toml', () => {
     } finally {
       project.close()
     }
-  }, 120_000)
+  })
 
   it('stops the deploy of an environment whose variables the config check refuses', () => {
     const project = wranglerProject(
@@ -88,7 +88,7 @@ describe('wrangler.toml', () => {
     } finally {
       project.close()
     }
-  }, 60_000)
+  })
 })
 
 describe('npm run dev:worker', () => {
@@ -142,5 +142,5 @@ describe('npm run dev:worker', () => {
       child.kill('SIGTERM')
       await once(child, 'exit')
     }
-  }, 90_000)
+  })
 })
