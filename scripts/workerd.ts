@@ -65,7 +65,16 @@ export async function bundleWorker(wranglerConfig: string, outDir: string): Prom
   await run(
     process.execPath,
     [WRANGLER, 'deploy', '--dry-run', '--outdir', outDir, '--config', wranglerConfig],
-    { cwd: REPO_ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' } },
+    {
+      cwd: REPO_ROOT,
+      // A dry run into outDir: wrangler.toml's build guard lets it through (nothing is uploaded).
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: 'false',
+        CI: '1',
+        GATEHOUSE_WRANGLER_BUNDLE_ONLY: '1',
+      },
+    },
   )
   const entry = `${basename(readWorkerSettings(wranglerConfig).main).replace(/\.[cm]?[jt]s$/, '')}.js`
   const modules = readdirSync(outDir).filter((f) => /\.(m?js|wasm)$/.test(f))

@@ -6,7 +6,10 @@
 const where =
   process.argv[2] === undefined ? 'the top level of wrangler.toml' : `[env.${process.argv[2]}]`
 const command = process.env.WRANGLER_COMMAND ?? ''
-if (command !== 'dev' && command !== 'types') {
+// Tests and benchmarks bundle the Worker for a local workerd (`wrangler deploy --dry-run --outdir`,
+// scripts/workerd.ts) and say so; nothing is uploaded.
+const bundleOnly = process.env.GATEHOUSE_WRANGLER_BUNDLE_ONLY === '1'
+if (command !== 'dev' && command !== 'types' && !bundleOnly) {
   console.error(
     `gatehouse: refusing \`wrangler ${command || '(unknown command)'}\` of ${where}: it holds no ` +
       'production settings. Deploy an environment of your own: ' +
