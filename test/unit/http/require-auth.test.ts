@@ -1,7 +1,7 @@
 /** `requireAuth` as a Worker author uses it: imported from the package, in a plain Hono app. */
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-import { buildVerifier, requireAuth } from '../../../src/middleware.ts'
+import { buildVerifier, createDpopGuard, requireAuth } from '../../../src/middleware.ts'
 import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../../fixtures/keys.ts'
 
 const bearer = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } })
@@ -158,6 +158,19 @@ describe('requireAuth', () => {
       ),
     )
     expect(construct(null)).toThrow('requireAuth: options must be an object')
+  })
+
+  it('takes a DPoP guard with every key source, and refuses anything else as one', () => {
+    const dpop = createDpopGuard({})
+    const jwks = { issuer: TEST_ISSUER, audience: TEST_AUDIENCE, jwks: publicJwks() }
+    expect(construct({ ...jwks, dpop })).not.toThrow()
+    expect(construct({ verifier: { verify: async () => ({}) }, dpop })).not.toThrow()
+    expect(
+      construct({ issuer: 'i', audience: 'a', jwksUrl: 'https://i.test/k', dpop }),
+    ).not.toThrow()
+    expect(construct({ ...jwks, dpop: { checker: {} } })).toThrow(
+      new TypeError('requireAuth: dpop: must come from createDpopGuard'),
+    )
   })
 
   it('ignores options given as undefined, as an object spread of optional settings would', () => {
