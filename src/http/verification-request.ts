@@ -5,21 +5,29 @@
  *
  * @example const verified = await verifier.verify(token, verificationRequestOf(c))
  */
-import type { Context } from 'hono'
+import type { Context, ExecutionContext } from 'hono'
 import type { VerificationRequest } from './types.ts'
 
 const NONE: VerificationRequest = {}
 
 export function verificationRequestOf(c: Context): VerificationRequest {
-  // On @hono/node-server (its bindings carry `incoming`) there is never an execution context; asking
-  // Hono's getter would throw, and building that Error with its stack cost more than the whole L1
-  // hit on every /verify (issue 15, measured ~10 µs on the shared machine).
-  if ((c.env as { incoming?: unknown } | undefined)?.incoming !== undefined) return NONE
-  let execution: { waitUntil(promise: Promise<unknown>): void } | undefined
+  const execution = executionContextOf(c)
+  return execution ? { waitUntil: (promise) => execution.waitUntil(promise) } : NONE
+}
+
+/**
+ * The Workers execution context of a request, undefined on Node. On @hono/node-server (its bindings
+ * carry `incoming`) there is never one; asking Hono's getter would throw, and building that Error
+ * with its stack cost more than the whole L1 hit on every /verify (issue 15, measured ~10 µs on the
+ * shared machine).
+ *
+ * @example tenant.routes.fetch(c.req.raw, c.env, executionContextOf(c))
+ */
+export function executionContextOf(c: Context): ExecutionContext | undefined {
+  if ((c.env as { incoming?: unknown } | undefined)?.incoming !== undefined) return undefined
   try {
-    execution = c.executionCtx
+    return c.executionCtx
   } catch {
-    return NONE
+    return undefined
   }
-  return { waitUntil: (promise) => execution.waitUntil(promise) }
 }

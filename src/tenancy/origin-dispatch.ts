@@ -16,6 +16,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { GatehouseError } from '../core/errors.ts'
 import { ENDPOINTS } from '../core/oauth/endpoints.ts'
 import type { GatehouseEnv } from '../http/types.ts'
+import { executionContextOf } from '../http/verification-request.ts'
 import type { OriginTenant } from './origin-tenant.ts'
 import type { RegistryFollower } from './registry-follower.ts'
 import type { TenantContexts, TenantEntry } from './tenant-contexts.ts'
@@ -45,15 +46,6 @@ class RegistryUnavailable extends GatehouseError {
       rfcError: 'temporarily_unavailable',
       retryAfterSeconds: 5,
     })
-  }
-}
-
-/** `c.executionCtx` throws outside Workers; the Node server has none. */
-function executionContextOf(c: Context<GatehouseEnv>) {
-  try {
-    return c.executionCtx
-  } catch {
-    return undefined
   }
 }
 

@@ -10,9 +10,10 @@
  *
  * @example createApp({ role: 'edge', middleware: [tenantMetadata({ contexts, follower })], ... })
  */
-import type { Context, MiddlewareHandler } from 'hono'
+import type { MiddlewareHandler } from 'hono'
 import { GatehouseError } from '../core/errors.ts'
 import type { GatehouseEnv } from '../http/types.ts'
+import { executionContextOf } from '../http/verification-request.ts'
 import type { EdgeTenant } from './edge-tenants.ts'
 import type { RegistryFollower } from './registry-follower.ts'
 import type { TenantContexts } from './tenant-contexts.ts'
@@ -36,15 +37,6 @@ function metadataPaths(issuer: string): Set<string> {
     `${base}/.well-known/oauth-authorization-server`,
     `${base}/.well-known/jwks.json`,
   ])
-}
-
-/** `c.executionCtx` throws outside Workers. */
-function executionContextOf(c: Context<GatehouseEnv>) {
-  try {
-    return c.executionCtx
-  } catch {
-    return undefined
-  }
 }
 
 const registryUnavailable = () =>
