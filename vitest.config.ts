@@ -1,4 +1,5 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 import { TEST_AUDIENCE, publicJwks } from './test/fixtures/keys.ts'
 
@@ -66,6 +67,18 @@ export default defineConfig({
         plugins: [
           cloudflareTest({ wrangler: { configPath: './test/workers/wrangler.test.toml' } }),
         ],
+        // Wrangler resolves the Cedar engine's .wasm by path; vite honours the package's `exports`,
+        // which do not list it (src/policy/engine-worker.ts).
+        resolve: {
+          alias: {
+            '@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm': fileURLToPath(
+              new URL(
+                'node_modules/@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm',
+                import.meta.url,
+              ),
+            ),
+          },
+        },
         test: {
           name: 'workers',
           include: ['test/workers/**/*.test.ts'],

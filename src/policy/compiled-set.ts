@@ -1,0 +1,190 @@
+/**
+ * A published policy set made ready to decide: parsed once per isolate per version, never per
+ * request. Each policy's scope is read once (policy-analysis.ts); then, per action on first use, the
+ * policies whose scope can match that action are handed to the engine as one pre-parsed set (a
+ * "slice"). Cedar evaluates every policy it is given, so a request for one route is not charged for
+ * the policies of all the others; a policy left out could not have applied, so the decision and its
+ * determining policies are the ones the whole set gives (tested against the whole set).
+ */
+import type { DecisionCache } from './decision-cache.ts'
+import {
+  callEngine,
+  isEngineFailure,
+  type CedarModule,
+  type CedarValueJson,
+  type EntityJson,
+} from './engine.ts'
+import { actionGroups, analysePolicy, type PolicyScope } from './policy-analysis.ts'
+import type { PolicyDocument } from './policy-document.ts'
+import type { CedarRequest } from './request.ts'
+
+export interface PolicyDecision {
+  decision: 'allow' | 'deny'
+  /** Ids of the policies that determined the decision (none: a deny because nothing permits). */
+  policies: readonly string[]
+  /**
+   * Ids of policies that failed to evaluate (Cedar skips them), or `request` when the engine refused
+   * the request itself, `engine` when the engine failed.
+   */
+  errors: readonly string[]
+  cached: boolean
+}
+
+export interface CompiledPolicySet {
+  readonly tenant: string
+  readonly version: number
+  readonly policyCount: number
+  /** Decides one request; never throws. */
+  decide(request: CedarRequest): PolicyDecision
+}
+
+export type CompileResult = { ok: true; set: CompiledPolicySet } | { ok: false; reason: string }
+
+export interface CompileOptions {
+  /** Engine-side name prefix of this set's slices; a later set with the same slot replaces them. */
+  slot: string
+  cache: DecisionCache
+}
+
+/** Slices per set; past it, further actions share one slice of the whole set. */
+const MAX_SLICES = 1000
+const WHOLE_SET = '\u0000*'
+
+interface Slice {
+  /** Engine-side id, or undefined when no policy applies to the action (deny without a call). */
+  id: string | undefined
+  /** The action's groups (for the action entity's parents). */
+  parents: EntityJson['parents']
+  contextAttributes: PolicyScope['contextAttributes']
+}
+
+/**
+ * @example
+ * const compiled = compilePolicySet(engine, document, { slot: 'default#0', cache })
+ * if (compiled.ok) compiled.set.decide(request).decision // 'allow'
+ */
+export function compilePolicySet(
+  engine: CedarModule,
+  document: PolicyDocument,
+  options: CompileOptions,
+): CompileResult {
+  const scopes = new Map<string, PolicyScope>()
+  for (const [id, text] of Object.entries(document.policies)) {
+    const json = callEngine(() => engine.policyToJson(text))
+    if (isEngineFailure(json) || json.type !== 'success') {
+      return { ok: false, reason: `policy "${id}" does not parse` }
+    }
+    scopes.set(id, analysePolicy(json.json))
+  }
+  const schema = callEngine(() => engine.schemaToJson(document.schema as never))
+  if (isEngineFailure(schema) || schema.type !== 'success') {
+    return { ok: false, reason: 'the schema does not parse' }
+  }
+  const groupsOf = actionGroups(schema.json)
+  const slices = new Map<string, Slice | 'broken'>()
+  const tag = `${document.tenant}@${document.version}`
+  const { cache } = options
+
+  const buildSlice = (key: string, groups: string[]): Slice | 'broken' => {
+    const member = new Set(groups)
+    const chosen: Record<string, string> = {}
+    const attributes = new Set<string>()
+    let allContext = false
+    for (const [id, scope] of scopes) {
+      const applies = key === WHOLE_SET || scope.actions === 'all'
+      if (!applies && !(scope.actions as string[]).some((a) => member.has(a))) continue
+      chosen[id] = document.policies[id] as string
+      if (scope.contextAttributes === 'all') allContext = true
+      else for (const a of scope.contextAttributes) attributes.add(a)
+    }
+    const id = Object.keys(chosen).length === 0 ? undefined : `${options.slot}|${key}`
+    if (id !== undefined) {
+      const answer = callEngine(() => engine.preparsePolicySet(id, { staticPolicies: chosen }))
+      if (isEngineFailure(answer) || answer.type !== 'success') return 'broken'
+    }
+    return {
+      id,
+      parents: groups.slice(1).map((g) => ({ type: 'Action', id: g })),
+      contextAttributes: allContext ? 'all' : [...attributes].sort(),
+    }
+  }
+
+  const sliceFor = (action: string): Slice | 'broken' => {
+    let slice = slices.get(action)
+    if (slice !== undefined) return slice
+    if (slices.size >= MAX_SLICES) {
+      // Unbounded action names (a custom `action` function) end up sharing the whole set.
+      slice = slices.get(WHOLE_SET) ?? buildSlice(WHOLE_SET, [])
+      slices.set(WHOLE_SET, slice)
+      return slice === 'broken' ? slice : { ...slice, parents: parentsOf(action) }
+    }
+    slice = buildSlice(action, groupsOf(action))
+    slices.set(action, slice)
+    return slice
+  }
+  const parentsOf = (action: string): EntityJson['parents'] =>
+    groupsOf(action)
+      .slice(1)
+      .map((g) => ({ type: 'Action', id: g }))
+
+  const decide = (request: CedarRequest): PolicyDecision => {
+    const slice = sliceFor(request.action)
+    if (slice === 'broken')
+      return { decision: 'deny', policies: [], errors: ['engine'], cached: false }
+    if (slice.id === undefined) return { decision: 'deny', policies: [], errors: [], cached: false }
+    const context = slice.contextAttributes === 'all' ? request.context : pick(request, slice)
+    const key =
+      JSON.stringify([tag, request.action, request.resource.type, request.resource.id, context]) +
+      request.principalKey
+    const hit = cache.get(key)
+    if (hit) return { ...hit, cached: true }
+
+    const entities: EntityJson[] = [request.principalEntity]
+    if (slice.parents.length > 0) {
+      entities.push({
+        uid: { type: 'Action', id: request.action },
+        attrs: {},
+        parents: slice.parents,
+      })
+    }
+    const sliceId = slice.id
+    const answer = callEngine(() =>
+      engine.statefulIsAuthorized({
+        principal: request.principal,
+        action: { type: 'Action', id: request.action },
+        resource: request.resource,
+        context: request.context,
+        entities,
+        preparsedPolicySetId: sliceId,
+      }),
+    )
+    // A thrown engine call is not cached: it says nothing about the request.
+    if (isEngineFailure(answer)) {
+      return { decision: 'deny', policies: [], errors: ['engine'], cached: false }
+    }
+    const result =
+      answer.type === 'success'
+        ? {
+            decision: answer.response.decision,
+            policies: answer.response.diagnostics.reason,
+            errors: answer.response.diagnostics.errors.map((e) => e.policyId),
+          }
+        : { decision: 'deny' as const, policies: [], errors: ['request'] }
+    cache.set(key, result)
+    return { ...result, cached: false }
+  }
+
+  return {
+    ok: true,
+    set: { tenant: document.tenant, version: document.version, policyCount: scopes.size, decide },
+  }
+}
+
+function pick(request: CedarRequest, slice: Slice): Record<string, CedarValueJson> {
+  const out: Record<string, CedarValueJson> = {}
+  for (const name of slice.contextAttributes) {
+    const value = request.context[name]
+    if (value !== undefined) out[name] = value
+  }
+  return out
+}

@@ -1,0 +1,76 @@
+/**
+ * The Cedar engine adapter: the few functions of `@cedar-policy/cedar-wasm` that Gatehouse calls,
+ * behind one type both builds satisfy (the Node build at the origin and in the CLI, the web build
+ * in the Worker; engine-node.ts and engine-worker.ts load them). Loading is lazy and happens once per
+ * isolate: a route without policy never calls the loader, so it never instantiates the WebAssembly.
+ *
+ * Every call into the engine goes through `callEngine`: wasm-bindgen throws on input it cannot
+ * deserialize and a Rust panic traps, and neither may escape as a crash of the request; both become
+ * a failure the caller turns into a deny.
+ */
+import type * as Cedar from '@cedar-policy/cedar-wasm/web'
+
+export type {
+  AuthorizationAnswer,
+  CedarValueJson,
+  DetailedError,
+  EntityJson,
+  PolicyJson,
+  SchemaJson,
+} from '@cedar-policy/cedar-wasm/web'
+
+/** The functions of the Cedar WebAssembly module that Gatehouse uses. */
+export type CedarModule = Pick<
+  typeof Cedar,
+  | 'getCedarVersion'
+  | 'checkParseSchema'
+  | 'schemaToJson'
+  | 'policySetTextToParts'
+  | 'policyToJson'
+  | 'validate'
+  | 'preparsePolicySet'
+  | 'statefulIsAuthorized'
+>
+
+/** Returns the engine, instantiating it on the first call. */
+export type CedarEngineLoader = () => CedarModule
+
+/** The engine threw or trapped: a failed call, never an exception for the caller. */
+export interface EngineFailure {
+  ok: false
+  /** `Error.name` (e.g. `RuntimeError` for a trap); the message may quote input, so it is not kept. */
+  errorName: string
+}
+
+/**
+ * Runs `fn` against the engine and returns its result, or an `EngineFailure` when it throws.
+ *
+ * @example
+ * const answer = callEngine(() => engine.checkParseSchema(text))
+ * if ('ok' in answer) return deny()
+ */
+export function callEngine<T>(fn: () => T): T | EngineFailure {
+  try {
+    return fn()
+  } catch (err) {
+    return { ok: false, errorName: err instanceof Error ? err.name : typeof err }
+  }
+}
+
+/** Whether `value` is the failure `callEngine` returns (engine answers never carry `ok: false`). */
+export function isEngineFailure(value: unknown): value is EngineFailure {
+  return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false
+}
+
+/**
+ * Wraps a loader so the module is loaded at most once, on first use; a loader that throws is retried
+ * on the next call (a broken install stays loud).
+ *
+ * @example
+ * const engine = lazyEngine(() => loadNodeCedar())
+ * engine() // instantiates here, on the first decision
+ */
+export function lazyEngine(load: CedarEngineLoader): CedarEngineLoader {
+  let engine: CedarModule | undefined
+  return () => (engine ??= load())
+}

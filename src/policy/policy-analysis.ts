@@ -1,0 +1,118 @@
+/**
+ * What the compiler needs to know about each policy, read from Cedar's JSON form of it: which actions
+ * its scope can match (to slice the set per action) and which `context` attributes it reads (to key
+ * cached decisions). Both answers may be wider than the truth (`'all'`), never narrower: a policy left
+ * out of a slice is one whose scope cannot match that action, so Cedar would not have applied it.
+ */
+import type { PolicyJson, SchemaJson } from './engine.ts'
+
+export interface PolicyScope {
+  /** Action ids (type `Action`) the scope names, as themselves or as groups; `'all'` when unconstrained. */
+  actions: 'all' | string[]
+  /** Context attributes the policy reads; `'all'` when it uses `context` other than `context.x`. */
+  contextAttributes: 'all' | string[]
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
+
+/**
+ * @example
+ * analysePolicy(engine.policyToJson(text).json)
+ * // { actions: ['GET /documents/:id'], contextAttributes: ['ip'] }
+ */
+export function analysePolicy(policy: PolicyJson): PolicyScope {
+  return {
+    actions: scopeActions(policy.action),
+    contextAttributes: contextReads(policy.conditions as unknown as Json),
+  }
+}
+
+function scopeActions(constraint: PolicyJson['action']): PolicyScope['actions'] {
+  if (constraint.op === 'All') return 'all'
+  const refs =
+    constraint.op === '=='
+      ? 'entity' in constraint
+        ? [constraint.entity]
+        : []
+      : 'entities' in constraint
+        ? constraint.entities
+        : [constraint.entity]
+  const ids: string[] = []
+  for (const ref of refs) {
+    const uid = '__entity' in ref ? ref.__entity : ref
+    // Another namespace's Action never equals our `Action::"…"`, but stay wide rather than clever.
+    if (uid.type !== 'Action') return 'all'
+    ids.push(uid.id)
+  }
+  return ids.length === 0 ? 'all' : ids
+}
+
+const isContextVar = (node: Json | undefined): boolean =>
+  typeof node === 'object' && node !== null && !Array.isArray(node) && node.Var === 'context'
+
+/** Attributes read as `context.x` or `context has x`; any other use of `context` reads it all. */
+function contextReads(conditions: Json): PolicyScope['contextAttributes'] {
+  const attributes = new Set<string>()
+  let all = false
+  const visit = (node: Json): void => {
+    if (all || typeof node !== 'object' || node === null) return
+    if (Array.isArray(node)) {
+      for (const item of node) visit(item)
+      return
+    }
+    if (isContextVar(node)) {
+      all = true
+      return
+    }
+    for (const [key, value] of Object.entries(node)) {
+      const access = key === '.' || key === 'has' ? (value as { left?: Json; attr?: Json }) : null
+      if (access && isContextVar(access.left)) {
+        const attr = Array.isArray(access.attr) ? access.attr[0] : access.attr
+        if (typeof attr === 'string') attributes.add(attr)
+        else all = true
+        continue
+      }
+      visit(value)
+    }
+  }
+  visit(conditions)
+  return all ? 'all' : [...attributes].sort()
+}
+
+/**
+ * The action groups each action belongs to, transitively, from the schema's `memberOf` (empty
+ * namespace, where the request's `Action::"…"` lives). Returns a lookup that includes the action.
+ *
+ * @example
+ * const selfAndGroups = actionGroups(schemaJson)
+ * selfAndGroups('DELETE /documents/:id') // ['DELETE /documents/:id', 'write']
+ */
+export function actionGroups(schema: SchemaJson<string> | undefined): (action: string) => string[] {
+  const parents = new Map<string, string[]>()
+  for (const [id, action] of Object.entries(schema?.['']?.actions ?? {})) {
+    parents.set(
+      id,
+      (action.memberOf ?? [])
+        .filter((m) => m.type === undefined || m.type === 'Action')
+        .map((m) => m.id),
+    )
+  }
+  const memo = new Map<string, string[]>()
+  return (action) => {
+    const known = memo.get(action)
+    if (known) return known
+    const seen = new Set<string>([action])
+    const queue = [action]
+    while (queue.length > 0) {
+      for (const parent of parents.get(queue.pop() as string) ?? []) {
+        if (!seen.has(parent)) {
+          seen.add(parent)
+          queue.push(parent)
+        }
+      }
+    }
+    const result = [...seen]
+    if (memo.size < 10_000) memo.set(action, result)
+    return result
+  }
+}

@@ -1,0 +1,5 @@
+/** The Cedar suites on Node, with the package's nodejs build of the engine. */
+import { loadNodeCedar } from '../../../src/policy/engine-node.ts'
+import { definePolicySuites } from '../../shared/policy.case.ts'
+
+definePolicySuites({ runtime: 'Node', engine: loadNodeCedar })

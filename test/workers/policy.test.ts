@@ -1,0 +1,8 @@
+/**
+ * The Cedar suites inside workerd, with the package's web build instantiated by `initSync` from the
+ * .wasm bundled as a compiled module, as the Worker does.
+ */
+import { loadWorkerCedar } from '../../src/policy/engine-worker.ts'
+import { definePolicySuites } from '../shared/policy.case.ts'
+
+definePolicySuites({ runtime: 'workerd', engine: loadWorkerCedar })
