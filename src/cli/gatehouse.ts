@@ -16,6 +16,7 @@ import { createScryptHasher } from '../entry/password.ts'
 import { clientsAdd } from './clients.ts'
 import { configCheck, formatReport } from './config-check.ts'
 import { keysCommand, UsageError } from './keys.ts'
+import { policiesCommand } from './policies.ts'
 import { usersRevoke } from './revoke.ts'
 import { tenants } from './tenants.ts'
 import { usersAdd } from './users.ts'
@@ -49,6 +50,17 @@ const tenant = (verb: string, options: string, summary: string): Command => ({
   summary,
   // undefined for `export`, which writes its own lines.
   run: async (args) => ({ stdout: await tenants([verb, ...args], { env: process.env }) }),
+})
+
+/** `policies <verb>` (policies.ts, docs/policy.md; publish and show need the origin's L2). */
+const policies = (verb: string, options: string, summary: string): Command => ({
+  name: `policies ${verb}`,
+  usage: `policies ${verb}${options ? ` ${options}` : ''}`,
+  summary,
+  run: async (args) => {
+    const { output, exitCode } = await policiesCommand([verb, ...args], process.env)
+    return { stdout: output, exitCode }
+  },
 })
 
 const COMMANDS: Command[] = [
@@ -138,6 +150,19 @@ origin's L2: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.`,
   tenant('export', 'ID', 'Every key of the tenant, JSON lines on stdout.'),
   tenant('delete', 'ID --yes', 'Erases every key of the tenant.'),
   tenant('admin-secret', '', 'A new admin credential for the tenant admin API.'),
+  policies(
+    'validate',
+    '--schema SCHEMA FILE...',
+    'Parses a Cedar policy set and validates it against the schema (docs/policy.md).',
+  ),
+  policies('test', 'CASES.json', 'Runs request → expected decision cases against a policy set.'),
+  policies(
+    'publish',
+    '--schema SCHEMA [--tenant T] [--expect-version N] FILE...',
+    `Validates and publishes a tenant's policy set to L2 as the next version (atomic). Needs the
+origin's L2: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.`,
+  ),
+  policies('show', '[--tenant T] [--version N]', "A tenant's policy set in L2 (the head by default)."),
 ]
 
 const NAMES = COMMANDS.map((c) => c.name)

@@ -55,7 +55,9 @@ interface Slice {
   id: string | undefined
   /** The action's groups (for the action entity's parents). */
   parents: EntityJson['parents']
+  /** What the slice's policies can read: only these go to the engine and into the cache key. */
   contextAttributes: PolicyScope['contextAttributes']
+  entityAttributes: ReadonlySet<string>
 }
 
 /**
@@ -89,6 +91,7 @@ export function compilePolicySet(
     const member = new Set(groups)
     const chosen: Record<string, string> = {}
     const attributes = new Set<string>()
+    const entityAttributes = new Set<string>()
     let allContext = false
     for (const [id, scope] of scopes) {
       const applies = key === WHOLE_SET || scope.actions === 'all'
@@ -96,6 +99,7 @@ export function compilePolicySet(
       chosen[id] = document.policies[id] as string
       if (scope.contextAttributes === 'all') allContext = true
       else for (const a of scope.contextAttributes) attributes.add(a)
+      for (const a of scope.entityAttributes) entityAttributes.add(a)
     }
     const id = Object.keys(chosen).length === 0 ? undefined : `${options.slot}|${key}`
     if (id !== undefined) {
@@ -106,6 +110,7 @@ export function compilePolicySet(
       id,
       parents: groups.slice(1).map((g) => ({ type: 'Action', id: g })),
       contextAttributes: allContext ? 'all' : [...attributes].sort(),
+      entityAttributes,
     }
   }
 
@@ -132,14 +137,24 @@ export function compilePolicySet(
     if (slice === 'broken')
       return { decision: 'deny', policies: [], errors: ['engine'], cached: false }
     if (slice.id === undefined) return { decision: 'deny', policies: [], errors: [], cached: false }
-    const context = slice.contextAttributes === 'all' ? request.context : pick(request, slice)
+    // Only what the slice's policies can read goes to the engine (parsing entities and context is
+    // most of a call's cost) and into the key (so claims no policy reads do not split the cache).
+    const context =
+      slice.contextAttributes === 'all'
+        ? request.context
+        : pick(request.context, slice.contextAttributes)
+    const principal: EntityJson = {
+      uid: request.principal,
+      attrs: pick(request.principalEntity.attrs, slice.entityAttributes),
+      parents: [],
+    }
     const key =
       JSON.stringify([tag, request.action, request.resource.type, request.resource.id, context]) +
-      request.principalKey
+      JSON.stringify(principal)
     const hit = cache.get(key)
     if (hit) return { ...hit, cached: true }
 
-    const entities: EntityJson[] = [request.principalEntity]
+    const entities: EntityJson[] = [principal]
     if (slice.parents.length > 0) {
       entities.push({
         uid: { type: 'Action', id: request.action },
@@ -153,7 +168,7 @@ export function compilePolicySet(
         principal: request.principal,
         action: { type: 'Action', id: request.action },
         resource: request.resource,
-        context: request.context,
+        context,
         entities,
         preparsedPolicySetId: sliceId,
       }),
@@ -180,10 +195,13 @@ export function compilePolicySet(
   }
 }
 
-function pick(request: CedarRequest, slice: Slice): Record<string, CedarValueJson> {
+function pick(
+  values: Record<string, CedarValueJson>,
+  names: Iterable<string>,
+): Record<string, CedarValueJson> {
   const out: Record<string, CedarValueJson> = {}
-  for (const name of slice.contextAttributes) {
-    const value = request.context[name]
+  for (const name of names) {
+    const value = values[name]
     if (value !== undefined) out[name] = value
   }
   return out

@@ -1,8 +1,10 @@
 /**
  * What the compiler needs to know about each policy, read from Cedar's JSON form of it: which actions
- * its scope can match (to slice the set per action) and which `context` attributes it reads (to key
- * cached decisions). Both answers may be wider than the truth (`'all'`), never narrower: a policy left
- * out of a slice is one whose scope cannot match that action, so Cedar would not have applied it.
+ * its scope can match (to slice the set per action), which `context` attributes and which entity
+ * attributes it reads (so a request carries only those to the engine and into the decision cache's
+ * key). Every answer may be wider than the truth (`'all'`), never narrower: a policy left out of a
+ * slice is one whose scope cannot match that action, so Cedar would not have applied it, and an
+ * attribute left out of a request is one no policy of the slice can read.
  */
 import type { PolicyJson, SchemaJson } from './engine.ts'
 
@@ -11,6 +13,11 @@ export interface PolicyScope {
   actions: 'all' | string[]
   /** Context attributes the policy reads; `'all'` when it uses `context` other than `context.x`. */
   contextAttributes: 'all' | string[]
+  /**
+   * Every other attribute name the policy reads (`x.name`, `x has name`): a superset of the
+   * principal's attributes it can reach, whatever expression leads to the principal.
+   */
+  entityAttributes: string[]
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
@@ -21,10 +28,8 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
  * // { actions: ['GET /documents/:id'], contextAttributes: ['ip'] }
  */
 export function analysePolicy(policy: PolicyJson): PolicyScope {
-  return {
-    actions: scopeActions(policy.action),
-    contextAttributes: contextReads(policy.conditions as unknown as Json),
-  }
+  const reads = attributeReads(policy.conditions as unknown as Json)
+  return { actions: scopeActions(policy.action), ...reads }
 }
 
 function scopeActions(constraint: PolicyJson['action']): PolicyScope['actions'] {
@@ -50,33 +55,46 @@ function scopeActions(constraint: PolicyJson['action']): PolicyScope['actions'] 
 const isContextVar = (node: Json | undefined): boolean =>
   typeof node === 'object' && node !== null && !Array.isArray(node) && node.Var === 'context'
 
-/** Attributes read as `context.x` or `context has x`; any other use of `context` reads it all. */
-function contextReads(conditions: Json): PolicyScope['contextAttributes'] {
-  const attributes = new Set<string>()
-  let all = false
+/**
+ * Attributes read as `context.x` or `context has x` (any other use of `context` reads it all), and
+ * the names read on anything else.
+ */
+function attributeReads(
+  conditions: Json,
+): Pick<PolicyScope, 'contextAttributes' | 'entityAttributes'> {
+  const context = new Set<string>()
+  const entity = new Set<string>()
+  let allContext = false
   const visit = (node: Json): void => {
-    if (all || typeof node !== 'object' || node === null) return
+    if (typeof node !== 'object' || node === null) return
     if (Array.isArray(node)) {
       for (const item of node) visit(item)
       return
     }
     if (isContextVar(node)) {
-      all = true
+      allContext = true
       return
     }
     for (const [key, value] of Object.entries(node)) {
       const access = key === '.' || key === 'has' ? (value as { left?: Json; attr?: Json }) : null
-      if (access && isContextVar(access.left)) {
+      if (access) {
         const attr = Array.isArray(access.attr) ? access.attr[0] : access.attr
-        if (typeof attr === 'string') attributes.add(attr)
-        else all = true
-        continue
+        if (typeof attr === 'string') {
+          if (isContextVar(access.left)) {
+            context.add(attr)
+            continue
+          }
+          entity.add(attr)
+        }
       }
       visit(value)
     }
   }
   visit(conditions)
-  return all ? 'all' : [...attributes].sort()
+  return {
+    contextAttributes: allContext ? 'all' : [...context].sort(),
+    entityAttributes: [...entity].sort(),
+  }
 }
 
 /**

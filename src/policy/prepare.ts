@@ -14,8 +14,10 @@ import { MAX_POLICIES, POLICY_ID } from './policy-document.ts'
 
 /** One reason a set cannot be published, or a warning that does not stop it. */
 export interface PolicyProblem {
-  /** Where: `schema`, a source name with its line (`policies.cedar:12`), or a policy id. */
+  /** Where: `schema`, `policies` (the whole set), or a file with its line (`documents.cedar:12`). */
   where: string
+  /** The policy's id, when the problem is one policy's. */
+  policy?: string
   message: string
 }
 
@@ -60,6 +62,7 @@ export function preparePolicySet(
   }
 
   const policies: Record<string, string> = {}
+  const located = new Map<string, string>()
   let position = 0
   for (const source of input.sources) {
     const parts = callEngine(() => engine.policySetTextToParts(source.text))
@@ -87,6 +90,7 @@ export function preparePolicySet(
         problems.push({ where, message: `duplicate policy id "${id}"` })
       } else {
         policies[id] = policy
+        located.set(id, where)
       }
     }
   }
@@ -110,14 +114,19 @@ export function preparePolicySet(
       warnings: answer.warnings.map((e) => ({ where: 'policies', message: text(e) })),
     }
   }
+  const ofPolicy = (id: string, error: DetailedError): PolicyProblem => ({
+    where: located.get(id) ?? 'policies',
+    policy: id,
+    message: text(error),
+  })
   const warnings = [
-    ...answer.validationWarnings.map((w) => ({ where: w.policyId, message: text(w.error) })),
+    ...answer.validationWarnings.map((w) => ofPolicy(w.policyId, w.error)),
     ...answer.otherWarnings.map((w) => ({ where: 'policies', message: text(w) })),
   ]
   if (answer.validationErrors.length > 0) {
     return {
       ok: false,
-      problems: answer.validationErrors.map((e) => ({ where: e.policyId, message: text(e.error) })),
+      problems: answer.validationErrors.map((e) => ofPolicy(e.policyId, e.error)),
       warnings,
     }
   }

@@ -42,10 +42,8 @@ export interface CedarRequest {
   principal: EntityRef
   action: string
   resource: EntityRef
-  /** The principal's entity, with its attributes. */
+  /** The principal's entity, with every attribute (a decision sends the ones its policies read). */
   principalEntity: EntityJson
-  /** `principalEntity` as JSON text: what the decision cache keys on. */
-  principalKey: string
   context: Record<string, CedarValueJson>
 }
 
@@ -108,7 +106,6 @@ function build(facts: RequestFacts): CedarRequest {
     action: facts.action,
     resource: facts.resource,
     principalEntity,
-    principalKey: JSON.stringify(principalEntity),
     context,
   }
 }

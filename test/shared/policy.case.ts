@@ -234,6 +234,16 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       expect(decideOn(cached, { resource: doc('other') }).cached).toBe(false)
     })
 
+    it('Cedar sends only the attributes the action’s policies read: unread claims share a decision', () => {
+      const cached = compileExample()
+      const read = (claims: Record<string, unknown>) => decideOn(cached, { claims })
+      expect(read(userClaims({ amr: ['pwd'] }))).toMatchObject({ decision: 'allow', cached: false })
+      // No read policy reads amr or roles: a token that differs only there is the same request.
+      expect(read(userClaims({ amr: ['pwd', 'mfa'], roles: ['x'] })).cached).toBe(true)
+      // suspended-users reads groups on every action: a new group is a new request.
+      expect(read(userClaims({ groups: ['staff'] })).cached).toBe(false)
+    })
+
     it('Cedar decision cache keys on the context attributes the policies read', () => {
       const timed = compileExample([
         {
@@ -378,7 +388,10 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       ]
       const refused = await publish(store, 'default', typo)
       expect(refused.ok).toBe(false)
-      expect(!refused.ok && refused.problems[0]?.where).toBe('policy0')
+      expect(!refused.ok && refused.problems[0]).toMatchObject({
+        where: 'bad.cedar:1',
+        policy: 'policy0',
+      })
       const unknownAction = [
         { name: 'x.cedar', text: 'permit (principal, action == Action::"GET /nope", resource);' },
       ]
