@@ -10,7 +10,7 @@
  *    stands still inside workerd), minus the empty request (bench/lib/workerd.ts's method).
  * 5. The same decision rows on Node, in process (bench/lib/measure.ts).
  *
- * Results: bench/results/policy.local.json (git-ignored: a run never dirties tracked files).
+ * Results: bench/results/policy.json (git-ignored: a run never dirties tracked files).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { describeMachine } from './lib/machine.ts'
@@ -26,7 +26,7 @@ import { WORK, bundleWorker, serveBundle, type Bundle } from './policy-workerd.t
 const COMPATIBILITY_DATE = '2026-11-01'
 const TRIALS = 7
 const DECISION_TARGET_US = 20
-const RESULTS = new URL('results/policy.local.json', import.meta.url)
+const RESULTS = new URL('results/policy.json', import.meta.url)
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -338,4 +338,4 @@ writeFileSync(
     2,
   )}\n`,
 )
-console.log('\nwrote bench/results/policy.local.json')
+console.log('\nwrote bench/results/policy.json')

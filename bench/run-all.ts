@@ -31,6 +31,7 @@ const BENCHES: Bench[] = [
   { name: 'http', script: 'bench:http', file: 'http.bench.ts' },
   { name: 'login', script: 'bench:login', file: 'login-timing.bench.ts' },
   { name: 'dpop', script: 'bench:dpop', file: 'dpop.bench.ts' },
+  { name: 'policy', script: 'bench:policy', file: 'policy.bench.ts' },
 ]
 
 const ROOT = new URL('..', import.meta.url)
