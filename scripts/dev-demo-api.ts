@@ -1,8 +1,12 @@
 /**
  * The demo API behind the edge gateway in `npm run dev`: it answers every request with the identity the
- * gateway forwarded in `X-Gatehouse-*` headers. It trusts those headers only because it listens on
- * loopback and is reached through the gateway, which strips any the caller sent (gateway.ts). A real
- * upstream must likewise accept traffic only from the gateway.
+ * gateway forwarded in `X-Gatehouse-*` headers, plus a document (`GET /documents/:id`) and a report
+ * (`GET /admin/report`) that the edge guards with Cedar policies (examples/policies/): the demo user
+ * may read the document and is denied the report, which therefore never reaches this server.
+ *
+ * It trusts those headers only because it listens on loopback and is reached through the gateway,
+ * which strips any the caller sent (gateway.ts). A real upstream must likewise accept traffic only
+ * from the gateway.
  */
 import { createServer, type Server } from 'node:http'
 import { listenLocal } from './dev-ports.ts'
@@ -22,8 +26,14 @@ export async function startDemoApi(options: { port: number; host?: string }): Pr
       const value = req.headers[name]
       return typeof value === 'string' ? value : null
     }
+    const path = new URL(req.url ?? '/', 'http://demo.invalid').pathname
+    const document = /^\/documents\/([\w-]{1,64})$/.exec(path)?.[1]
     const body = JSON.stringify({
-      message: 'Hello from the demo API, reached through the Gatehouse edge.',
+      message: document
+        ? `Document "${document}": the edge's Cedar policy let you read it.`
+        : path === '/admin/report'
+          ? 'The admin report: the edge let an admin on a private network through.'
+          : 'Hello from the demo API, reached through the Gatehouse edge.',
       subject: header('x-gatehouse-subject'),
       clientId: header('x-gatehouse-client-id'),
       scope: header('x-gatehouse-scope'),

@@ -1,6 +1,7 @@
 /**
  * The example SPA: sign in on the hosted Gatehouse page, show who is signed in, call a protected API
- * through the edge gateway, refresh, sign out. Plain TypeScript and DOM; everything the page shows is
+ * through the edge gateway (a route without policy, one a Cedar policy allows, one it denies),
+ * refresh, sign out. Plain TypeScript and DOM; everything the page shows is
  * set with `textContent`, never as HTML.
  *
  * The stack's URLs come from `/config.json`, served next to this bundle (scripts/dev-spa.ts).
@@ -71,12 +72,13 @@ byId('sign-in').addEventListener('click', () => {
   auth.login({ returnTo: '/' }).catch((e: unknown) => showError(String((e as Error).message)))
 })
 
-byId('call-api').addEventListener('click', async () => {
+/** Calls the API through the edge gateway and shows the status and body. */
+async function callApi(path: string): Promise<void> {
   showError(undefined)
   apiStatus.textContent = '…'
   delete apiStatus.dataset.status
   try {
-    const response = await auth.fetch(`${config.apiUrl}/hello`)
+    const response = await auth.fetch(`${config.apiUrl}${path}`)
     const text = await response.text()
     try {
       apiResult.textContent = JSON.stringify(JSON.parse(text), null, 2)
@@ -90,7 +92,13 @@ byId('call-api').addEventListener('click', async () => {
     apiStatus.dataset.status = 'failed'
     showError((e as Error).message)
   }
-})
+}
+
+// Each API button names its path; the edge's Cedar policies (examples/policies/) let every signed-in
+// user read a document and only admins on a private network open the report.
+for (const button of document.querySelectorAll<HTMLButtonElement>('button[data-api-path]')) {
+  button.addEventListener('click', () => void callApi(button.dataset.apiPath ?? '/'))
+}
 
 byId('refresh').addEventListener('click', async () => {
   showError(undefined)
