@@ -22,6 +22,7 @@ import {
   text,
   url,
 } from './config-rules.ts'
+import { policyRoutesRule } from '../policy/route-table-schema.ts'
 
 export type Runtime = 'edge' | 'node'
 
@@ -187,6 +188,18 @@ export const VARIABLES = {
     'open',
     'while L2 is unreachable: `open` checks DPoP proof replay in this isolate’s memory only (a replay at another isolate or location within the proof window is not caught), `closed` answers 503 with `Retry-After` (see [DPoP](dpop.md))',
     oneOf(['open', 'closed'] as const, 'open' as const),
+  ),
+  GATEHOUSE_POLICY_ROUTES: variable(
+    BOTH,
+    'unset',
+    'gateway routes decided by Cedar policies (JSON or a `[vars]` table; [Policy](policy.md)); needs `GATEHOUSE_UPSTREAM_URL` and L2, and on the Worker the `src/entry/worker-cedar.ts` entry',
+    policyRoutesRule,
+  ),
+  GATEHOUSE_POLICY_REFRESH_SECONDS: variable(
+    BOTH,
+    '10',
+    'how often an isolate re-reads the version of a tenant’s policy set in L2',
+    integer(1, 3600, 10),
   ),
   UPSTASH_REDIS_REST_URL: variable(
     BOTH,

@@ -11,6 +11,7 @@
  * wins over `GATEHOUSE_JWKS_URL`, so an inline key set set as a secret works beside the toml's URL.
  */
 import type { z } from 'zod'
+import type { PolicyRouteTable } from '../policy/route-table-schema.ts'
 import type { LogLevel, PublicJwks, RevocationPolicy } from './config-rules.ts'
 import {
   OWN_PREFIX,
@@ -90,6 +91,11 @@ export interface VerificationConfig {
   dpop: DpopConfig
   /** The L2 store (Upstash REST); both or neither. */
   upstash?: { url: string; token: string }
+  /**
+   * Gateway routes decided by Cedar policies (docs/policy.md), and how often each isolate re-reads
+   * the policy set's version in L2. Needs the gateway and L2.
+   */
+  policy?: { routes: PolicyRouteTable; refreshSeconds: number }
   /** Edge: minting routes are forwarded here (DESIGN.md, "Two runtimes, one app"). */
   originUrl?: string
   originTimeoutMs: number
@@ -193,6 +199,12 @@ function assemble(
       present('UPSTASH_REDIS_REST_URL') ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL',
       'UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together',
     )
+  if (present('GATEHOUSE_POLICY_ROUTES')) {
+    if (!present('GATEHOUSE_UPSTREAM_URL'))
+      issue('GATEHOUSE_POLICY_ROUTES', 'decides gateway routes: set GATEHOUSE_UPSTREAM_URL too')
+    if (!present('UPSTASH_REDIS_REST_URL'))
+      issue('GATEHOUSE_POLICY_ROUTES', 'reads policy sets from L2: set UPSTASH_REDIS_REST_URL too')
+  }
   // The bound a request may be decided on is sync + timeout; staleness below it would flap.
   if (
     v.GATEHOUSE_REVOCATION_MAX_STALENESS_SECONDS <
@@ -248,6 +260,11 @@ function assemble(
     config.jwksRefreshSeconds = v.GATEHOUSE_JWKS_REFRESH_SECONDS
   if (v.GATEHOUSE_JWKS_TIMEOUT_MS !== undefined) config.jwksTimeoutMs = v.GATEHOUSE_JWKS_TIMEOUT_MS
   if (v.HOST !== undefined) config.host = v.HOST
+  if (v.GATEHOUSE_POLICY_ROUTES !== undefined)
+    config.policy = {
+      routes: v.GATEHOUSE_POLICY_ROUTES,
+      refreshSeconds: v.GATEHOUSE_POLICY_REFRESH_SECONDS,
+    }
   const tracing = tracingConfig(v)
   if (tracing) config.tracing = tracing
   return { config, issues }

@@ -3,7 +3,7 @@
  * and `createApp` deps. Shared by the Worker and the Node entry so both serve the same thing.
  */
 import type { Hono, MiddlewareHandler } from 'hono'
-import type { VerificationConfig } from '../core/config.ts'
+import { ConfigError, type VerificationConfig } from '../core/config.ts'
 import type { SignatureCheck } from '../core/signature.ts'
 import type { Clock } from '../core/types.ts'
 import { createApp } from '../http/app.ts'
@@ -14,6 +14,8 @@ import { createEdgeKeys, type EdgeKeys } from '../http/edge-keys.ts'
 import { edgeMetricsRoute } from '../http/edge-metrics.ts'
 import { createDpopGuard, type DpopGuard } from '../http/dpop-guard.ts'
 import { createOriginProxy } from '../http/origin-proxy.ts'
+import type { CedarEngineLoader } from '../policy/engine.ts'
+import { createPolicySets, type PolicySets } from '../policy/policy-sets.ts'
 import type { RevocationSync } from '../revocation/index.ts'
 import type { Store } from '../store/types.ts'
 import type { Logger } from '../http/log.ts'
@@ -49,6 +51,11 @@ export interface RuntimeOptions {
   verifier?: (keySet: KeySet | undefined) => Promise<TokenVerifier>
   /** L2 for the DPoP replay cache; without it a replay is caught only in this isolate's memory. */
   dpopStore?: Pick<Store, 'set'>
+  /**
+   * What Cedar decisions need when GATEHOUSE_POLICY_ROUTES is set: the engine (loaded on the first
+   * decision) and the L2 store the policy sets are read from. `context.ip` is `clientIp`.
+   */
+  policy?: { engine?: CedarEngineLoader; store?: Pick<Store, 'get'> }
 }
 
 /**
@@ -70,6 +77,7 @@ export async function appFromConfig(
         : await verifierFor(config, config.audience, runtime, keySet)
   const revocation = runtime.revocation
   const clientIp = runtime.clientIp ?? (runtime.role === 'edge' ? cloudflareClientIp : undefined)
+  const policySets = policySetsFor(config, runtime)
   return createApp({
     role: runtime.role,
     ...(verifier ? { verifier, dpop: dpopGuardFor(config, runtime) } : {}),
@@ -105,6 +113,14 @@ export async function appFromConfig(
           refreshKeys,
           edgeMetricsRoute(() => revocation?.sync.status(), edgeKeys?.status),
         )
+      // Which policy set version each tenant has in force in this isolate (docs/policy.md).
+      app.get('/policy/status', (c) =>
+        c.json(
+          policySets ? { enabled: true, tenants: policySets.status() } : { enabled: false },
+          200,
+          { 'Cache-Control': 'no-store' },
+        ),
+      )
       runtime.extend?.(app)
     },
     ...(config.upstreamUrl === undefined
@@ -119,6 +135,11 @@ export async function appFromConfig(
             ...(config.allowedOrigins === undefined
               ? {}
               : { allowedOrigins: config.allowedOrigins }),
+            ...(policySets && config.policy
+              ? {
+                  policy: { table: config.policy.routes, policySets },
+                }
+              : {}),
           },
         }),
   })
@@ -191,6 +212,36 @@ function verifierFor(
       : { jwksRefreshSeconds: config.jwksRefreshSeconds }),
     ...(config.jwksTimeoutMs === undefined ? {} : { jwksTimeoutMs: config.jwksTimeoutMs }),
     ...(runtime.revocation === undefined ? {} : { revocation: runtime.revocation }),
+  })
+}
+
+/**
+ * The policy sets behind the gateway's Cedar routes, built once per app. A runtime without the engine
+ * (the plain Worker entry, which leaves the 4 MB .wasm out of its bundle) refuses the config.
+ */
+function policySetsFor(
+  config: VerificationConfig,
+  runtime: RuntimeOptions,
+): PolicySets | undefined {
+  if (config.policy === undefined) return undefined
+  const { engine, store } = runtime.policy ?? {}
+  if (engine === undefined || store === undefined) {
+    throw new ConfigError([
+      {
+        field: 'GATEHOUSE_POLICY_ROUTES',
+        message:
+          engine === undefined
+            ? 'this Worker is built without the Cedar engine: deploy src/entry/worker-cedar.ts'
+            : 'needs the L2 store (UPSTASH_REDIS_REST_URL and _TOKEN)',
+      },
+    ])
+  }
+  return createPolicySets({
+    store,
+    engine,
+    refreshSeconds: config.policy.refreshSeconds,
+    logger: runtime.logger,
+    ...(runtime.now === undefined ? {} : { now: runtime.now }),
   })
 }
 

@@ -28,6 +28,7 @@ import {
 } from '../revocation/index.ts'
 import { createUpstashStore } from '../store/upstash.ts'
 import { loadSbbfBackend } from '../wasm/load-node.ts'
+import { loadNodeCedar } from '../policy/engine-node.ts'
 
 export interface NodeServer {
   port: number
@@ -153,6 +154,7 @@ export async function startNodeServer(
     ...(tenancy?.verifier ? { verifier: tenancy.verifier } : {}),
     ...(store && revocation ? { revocation: { sync: revocation, store } } : {}),
     ...(store ? { dpopStore: store } : {}),
+    policy: { engine: loadNodeCedar, ...(store ? { store } : {}) },
     routes: [
       { path: '/', app: readiness },
       { path: '/', app: metrics.routes },

@@ -6,6 +6,10 @@
  * `gatehouse config check --wrangler wrangler.toml` before `wrangler deploy` to see them earlier).
  * Precedence: Cloudflare merges secrets and `--var` over the toml's [vars] before we see them; across
  * names, an inline `GATEHOUSE_JWKS` wins over `GATEHOUSE_JWKS_URL` (core/config.ts).
+ *
+ * This entry leaves the Cedar engine out of the bundle: workerd compiles every .wasm module of a
+ * Worker when it loads it, used or not (docs/policy.md, "Cost at the edge"). worker-cedar.ts is the
+ * same Worker with the engine, for deployments that set GATEHOUSE_POLICY_ROUTES.
  */
 import type { ExecutionContext, Hono } from 'hono'
 import { ConfigError, VERIFICATION_ENV_NAMES, parseVerificationConfig } from '../core/config.ts'
@@ -13,6 +17,7 @@ import { OWN_PREFIX } from '../core/config-variables.ts'
 import { createJsonLogger, redactTokens } from '../http/log.ts'
 import { tracingFromConfig } from '../http/tracing.ts'
 import type { GatehouseEnv } from '../http/types.ts'
+import type { CedarEngineLoader } from '../policy/engine.ts'
 import { createRevocationSync, type RevocationSync } from '../revocation/index.ts'
 import { createUpstashStore } from '../store/upstash.ts'
 import { createEdgeTenancy } from '../tenancy/edge-tenancy.ts'
@@ -30,6 +35,8 @@ interface Built {
 
 let built: Built | undefined
 let builtForEnv: Bindings | undefined
+/** Set by worker-cedar.ts: the Cedar engine for GATEHOUSE_POLICY_ROUTES. */
+let policyEngine: CedarEngineLoader | undefined
 
 /** The config-relevant bindings as one string; env objects may differ per request, values rarely. */
 const fingerprintOf = (env: Bindings): string =>
@@ -88,6 +95,10 @@ async function builtFor(env: Bindings): Promise<Built> {
       // Keys, JWKS and discovery from the set the origins publish in L2 (edge-keys.ts).
       ...(store ? { keyStore: store } : {}),
       ...(store ? { dpopStore: store } : {}),
+      policy: {
+        ...(policyEngine ? { engine: policyEngine } : {}),
+        ...(store ? { store } : {}),
+      },
     })
   } catch (err) {
     // Names of the bad variables and the rules they broke; never their values.
@@ -106,7 +117,7 @@ async function builtFor(env: Bindings): Promise<Built> {
   return built
 }
 
-export default {
+const worker = {
   async fetch(request: Request, env: Bindings, ctx?: ExecutionContext): Promise<Response> {
     const { app, revocation } = await builtFor(env ?? {})
     // Reads new revocation events at most every GATEHOUSE_REVOCATION_SYNC_SECONDS, in waitUntil so
@@ -121,3 +132,15 @@ export default {
     return app.fetch(request, env, ctx)
   },
 }
+
+/**
+ * This Worker with the Cedar engine (worker-cedar.ts), loaded on the first policy decision.
+ *
+ * @example export default withPolicyEngine(loadWorkerCedar)
+ */
+export function withPolicyEngine(engine: CedarEngineLoader): typeof worker {
+  policyEngine = engine
+  return worker
+}
+
+export default worker

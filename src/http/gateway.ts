@@ -16,6 +16,7 @@ import { cors } from './cors.ts'
 import { createForwarder, type Forwarder } from './forwarder.ts'
 import type { Logger } from './log.ts'
 import type { DpopGuard } from './dpop-guard.ts'
+import { mountPolicyRoutes } from '../policy/route-table.ts'
 import { RequestError } from './request-errors.ts'
 import { requireAuth } from './require-auth.ts'
 import type { GatehouseEnv, GatewayOptions, TokenVerifier } from './types.ts'
@@ -82,7 +83,15 @@ export function gatewayRoutes(deps: GatewayDeps): Hono<GatehouseEnv> {
       dpop: deps.dpop,
     }),
   )
-  // Verified → (policy) → forward: an authorization middleware mounts here, between the two.
+  // Verified → (policy) → forward: Cedar decides the route table's routes here (docs/policy.md);
+  // a route outside the table never loads the engine.
+  if (deps.policy) {
+    mountPolicyRoutes(app, '/api', {
+      ...deps.policy,
+      logger: deps.logger,
+      ...(deps.clientIp === undefined ? {} : { clientIp: deps.clientIp }),
+    })
+  }
   app.all(
     '/api/*',
     forwarder.forward((c) => {

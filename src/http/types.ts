@@ -4,6 +4,8 @@
  */
 import type { Context, Hono, MiddlewareHandler } from 'hono'
 import type { Clock, VerifiedToken } from '../core/types.ts'
+import type { PolicySets } from '../policy/policy-sets.ts'
+import type { PolicyRouteTable } from '../policy/route-table.ts'
 import type { CircuitBreakerOptions } from './circuit-breaker.ts'
 import type { DpopGuard } from './dpop-guard.ts'
 import type { Logger } from './log.ts'
@@ -58,6 +60,11 @@ export interface GatewayOptions {
   breaker?: Omit<CircuitBreakerOptions, 'now'>
   /** Browser origins allowed to call `/api/*` cross-origin (cors.ts). Default none: no CORS. */
   allowedOrigins?: string[]
+  /**
+   * Routes decided by Cedar policies after verification (docs/policy.md); `context.ip` is the
+   * runtime's client address (`clientIp`). Default none.
+   */
+  policy?: { table: PolicyRouteTable; policySets: PolicySets }
 }
 
 /**

@@ -1,5 +1,7 @@
-/** The Cedar suites on Node, with the package's nodejs build of the engine. */
+/** The Cedar suites on Node, with the package’s nodejs build of the engine. */
 import { loadNodeCedar } from '../../../src/policy/engine-node.ts'
+import { definePolicyGatewaySuite } from '../../shared/policy-gateway.case.ts'
 import { definePolicySuites } from '../../shared/policy.case.ts'
 
 definePolicySuites({ runtime: 'Node', engine: loadNodeCedar })
+definePolicyGatewaySuite({ runtime: 'Node', engine: loadNodeCedar })
