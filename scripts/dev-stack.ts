@@ -19,6 +19,7 @@ import {
   type DevConfigOptions,
 } from './dev-config.ts'
 import { startDemoApi, type DemoApi } from './dev-demo-api.ts'
+import { DEMO_POLICY_ROUTES, publishExamplePolicies } from './dev-policies.ts'
 import { freePort } from './dev-ports.ts'
 import { startChild, waitForHttp, type Child, type LogLine } from './dev-processes.ts'
 import { startDevRedis, type DevRedis } from './dev-redis.ts'
@@ -152,6 +153,14 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       GATEHOUSE_UPSTREAM_URL: urls.upstream,
       GATEHOUSE_ALLOWED_ORIGINS: urls.spa,
     }
+    // Cedar decides two demo routes at the edge; the policy sets live in L2 (docs/policy.md).
+    if (upstash) {
+      const version = await publishExamplePolicies(upstash)
+      log('dev', `published examples/policies/ as policy set version ${version}`)
+      vars.GATEHOUSE_POLICY_ROUTES = JSON.stringify(DEMO_POLICY_ROUTES)
+    } else {
+      log('dev', 'no L2: the Cedar policy routes are off')
+    }
     // The edge reads L2 (edge revocation) with the same Upstash URL and token. The token goes in a 0600
     // file passed with --env-file, not with --var: argv is visible to every local user in `ps`.
     const edgeEnvFile = join(configDir, 'edge.env')
@@ -167,6 +176,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       [
         join(REPO_ROOT, 'node_modules/wrangler/bin/wrangler.js'),
         'dev',
+        // The Worker with the Cedar engine (worker.ts leaves it out).
+        join(REPO_ROOT, 'src/entry/worker-cedar.ts'),
         '--ip',
         HOST,
         '--port',

@@ -36,9 +36,14 @@ export async function signIn(
   await page.waitForSelector('#status[data-state="signed-in"]')
 }
 
-/** Clicks "Call the API" and returns the HTTP status shown and the parsed body. */
-export async function callApi(page: Page): Promise<{ status: string; body: string }> {
-  await page.click('#call-api')
+/** Clicks an API button ("Call the API" by default) and returns the HTTP status and body shown. */
+export async function callApi(
+  page: Page,
+  button = '#call-api',
+): Promise<{ status: string; body: string }> {
+  // Cleared first, so a second call waits for its own answer.
+  await page.evaluate(() => delete document.getElementById('api-status')?.dataset.status)
+  await page.click(button)
   await page.waitForSelector('#api-status[data-status]')
   return {
     status: (await page.getAttribute('#api-status', 'data-status')) ?? '',

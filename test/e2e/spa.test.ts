@@ -91,6 +91,23 @@ describe('example SPA in Chromium', () => {
     expect(edgeRequests).toContain(`GET ${stack.urls.api}/hello`)
   })
 
+  it('shows a route the edge’s Cedar policy allows and one it denies (403 with a request id)', async () => {
+    const page = await context.newPage()
+    await signIn(page, stack.urls.spa, demo())
+    const allowed = await callApi(page, '#read-document')
+    expect(allowed.status).toBe('200')
+    expect(JSON.parse(allowed.body)).toMatchObject({ path: '/documents/welcome' })
+    const denied = await callApi(page, '#admin-report')
+    expect(denied.status).toBe('403')
+    expect(JSON.parse(denied.body)).toMatchObject({
+      error: 'access_denied',
+      request_id: expect.any(String),
+    })
+    expect(logs.some((l) => l.includes('"msg":"policy decision"') && l.includes('"deny"'))).toBe(
+      true,
+    )
+  })
+
   it('shows an error on the hosted page for a wrong password', async () => {
     const page = await context.newPage()
     await page.goto(`${stack.urls.spa}/`)
