@@ -1,13 +1,17 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
-/** The Node entries: the origin process, its config and metrics, the CLI, the Node WASM loader. */
+/**
+ * The Node entries: the origin process, its config and metrics, the CLI, the Node WASM loaders (the
+ * revocation kernel's and the Cedar engine's).
+ */
 const NODE_ONLY = [
   'src/entry/node*.ts',
   'src/entry/origin*.ts',
   'src/entry/password.ts',
   'src/cli/**',
   'src/wasm/load-node.ts',
+  'src/policy/engine-node.ts',
 ]
 const NODE_MESSAGE = 'Node-only: allowed in the Node entries (eslint.config.js NODE_ONLY) alone.'
 const NODE_PACKAGES = ['prom-client', '@hono/node-server', '@hono/node-server/conninfo'].map(
@@ -21,6 +25,7 @@ const NODE_PATTERNS = [
       '**/entry/origin*',
       '**/entry/password*',
       '**/wasm/load-node*',
+      '**/policy/engine-node*',
       '**/cli/*',
     ],
     message: NODE_MESSAGE,

@@ -22,7 +22,7 @@ import {
   text,
   url,
 } from './config-rules.ts'
-import { policyRoutesRule } from '../policy/route-table-schema.ts'
+import { policyRoutesRule } from './policy-routes.ts'
 
 export type Runtime = 'edge' | 'node'
 

@@ -11,7 +11,7 @@
  * wins over `GATEHOUSE_JWKS_URL`, so an inline key set set as a secret works beside the toml's URL.
  */
 import type { z } from 'zod'
-import type { PolicyRouteTable } from '../policy/route-table-schema.ts'
+import type { PolicyRouteTable } from './policy-routes.ts'
 import type { LogLevel, PublicJwks, RevocationPolicy } from './config-rules.ts'
 import {
   OWN_PREFIX,

@@ -11,10 +11,9 @@
  * --version N` can read them; older documents are deleted.
  */
 import { z } from 'zod'
+import { DEFAULT_TENANT, TENANT_ID } from '../core/policy-routes.ts'
 
-/** Tenant ids: lowercase DNS-label-like, so they are safe in keys, logs and policy-set ids. */
-export const TENANT_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
-export const DEFAULT_TENANT = 'default'
+export { DEFAULT_TENANT, TENANT_ID }
 /** Versions kept readable after they leave force (the head's history). */
 export const HISTORY_LENGTH = 10
 /** Upper bounds on one published set, so one document stays one small L2 value. */

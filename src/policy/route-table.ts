@@ -17,9 +17,13 @@ import type { Clock } from '../core/types.ts'
 import type { Logger } from '../http/log.ts'
 import { authorize, type AuthorizeEnv } from './authorize.ts'
 import type { PolicySets } from './policy-sets.ts'
-import type { PolicyRouteTable } from './route-table-schema.ts'
+import type { PolicyRouteTable } from '../core/policy-routes.ts'
 
-export { parsePolicyRoutes, type PolicyRoute, type PolicyRouteTable } from './route-table-schema.ts'
+export {
+  parsePolicyRoutes,
+  type PolicyRoute,
+  type PolicyRouteTable,
+} from '../core/policy-routes.ts'
 
 export interface PolicyRoutesOptions {
   table: PolicyRouteTable

@@ -30,6 +30,8 @@ export interface PolicySuiteOptions {
   engine: CedarEngineLoader
 }
 
+// A generous bound for the property tests on a loaded machine (hundreds of engine calls each).
+const PROPERTY_TIMEOUT_MS = 60_000
 const READ = 'GET /documents/:id'
 const WRITE = 'PUT /documents/:id'
 const REPORT = 'GET /admin/report'
@@ -156,68 +158,72 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       expect(decideOn(set, { claims: service('other') }).decision).toBe('deny')
     })
 
-    it('Cedar decisions on per-action slices equal those of the whole set (property)', () => {
-      const e = engine()
-      const whole = `whole-${crypto.randomUUID()}`
-      const prepared = preparePolicySet(e, { schema: exampleSchema, sources: exampleFiles })
-      if (!prepared.ok) throw new Error('example set invalid')
-      expect(e.preparsePolicySet(whole, { staticPolicies: prepared.set.policies }).type).toBe(
-        'success',
-      )
-      const actions = [READ, WRITE, 'DELETE /documents/:id', REPORT, 'GET /unknown']
-      fc.assert(
-        fc.property(
-          fc.record({
-            action: fc.constantFrom(...actions),
-            scope: fc.subarray(['documents:read', 'documents:write', 'openid']),
-            roles: fc.subarray(['admin', 'editor']),
-            groups: fc.subarray(['suspended', 'staff']),
-            dpop: fc.boolean(),
-            service: fc.boolean(),
-          }),
-          ({ action, scope, roles, groups, dpop, service }) => {
-            const claims = userClaims({
-              scope: scope.join(' '),
-              roles,
-              groups,
-              ...(dpop ? { cnf: { jkt: 'k' } } : {}),
-              ...(service ? { sub: 'demo-spa' } : {}),
-            })
-            const resource = action === REPORT ? report : doc()
-            const built = buildCedarRequest(
-              facts({ claims, action, resource, clientIp: undefined }),
-            )
-            if (!built.ok) throw new Error(built.reason)
-            const r = built.request
-            const groupsOf: Record<string, string> = { [READ]: 'read', [WRITE]: 'write' }
-            groupsOf['DELETE /documents/:id'] = 'write'
-            const parent = groupsOf[action]
-            const answer = e.statefulIsAuthorized({
-              principal: r.principal,
-              action: { type: 'Action', id: action },
-              resource,
-              context: r.context,
-              entities: [
-                r.principalEntity,
-                {
-                  uid: { type: 'Action', id: action },
-                  attrs: {},
-                  parents: parent ? [{ type: 'Action', id: parent }] : [],
-                },
-              ],
-              preparsedPolicySetId: whole,
-            })
-            if (answer.type !== 'success') throw new Error('whole-set call failed')
-            const sliced = set.decide(r)
-            expect(sliced.decision).toBe(answer.response.decision)
-            expect([...sliced.policies].sort()).toEqual(
-              [...answer.response.diagnostics.reason].sort(),
-            )
-          },
-        ),
-        { numRuns: 150 },
-      )
-    })
+    it(
+      'Cedar decisions on per-action slices equal those of the whole set (property)',
+      () => {
+        const e = engine()
+        const whole = `whole-${crypto.randomUUID()}`
+        const prepared = preparePolicySet(e, { schema: exampleSchema, sources: exampleFiles })
+        if (!prepared.ok) throw new Error('example set invalid')
+        expect(e.preparsePolicySet(whole, { staticPolicies: prepared.set.policies }).type).toBe(
+          'success',
+        )
+        const actions = [READ, WRITE, 'DELETE /documents/:id', REPORT, 'GET /unknown']
+        fc.assert(
+          fc.property(
+            fc.record({
+              action: fc.constantFrom(...actions),
+              scope: fc.subarray(['documents:read', 'documents:write', 'openid']),
+              roles: fc.subarray(['admin', 'editor']),
+              groups: fc.subarray(['suspended', 'staff']),
+              dpop: fc.boolean(),
+              service: fc.boolean(),
+            }),
+            ({ action, scope, roles, groups, dpop, service }) => {
+              const claims = userClaims({
+                scope: scope.join(' '),
+                roles,
+                groups,
+                ...(dpop ? { cnf: { jkt: 'k' } } : {}),
+                ...(service ? { sub: 'demo-spa' } : {}),
+              })
+              const resource = action === REPORT ? report : doc()
+              const built = buildCedarRequest(
+                facts({ claims, action, resource, clientIp: undefined }),
+              )
+              if (!built.ok) throw new Error(built.reason)
+              const r = built.request
+              const groupsOf: Record<string, string> = { [READ]: 'read', [WRITE]: 'write' }
+              groupsOf['DELETE /documents/:id'] = 'write'
+              const parent = groupsOf[action]
+              const answer = e.statefulIsAuthorized({
+                principal: r.principal,
+                action: { type: 'Action', id: action },
+                resource,
+                context: r.context,
+                entities: [
+                  r.principalEntity,
+                  {
+                    uid: { type: 'Action', id: action },
+                    attrs: {},
+                    parents: parent ? [{ type: 'Action', id: parent }] : [],
+                  },
+                ],
+                preparsedPolicySetId: whole,
+              })
+              if (answer.type !== 'success') throw new Error('whole-set call failed')
+              const sliced = set.decide(r)
+              expect(sliced.decision).toBe(answer.response.decision)
+              expect([...sliced.policies].sort()).toEqual(
+                [...answer.response.diagnostics.reason].sort(),
+              )
+            },
+          ),
+          { numRuns: 150 },
+        )
+      },
+      PROPERTY_TIMEOUT_MS,
+    )
 
     it('Cedar decision cache keys on the principal attributes, not only its id', () => {
       const cached = compileExample()
@@ -264,49 +270,53 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       expect(decideOn(plain, { nowMs: (T0 + 3600) * 1000 }).cached).toBe(true)
     })
 
-    it('Cedar fuzzed claims of unexpected types never crash a decision', () => {
-      const anyValue = fc.oneof(
-        fc.anything({ maxDepth: 3, withNullPrototype: true, withBigInt: false }),
-        fc.string(),
-        fc.array(fc.oneof(fc.string(), fc.integer(), fc.object())),
-        fc.constantFrom(NaN, Infinity, -0, '', '__proto__', {
-          __entity: { type: 'User', id: 'root' },
-        }),
-      )
-      const claimNames = [
-        'sub',
-        'client_id',
-        'scope',
-        'scp',
-        'roles',
-        'groups',
-        'amr',
-        'tenant',
-        'cnf',
-      ]
-      fc.assert(
-        fc.property(
-          fc.dictionary(fc.constantFrom(...claimNames), anyValue),
-          fc.dictionary(fc.string(), anyValue, { maxKeys: 5 }),
-          fc.constantFrom(READ, WRITE, REPORT),
-          fc.option(fc.string(), { nil: undefined }),
-          (known, unknown, action, clientIp) => {
-            const claims = { ...unknown, ...userClaims(), ...known }
-            const built = buildCedarRequest(facts({ claims, action, clientIp }))
-            if (!built.ok) {
-              expect(['principal_unknown', 'claims_out_of_bounds']).toContain(built.reason)
-              return
-            }
-            const decision = set.decide(built.request)
-            expect(['allow', 'deny']).toContain(decision.decision)
-            expect(decision.errors).not.toContain('engine')
-            // An entity smuggled in through a claim is only ever a string to Cedar.
-            expect(JSON.stringify(built.request.principalEntity)).not.toContain('"__entity":{')
-          },
-        ),
-        { numRuns: 300 },
-      )
-    })
+    it(
+      'Cedar fuzzed claims of unexpected types never crash a decision',
+      () => {
+        const anyValue = fc.oneof(
+          fc.anything({ maxDepth: 3, withNullPrototype: true, withBigInt: false }),
+          fc.string(),
+          fc.array(fc.oneof(fc.string(), fc.integer(), fc.object())),
+          fc.constantFrom(NaN, Infinity, -0, '', '__proto__', {
+            __entity: { type: 'User', id: 'root' },
+          }),
+        )
+        const claimNames = [
+          'sub',
+          'client_id',
+          'scope',
+          'scp',
+          'roles',
+          'groups',
+          'amr',
+          'tenant',
+          'cnf',
+        ]
+        fc.assert(
+          fc.property(
+            fc.dictionary(fc.constantFrom(...claimNames), anyValue),
+            fc.dictionary(fc.string(), anyValue, { maxKeys: 5 }),
+            fc.constantFrom(READ, WRITE, REPORT),
+            fc.option(fc.string(), { nil: undefined }),
+            (known, unknown, action, clientIp) => {
+              const claims = { ...unknown, ...userClaims(), ...known }
+              const built = buildCedarRequest(facts({ claims, action, clientIp }))
+              if (!built.ok) {
+                expect(['principal_unknown', 'claims_out_of_bounds']).toContain(built.reason)
+                return
+              }
+              const decision = set.decide(built.request)
+              expect(['allow', 'deny']).toContain(decision.decision)
+              expect(decision.errors).not.toContain('engine')
+              // An entity smuggled in through a claim is only ever a string to Cedar.
+              expect(JSON.stringify(built.request.principalEntity)).not.toContain('"__entity":{')
+            },
+          ),
+          { numRuns: 200 },
+        )
+      },
+      PROPERTY_TIMEOUT_MS,
+    )
 
     it('Cedar refuses claims past the bounds instead of cutting them', () => {
       const many = Array.from({ length: 300 }, (_, i) => `g${i}`)

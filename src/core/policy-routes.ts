@@ -1,9 +1,13 @@
 /**
- * The schema of the gateway's policy route table (GATEHOUSE_POLICY_ROUTES), zod only so the
- * config (src/core/config.ts) can parse it at start. What the table means: route-table.ts.
+ * The schema of the gateway's Cedar route table (GATEHOUSE_POLICY_ROUTES), in core so the config
+ * (config-variables.ts) parses it at start; what the table does is src/policy/route-table.ts. Also
+ * the tenant id rule every policy key and route table shares (docs/policy.md).
  */
 import { z } from 'zod'
-import { DEFAULT_TENANT, TENANT_ID } from './policy-document.ts'
+
+/** Tenant ids: lowercase DNS-label-like, so they are safe in keys, logs and policy-set ids. */
+export const TENANT_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+export const DEFAULT_TENANT = 'default'
 
 const ENTITY_TYPE = z
   .string()
