@@ -16,11 +16,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { describeMachine } from './lib/machine.ts'
 import { measure, merge, type Measurement } from './lib/measure.ts'
 import { renderTable } from './lib/table.ts'
-import { compilePolicySet } from '../src/policy/compiled-set.ts'
-import { createDecisionCache } from '../src/policy/decision-cache.ts'
 import { loadNodeCedar } from '../src/policy/engine-node.ts'
-import { buildCedarRequest, type RequestFacts } from '../src/policy/request.ts'
-import { BENCH_SCHEMA, ROUTES, benchClaims, benchPolicies } from './policy-fixtures.ts'
+import { ROW_NAMES, decisionRows } from './policy-rows.ts'
 import { WORK, bundleWorker, serveBundle, type Bundle } from './policy-workerd.ts'
 
 const COMPATIBILITY_DATE = '2026-11-01'
@@ -189,65 +186,7 @@ try {
 }
 
 // 5. The same rows on Node --------------------------------------------------------------------
-function nodeRows(): Map<string, () => unknown> {
-  const engine = loadNodeCedar()
-  let version = 0
-  const compile = (shape: 'scoped' | 'unscoped', entries: number) => {
-    const compiled = compilePolicySet(
-      engine,
-      {
-        format: 1,
-        tenant: 'default',
-        version: ++version,
-        publishedAt: new Date(0).toISOString(),
-        schema: BENCH_SCHEMA,
-        policies: benchPolicies(shape),
-      },
-      { slot: `node-${version}`, cache: createDecisionCache({ maxEntries: entries }) },
-    )
-    if (!compiled.ok) throw new Error(compiled.reason)
-    return compiled.set
-  }
-  const facts = (i: number): RequestFacts => {
-    const route = ROUTES[i % ROUTES.length] as (typeof ROUTES)[number]
-    return {
-      claims: benchClaims(i),
-      tenant: 'default',
-      action: route.action,
-      resource: { type: route.resourceType, id: `res-${i}` },
-      clientIp: '10.0.0.1',
-      nowMs: 1_900_000_000_000 + i * 1000,
-      params: { id: `res-${i}` },
-    }
-  }
-  const pool = Array.from({ length: 4096 }, (_, i) => facts(i))
-  const requests = pool.map((f) => {
-    const r = buildCedarRequest(f)
-    if (!r.ok) throw new Error(r.reason)
-    return r.request
-  })
-  const scoped = compile('scoped', 0)
-  const unscoped = compile('unscoped', 0)
-  const cached = compile('scoped', 10_000)
-  for (const r of requests.slice(0, 64)) cached.decide(r)
-  let i = 0
-  let j = 0
-  let k = 0
-  return new Map<string, () => unknown>([
-    [
-      'request-and-decision-scoped',
-      () => {
-        const r = buildCedarRequest(pool[(i = (i + 1) % pool.length)] as RequestFacts)
-        return r.ok && scoped.decide(r.request)
-      },
-    ],
-    ['decision-scoped', () => scoped.decide(requests[(j = (j + 1) % requests.length)]!)],
-    ['decision-unscoped', () => unscoped.decide(requests[(j = (j + 1) % requests.length)]!)],
-    ['decision-cached', () => cached.decide(requests[(k = (k + 1) % 64)]!)],
-    ['request-only', () => buildCedarRequest(pool[(i = (i + 1) % pool.length)] as RequestFacts)],
-  ])
-}
-const nodeOps = nodeRows()
+const nodeOps = decisionRows(loadNodeCedar())
 const nodeRounds = new Map<string, Measurement[]>()
 for (let round = 0; round < 3; round++) {
   for (const [row, op] of nodeOps) {
@@ -257,13 +196,6 @@ for (let round = 0; round < 3; round++) {
 }
 const nodeResults = new Map([...nodeRounds].map(([row, ms]) => [row, merge(ms)]))
 
-const ROW_NAMES: Record<string, string> = {
-  'request-and-decision-scoped': 'request from claims + decision, uncached (100 policies)',
-  'decision-scoped': 'decision, uncached (100 policies, 4 apply to the action)',
-  'decision-unscoped': 'decision, uncached (100 policies, all 100 apply to every action)',
-  'decision-cached': 'decision, L1 cache hit',
-  'request-only': 'request from claims only',
-}
 const us = (ns: number | undefined) => (ns === undefined ? '' : (ns / 1000).toFixed(2))
 console.log(
   `\n${renderTable(

@@ -5,7 +5,9 @@
 import adminPolicies from '../../examples/policies/admin.cedar?raw'
 import documentPolicies from '../../examples/policies/documents.cedar?raw'
 import exampleSchema from '../../examples/policies/schema.cedarschema?raw'
+import type { CedarModule } from '../../src/policy/engine.ts'
 import type { PolicyFile } from '../../src/policy/prepare.ts'
+import { publishPolicySet } from '../../src/policy/publish.ts'
 import type { Store } from '../../src/store/types.ts'
 
 export { exampleSchema }
@@ -49,4 +51,15 @@ export function interruptible(inner: Store): { store: Store; down: boolean } {
     delete: guard((...keys: string[]) => inner.delete(...keys)),
   }
   return control
+}
+
+/** Publishes the example set for the default tenant; throws if it does not validate. */
+export async function publishExamples(store: Store, engine: CedarModule): Promise<number> {
+  const result = await publishPolicySet(store, engine, {
+    tenant: 'default',
+    schema: exampleSchema,
+    sources: exampleFiles,
+  })
+  if (!result.ok) throw new Error(JSON.stringify(result.problems))
+  return result.version
 }

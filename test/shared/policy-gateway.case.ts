@@ -8,11 +8,10 @@ import { ConfigError, parseVerificationConfig } from '../../src/core/config.ts'
 import { appFromConfig } from '../../src/entry/app-from-config.ts'
 import type { LogRecord } from '../../src/http/log.ts'
 import type { CedarEngineLoader } from '../../src/policy/engine.ts'
-import { publishPolicySet } from '../../src/policy/publish.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/types.ts'
 import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../fixtures/keys.ts'
-import { exampleFiles, exampleSchema } from './policy-fixtures.ts'
+import { publishExamples } from './policy-fixtures.ts'
 
 const ROUTES = {
   routes: [
@@ -69,11 +68,7 @@ export function definePolicyGatewaySuite({
   describe(`Cedar on the gateway (${runtime})`, () => {
     it('Cedar gateway forwards what the policy allows and answers 403 for what it denies', async () => {
       const store = createMemoryStore()
-      await publishPolicySet(store, engine(), {
-        tenant: 'default',
-        schema: exampleSchema,
-        sources: exampleFiles,
-      })
+      await publishExamples(store, engine())
       const { call, forwarded, logs } = await start(store)
       expect((await call('GET', '/api/documents/welcome')).status).toBe(200)
       const denied = await call('GET', '/api/admin/report', { roles: ['admin'] })
@@ -102,11 +97,7 @@ export function definePolicyGatewaySuite({
         enabled: true,
         tenants: [expect.objectContaining({ tenant: 'default', version: null })],
       })
-      await publishPolicySet(store, engine(), {
-        tenant: 'default',
-        schema: exampleSchema,
-        sources: exampleFiles,
-      })
+      await publishExamples(store, engine())
       // Within the refresh interval the "none" answer stands; the next start picks the set up.
       const fresh = await start(store)
       expect((await fresh.call('GET', '/api/documents/welcome')).status).toBe(200)

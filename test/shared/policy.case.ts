@@ -22,7 +22,14 @@ import { mountPolicyRoutes, parsePolicyRoutes } from '../../src/policy/route-tab
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/types.ts'
 import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../fixtures/keys.ts'
-import { T0, exampleFiles, exampleSchema, interruptible, userClaims } from './policy-fixtures.ts'
+import {
+  T0,
+  exampleFiles,
+  exampleSchema,
+  interruptible,
+  publishExamples,
+  userClaims,
+} from './policy-fixtures.ts'
 
 export interface PolicySuiteOptions {
   /** Which runtime runs the suite, for the test names. */
@@ -659,11 +666,7 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
 
     it('Cedar authorize passes an allowed request to the handler', async () => {
       const store = createMemoryStore()
-      await publishPolicySet(store, engine(), {
-        tenant: 'default',
-        schema: exampleSchema,
-        sources: exampleFiles,
-      })
+      await publishExamples(store, engine())
       const { app, logs } = await appWith(store)
       const res = await get(app, '/documents/7')
       expect(res.status).toBe(200)
@@ -682,11 +685,7 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
 
     it('Cedar authorize answers 403 access_denied with the request id and logs no token', async () => {
       const store = createMemoryStore()
-      await publishPolicySet(store, engine(), {
-        tenant: 'default',
-        schema: exampleSchema,
-        sources: exampleFiles,
-      })
+      await publishExamples(store, engine())
       const { app, logs } = await appWith(store)
       const token = await signTestToken({ sub: 'alice', roles: ['admin'] })
       const res = await app.request('/admin/report', {
@@ -726,11 +725,7 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       expect((await get(app, '/open')).status).toBe(200)
       expect((await get(app, '/documents/1')).status).toBe(403)
       expect(loads.count).toBe(0)
-      await publishPolicySet(store, engine(), {
-        tenant: 'default',
-        schema: exampleSchema,
-        sources: exampleFiles,
-      })
+      await publishExamples(store, engine())
       const { app: withSet, loads: loaded } = await appWith(store)
       expect((await get(withSet, '/documents/1')).status).toBe(200)
       expect(loaded.count).toBe(1)
@@ -757,11 +752,7 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
 
     it('Cedar route table decides gateway routes: allowed, denied, unmatched', async () => {
       const store = createMemoryStore()
-      await publishPolicySet(store, engine(), {
-        tenant: 'default',
-        schema: exampleSchema,
-        sources: exampleFiles,
-      })
+      await publishExamples(store, engine())
       const policySets = createPolicySets({ store, engine })
       const parsed = parsePolicyRoutes(
         JSON.stringify({

@@ -1,0 +1,112 @@
+/**
+ * The decision rows of `npm run bench:policy`, runtime-neutral: the same rows run inside workerd
+ * (bench/policy-worker.ts, with the web build) and on Node (bench/policy.bench.ts, the nodejs build).
+ * Every uncached row decides a request whose resource id is its own, so nothing repeats.
+ */
+import { compilePolicySet, type CompiledPolicySet } from '../src/policy/compiled-set.ts'
+import { createDecisionCache } from '../src/policy/decision-cache.ts'
+import type { CedarModule } from '../src/policy/engine.ts'
+import { buildCedarRequest, type CedarRequest, type RequestFacts } from '../src/policy/request.ts'
+import { BENCH_SCHEMA, ROUTES, benchClaims, benchPolicies } from './policy-fixtures.ts'
+
+const POOL = 4096
+let version = 0
+
+/** Row id → what it measures. */
+export const ROW_NAMES: Record<string, string> = {
+  'request-and-decision-scoped': 'request from claims + decision, uncached (100 policies)',
+  'decision-scoped': 'decision, uncached (100 policies, 4 apply to the action)',
+  'decision-unscoped': 'decision, uncached (100 policies, all 100 apply to every action)',
+  'decision-cached': 'decision, L1 cache hit',
+  'request-only': 'request from claims only',
+}
+
+/**
+ * The 100-policy set compiled as a new version; `cacheEntries` 0 turns the decision cache off.
+ *
+ * @example const set = compileBenchSet(loadNodeCedar(), 'scoped', 0)
+ */
+export function compileBenchSet(
+  engine: CedarModule,
+  shape: 'scoped' | 'unscoped',
+  cacheEntries: number,
+): CompiledPolicySet {
+  version++
+  const compiled = compilePolicySet(
+    engine,
+    {
+      format: 1,
+      tenant: 'default',
+      version,
+      publishedAt: new Date(0).toISOString(),
+      schema: BENCH_SCHEMA,
+      policies: benchPolicies(shape),
+    },
+    { slot: `bench-${version}`, cache: createDecisionCache({ maxEntries: cacheEntries }) },
+  )
+  if (!compiled.ok) throw new Error(compiled.reason)
+  return compiled.set
+}
+
+/** The i-th request: a route and a user, with a resource id of its own. */
+export function benchFacts(i: number): RequestFacts {
+  const route = ROUTES[i % ROUTES.length] as (typeof ROUTES)[number]
+  return {
+    claims: benchClaims(i),
+    tenant: 'default',
+    action: route.action,
+    resource: { type: route.resourceType, id: `res-${i}` },
+    clientIp: '10.0.0.1',
+    nowMs: 1_900_000_000_000 + i * 1000,
+    params: { id: `res-${i}` },
+  }
+}
+
+/** `benchFacts(i)` built into a Cedar request. */
+export function benchRequest(i: number): CedarRequest {
+  const result = buildCedarRequest(benchFacts(i))
+  if (!result.ok) throw new Error(result.reason)
+  return result.request
+}
+
+/**
+ * Compiles the sets, warms every action slice and returns the rows (id → one op). Throws if the set
+ * decides the pool one way only (the bench would then measure a degenerate case).
+ *
+ * @example for (const [id, op] of decisionRows(loadNodeCedar())) op()
+ */
+export function decisionRows(engine: CedarModule): Map<string, () => unknown> {
+  const scoped = compileBenchSet(engine, 'scoped', 0)
+  const unscoped = compileBenchSet(engine, 'unscoped', 0)
+  const cached = compileBenchSet(engine, 'scoped', 10_000)
+  const facts = Array.from({ length: POOL }, (_, i) => benchFacts(i))
+  const requests = facts.map((_, i) => benchRequest(i))
+  // Every slice is pre-parsed before timing starts (a one-time cost per action per version).
+  for (const r of requests.slice(0, ROUTES.length)) {
+    scoped.decide(r)
+    unscoped.decide(r)
+  }
+  const hot = requests.slice(0, 64)
+  for (const r of hot) cached.decide(r)
+  const allows = requests.filter((r) => scoped.decide(r).decision === 'allow').length
+  if (allows === 0 || allows === requests.length) throw new Error('bench set decides one way only')
+  let f = 0
+  let r = 0
+  let h = 0
+  const nextFacts = () => facts[(f = (f + 1) % POOL)] as RequestFacts
+  const nextRequest = () => requests[(r = (r + 1) % POOL)] as CedarRequest
+  return new Map<string, () => unknown>([
+    [
+      'request-and-decision-scoped',
+      () => {
+        const built = buildCedarRequest(nextFacts())
+        if (!built.ok) throw new Error(built.reason)
+        return scoped.decide(built.request)
+      },
+    ],
+    ['decision-scoped', () => scoped.decide(nextRequest())],
+    ['decision-unscoped', () => unscoped.decide(nextRequest())],
+    ['decision-cached', () => cached.decide(hot[(h = (h + 1) % hot.length)] as CedarRequest)],
+    ['request-only', () => buildCedarRequest(nextFacts())],
+  ])
+}
