@@ -41,21 +41,30 @@ ${ROUTES.map(
 /** The role a route's permit asks for: `role-<route index>`. */
 export const roleFor = (route: number): string => `role-${route}`
 
-/** 100 policies (4 per route) as id → Cedar text, in the `scoped` or `unscoped` shape. */
+/** 100 policies (4 per route) as id → Cedar text (with its `@id`), `scoped` or `unscoped`. */
 export function benchPolicies(shape: 'scoped' | 'unscoped'): Record<string, string> {
   const policies: Record<string, string> = {}
   ROUTES.forEach((route, i) => {
     const action = `Action::${JSON.stringify(route.action)}`
     const scope = shape === 'scoped' ? `action == ${action}` : 'action'
     const also = shape === 'scoped' ? '' : `action == ${action} && `
-    policies[`r${i}-role`] =
-      `permit (principal, ${scope}, resource is ${route.resourceType}) when { ${also}principal.roles.contains("${roleFor(i)}") };`
-    policies[`r${i}-service`] =
-      `permit (principal is Client, ${scope}, resource) when { ${also}principal.scope.contains("api:r${i}") };`
-    policies[`r${i}-mfa`] =
-      `permit (principal is User, ${scope}, resource) when { ${also}context.dpopBound && principal.amr.contains("mfa") && principal.groups.contains("team-${i % 7}") };`
-    policies[`r${i}-suspended`] =
-      `forbid (principal, ${scope}, resource) when { ${also}principal.groups.contains("suspended") };`
+    const add = (id: string, text: string) => (policies[id] = `@id("${id}")\n${text}`)
+    add(
+      `r${i}-role`,
+      `permit (principal, ${scope}, resource is ${route.resourceType}) when { ${also}principal.roles.contains("${roleFor(i)}") };`,
+    )
+    add(
+      `r${i}-service`,
+      `permit (principal is Client, ${scope}, resource) when { ${also}principal.scope.contains("api:r${i}") };`,
+    )
+    add(
+      `r${i}-mfa`,
+      `permit (principal is User, ${scope}, resource) when { ${also}context.dpopBound && principal.amr.contains("mfa") && principal.groups.contains("team-${i % 7}") };`,
+    )
+    add(
+      `r${i}-suspended`,
+      `forbid (principal, ${scope}, resource) when { ${also}principal.groups.contains("suspended") };`,
+    )
   })
   return policies
 }

@@ -6,6 +6,8 @@
 import { compilePolicySet, type CompiledPolicySet } from '../src/policy/compiled-set.ts'
 import { createDecisionCache } from '../src/policy/decision-cache.ts'
 import type { CedarModule } from '../src/policy/engine.ts'
+import { parsePolicyDocument, type PolicyDocument } from '../src/policy/policy-document.ts'
+import { preparePolicySet } from '../src/policy/prepare.ts'
 import { buildCedarRequest, type CedarRequest, type RequestFacts } from '../src/policy/request.ts'
 import { BENCH_SCHEMA, ROUTES, benchClaims, benchPolicies } from './policy-fixtures.ts'
 
@@ -21,27 +23,54 @@ export const ROW_NAMES: Record<string, string> = {
   'request-only': 'request from claims only',
 }
 
+/** The two shapes of the 100-policy set as published documents (JSON text, as L2 holds them). */
+export interface BenchDocuments {
+  scoped: string
+  unscoped: string
+}
+
 /**
- * The 100-policy set compiled as a new version; `cacheEntries` 0 turns the decision cache off.
+ * Validates and prepares both shapes as `publish` would (on Node: the CLI's work, not the edge's).
  *
- * @example const set = compileBenchSet(loadNodeCedar(), 'scoped', 0)
+ * @example const documents = benchDocuments(loadNodeCedar())
+ */
+export function benchDocuments(engine: CedarModule): BenchDocuments {
+  const documentOf = (shape: 'scoped' | 'unscoped'): string => {
+    const prepared = preparePolicySet(engine, {
+      schema: BENCH_SCHEMA,
+      sources: [{ name: `${shape}.cedar`, text: Object.values(benchPolicies(shape)).join('\n') }],
+    })
+    if (!prepared.ok) throw new Error(`bench set refused: ${prepared.problems[0]?.message}`)
+    const document: PolicyDocument = {
+      format: 1,
+      tenant: 'default',
+      version: 1,
+      publishedAt: new Date(0).toISOString(),
+      schema: prepared.set.schema,
+      policies: prepared.set.policies,
+    }
+    return JSON.stringify(document)
+  }
+  return { scoped: documentOf('scoped'), unscoped: documentOf('unscoped') }
+}
+
+/**
+ * A document read as the edge reads it from L2 and compiled as a new version; `cacheEntries` 0
+ * turns the decision cache off.
+ *
+ * @example const set = compileBenchSet(loadNodeCedar(), documents.scoped, 0)
  */
 export function compileBenchSet(
   engine: CedarModule,
-  shape: 'scoped' | 'unscoped',
+  documentText: string,
   cacheEntries: number,
 ): CompiledPolicySet {
+  const document = parsePolicyDocument(documentText)
+  if (!document) throw new Error('not a policy document')
   version++
   const compiled = compilePolicySet(
     engine,
-    {
-      format: 1,
-      tenant: 'default',
-      version,
-      publishedAt: new Date(0).toISOString(),
-      schema: BENCH_SCHEMA,
-      policies: benchPolicies(shape),
-    },
+    { ...document, version },
     { slot: `bench-${version}`, cache: createDecisionCache({ maxEntries: cacheEntries }) },
   )
   if (!compiled.ok) throw new Error(compiled.reason)
@@ -73,12 +102,15 @@ export function benchRequest(i: number): CedarRequest {
  * Compiles the sets, warms every action slice and returns the rows (id → one op). Throws if the set
  * decides the pool one way only (the bench would then measure a degenerate case).
  *
- * @example for (const [id, op] of decisionRows(loadNodeCedar())) op()
+ * @example for (const [id, op] of decisionRows(loadNodeCedar(), documents)) op()
  */
-export function decisionRows(engine: CedarModule): Map<string, () => unknown> {
-  const scoped = compileBenchSet(engine, 'scoped', 0)
-  const unscoped = compileBenchSet(engine, 'unscoped', 0)
-  const cached = compileBenchSet(engine, 'scoped', 10_000)
+export function decisionRows(
+  engine: CedarModule,
+  documents: BenchDocuments,
+): Map<string, () => unknown> {
+  const scoped = compileBenchSet(engine, documents.scoped, 0)
+  const unscoped = compileBenchSet(engine, documents.unscoped, 0)
+  const cached = compileBenchSet(engine, documents.scoped, 10_000)
   const facts = Array.from({ length: POOL }, (_, i) => benchFacts(i))
   const requests = facts.map((_, i) => benchRequest(i))
   // Every slice is pre-parsed before timing starts (a one-time cost per action per version).

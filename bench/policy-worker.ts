@@ -5,14 +5,14 @@
  *
  *   GET /noop                  nothing (the request overhead the driver subtracts)
  *   GET /init                  instantiate the Cedar engine (initSync), the first time only
- *   GET /compile               compile the 100-policy set (a new version each call)
+ *   POST /compile              compile the posted document (JSON, as L2 holds it) as a new version
  *   GET /decide                one decision on the set compiled last (a new action slice at first)
- *   POST /setup                compile the rows' sets and build their request pools
+ *   POST /setup                compile the posted documents ({scoped, unscoped}) for the rows
  *   GET /run?row=<id>&n=<ops>  run n ops of a row
  */
 import type { CompiledPolicySet } from '../src/policy/compiled-set.ts'
 import { loadWorkerCedar } from '../src/policy/engine-worker.ts'
-import { benchRequest, compileBenchSet, decisionRows } from './policy-rows.ts'
+import { benchRequest, compileBenchSet, decisionRows, type BenchDocuments } from './policy-rows.ts'
 
 let last: CompiledPolicySet | undefined
 let rows = new Map<string, () => unknown>()
@@ -26,12 +26,12 @@ export default {
       case '/init':
         return new Response(loadWorkerCedar().getCedarVersion())
       case '/compile':
-        last = compileBenchSet(loadWorkerCedar(), 'scoped', 0)
+        last = compileBenchSet(loadWorkerCedar(), await request.text(), 0)
         return new Response(String(last.policyCount))
       case '/decide':
         return Response.json(last?.decide(benchRequest(1)) ?? null)
       case '/setup':
-        rows = decisionRows(loadWorkerCedar())
+        rows = decisionRows(loadWorkerCedar(), (await request.json()) as BenchDocuments)
         return Response.json({ rows: [...rows.keys()] })
       case '/run': {
         const op = rows.get(url.searchParams.get('row') ?? '')

@@ -86,7 +86,13 @@ export interface RunningWorkerd {
  */
 export async function serveBundle(
   bundle: Bundle,
-  options: { compatibilityDate: string; vars?: Record<string, string>; readyPath: string },
+  options: {
+    compatibilityDate: string
+    vars?: Record<string, string>
+    readyPath: string
+    /** Names this process's config file, when several serve one bundle. Default the bundle's. */
+    name?: string
+  },
 ): Promise<RunningWorkerd> {
   const port = await freePort()
   const text = (s: string) => JSON.stringify(s)
@@ -98,7 +104,7 @@ export async function serveBundle(
   const bindings = Object.entries(options.vars ?? {}).map(
     ([name, value]) => `(name = ${text(name)}, text = ${text(value)})`,
   )
-  const configPath = join(WORK, `${bundle.name}.capnp`)
+  const configPath = join(WORK, `${options.name ?? bundle.name}.capnp`)
   writeFileSync(
     configPath,
     `using Workerd = import "/workerd/workerd.capnp";

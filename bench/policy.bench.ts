@@ -1,146 +1,174 @@
 /**
  * `npm run bench:policy`: what Cedar decisions cost at the edge (docs/policy.md, "Cost at the edge").
  *
- * 1. Bundle: the Worker with and without the Cedar engine, raw and gzip (wrangler's upload).
- * 2. Isolate start: spawn-to-first-answer of `workerd serve` for a Worker without and with the
- *    engine's .wasm in its bundle (unused), fresh process per trial.
- * 3. First use, fresh process per trial: instantiating the engine (initSync), compiling the
- *    100-policy set, the first decision (its action slice is pre-parsed then), a warm decision.
- * 4. Decisions inside workerd, 100 policies: n decisions per request timed from outside (the clock
- *    stands still inside workerd), minus the empty request (bench/lib/workerd.ts's method).
+ * 1. Bundle: the Worker entries without (src/entry/worker.ts) and with (worker-cedar.ts) the engine,
+ *    raw and gzip, as wrangler uploads them.
+ * 2. Isolate start, fresh `workerd serve` per trial: spawn to first answer, and the process's CPU
+ *    time by then, for a Worker without and with the engine's .wasm in its bundle (unused).
+ * 3. First use, same processes: instantiating the engine (initSync), compiling the 100-policy set,
+ *    the first decision (its action slice is pre-parsed then), a warm decision.
+ * 4. Decisions inside workerd, 100 policies: n decisions per request, timed from outside minus the
+ *    empty request (bench/lib/workerd.ts's method), and workerd's CPU time per decision.
  * 5. The same decision rows on Node, in process (bench/lib/measure.ts).
+ * 6. Gateway throughput with policy over without, side by side (bench/policy-gateway.ts).
  *
  * Results: bench/results/policy.json (git-ignored: a run never dirties tracked files).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { loadNodeCedar } from '../src/policy/engine-node.ts'
+import { cpuSeconds } from './lib/http-process.ts'
 import { describeMachine } from './lib/machine.ts'
 import { measure, merge, type Measurement } from './lib/measure.ts'
 import { renderTable } from './lib/table.ts'
-import { loadNodeCedar } from '../src/policy/engine-node.ts'
-import { ROW_NAMES, decisionRows } from './policy-rows.ts'
+import { measureGatewayRatio } from './policy-gateway.ts'
+import { ROW_NAMES, benchDocuments, decisionRows } from './policy-rows.ts'
 import { WORK, bundleWorker, serveBundle, type Bundle } from './policy-workerd.ts'
 
 const COMPATIBILITY_DATE = '2026-11-01'
 const TRIALS = 7
 const DECISION_TARGET_US = 20
+const GATEWAY_TARGET = 0.8
 const RESULTS = new URL('results/policy.json', import.meta.url)
+const startedAt = new Date()
+const loadAtStart = loadavg()
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)] as number
 }
-const ms = (n: number) => `${n.toFixed(1)} ms`
+const ms = (n: number) => n.toFixed(1)
 const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`
 
-async function timed(url: string): Promise<{ ms: number; body: string }> {
+async function timed(url: string, init?: RequestInit): Promise<number> {
   const t0 = performance.now()
-  const response = await fetch(url)
+  const response = await fetch(url, init)
   const body = await response.text()
-  const elapsed = performance.now() - t0
   if (!response.ok) throw new Error(`${url}: ${response.status} ${body}`)
-  return { ms: elapsed, body }
+  return performance.now() - t0
 }
 
-console.log(`bench:policy on ${describeMachine().cpuModel}, ${describeMachine().cores} cores\n`)
+const machine = describeMachine()
+console.log(
+  `bench:policy on ${machine.cpuModel}, ${machine.cores} cores, load average ${loadAtStart
+    .map((l) => l.toFixed(1))
+    .join(' ')}\n`,
+)
 mkdirSync(WORK, { recursive: true })
+// Published documents, prepared on Node as `gatehouse policies publish` does.
+const documents = benchDocuments(loadNodeCedar())
 
 // 1. Bundles ------------------------------------------------------------------------------------
-const entries: [string, string][] = [
+const bundles = new Map<string, Bundle>()
+for (const [name, entry] of [
   ['noop', 'bench/policy-noop-worker.ts'],
   ['decisions', 'bench/policy-worker.ts'],
   ['edge', 'src/entry/worker.ts'],
   ['edge-cedar', 'src/entry/worker-cedar.ts'],
-]
-const bundles = new Map<string, Bundle>()
-for (const [name, entry] of entries) {
-  try {
-    bundles.set(name, await bundleWorker(name, entry, COMPATIBILITY_DATE))
-  } catch (err) {
-    console.log(`(no bundle for ${entry}: ${(err as Error).message.split('\n')[0]})`)
-  }
+] as const) {
+  bundles.set(name, await bundleWorker(name, entry, COMPATIBILITY_DATE))
 }
-const bundleRows = [...bundles.values()].map((b) => [
-  b.name,
-  b.modules.length.toString(),
-  kib(b.bytes),
-  kib(b.gzipBytes),
-])
-console.log(renderTable(['bundle', 'modules', 'raw', 'gzip'], bundleRows))
+const bundle = (name: string) => bundles.get(name) as Bundle
+console.log(
+  renderTable(
+    ['bundle (wrangler deploy --dry-run)', 'modules', 'raw', 'gzip'],
+    [...bundles.values()].map((b) => [
+      b.name,
+      String(b.modules.length),
+      kib(b.bytes),
+      kib(b.gzipBytes),
+    ]),
+  ),
+)
 
 // 2 + 3. Isolate start and first use, fresh workerd per trial ---------------------------------
-const noopBundle = bundles.get('noop') as Bundle
-const decisionsBundle = bundles.get('decisions') as Bundle
-const start = { without: [] as number[], with: [] as number[] }
+const start = {
+  withoutMs: [] as number[],
+  withMs: [] as number[],
+  withoutCpuMs: [] as number[],
+  withCpuMs: [] as number[],
+}
 const firstUse = {
-  instantiate: [] as number[],
-  compile: [] as number[],
-  firstDecision: [] as number[],
-  warmDecision: [] as number[],
-  noop: [] as number[],
+  instantiateMs: [] as number[],
+  compileMs: [] as number[],
+  firstDecisionMs: [] as number[],
+  warmDecisionMs: [] as number[],
 }
 for (let trial = 0; trial < TRIALS; trial++) {
-  const plain = await serveBundle(noopBundle, {
-    compatibilityDate: COMPATIBILITY_DATE,
-    readyPath: '/noop',
-  })
-  start.without.push(plain.readyMs)
+  const options = { compatibilityDate: COMPATIBILITY_DATE, readyPath: '/noop' }
+  const plain = await serveBundle(bundle('noop'), options)
+  start.withoutMs.push(plain.readyMs)
+  start.withoutCpuMs.push(cpuSeconds(plain.child.pid as number) * 1000)
   await plain.stop()
-  const cedar = await serveBundle(decisionsBundle, {
-    compatibilityDate: COMPATIBILITY_DATE,
-    readyPath: '/noop',
-  })
-  start.with.push(cedar.readyMs)
+  const cedar = await serveBundle(bundle('decisions'), options)
+  start.withMs.push(cedar.readyMs)
+  start.withCpuMs.push(cpuSeconds(cedar.child.pid as number) * 1000)
   for (let i = 0; i < 3; i++) await timed(`${cedar.url}/noop`)
   const init = await timed(`${cedar.url}/init`)
   const noop = await timed(`${cedar.url}/noop`)
-  firstUse.instantiate.push(init.ms - noop.ms)
-  firstUse.noop.push(noop.ms)
-  firstUse.compile.push((await timed(`${cedar.url}/compile`)).ms - noop.ms)
-  firstUse.firstDecision.push((await timed(`${cedar.url}/decide`)).ms - noop.ms)
-  firstUse.warmDecision.push((await timed(`${cedar.url}/decide`)).ms - noop.ms)
+  firstUse.instantiateMs.push(init - noop)
+  firstUse.compileMs.push(
+    (await timed(`${cedar.url}/compile`, { method: 'POST', body: documents.scoped })) - noop,
+  )
+  firstUse.firstDecisionMs.push((await timed(`${cedar.url}/decide`)) - noop)
+  firstUse.warmDecisionMs.push((await timed(`${cedar.url}/decide`)) - noop)
   await cedar.stop()
 }
 const startup = {
-  withoutCedarMs: median(start.without),
-  withCedarUnusedMs: median(start.with),
-  instantiateMs: median(firstUse.instantiate),
-  compile100Ms: median(firstUse.compile),
-  firstDecisionMs: median(firstUse.firstDecision),
-  warmDecisionMs: median(firstUse.warmDecision),
+  withoutCedarMs: median(start.withoutMs),
+  withCedarUnusedMs: median(start.withMs),
+  withoutCedarCpuMs: median(start.withoutCpuMs),
+  withCedarUnusedCpuMs: median(start.withCpuMs),
+  instantiateMs: median(firstUse.instantiateMs),
+  compile100Ms: median(firstUse.compileMs),
+  firstDecisionMs: median(firstUse.firstDecisionMs),
+  warmDecisionMs: median(firstUse.warmDecisionMs),
 }
 console.log(
   `\n${renderTable(
-    ['fresh workerd, median of ' + TRIALS, 'ms'],
+    [`fresh workerd per trial, median of ${TRIALS}`, 'wall ms', 'workerd CPU ms'],
     [
-      ['spawn → first answer, Worker without the engine', ms(startup.withoutCedarMs)],
-      ['spawn → first answer, engine .wasm in the bundle (unused)', ms(startup.withCedarUnusedMs)],
-      ['first use: instantiate (initSync)', ms(startup.instantiateMs)],
-      ['first use: compile 100 policies', ms(startup.compile100Ms)],
-      ['first use: first decision (slice pre-parse + decide)', ms(startup.firstDecisionMs)],
-      ['warm decision (request minus empty request)', ms(startup.warmDecisionMs)],
+      [
+        'spawn → first answer, Worker without the engine',
+        ms(startup.withoutCedarMs),
+        ms(startup.withoutCedarCpuMs),
+      ],
+      [
+        'spawn → first answer, engine .wasm in the bundle (unused)',
+        ms(startup.withCedarUnusedMs),
+        ms(startup.withCedarUnusedCpuMs),
+      ],
+      ['first use: instantiate (initSync)', ms(startup.instantiateMs), ''],
+      ['first use: compile 100 policies', ms(startup.compile100Ms), ''],
+      ['first use: first decision (slice pre-parse + decide)', ms(startup.firstDecisionMs), ''],
+      ['a warm decision (request minus empty request)', ms(startup.warmDecisionMs), ''],
     ],
   )}`,
 )
 
 // 4. Decisions inside workerd -----------------------------------------------------------------
-const workerd = await serveBundle(decisionsBundle, {
+interface WorkerdRow extends Measurement {
+  /** workerd's CPU time per op over the timed requests, minus that of empty requests. */
+  cpuUs: number
+}
+const workerdRows = new Map<string, WorkerdRow>()
+const workerd = await serveBundle(bundle('decisions'), {
   compatibilityDate: COMPATIBILITY_DATE,
   readyPath: '/noop',
 })
-const workerdRows = new Map<string, Measurement>()
 try {
-  const setup = await fetch(`${workerd.url}/setup`, { method: 'POST' })
-  if (!setup.ok) throw new Error(`setup: ${await setup.text()}`)
-  const { rows: ids } = (await setup.json()) as { rows: string[] }
-  const call = async (row: string, n: number) => {
-    const t0 = performance.now()
-    const response = await fetch(`${workerd.url}/run?row=${row}&n=${n}`)
-    await response.text()
-    return performance.now() - t0
-  }
+  const pid = workerd.child.pid as number
+  const ids = (
+    (await (
+      await fetch(`${workerd.url}/setup`, { method: 'POST', body: JSON.stringify(documents) })
+    ).json()) as { rows: string[] }
+  ).rows
+  const call = (row: string, n: number) => timed(`${workerd.url}/run?row=${row}&n=${n}`)
   for (let i = 0; i < 30; i++) await call(ids[0] as string, 0)
   const empty: number[] = []
+  const cpu0 = cpuSeconds(pid)
   for (let i = 0; i < 41; i++) empty.push(await call(ids[0] as string, 0))
+  const emptyCpuMs = ((cpuSeconds(pid) - cpu0) * 1000) / 41
   const overheadMs = median(empty)
   const batch = new Map<string, number>()
   for (const row of ids) {
@@ -151,19 +179,21 @@ try {
     }
     batch.set(row, n)
   }
-  const samples = new Map<string, { perOpNs: number[]; ops: number; ms: number }>(
-    ids.map((id) => [id, { perOpNs: [], ops: 0, ms: 0 }]),
+  const samples = new Map(
+    ids.map((id) => [id, { perOpNs: [] as number[], ops: 0, ms: 0, cpuMs: 0 }]),
   )
   for (let round = 0; round < 5; round++) {
     for (const row of ids) {
       const n = batch.get(row) as number
+      const s = samples.get(row) as { perOpNs: number[]; ops: number; ms: number; cpuMs: number }
+      const c0 = cpuSeconds(pid)
       for (let i = 0; i < 8; i++) {
         const net = Math.max((await call(row, n)) - overheadMs, 0)
-        const s = samples.get(row) as { perOpNs: number[]; ops: number; ms: number }
         s.perOpNs.push((net * 1e6) / n)
         s.ops += n
         s.ms += net
       }
+      s.cpuMs += (cpuSeconds(pid) - c0) * 1000 - 8 * emptyCpuMs
     }
   }
   for (const [row, s] of samples) {
@@ -179,6 +209,7 @@ try {
       ops: s.ops,
       totalMs: s.ms,
       samplesNs: s.perOpNs,
+      cpuUs: Math.max(0, (s.cpuMs * 1000) / s.ops),
     })
   }
 } finally {
@@ -186,74 +217,111 @@ try {
 }
 
 // 5. The same rows on Node --------------------------------------------------------------------
-const nodeOps = decisionRows(loadNodeCedar())
 const nodeRounds = new Map<string, Measurement[]>()
+const nodeOps = decisionRows(loadNodeCedar(), documents)
 for (let round = 0; round < 3; round++) {
   for (const [row, op] of nodeOps) {
     const m = await measure(op, { warmupMs: 200, timeMs: 500 })
     nodeRounds.set(row, [...(nodeRounds.get(row) ?? []), m])
   }
 }
-const nodeResults = new Map([...nodeRounds].map(([row, ms]) => [row, merge(ms)]))
+const nodeRows = new Map([...nodeRounds].map(([row, rounds]) => [row, merge(rounds)]))
 
 const us = (ns: number | undefined) => (ns === undefined ? '' : (ns / 1000).toFixed(2))
 console.log(
   `\n${renderTable(
-    ['row', 'workerd p50 µs', 'workerd p99 µs', 'Node p50 µs', 'Node p99 µs'],
-    [...workerdRows.keys()].map((row) => [
+    ['row', 'workerd p50 µs', 'p99 µs', 'CPU µs/op', 'Node p50 µs', 'p99 µs'],
+    [...workerdRows].map(([row, w]) => [
       ROW_NAMES[row] ?? row,
-      us(workerdRows.get(row)?.p50Ns),
-      us(workerdRows.get(row)?.p99Ns),
-      us(nodeResults.get(row)?.p50Ns),
-      us(nodeResults.get(row)?.p99Ns),
+      us(w.p50Ns),
+      us(w.p99Ns),
+      w.cpuUs.toFixed(2),
+      us(nodeRows.get(row)?.p50Ns),
+      us(nodeRows.get(row)?.p99Ns),
     ]),
   )}`,
 )
 
-const headlineNs = workerdRows.get('request-and-decision-scoped')?.p50Ns ?? NaN
+// 6. Gateway throughput with policy over without -----------------------------------------------
+const gateway = await measureGatewayRatio(bundle('edge-cedar'), {
+  compatibilityDate: COMPATIBILITY_DATE,
+  slices: 5,
+  connections: 10,
+})
+const rps = (n: number) => Math.round(n).toLocaleString('en-US')
+console.log(
+  `\n${renderTable(
+    [`workerd gateway, ${gateway.connections} connections`, 'req/s', 'p50 ms', 'p99 ms', 'CPU'],
+    [
+      ['without policy', gateway.plain, 'plain'],
+      ['100 policies, every decision uncached', gateway.policy, 'policy'],
+    ].map(([name, r]) => {
+      const row = r as typeof gateway.plain
+      return [
+        name as string,
+        rps(row.requestsPerSec),
+        row.p50Ms.toFixed(2),
+        row.p99Ms.toFixed(2),
+        `${Math.round(row.serverCpu * 100)}%`,
+      ]
+    }),
+  )}\nratio with/without: ${gateway.ratio.toFixed(2)} (target ≥ ${GATEWAY_TARGET})`,
+)
+
+const decisionUs = (workerdRows.get('request-and-decision-scoped')?.p50Ns ?? NaN) / 1000
 const summary = [
   {
     name: 'workerd decision p50, uncached, 100 policies (µs)',
-    value: headlineNs / 1000,
+    value: decisionUs,
     target: `<= ${DECISION_TARGET_US}`,
-    met: headlineNs / 1000 <= DECISION_TARGET_US,
+    met: decisionUs <= DECISION_TARGET_US,
+  },
+  {
+    name: 'workerd CPU per decision, uncached, 100 policies (µs)',
+    value: workerdRows.get('request-and-decision-scoped')?.cpuUs ?? NaN,
   },
   {
     name: 'workerd decision p50, all 100 policies evaluated (µs)',
     value: (workerdRows.get('decision-unscoped')?.p50Ns ?? NaN) / 1000,
   },
   {
-    name: 'Worker bundle with Cedar, gzip (KiB)',
-    value: (bundles.get('edge-cedar') ?? decisionsBundle).gzipBytes / 1024,
+    name: 'gateway req/s with policy / without',
+    value: gateway.ratio,
+    target: `>= ${GATEWAY_TARGET}`,
+    met: gateway.ratio >= GATEWAY_TARGET,
   },
+  { name: 'Worker bundle with Cedar, gzip (KiB)', value: bundle('edge-cedar').gzipBytes / 1024 },
   {
-    name: 'isolate start, engine in bundle unused, extra (ms)',
+    name: 'isolate start with the unused .wasm, extra wall (ms)',
     value: startup.withCedarUnusedMs - startup.withoutCedarMs,
   },
   { name: 'engine instantiate, initSync (ms)', value: startup.instantiateMs },
   {
-    name: 'first policy request: instantiate + compile + first decision (ms)',
+    name: 'first policy decision: instantiate + compile 100 + decide (ms)',
     value: startup.instantiateMs + startup.compile100Ms + startup.firstDecisionMs,
   },
 ]
-const rowJson = (m: Map<string, Measurement>) =>
-  [...m].map(([id, r]) => ({
+const rowJson = <R extends Measurement>(rows: Map<string, R>) =>
+  [...rows].map(([id, r]) => ({
     id,
     name: ROW_NAMES[id] ?? id,
     p50Us: r.p50Ns / 1000,
     p99Us: r.p99Ns / 1000,
     meanUs: r.meanNs / 1000,
+    ...('cpuUs' in r ? { cpuUs: r.cpuUs } : {}),
     opsPerSec: Math.round(r.opsPerSec),
     batch: r.batch,
   }))
+const strip = ({ latenciesMs: _, ...rest }: Record<string, unknown>) => rest
 mkdirSync(new URL('.', RESULTS), { recursive: true })
 writeFileSync(
   RESULTS,
   `${JSON.stringify(
     {
       benchmark: 'policy',
-      runAt: new Date().toISOString(),
-      machine: describeMachine(),
+      runAt: startedAt.toISOString(),
+      loadAverage: { atStart: loadAtStart, atEnd: loadavg() },
+      machine,
       bundles: [...bundles.values()].map(({ name, modules, bytes, gzipBytes }) => ({
         name,
         modules: modules.length,
@@ -263,7 +331,12 @@ writeFileSync(
       startup,
       startupSamples: { ...start, ...firstUse },
       workerd: rowJson(workerdRows),
-      node: rowJson(nodeResults),
+      node: rowJson(nodeRows),
+      gateway: {
+        ...gateway,
+        plain: strip(gateway.plain as unknown as Record<string, unknown>),
+        policy: strip(gateway.policy as unknown as Record<string, unknown>),
+      },
       summary,
     },
     null,

@@ -19,7 +19,8 @@ import { cpuSeconds } from './http-process.ts'
 export interface LoadOptions {
   /** `http://127.0.0.1:<port>` */
   origin: string
-  path: string
+  /** The path of every request, or a source of a new one per request. */
+  path: string | (() => string)
   /** The bearer token of every request, or a source of a new one per request. */
   token: string | (() => string)
   connections: number
@@ -51,22 +52,24 @@ export interface LoadResult {
 }
 
 function requestsFor(options: LoadOptions): autocannon.Request[] {
-  if (typeof options.token === 'string') {
-    // A fixed header: autocannon builds the request bytes once and resends them.
-    return [
-      { method: 'GET', path: options.path, headers: { authorization: `Bearer ${options.token}` } },
-    ]
+  const { path, token } = options
+  if (typeof token === 'string' && typeof path === 'string') {
+    // A fixed request: autocannon builds its bytes once and resends them.
+    return [{ method: 'GET', path, headers: { authorization: `Bearer ${token}` } }]
   }
-  const next = options.token
   return [
     {
       method: 'GET',
-      path: options.path,
+      path: typeof path === 'string' ? path : '/',
       // Rebuilt for every request. A new headers object: autocannon shares the template between
       // connections.
       setupRequest: (request) => ({
         ...request,
-        headers: { ...request.headers, authorization: `Bearer ${next()}` },
+        ...(typeof path === 'string' ? {} : { path: path() }),
+        headers: {
+          ...request.headers,
+          authorization: `Bearer ${typeof token === 'string' ? token : token()}`,
+        },
       }),
     },
   ]

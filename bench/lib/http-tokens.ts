@@ -17,11 +17,16 @@ const HEADER = Buffer.from(JSON.stringify({ alg: 'ES256', kid: jwk.kid, typ: 'at
 )
 
 /**
- * A new, distinct, valid ES256 access token (random `jti` and `sid`), valid for `lifetimeSeconds`.
+ * A new, distinct, valid ES256 access token (random `jti` and `sid`), valid for `lifetimeSeconds`,
+ * with `extraClaims` added or overriding (bench:policy gives its users roles).
  *
  * @example const token = signEs256Token(42)
  */
-export function signEs256Token(index: number, lifetimeSeconds = 900): string {
+export function signEs256Token(
+  index: number,
+  lifetimeSeconds = 900,
+  extraClaims: Record<string, unknown> = {},
+): string {
   key ??= createPrivateKey({ key: jwk as never, format: 'jwk' })
   const now = Math.floor(Date.now() / 1000)
   const payload = {
@@ -37,6 +42,7 @@ export function signEs256Token(index: number, lifetimeSeconds = 900): string {
     auth_time: now - 60,
     acr: 'urn:gatehouse:acr:pwd',
     amr: ['pwd'],
+    ...extraClaims,
   }
   const input = `${HEADER}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`
   // RFC 7518 §3.4: JWS carries the ECDSA signature as R ‖ S (IEEE P1363), not DER.

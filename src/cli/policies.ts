@@ -4,7 +4,7 @@
  *   gatehouse policies validate --schema S FILE...            parse + validate against the schema
  *   gatehouse policies test CASES.json                        run request → decision cases
  *   gatehouse policies publish --schema S [--tenant T] [--expect-version N] FILE...
- *   gatehouse policies show [--tenant T] [--version N]
+ *   gatehouse policies show [--tenant T] [--version N] [--json]   (--json: the document as stored)
  *
  * publish and show talk to L2 (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN). Each prints one
  * JSON value; a set that does not validate, a failing case or a refused publish exit with 1.
@@ -34,7 +34,7 @@ const USAGE = `usage:
   gatehouse policies validate --schema SCHEMA FILE...
   gatehouse policies test CASES.json
   gatehouse policies publish --schema SCHEMA [--tenant T] [--expect-version N] FILE...
-  gatehouse policies show [--tenant T] [--version N]`
+  gatehouse policies show [--tenant T] [--version N] [--json]`
 
 /**
  * Runs one `policies` subcommand. `store` replaces the Upstash store built from `env` (tests).
@@ -138,7 +138,11 @@ async function show(args: string[], store: Store): Promise<CommandResult> {
   const { values } = parseArgs({
     args,
     strict: true,
-    options: { tenant: { type: 'string', default: DEFAULT_TENANT }, version: { type: 'string' } },
+    options: {
+      tenant: { type: 'string', default: DEFAULT_TENANT },
+      version: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
   })
   if (values.version !== undefined && !/^\d{1,15}$/.test(values.version)) {
     throw new UsageError('--version must be a version number')
@@ -151,7 +155,26 @@ async function show(args: string[], store: Store): Promise<CommandResult> {
       exitCode: 1,
     }
   }
-  return { output: document, exitCode: 0 }
+  if (values.json) return { output: document, exitCode: 0 }
+  // L2 holds Cedar's JSON forms; people read the text form.
+  const engine = loadNodeCedar()
+  const schema = engine.schemaToText(document.schema)
+  const policies = Object.fromEntries(
+    Object.entries(document.policies).map(([id, policy]) => {
+      const text = engine.policyToText(policy)
+      return [id, text.type === 'success' ? text.text : policy]
+    }),
+  )
+  return {
+    output: {
+      tenant: document.tenant,
+      version: document.version,
+      publishedAt: document.publishedAt,
+      schema: schema.type === 'success' ? schema.text : document.schema,
+      policies,
+    },
+    exitCode: 0,
+  }
 }
 
 /** `--schema S FILE...` → the schema text and the policy files. */

@@ -1,8 +1,8 @@
 /**
  * A published policy set made ready to decide: parsed once per isolate per version, never per
- * request. Each policy's scope is read once (policy-analysis.ts); then, per action on first use, the
- * policies whose scope can match that action are handed to the engine as one pre-parsed set (a
- * "slice"). Cedar evaluates every policy it is given, so a request for one route is not charged for
+ * request. Each policy's scope is read once from its JSON (policy-analysis.ts); then, per action on
+ * first use, the policies whose scope can match that action are handed to the engine as one
+ * pre-parsed set (a "slice"). Cedar evaluates every policy it is given, so a request for one route is not charged for
  * the policies of all the others; a policy left out could not have applied, so the decision and its
  * determining policies are the ones the whole set gives (tested against the whole set).
  */
@@ -13,6 +13,7 @@ import {
   type CedarModule,
   type CedarValueJson,
   type EntityJson,
+  type PolicyJson,
 } from './engine.ts'
 import { actionGroups, analysePolicy, type PolicyScope } from './policy-analysis.ts'
 import type { PolicyDocument } from './policy-document.ts'
@@ -57,7 +58,7 @@ interface Slice {
   parents: EntityJson['parents']
   /** What the slice's policies can read: only these go to the engine and into the cache key. */
   contextAttributes: PolicyScope['contextAttributes']
-  entityAttributes: ReadonlySet<string>
+  entityAttributes: 'all' | ReadonlySet<string>
 }
 
 /**
@@ -70,39 +71,43 @@ export function compilePolicySet(
   document: PolicyDocument,
   options: CompileOptions,
 ): CompileResult {
+  // No engine call here: the scopes are read from the JSON the engine will be given.
   const scopes = new Map<string, PolicyScope>()
-  for (const [id, text] of Object.entries(document.policies)) {
-    const json = callEngine(() => engine.policyToJson(text))
-    if (isEngineFailure(json) || json.type !== 'success') {
-      return { ok: false, reason: `policy "${id}" does not parse` }
-    }
-    scopes.set(id, analysePolicy(json.json))
+  for (const [id, policy] of Object.entries(document.policies)) {
+    scopes.set(id, analysePolicy(policy))
   }
-  const schema = callEngine(() => engine.schemaToJson(document.schema as never))
-  if (isEngineFailure(schema) || schema.type !== 'success') {
-    return { ok: false, reason: 'the schema does not parse' }
+  const groupsOf = actionGroups(document.schema)
+  // The whole set is pre-parsed once, now: a version the engine refuses is refused here, so the set
+  // in force stays (policy-sets.ts). It also serves actions past MAX_SLICES.
+  const whole = callEngine(() =>
+    engine.preparsePolicySet(`${options.slot}|${WHOLE_SET}`, { staticPolicies: document.policies }),
+  )
+  if (isEngineFailure(whole)) return { ok: false, reason: `the engine failed (${whole.errorName})` }
+  if (whole.type === 'failure') {
+    return { ok: false, reason: `the set does not parse: ${whole.errors[0]?.message ?? 'unknown'}` }
   }
-  const groupsOf = actionGroups(schema.json)
   const slices = new Map<string, Slice | 'broken'>()
   const tag = `${document.tenant}@${document.version}`
   const { cache } = options
 
   const buildSlice = (key: string, groups: string[]): Slice | 'broken' => {
     const member = new Set(groups)
-    const chosen: Record<string, string> = {}
+    const chosen: Record<string, PolicyJson> = {}
     const attributes = new Set<string>()
     const entityAttributes = new Set<string>()
     let allContext = false
+    let allEntity = false
     for (const [id, scope] of scopes) {
       const applies = key === WHOLE_SET || scope.actions === 'all'
       if (!applies && !(scope.actions as string[]).some((a) => member.has(a))) continue
-      chosen[id] = document.policies[id] as string
+      chosen[id] = document.policies[id] as PolicyJson
       if (scope.contextAttributes === 'all') allContext = true
       else for (const a of scope.contextAttributes) attributes.add(a)
-      for (const a of scope.entityAttributes) entityAttributes.add(a)
+      if (scope.entityAttributes === 'all') allEntity = true
+      else for (const a of scope.entityAttributes) entityAttributes.add(a)
     }
     const id = Object.keys(chosen).length === 0 ? undefined : `${options.slot}|${key}`
-    if (id !== undefined) {
+    if (id !== undefined && key !== WHOLE_SET) {
       const answer = callEngine(() => engine.preparsePolicySet(id, { staticPolicies: chosen }))
       if (isEngineFailure(answer) || answer.type !== 'success') return 'broken'
     }
@@ -110,7 +115,7 @@ export function compilePolicySet(
       id,
       parents: groups.slice(1).map((g) => ({ type: 'Action', id: g })),
       contextAttributes: allContext ? 'all' : [...attributes].sort(),
-      entityAttributes,
+      entityAttributes: allEntity ? 'all' : entityAttributes,
     }
   }
 
@@ -145,7 +150,10 @@ export function compilePolicySet(
         : pick(request.context, slice.contextAttributes)
     const principal: EntityJson = {
       uid: request.principal,
-      attrs: pick(request.principalEntity.attrs, slice.entityAttributes),
+      attrs:
+        slice.entityAttributes === 'all'
+          ? request.principalEntity.attrs
+          : pick(request.principalEntity.attrs, slice.entityAttributes),
       parents: [],
     }
     const key =

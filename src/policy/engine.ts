@@ -27,6 +27,8 @@ export type CedarModule = Pick<
   | 'schemaToJson'
   | 'policySetTextToParts'
   | 'policyToJson'
+  | 'policyToText'
+  | 'schemaToText'
   | 'validate'
   | 'preparsePolicySet'
   | 'statefulIsAuthorized'

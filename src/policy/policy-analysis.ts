@@ -5,6 +5,9 @@
  * key). Every answer may be wider than the truth (`'all'`), never narrower: a policy left out of a
  * slice is one whose scope cannot match that action, so Cedar would not have applied it, and an
  * attribute left out of a request is one no policy of the slice can read.
+ *
+ * The JSON comes from L2, so it is read defensively: a shape this code does not know makes every
+ * answer `'all'` (the engine then decides whether the policy is valid at all).
  */
 import type { PolicyJson, SchemaJson } from './engine.ts'
 
@@ -17,23 +20,30 @@ export interface PolicyScope {
    * Every other attribute name the policy reads (`x.name`, `x has name`): a superset of the
    * principal's attributes it can reach, whatever expression leads to the principal.
    */
-  entityAttributes: string[]
+  entityAttributes: 'all' | string[]
 }
+
+const WIDEST: PolicyScope = { actions: 'all', contextAttributes: 'all', entityAttributes: 'all' }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
 /**
  * @example
- * analysePolicy(engine.policyToJson(text).json)
- * // { actions: ['GET /documents/:id'], contextAttributes: ['ip'] }
+ * analysePolicy(prepared.policies['documents-read'])
+ * // { actions: ['GET /documents/:id'], contextAttributes: ['ip'], entityAttributes: ['scope'] }
  */
 export function analysePolicy(policy: PolicyJson): PolicyScope {
-  const reads = attributeReads(policy.conditions as unknown as Json)
-  return { actions: scopeActions(policy.action), ...reads }
+  try {
+    const reads = attributeReads(policy.conditions as unknown as Json)
+    return { actions: scopeActions(policy.action), ...reads }
+  } catch {
+    return WIDEST
+  }
 }
 
 function scopeActions(constraint: PolicyJson['action']): PolicyScope['actions'] {
   if (constraint.op === 'All') return 'all'
+  if (constraint.op !== '==' && constraint.op !== 'in') return 'all'
   const refs =
     constraint.op === '=='
       ? 'entity' in constraint
@@ -43,10 +53,11 @@ function scopeActions(constraint: PolicyJson['action']): PolicyScope['actions'] 
         ? constraint.entities
         : [constraint.entity]
   const ids: string[] = []
+  if (!Array.isArray(refs)) return 'all'
   for (const ref of refs) {
     const uid = '__entity' in ref ? ref.__entity : ref
     // Another namespace's Action never equals our `Action::"…"`, but stay wide rather than clever.
-    if (uid.type !== 'Action') return 'all'
+    if (uid?.type !== 'Action' || typeof uid.id !== 'string') return 'all'
     ids.push(uid.id)
   }
   return ids.length === 0 ? 'all' : ids
@@ -107,12 +118,14 @@ function attributeReads(
  */
 export function actionGroups(schema: SchemaJson<string> | undefined): (action: string) => string[] {
   const parents = new Map<string, string[]>()
-  for (const [id, action] of Object.entries(schema?.['']?.actions ?? {})) {
+  const actions = schema?.['']?.actions
+  for (const [id, action] of Object.entries(typeof actions === 'object' ? actions : {})) {
+    const memberOf: unknown = action?.memberOf
     parents.set(
       id,
-      (action.memberOf ?? [])
-        .filter((m) => m.type === undefined || m.type === 'Action')
-        .map((m) => m.id),
+      (Array.isArray(memberOf) ? memberOf : [])
+        .filter((m) => typeof m?.id === 'string' && (m.type === undefined || m.type === 'Action'))
+        .map((m) => m.id as string),
     )
   }
   const memo = new Map<string, string[]>()

@@ -12,6 +12,7 @@
  */
 import { z } from 'zod'
 import { DEFAULT_TENANT, TENANT_ID } from '../core/policy-routes.ts'
+import type { PolicyJson, SchemaJson } from './engine.ts'
 
 export { DEFAULT_TENANT, TENANT_ID }
 /** Versions kept readable after they leave force (the head's history). */
@@ -65,16 +66,26 @@ const documentSchema = z.object({
   tenant: z.string().regex(TENANT_ID),
   version,
   publishedAt: z.string().max(64),
-  /** The Cedar schema: its text form, or its JSON form as an object. */
-  schema: z.union([z.string().max(MAX_DOCUMENT_BYTES), z.record(z.string(), z.unknown())]),
-  /** Policy id → the policy's Cedar text. */
+  /** The Cedar schema in its JSON format (the engine checks the shape). */
+  schema: z.record(z.string(), z.unknown()),
+  /** Policy id → the policy in Cedar's JSON policy format (the engine checks the shape). */
   policies: z
-    .record(z.string().regex(POLICY_ID), z.string().max(MAX_DOCUMENT_BYTES))
+    .record(z.string().regex(POLICY_ID), z.record(z.string(), z.unknown()))
     .refine((p) => Object.keys(p).length <= MAX_POLICIES, `at most ${MAX_POLICIES} policies`),
 })
 
-/** One published version of a tenant's policy set. */
-export type PolicyDocument = z.infer<typeof documentSchema>
+/**
+ * One published version of a tenant's policy set, in Cedar's JSON forms: the edge reads each
+ * policy's scope from the same JSON it gives the engine, so what it slices is what is evaluated.
+ */
+export interface PolicyDocument {
+  format: 1
+  tenant: string
+  version: number
+  publishedAt: string
+  schema: SchemaJson<string>
+  policies: Record<string, PolicyJson>
+}
 
 /**
  * Parses a head read from L2; `undefined` when it is not a head (hand-edited, another format).
@@ -91,7 +102,8 @@ export function parsePolicyHead(text: string): PolicyHead | undefined {
  * @example parsePolicyDocument(await store.get(head.key))
  */
 export function parsePolicyDocument(text: string): PolicyDocument | undefined {
-  return parseJson(text, documentSchema)
+  // The shapes of the schema and policies are the engine's to check (a bad one fails to compile).
+  return parseJson(text, documentSchema) as PolicyDocument | undefined
 }
 
 function parseJson<T>(text: string, schema: z.ZodType<T>): T | undefined {

@@ -88,7 +88,7 @@ export function runPolicyTests(
       tenant: DEFAULT_TENANT,
       version: 1,
       publishedAt: new Date(0).toISOString(),
-      schema: input.schema,
+      schema: prepared.set.schema,
       policies: prepared.set.policies,
     },
     { slot: `policy-tests-${crypto.randomUUID()}`, cache: createDecisionCache({ maxEntries: 0 }) },

@@ -71,7 +71,7 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       tenant: 'default',
       version,
       publishedAt: new Date(T0 * 1000).toISOString(),
-      schema,
+      schema: prepared.set.schema,
       policies: prepared.set.policies,
     }
     const compiled = compilePolicySet(engine(), document, {
@@ -172,7 +172,7 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
         const whole = `whole-${crypto.randomUUID()}`
         const prepared = preparePolicySet(e, { schema: exampleSchema, sources: exampleFiles })
         if (!prepared.ok) throw new Error('example set invalid')
-        expect(e.preparsePolicySet(whole, { staticPolicies: prepared.set.policies }).type).toBe(
+        expect(e.preparsePolicySet(whole, { staticPolicies: prepared.set.texts }).type).toBe(
           'success',
         )
         const actions = [READ, WRITE, 'DELETE /documents/:id', REPORT, 'GET /unknown']
@@ -559,7 +559,25 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       expect((await e.decide()).version).toBe(1)
       await publish(store)
       const head = JSON.parse((await store.get(policyHeadKey('default'))) as string)
+      const good = await store.get(head.key)
       await store.set(head.key, '{"format":1,"tenant":"default"')
+      e.clock.t += 11_000
+      await e.decide()
+      await e.settle()
+      expect(await e.decide()).toMatchObject({ decision: 'allow', version: 1 })
+      // Well-formed JSON of the right shape whose policy the engine refuses.
+      const bogus = JSON.parse(good ?? '{}')
+      await store.set(
+        head.key,
+        JSON.stringify({
+          format: 1,
+          tenant: 'default',
+          version: 2,
+          publishedAt: new Date(T0 * 1000).toISOString(),
+          schema: bogus.schema ?? {},
+          policies: { 'allow-all': { effect: 'maybe', principal: { op: 'All' } } },
+        }),
+      )
       e.clock.t += 11_000
       await e.decide()
       await e.settle()
@@ -569,7 +587,7 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       await e.decide()
       await e.settle()
       expect(await e.decide()).toMatchObject({ decision: 'allow', version: 1 })
-      expect(e.logs.filter((l) => l.level === 'error')).toHaveLength(2)
+      expect(e.logs.filter((l) => l.level === 'error')).toHaveLength(3)
       await expect(publish(store)).rejects.toThrow(PolicyStoreError)
     })
 

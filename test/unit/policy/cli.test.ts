@@ -116,8 +116,19 @@ describe('gatehouse policies publish and show (real Redis through Upstash REST)'
       exitCode: 0,
       output: { ok: true, tenant: 'default', version: 1 },
     })
-    const shown = await policiesCommand(['show'], {}, store)
-    expect(shown.output).toMatchObject({ tenant: 'default', version: 1, format: 1 })
+    const shown = (await policiesCommand(['show'], {}, store)).output as {
+      version: number
+      policies: Record<string, string>
+      schema: string
+    }
+    expect(shown).toMatchObject({ tenant: 'default', version: 1 })
+    // Stored in Cedar's JSON forms, shown as text.
+    expect(shown.policies['suspended-users']).toMatch(/^@id\("suspended-users"\)\nforbid ?\(/)
+    expect(shown.schema).toContain('entity Document')
+    expect((await policiesCommand(['show', '--json'], {}, store)).output).toMatchObject({
+      format: 1,
+      policies: { 'suspended-users': { effect: 'forbid' } },
+    })
 
     const sets = createPolicySets({ store, engine: loadNodeCedar })
     const decision = await decide(sets, {

@@ -1,0 +1,131 @@
+/**
+ * The gateway half of `npm run bench:policy`: the real Worker entry with the engine
+ * (src/entry/worker-cedar.ts) under `workerd serve`, twice, side by side: once with the 100-policy
+ * set deciding the gateway's routes (GATEHOUSE_POLICY_ROUTES), once without. Same bundle, same L2
+ * (redis-server behind the Upstash bridge, as `npm run dev`), same upstream (a bare node:http 200),
+ * same token. Every policy request is allowed and names a resource of its own, so every decision is
+ * an uncached one. The ratio of the two throughputs is the cost of deciding.
+ */
+import { loadNodeCedar } from '../src/policy/engine-node.ts'
+import { publishPolicySet } from '../src/policy/publish.ts'
+import { createUpstashStore } from '../src/store/upstash.ts'
+import { startDevRedis } from '../scripts/dev-redis.ts'
+import { publicJwks } from '../test/fixtures/keys.ts'
+import { startNodeScript } from './lib/http-process.ts'
+import {
+  measureSlice,
+  summarise,
+  warmUp,
+  type LoadResult,
+  type LoadSlice,
+} from './lib/http-load.ts'
+import { TEST_AUDIENCE, TEST_ISSUER, signEs256Token } from './lib/http-tokens.ts'
+import { BENCH_SCHEMA, ROUTES, benchPolicies, roleFor } from './policy-fixtures.ts'
+import { serveBundle, type Bundle } from './policy-workerd.ts'
+
+const ROOT = new URL('..', import.meta.url).pathname
+
+export interface GatewayRatio {
+  plain: LoadResult
+  policy: LoadResult
+  /** Requests/s with policy over requests/s without. */
+  ratio: number
+  connections: number
+  slices: number
+}
+
+/**
+ * @example const { ratio } = await measureGatewayRatio(bundle, { compatibilityDate, slices: 5 })
+ */
+export async function measureGatewayRatio(
+  bundle: Bundle,
+  options: { compatibilityDate: string; slices: number; connections: number },
+): Promise<GatewayRatio> {
+  const redis = await startDevRedis({ cwd: ROOT, log: () => {} })
+  if (!redis) throw new Error('bench:policy needs redis-server for the gateway rows')
+  const stoppers: (() => Promise<void>)[] = [() => redis.stop()]
+  try {
+    const published = await publishPolicySet(createUpstashStore(redis), loadNodeCedar(), {
+      tenant: 'default',
+      schema: BENCH_SCHEMA,
+      sources: [{ name: 'bench.cedar', text: Object.values(benchPolicies('scoped')).join('\n') }],
+    })
+    if (!published.ok) throw new Error(`bench set refused: ${published.problems[0]?.message}`)
+    const upstream = await startNodeScript('upstream', 'bench/lib/http-upstream.ts', {})
+    stoppers.push(() => upstream.stop())
+    const vars = {
+      GATEHOUSE_ISSUER: TEST_ISSUER,
+      GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
+      GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
+      GATEHOUSE_UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`,
+      UPSTASH_REDIS_REST_URL: redis.url,
+      UPSTASH_REDIS_REST_TOKEN: redis.token,
+      GATEHOUSE_LOG_LEVEL: 'warn',
+    }
+    const routes = ROUTES.map((r) => {
+      const [method, path] = r.action.split(' ') as [string, string]
+      return { method, path, resource: { type: r.resourceType, param: 'id' } }
+    })
+    const serve = (name: string, extra: Record<string, string>) =>
+      serveBundle(bundle, {
+        compatibilityDate: options.compatibilityDate,
+        vars: { ...vars, ...extra },
+        readyPath: '/healthz',
+        name,
+      })
+    const plain = await serve('gateway-plain', {})
+    stoppers.push(() => plain.stop())
+    const policy = await serve('gateway-policy', {
+      GATEHOUSE_POLICY_ROUTES: JSON.stringify({ routes }),
+    })
+    stoppers.push(() => policy.stop())
+
+    // A user every GET route's role permit allows; never suspended.
+    const token = signEs256Token(1, 3600, {
+      roles: ROUTES.map((_, i) => roleFor(i)),
+      groups: ['team-1'],
+    })
+    let n = 0
+    const getRoutes = ROUTES.filter((r) => r.action.startsWith('GET '))
+    const path = () => {
+      const route = getRoutes[n % getRoutes.length] as (typeof ROUTES)[number]
+      return `/api${route.action.slice(4).replace(':id', `res-${n++}`)}`
+    }
+    for (const server of [plain, policy]) {
+      const response = await fetch(`${server.url}${path()}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      if (response.status !== 200) {
+        throw new Error(`gateway answered ${response.status}: ${await response.text()}`)
+      }
+    }
+    const load = (server: typeof plain) => ({
+      origin: server.url,
+      path,
+      token,
+      connections: options.connections,
+      pid: server.child.pid as number,
+    })
+    await warmUp(load(plain), 2)
+    await warmUp(load(policy), 2)
+    const slices = { plain: [] as LoadSlice[], policy: [] as LoadSlice[] }
+    for (let i = 0; i < options.slices; i++) {
+      slices.plain.push(await measureSlice(load(plain), 1))
+      slices.policy.push(await measureSlice(load(policy), 1))
+    }
+    const result = { plain: summarise(slices.plain), policy: summarise(slices.policy) }
+    for (const [name, r] of Object.entries(result)) {
+      if (r.errors > 0 || r.non200 > 0) {
+        throw new Error(`gateway ${name}: ${r.errors} errors, ${r.non200} non-200 responses`)
+      }
+    }
+    return {
+      ...result,
+      ratio: result.policy.requestsPerSec / result.plain.requestsPerSec,
+      connections: options.connections,
+      slices: options.slices,
+    }
+  } finally {
+    for (const stop of stoppers.reverse()) await stop().catch(() => undefined)
+  }
+}
