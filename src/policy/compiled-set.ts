@@ -15,7 +15,7 @@ import {
   type EntityJson,
   type PolicyJson,
 } from './engine.ts'
-import { actionGroups, analysePolicy, type PolicyScope } from './policy-analysis.ts'
+import { actionGroups, analysePolicy, mergeReads, type PolicyScope } from './policy-analysis.ts'
 import type { PolicyDocument } from './policy-document.ts'
 import type { CedarRequest } from './request.ts'
 
@@ -58,7 +58,8 @@ interface Slice {
   parents: EntityJson['parents']
   /** What the slice's policies can read: only these go to the engine and into the cache key. */
   contextAttributes: PolicyScope['contextAttributes']
-  entityAttributes: 'all' | ReadonlySet<string>
+  /** Attribute name → `whole`, or the only set members the slice's policies test for. */
+  entityAttributes: 'all' | ReadonlyMap<string, 'whole' | ReadonlySet<string>>
 }
 
 /**
@@ -94,7 +95,7 @@ export function compilePolicySet(
     const member = new Set(groups)
     const chosen: Record<string, PolicyJson> = {}
     const attributes = new Set<string>()
-    const entityAttributes = new Set<string>()
+    const entityAttributes = new Map<string, 'whole' | Set<string>>()
     let allContext = false
     let allEntity = false
     for (const [id, scope] of scopes) {
@@ -104,7 +105,7 @@ export function compilePolicySet(
       if (scope.contextAttributes === 'all') allContext = true
       else for (const a of scope.contextAttributes) attributes.add(a)
       if (scope.entityAttributes === 'all') allEntity = true
-      else for (const a of scope.entityAttributes) entityAttributes.add(a)
+      else mergeReads(entityAttributes, scope.entityAttributes)
     }
     const id = Object.keys(chosen).length === 0 ? undefined : `${options.slot}|${key}`
     if (id !== undefined && key !== WHOLE_SET) {
@@ -153,7 +154,7 @@ export function compilePolicySet(
       attrs:
         slice.entityAttributes === 'all'
           ? request.principalEntity.attrs
-          : pick(request.principalEntity.attrs, slice.entityAttributes),
+          : pickMembers(request.principalEntity.attrs, slice.entityAttributes),
       parents: [],
     }
     const key =
@@ -211,6 +212,23 @@ function pick(
   for (const name of names) {
     const value = values[name]
     if (value !== undefined) out[name] = value
+  }
+  return out
+}
+
+/** The attributes read, each set cut to the members tested for when only members are tested. */
+function pickMembers(
+  attrs: Record<string, CedarValueJson>,
+  reads: ReadonlyMap<string, 'whole' | ReadonlySet<string>>,
+): Record<string, CedarValueJson> {
+  const out: Record<string, CedarValueJson> = {}
+  for (const [name, read] of reads) {
+    const value = attrs[name]
+    if (value === undefined) continue
+    out[name] =
+      read === 'whole' || !Array.isArray(value)
+        ? value
+        : value.filter((v) => typeof v === 'string' && read.has(v))
   }
   return out
 }

@@ -4,7 +4,10 @@
  * attributes it reads (so a request carries only those to the engine and into the decision cache's
  * key). Every answer may be wider than the truth (`'all'`), never narrower: a policy left out of a
  * slice is one whose scope cannot match that action, so Cedar would not have applied it, and an
- * attribute left out of a request is one no policy of the slice can read.
+ * attribute left out of a request is one no policy of the slice can read. An attribute that is only
+ * ever tested for members given as string literals (`principal.roles.contains("admin")`,
+ * `containsAny([…])`, `containsAll([…])`) needs only those members: of a token's 30 groups, the
+ * one a policy names (each set member costs the engine about as much as a whole extra attribute).
  *
  * The JSON comes from L2, so it is read defensively: a shape this code does not know makes every
  * answer `'all'` (the engine then decides whether the policy is valid at all).
@@ -17,10 +20,28 @@ export interface PolicyScope {
   /** Context attributes the policy reads; `'all'` when it uses `context` other than `context.x`. */
   contextAttributes: 'all' | string[]
   /**
-   * Every other attribute name the policy reads (`x.name`, `x has name`): a superset of the
-   * principal's attributes it can reach, whatever expression leads to the principal.
+   * Every other attribute name the policy reads (`x.name`, `x has name`), whatever expression leads
+   * to the entity: `whole` when its value matters, else the string literals it is only tested for
+   * (a set attribute may then be cut to those members).
    */
-  entityAttributes: 'all' | string[]
+  entityAttributes: 'all' | AttributeReads
+}
+
+/** Attribute name → `whole`, or the only members it is tested for. */
+export type AttributeReads = Record<string, 'whole' | string[]>
+
+/**
+ * Merges `from` into `into`: `whole` wins, member lists unite.
+ *
+ * @example mergeReads(reads, { roles: ['admin'] })
+ */
+export function mergeReads(into: Map<string, 'whole' | Set<string>>, from: AttributeReads): void {
+  for (const [name, read] of Object.entries(from)) {
+    const known = into.get(name)
+    if (known === 'whole') continue
+    if (read === 'whole') into.set(name, 'whole')
+    else into.set(name, new Set([...(known ?? []), ...read]))
+  }
 }
 
 const WIDEST: PolicyScope = { actions: 'all', contextAttributes: 'all', entityAttributes: 'all' }
@@ -66,16 +87,36 @@ function scopeActions(constraint: PolicyJson['action']): PolicyScope['actions'] 
 const isContextVar = (node: Json | undefined): boolean =>
   typeof node === 'object' && node !== null && !Array.isArray(node) && node.Var === 'context'
 
+const MEMBERSHIP = new Set(['contains', 'containsAny', 'containsAll'])
+
+/** The string literals of a membership test's argument, or undefined when it is not all literals. */
+function literals(test: string, right: Json | undefined): string[] | undefined {
+  if (typeof right !== 'object' || right === null || Array.isArray(right)) return undefined
+  const strings = (items: Json[]) =>
+    items.every((i) => typeof i === 'string') ? (items as string[]) : undefined
+  if (test === 'contains') return typeof right.Value === 'string' ? [right.Value] : undefined
+  if (Array.isArray(right.Value)) return strings(right.Value)
+  if (Array.isArray(right.Set)) {
+    const values = right.Set.map((e) =>
+      typeof e === 'object' && e !== null && !Array.isArray(e) ? e.Value : undefined,
+    )
+    return values.every((v) => v !== undefined) ? strings(values as Json[]) : undefined
+  }
+  return undefined
+}
+
 /**
  * Attributes read as `context.x` or `context has x` (any other use of `context` reads it all), and
- * the names read on anything else.
+ * the names read on anything else, with how (see `PolicyScope.entityAttributes`).
  */
 function attributeReads(
   conditions: Json,
 ): Pick<PolicyScope, 'contextAttributes' | 'entityAttributes'> {
   const context = new Set<string>()
-  const entity = new Set<string>()
+  const entity = new Map<string, 'whole' | Set<string>>()
   let allContext = false
+  const read = (name: string, members?: string[]) =>
+    mergeReads(entity, { [name]: members ?? 'whole' })
   const visit = (node: Json): void => {
     if (typeof node !== 'object' || node === null) return
     if (Array.isArray(node)) {
@@ -87,15 +128,33 @@ function attributeReads(
       return
     }
     for (const [key, value] of Object.entries(node)) {
-      const access = key === '.' || key === 'has' ? (value as { left?: Json; attr?: Json }) : null
-      if (access) {
-        const attr = Array.isArray(access.attr) ? access.attr[0] : access.attr
+      const operands = (value ?? {}) as { left?: Json; right?: Json; attr?: Json }
+      if (MEMBERSHIP.has(key)) {
+        // `<entity>.name.contains("literal")`: only the literal's membership matters.
+        const access = (operands.left as { '.'?: { left?: Json; attr?: Json } } | undefined)?.['.']
+        const members = literals(key, operands.right)
+        if (
+          access &&
+          typeof access.attr === 'string' &&
+          !isContextVar(access.left) &&
+          members !== undefined
+        ) {
+          read(access.attr, members)
+          visit(access.left ?? null)
+          continue
+        }
+      }
+      if (key === '.' || key === 'has') {
+        const attr = Array.isArray(operands.attr) ? operands.attr[0] : operands.attr
         if (typeof attr === 'string') {
-          if (isContextVar(access.left)) {
+          if (isContextVar(operands.left)) {
             context.add(attr)
             continue
           }
-          entity.add(attr)
+          // `x has name` asks for presence only: no member is needed (a path `x has a.b` needs a).
+          const presence =
+            key === 'has' && !(Array.isArray(operands.attr) && operands.attr.length > 1)
+          read(attr, presence ? [] : undefined)
         }
       }
       visit(value)
@@ -104,7 +163,9 @@ function attributeReads(
   visit(conditions)
   return {
     contextAttributes: allContext ? 'all' : [...context].sort(),
-    entityAttributes: [...entity].sort(),
+    entityAttributes: Object.fromEntries(
+      [...entity].map(([name, r]) => [name, r === 'whole' ? 'whole' : [...r].sort()]),
+    ),
   }
 }
 

@@ -232,6 +232,72 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       PROPERTY_TIMEOUT_MS,
     )
 
+    it(
+      'Cedar cuts a set to the members its policies test for, and only then (property)',
+      () => {
+        const e = engine()
+        const schema = `entity User, Client = { scope: Set<String>, roles: Set<String>,
+          groups: Set<String>, amr: Set<String>, tenant: String, clientId: String };
+          entity Thing;
+          action "A", "B" appliesTo { principal: [User, Client], resource: [Thing] };`
+        // On A roles, groups and amr are only tested for literal members; on B the same names
+        // are read whole (isEmpty, ==, a non-literal argument), so nothing may be cut there.
+        const text = `
+          @id("a-lit") permit (principal, action == Action::"A", resource)
+            when { principal.roles.contains("r1") };
+          @id("a-any") permit (principal, action == Action::"A", resource)
+            when { principal.groups.containsAny(["g1", "g2"]) && principal has amr };
+          @id("a-all") forbid (principal, action == Action::"A", resource)
+            when { principal.amr.containsAll(["pwd", "otp"]) };
+          @id("b-empty") forbid (principal, action == Action::"B", resource)
+            when { principal.groups.isEmpty() };
+          @id("b-eq") permit (principal, action == Action::"B", resource)
+            when { principal.roles == ["r2"] || principal.amr.contains(principal.tenant) };
+          @id("b-lit") permit (principal, action == Action::"B", resource)
+            when { principal.roles.contains("r1") };`
+        const set = compileExample([{ name: 'members.cedar', text }], schema)
+        const prepared = preparePolicySet(e, { schema, sources: [{ name: 'm.cedar', text }] })
+        if (!prepared.ok) throw new Error(JSON.stringify(prepared.problems))
+        const whole = `members-${crypto.randomUUID()}`
+        e.preparsePolicySet(whole, { staticPolicies: prepared.set.texts })
+        fc.assert(
+          fc.property(
+            fc.constantFrom('A', 'B'),
+            fc.subarray(['r1', 'r2', 'r3']),
+            fc.subarray(['g1', 'g2', 'g3']),
+            fc.subarray(['pwd', 'otp', 'hwk', 'default']),
+            (action, roles, groups, amr) => {
+              const built = buildCedarRequest(
+                facts({
+                  action,
+                  resource: { type: 'Thing', id: 't' },
+                  claims: userClaims({ roles, groups, amr }),
+                }),
+              )
+              if (!built.ok) throw new Error(built.reason)
+              const r = built.request
+              const oracle = e.statefulIsAuthorized({
+                principal: r.principal,
+                action: { type: 'Action', id: action },
+                resource: r.resource,
+                context: r.context,
+                entities: [r.principalEntity],
+                preparsedPolicySetId: whole,
+              })
+              if (oracle.type !== 'success') throw new Error('oracle failed')
+              const decision = set.decide(r)
+              expect(decision.decision).toBe(oracle.response.decision)
+              expect([...decision.policies].sort()).toEqual(
+                [...oracle.response.diagnostics.reason].sort(),
+              )
+            },
+          ),
+          { numRuns: 200 },
+        )
+      },
+      PROPERTY_TIMEOUT_MS,
+    )
+
     it('Cedar decision cache keys on the principal attributes, not only its id', () => {
       const cached = compileExample()
       const first = decideOn(cached, { action: REPORT, resource: report, claims: userClaims() })
@@ -247,14 +313,19 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       expect(decideOn(cached, { resource: doc('other') }).cached).toBe(false)
     })
 
-    it('Cedar sends only the attributes the action’s policies read: unread claims share a decision', () => {
+    it('Cedar sends only the attributes and members the policies test: the rest share a decision', () => {
       const cached = compileExample()
       const read = (claims: Record<string, unknown>) => decideOn(cached, { claims })
       expect(read(userClaims({ amr: ['pwd'] }))).toMatchObject({ decision: 'allow', cached: false })
       // No read policy reads amr or roles: a token that differs only there is the same request.
       expect(read(userClaims({ amr: ['pwd', 'mfa'], roles: ['x'] })).cached).toBe(true)
-      // suspended-users reads groups on every action: a new group is a new request.
-      expect(read(userClaims({ groups: ['staff'] })).cached).toBe(false)
+      // suspended-users tests groups for "suspended" only: another group is the same request ...
+      expect(read(userClaims({ groups: ['staff'] })).cached).toBe(true)
+      // ... and "suspended" is a new one.
+      expect(read(userClaims({ groups: ['staff', 'suspended'] }))).toMatchObject({
+        decision: 'deny',
+        cached: false,
+      })
     })
 
     it('Cedar decision cache keys on the context attributes the policies read', () => {
