@@ -4,9 +4,11 @@
  * imported from their own files, one per runtime, so a bundle carries only its own:
  * `./engine-worker.ts` (Workers: the web build, its .wasm bundled) and `./engine-node.ts` (Node).
  *
+ * The package does not export this module yet (`package.json` `exports`); import it by path.
+ *
  * @example
- * import { authorize, createPolicySets } from 'gatehouse/policy'
- * import { loadWorkerCedar } from 'gatehouse/policy/worker'
+ * import { authorize, createPolicySets } from './src/policy/index.ts'
+ * import { loadWorkerCedar } from './src/policy/engine-worker.ts'
  * const policySets = createPolicySets({ store, engine: loadWorkerCedar })
  * app.get('/documents/:id', requireAuth(opts), authorize({ policySets, resource: { type: 'Document', param: 'id' } }), handler)
  */
