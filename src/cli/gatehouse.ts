@@ -162,7 +162,11 @@ origin's L2: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.`,
     `Validates and publishes a tenant's policy set to L2 as the next version (atomic). Needs the
 origin's L2: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.`,
   ),
-  policies('show', '[--tenant T] [--version N]', "A tenant's policy set in L2 (the head by default)."),
+  policies(
+    'show',
+    '[--tenant T] [--version N]',
+    "A tenant's policy set in L2 (the head by default).",
+  ),
 ]
 
 const NAMES = COMMANDS.map((c) => c.name)
