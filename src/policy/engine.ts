@@ -8,7 +8,9 @@
  * deserialize and a Rust panic traps, and neither may escape as a crash of the request; both become
  * a failure the caller turns into a deny.
  */
-import type * as Cedar from '@cedar-policy/cedar-wasm/web'
+// Types from the nodejs build: the same functions as the web build's, without its init types, which
+// need the DOM and WebAssembly libs a Node-only consumer of the package does not have.
+import type * as Cedar from '@cedar-policy/cedar-wasm/nodejs'
 
 export type {
   AuthorizationAnswer,
@@ -17,7 +19,7 @@ export type {
   EntityJson,
   PolicyJson,
   SchemaJson,
-} from '@cedar-policy/cedar-wasm/web'
+} from '@cedar-policy/cedar-wasm/nodejs'
 
 /** The functions of the Cedar WebAssembly module that Gatehouse uses. */
 export type CedarModule = Pick<
