@@ -18,7 +18,8 @@
  *   L1 hits (one token), `/verify` with cold tokens (a pool of distinct tokens larger than the L1, so
  *   every request misses even if the pool wraps), gateway `GET /api/orders` forwarded to a local
  *   upstream that answers 200;
- * - workerd (bench/workerd/entry.ts bundled by wrangler, run by `workerd serve`): the same four;
+ * - workerd (bench/workerd/entry.ts bundled by wrangler, run by `workerd serve`): the same four, plus
+ *   a bare Hono no-op and a bare `hono/proxy` forward in the same isolate (the workerd baselines);
  * - peers (bench/lib/http-peer-server.ts, Hono on @hono/node-server): bare `/noop`, `hono/jwk`,
  *   `jose.jwtVerify` + `createLocalJWKSet`, fast-jwt without and with its cache, all verifying on
  *   every request except fast-jwt's cache.
@@ -109,6 +110,23 @@ const SERVER_ROWS = (runtime: 'node' | 'workerd'): RowSpec[] => [
     runtime,
     name: 'gateway /api/* → upstream',
     path: '/api/orders',
+    expect: 'ok',
+  },
+]
+/** Bare Hono in the workerd Worker's isolate (bench/workerd/entry.ts): the same-runtime baselines. */
+const WORKERD_BARE_ROWS: RowSpec[] = [
+  {
+    id: 'workerd-bare-noop',
+    runtime: 'workerd',
+    name: 'bare Hono no-op (same isolate)',
+    path: '/bare/noop',
+    expect: 'ok',
+  },
+  {
+    id: 'workerd-bare-proxy',
+    runtime: 'workerd',
+    name: 'bare hono/proxy → upstream (same isolate)',
+    path: '/bare/proxy/api/orders',
     expect: 'ok',
   },
 ]
@@ -266,7 +284,7 @@ try {
       vars: { ...config, GATEHOUSE_UPSTREAM_URL: upstreamUrl },
     })
     servers.push(workerd)
-    planned.push(...plan(workerd, SERVER_ROWS('workerd')))
+    planned.push(...plan(workerd, [...SERVER_ROWS('workerd'), ...WORKERD_BARE_ROWS]))
   }
   if (!args.has('--no-peers')) {
     const peers = await startNodeScript('peers', script('./lib/http-peer-server.ts'), {
@@ -336,6 +354,19 @@ ratio('Node /verify cold vs fast-jwt (no cache)', 'node-verify-cold', 'peer-fast
 ratio('Node no-op (our middleware) / bare Hono no-op', 'node-noop', 'peer-noop', MIDDLEWARE_TARGET)
 ratio('Node /verify L1 hit / bare Hono no-op', 'node-verify-l1', 'peer-noop', TARGET_RATIO)
 ratio('Node /verify L1 hit / fast-jwt cache hit', 'node-verify-l1', 'peer-fast-jwt-cache', 1)
+ratio(
+  'workerd no-op (our middleware) / bare Hono no-op',
+  'workerd-noop',
+  'workerd-bare-noop',
+  MIDDLEWARE_TARGET,
+)
+ratio(
+  'workerd /verify L1 hit / bare Hono no-op',
+  'workerd-verify-l1',
+  'workerd-bare-noop',
+  TARGET_RATIO,
+)
+ratio('workerd: gateway / bare hono/proxy', 'workerd-gateway', 'workerd-bare-proxy', GATEWAY_TARGET)
 
 // The same comparisons by server CPU time per answered request (bare / ours; above 1 means ours costs
 // less). On a shared machine a row is often limited by the load generator or by other processes, not
@@ -358,6 +389,21 @@ cpuRatio(
   'peer-fast-jwt-cache',
 )
 cpuRatio('CPU per request: bare hono/proxy / Node gateway', 'node-gateway', 'peer-proxy')
+cpuRatio(
+  'CPU per request: workerd bare Hono no-op / our no-op',
+  'workerd-noop',
+  'workerd-bare-noop',
+)
+cpuRatio(
+  'CPU per request: workerd bare Hono no-op / /verify L1 hit',
+  'workerd-verify-l1',
+  'workerd-bare-noop',
+)
+cpuRatio(
+  'CPU per request: workerd bare hono/proxy / gateway',
+  'workerd-gateway',
+  'workerd-bare-proxy',
+)
 
 const table = renderTable(
   ['row (10 connections)', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU'],

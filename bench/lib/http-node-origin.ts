@@ -3,7 +3,7 @@
  * the environment as `npm start` does without `GATEHOUSE_CONFIG` or an L2 store
  * (`parseVerificationConfig` → `appFromConfig` with role `origin` and the same signature check as
  * `npm start`; revocation checks off), with the production middleware of src/entry/node-server.ts
- * (request guard, Prometheus metrics; request id and access log come with every app) and its
+ * (request guard and Prometheus metrics as request hooks; request id and access log come with every app) and its
  * `/metrics`, on `@hono/node-server`, plus one bench-only route:
  *
  *   GET /noop → 200 "ok", through the same app and middleware
@@ -17,7 +17,7 @@ import { parseVerificationConfig } from '../../src/core/config.ts'
 import { appFromConfig } from '../../src/entry/app-from-config.ts'
 import { createNodeLogger } from '../../src/entry/node-log-sink.ts'
 import { createMetrics } from '../../src/entry/node-metrics.ts'
-import { nodeRequestGuard } from '../../src/entry/node-http.ts'
+import { checkNodeRequest } from '../../src/entry/node-http.ts'
 import { preferredSignatureCheck } from '../../src/entry/node-signature.ts'
 
 const config = parseVerificationConfig(process.env)
@@ -28,8 +28,9 @@ const app = await appFromConfig(config, {
   logger: createNodeLogger(config.logLevel),
   // The same choice as `npm start` (src/entry/node-signature.ts).
   ...(checkSignature ? { checkSignature } : {}),
-  // The same stack as `npm start` (node-server.ts) without tracing, which is off unless configured.
-  middleware: [nodeRequestGuard, metrics.middleware],
+  // The same stack as `npm start` (node-server.ts) without tracing, which is off unless configured,
+  // and without the revocation sync's kick (no L2 store here, as in node-server.ts without one).
+  requestHooks: { before: checkNodeRequest, after: metrics.record },
   routes: [{ path: '/', app: metrics.routes }],
 })
 // Hono matches middleware by path at request time, so the app's `use('*')` middleware runs here too.

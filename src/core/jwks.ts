@@ -22,6 +22,25 @@ export interface VerificationKey {
 /** Where verifiers get keys. `getKey` throws `AuthError` (`kid_unknown`, `alg_not_allowed`, `jwks_unavailable`). */
 export interface KeySet {
   getKey(kid: string | undefined, alg: string): Promise<VerificationKey>
+  /**
+   * Optional: the key for `kid` and `alg` when it is known now, without I/O or a refresh due, else
+   * `undefined` (then the verifier awaits `getKey`, which also reports why a key is not there). Lets
+   * a cold verify skip an await turn (issue 15: cold RS256).
+   */
+  knownKey?(kid: string | undefined, alg: string): VerificationKey | undefined
+}
+
+/** `selectKey` for `knownKey`: a clean match or `undefined` (`getKey` explains failures). */
+function matchOrUndefined(
+  keys: readonly VerificationKey[],
+  kid: string | undefined,
+  alg: string,
+): VerificationKey | undefined {
+  try {
+    return selectKey(keys, kid, alg)
+  } catch {
+    return undefined
+  }
 }
 
 export interface StaticKeySetOptions {
@@ -51,7 +70,10 @@ export async function createStaticKeySet(
   options: StaticKeySetOptions = {},
 ): Promise<KeySet> {
   const keys = await importKeySet(jwks, options.algorithms, 'strict')
-  return { getKey: async (kid, alg) => selectKey(keys, kid, alg) }
+  return {
+    getKey: async (kid, alg) => selectKey(keys, kid, alg),
+    knownKey: (kid, alg) => matchOrUndefined(keys, kid, alg),
+  }
 }
 
 export interface RemoteKeySetOptions {
@@ -166,6 +188,11 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
   const coolingDown = () => now() - lastAttemptAt < cooldownMs
 
   return {
+    knownKey(kid, alg) {
+      // Only a current copy: a refresh due goes through getKey.
+      if (keys === undefined || now() - loadedAt >= refreshMs) return undefined
+      return matchOrUndefined(keys, kid, alg)
+    },
     async getKey(kid, alg) {
       if (keys === undefined) {
         if (!(lastAttemptFailed && coolingDown())) await reloadOncePerTick()

@@ -103,6 +103,15 @@ export function createJwsVerifier(
     }
   }
 
+  /** The key set's `knownKey`, if it has one; whatever a custom one throws means "ask getKey". */
+  function knownKey(header: JwsHeader) {
+    try {
+      return keys.knownKey?.(header.kid, header.alg)
+    } catch {
+      return undefined
+    }
+  }
+
   async function getKey(header: JwsHeader) {
     try {
       return await keys.getKey(header.kid, header.alg)
@@ -117,7 +126,9 @@ export function createJwsVerifier(
     async verify(token) {
       const { header, payload, signingInput, signature } = parseCompactJws(token, maxLength)
       checkType(header)
-      const key = await getKey(header)
+      // A key known now is used without an await turn; otherwise (not loaded, refresh due, unknown
+      // kid) getKey fetches or says why there is none.
+      const key = knownKey(header) ?? (await getKey(header))
       // getKey returns a key for exactly this alg; re-check so a custom KeySet cannot widen it.
       if (key.alg !== header.alg) {
         throw new AuthError('alg_not_allowed', 'token algorithm is not allowed for this key')

@@ -32,6 +32,8 @@ export interface RuntimeOptions {
   /** Extra route groups, e.g. the origin's OAuth endpoints. */
   routes?: AppDeps['routes']
   middleware?: AppDeps['middleware']
+  /** Per-request work inside the request id / access log layer (Node: request guard, metrics). */
+  requestHooks?: AppDeps['requestHooks']
   extend?: AppDeps['extend']
   /**
    * The client's address as this runtime knows it, sent on as `X-Forwarded-For` by the gateway and
@@ -91,6 +93,7 @@ export async function appFromConfig(
       ...(runtime.routes ?? []),
     ],
     ...(runtime.middleware === undefined ? {} : { middleware: runtime.middleware }),
+    ...(runtime.requestHooks === undefined ? {} : { requestHooks: runtime.requestHooks }),
     extend: (app) => {
       // How fresh this isolate's revocation filter is (DESIGN.md: the edge reports its age).
       // …and where its keys come from, and whether that copy is current (edge-keys.ts).

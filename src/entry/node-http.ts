@@ -7,11 +7,11 @@
  *
  * @example
  * installParserRefusals(server, logger)
- * createApp({ ..., middleware: [nodeRequestGuard] })
+ * createApp({ ..., requestHooks: { before: checkNodeRequest } })
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { hasContent } from '../http/body.ts'
 import { FORWARDED_METHODS } from '../http/forwarder.ts'
 import { logEnabled, type Logger } from '../http/log.ts'
@@ -142,8 +142,19 @@ export function installParserRefusals(server: Server, logger: Logger): void {
  * Reads the raw request on Node (`c.env.incoming`); a no-op elsewhere.
  */
 export const nodeRequestGuard: MiddlewareHandler<GatehouseEnv> = (c, next) => {
+  checkNodeRequest(c)
+  return next()
+}
+
+/**
+ * `nodeRequestGuard`'s check as a plain function that throws its `RequestError`, for the app's
+ * request hooks (`createApp({ requestHooks: { before: checkNodeRequest } })`): no middleware layer.
+ *
+ * @example createApp({ ..., requestHooks: { before: checkNodeRequest } })
+ */
+export function checkNodeRequest(c: Context<GatehouseEnv>): void {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
-  if (incoming === undefined) return next()
+  if (incoming === undefined) return
   if (incoming.url?.charCodeAt(0) !== 47 /* '/' */)
     throw new RequestError('request_target_invalid', 'the request target must be a path')
   const { upgrade, connection } = incoming.headers
@@ -159,5 +170,4 @@ export const nodeRequestGuard: MiddlewareHandler<GatehouseEnv> = (c, next) => {
         Connection: 'close',
       },
     )
-  return next()
 }

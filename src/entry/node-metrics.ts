@@ -32,7 +32,12 @@ export interface MetricsOptions {
 
 export interface Metrics {
   registry: Registry
-  /** Counts and times every request under its matched route; mount first (`app.use(metrics.middleware)`). */
+  /**
+   * Counts and times one answered request under its matched route: the app's `requestHooks.after`
+   * (no middleware layer of its own; `createApp({ requestHooks: { after: metrics.record } })`).
+   */
+  record(c: Context<GatehouseEnv>, seconds: number): void
+  /** `record` as a middleware, for apps that compose their own stack; mount first. */
   middleware: MiddlewareHandler<GatehouseEnv>
   /** `GET /metrics` in the Prometheus text format, `no-store`. */
   routes: Hono<GatehouseEnv>
@@ -55,7 +60,7 @@ export interface Metrics {
  *
  * @example
  * const metrics = createMetrics()
- * app.use(metrics.middleware)
+ * const app = createApp({ ..., requestHooks: { after: metrics.record } })
  * app.route('/', metrics.routes)
  * metrics.tokenIssued('client_credentials')
  */
@@ -84,11 +89,21 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Time from request to response headers, by method and matched route.',
     buckets: LATENCY_BUCKETS,
   })
-  const tokens = new Counter({
+  // Like the request counter: counted per grant here, handed to prom-client at scrape (one /token
+  // response is one `inc`, which cost more than the rest of this file's per-request work).
+  const issued = new Map<string, number>()
+  new Counter({
     name: 'gatehouse_tokens_issued_total',
     help: 'Token responses sent by the token endpoint, by grant type.',
     labelNames: ['grant_type'] as const,
     registers: [registry],
+    collect() {
+      for (const [grant, pending] of issued) {
+        if (pending === 0) continue
+        this.inc({ grant_type: grant }, pending)
+        issued.set(grant, 0)
+      }
+    },
   })
   const logins = new Counter({
     name: 'gatehouse_login_failures_total',
@@ -123,20 +138,23 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const deliveryOutcome = boundedLabel()
   const storeError = (op: string): void => storeErrors.inc({ operation: operation(op) })
 
+  const record = (c: Context<GatehouseEnv>, seconds: number): void => {
+    // After the routes Hono's route index points at the handler that answered (or onError's).
+    const method = methodLabel(c.req.method)
+    const route = routeLabel(c)
+    const status = c.res.status
+    duration.observe(method, route, seconds)
+    const key = `${method} ${route} ${status}`
+    const entry = answered.get(key)
+    if (entry !== undefined) entry.pending++
+    else answered.set(key, { labels: { method, route, status: String(status) }, pending: 1 })
+  }
   const middleware: MiddlewareHandler<GatehouseEnv> = async (c, next) => {
     const start = performance.now()
     try {
       await next()
     } finally {
-      // After next() Hono's route index points at the handler that answered (or onError's).
-      const method = methodLabel(c.req.method)
-      const route = routeLabel(c)
-      const status = c.res.status
-      duration.observe(method, route, (performance.now() - start) / 1000)
-      const key = `${method} ${route} ${status}`
-      const entry = answered.get(key)
-      if (entry !== undefined) entry.pending++
-      else answered.set(key, { labels: { method, route, status: String(status) }, pending: 1 })
+      record(c, (performance.now() - start) / 1000)
     }
   }
 
@@ -150,9 +168,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   return {
     registry,
+    record,
     middleware,
     routes,
-    tokenIssued: (grant) => tokens.inc({ grant_type: grantType(grant) }),
+    tokenIssued: (grant) => {
+      const label = grantType(grant)
+      issued.set(label, (issued.get(label) ?? 0) + 1)
+    },
     loginFailed: (why) => logins.inc({ reason: reason(why) }),
     storeError,
     sessionEnded: (why) => sessions.inc({ reason: endReason(why) }),

@@ -9,7 +9,7 @@ import { DEFAULT_REALM } from './auth-response.ts'
 import { createDpopGuard } from './dpop-guard.ts'
 import { errorHandler } from './error-response.ts'
 import { gatewayRoutes } from './gateway.ts'
-import { requestIdMiddleware, requestLog } from './request-log.ts'
+import { requestObserver } from './request-log.ts'
 import type { AppDeps, GatehouseEnv } from './types.ts'
 import { verifyRoutes } from './verify-route.ts'
 
@@ -35,8 +35,15 @@ export function createApp(deps: AppDeps): Hono<GatehouseEnv> {
   const realm = deps.realm ?? DEFAULT_REALM
   const dpop = deps.dpop ?? createDpopGuard()
 
+  const onError = errorHandler(deps.logger, realm)
+
   const app = new Hono<GatehouseEnv>()
-  app.use(requestIdMiddleware(), requestLog(deps.logger))
+  app.use(
+    requestObserver(deps.logger, {
+      onError,
+      ...(deps.requestHooks === undefined ? {} : { hooks: deps.requestHooks }),
+    }),
+  )
   for (const middleware of deps.middleware ?? []) app.use(middleware)
   app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, NO_STORE))
   if (deps.verifier !== undefined) app.route('/', verifyRoutes(deps.verifier, dpop))
@@ -62,6 +69,6 @@ export function createApp(deps: AppDeps): Hono<GatehouseEnv> {
     c.set('errorCode', 'not_found')
     return c.json({ error: 'not_found', error_description: 'no such route' }, 404, NO_STORE)
   })
-  app.onError(errorHandler(deps.logger, realm))
+  app.onError(onError)
   return app
 }

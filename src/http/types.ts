@@ -44,6 +44,18 @@ export interface GatehouseEnv {
   Variables: GatehouseVariables
 }
 
+/** Per-request work run by `requestObserver` (request-log.ts), inside its one middleware layer. */
+export interface RequestHooks {
+  /**
+   * Runs before the routes, after the request id is set. May throw (Node's request guard refuses
+   * with a `RequestError`): the error is rendered by the app's `onError`, and the refusal is answered,
+   * counted and logged like any other response.
+   */
+  before?: (c: Context<GatehouseEnv>) => void
+  /** Runs once the response exists, before the access log line, with the request's duration (metrics). */
+  after?: (c: Context<GatehouseEnv>, seconds: number) => void
+}
+
 /** Gateway mode: requests under `/api/` are verified and forwarded to `url`. */
 export interface GatewayOptions {
   /** Absolute http(s) URL without query; the path after `/api` is appended to its path. */
@@ -91,7 +103,12 @@ export interface AppDeps {
    * Node, `cf-connecting-ip` on Workers), forwarded as `X-Forwarded-For`. Default: none is sent.
    */
   clientIp?: (c: Context<GatehouseEnv>) => string | undefined
-  /** Middleware run on every request right after the request id and access log (e.g. metrics). */
+  /**
+   * Work on every request inside the request id / access log layer itself (request-log.ts), cheaper
+   * than a middleware layer each: Node's request guard before the routes, metrics after.
+   */
+  requestHooks?: RequestHooks
+  /** Middleware run on every request right after the request id and access log (e.g. tracing). */
   middleware?: MiddlewareHandler<GatehouseEnv>[]
   /** Extra route groups mounted after ours, e.g. the origin's OAuth endpoints. */
   routes?: { path: string; app: Hono<GatehouseEnv> }[]

@@ -1,6 +1,6 @@
 /**
- * Metrics: parsed from the real `/metrics` text (not from prom-client objects), with the middleware
- * mounted in createApp, so the route label is what Hono really matched.
+ * Metrics: parsed from the real `/metrics` text (not from prom-client objects), with `record` as
+ * createApp's `requestHooks.after`, so the route label is what Hono really matched.
  */
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
@@ -12,7 +12,8 @@ import { createMemoryStore } from '../../../src/store/memory.ts'
 import { StoreError } from '../../../src/store/errors.ts'
 import type { Store } from '../../../src/store/types.ts'
 
-function buildApp(metrics: Metrics) {
+/** The app as the origin wires it: metrics recorded by the request hooks of createApp. */
+function instrumented(metrics: Metrics) {
   const users = new Hono<GatehouseEnv>()
   users.get('/users/:id', (c) => c.json({ id: c.req.param('id') }))
   users.post('/boom', () => {
@@ -26,22 +27,12 @@ function buildApp(metrics: Metrics) {
       },
     },
     logger: createJsonLogger({ level: 'silent' }),
+    requestHooks: { after: metrics.record },
     routes: [
       { path: '/', app: users },
       { path: '/', app: metrics.routes },
     ],
   })
-}
-
-/**
- * The middleware in front of every route of a createApp app. (createApp has no hook for middleware
- * before its routes yet, so the test mounts the app under a parent that has it.)
- */
-function instrumented(metrics: Metrics) {
-  const parent = new Hono<GatehouseEnv>()
-  parent.use(metrics.middleware)
-  parent.route('/', buildApp(metrics))
-  return parent
 }
 
 async function scrape(app: Hono<GatehouseEnv>): Promise<string> {
@@ -117,6 +108,13 @@ describe('createMetrics', () => {
     expect(sample(text, 'gatehouse_tokens_issued_total', { grant_type: 'refresh_token' })).toBe(1)
     expect(sample(text, 'gatehouse_login_failures_total', { reason: 'bad_password' })).toBe(1)
     expect(sample(text, 'gatehouse_store_errors_total', { operation: 'get' })).toBe(1)
+    // Counted between scrapes and handed over at each: totals keep growing, nothing counted twice.
+    metrics.tokenIssued('client_credentials')
+    const again = await scrape(instrumented(metrics))
+    expect(
+      sample(again, 'gatehouse_tokens_issued_total', { grant_type: 'client_credentials' }),
+    ).toBe(3)
+    expect(sample(again, 'gatehouse_tokens_issued_total', { grant_type: 'refresh_token' })).toBe(1)
   })
 
   it('folds label values that are not plain words, or too many distinct ones, into "other"', async () => {

@@ -14,6 +14,7 @@ import {
   type LogRecord,
   type Logger,
 } from '../../../src/http/log.ts'
+import { RequestError } from '../../../src/http/request-errors.ts'
 import type { GatehouseEnv } from '../../../src/http/types.ts'
 
 const verified: VerifiedToken = {
@@ -147,6 +148,73 @@ describe('access log', () => {
   })
 })
 
+describe('access log line', () => {
+  it('formats time exactly as toISOString, also across seconds and for fractional clocks', () => {
+    for (const ms of [0, 9, 10, 99, 100, 999, 1000, 1_700_000_000_123, 1_700_000_001_007, 5.7]) {
+      const lines: string[] = []
+      const logger = createJsonLogger({ write: (l) => lines.push(l), now: () => ms })
+      logger.log({ level: 'info', msg: 'a' })
+      logger.logMembers?.('info', '"level":"info","msg":"b"')
+      for (const line of lines) {
+        expect((JSON.parse(line) as { time: string }).time).toBe(
+          new Date(Math.floor(ms)).toISOString(),
+        )
+      }
+    }
+  })
+
+  it('escapes hostile paths, redacts token-shaped ones, and gives a plain logger the same record', async () => {
+    const lines: string[] = []
+    const records: LogRecord[] = []
+    const jsonApp = appWith({ logger: createJsonLogger({ write: (l) => lines.push(l) }) })
+    const plainApp = appWith({ logger: { log: (r) => void records.push(r) } })
+    const token = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ'
+    for (const app of [jsonApp, plainApp]) {
+      await app.request('/a%22b%5Cc%0A\u2028', { headers: { 'X-Request-Id': 'r-2' } })
+      await app.request(`/x/${token}`, { method: 'PROPFIND', headers: { 'X-Request-Id': 'r-3' } })
+    }
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(parsed.map(({ time: _t, durationMs: _d, ...rest }) => rest)).toEqual(
+      records.map(({ durationMs: _d, ...rest }) => rest),
+    )
+    expect(records[0]).toMatchObject({ requestId: 'r-2', status: 404, error: 'not_found' })
+    // The path Hono decoded, quote, backslash and newline included, escaped into one line.
+    expect(records[0]!.path).toMatch(/^\/a"b\\c\n/)
+    expect(lines.every((l) => !l.includes('\n'))).toBe(true)
+    expect(records[1]).toMatchObject({ method: 'PROPFIND', path: '/x/[redacted]', status: 404 })
+    expect(lines.join('\n')).not.toContain(token.split('.')[1])
+    expect(typeof records[0]!.durationMs).toBe('number')
+  })
+
+  it("answers a before hook's refusal through onError, with the request id, logged and seen by after", async () => {
+    const records: LogRecord[] = []
+    const seen: [number, number][] = []
+    const app = createApp({
+      role: 'edge',
+      verifier,
+      logger: { log: (r) => void records.push(r) },
+      requestHooks: {
+        before: (c) => {
+          if (c.req.path === '/refused') throw new RequestError('request_malformed', 'no')
+        },
+        after: (c, seconds) => void seen.push([c.res.status, seconds]),
+      },
+      extend: (a) => a.get('/plain', (c) => c.text('ok')),
+    })
+    const refused = await app.request('/refused', { headers: { 'X-Request-Id': 'r-4' } })
+    expect(refused.status).toBe(400)
+    expect(await refused.json()).toMatchObject({ error: 'invalid_request' })
+    expect(refused.headers.get('X-Request-Id')).toBe('r-4')
+    expect((await app.request('/plain')).status).toBe(200)
+    expect(records.filter((r) => r.msg === 'request')).toEqual([
+      expect.objectContaining({ requestId: 'r-4', status: 400, error: 'request_malformed' }),
+      expect.objectContaining({ path: '/plain', status: 200 }),
+    ])
+    expect(seen.map(([status]) => status)).toEqual([400, 200])
+    expect(seen.every(([, seconds]) => seconds >= 0 && seconds < 60)).toBe(true)
+  })
+})
+
 describe('X-Request-Id over @hono/node-server', () => {
   it('is on every response exactly once: Hono helpers, raw responses, errors, 401s, proxied', async () => {
     const up = await upstream((res) => res.writeHead(200, { 'Content-Length': '2' }).end('up'))
@@ -166,6 +234,14 @@ describe('X-Request-Id over @hono/node-server', () => {
     }
     const echoed = await fetch(`${base}/raw`, { headers: { 'X-Request-Id': 'abc-1' } })
     expect(echoed.headers.get('X-Request-Id')).toBe('abc-1')
+    // Node joins repeated headers with ", ": not a sane id, so a new one is made.
+    const repeated = await fetch(`${base}/plain`, {
+      headers: [
+        ['X-Request-Id', 'abc-1'],
+        ['X-Request-Id', 'abc-2'],
+      ],
+    })
+    expect(repeated.headers.get('X-Request-Id')).toMatch(/^[0-9a-f-]{36}$/)
   })
 
   it("keeps an upstream's own X-Request-Id rather than sending two", async () => {

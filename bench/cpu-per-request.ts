@@ -1,0 +1,163 @@
+/**
+ * Server CPU per request at a fixed request rate: what a route costs the server itself, measured so
+ * that a busy, shared machine moves it little (issue 15). `npm run bench:http` drives each server as
+ * hard as the load generator can, so on 2 shared cores its requests/s ratios swing with whatever else
+ * runs; here every row gets the same offered rate, well under what one core serves, and the server's
+ * user + system CPU time over the slice (/proc/<pid>/stat) is divided by the responses it sent.
+ *
+ * Rows: the bench Node origin (bench/lib/http-node-origin.ts: production stack, access log at info)
+ * `/noop`, `/verify` (L1 hit) and the gateway `/api/orders`; the bare Hono peers `/noop`,
+ * `/fast-jwt-cache` and `/proxy/api/orders` (bench/lib/http-peer-server.ts). Each row is warmed up,
+ * then run ROUNDS times, interleaved with the other rows; the median and the spread (min–max) of the
+ * rounds are printed, with the ratios bare / ours (above 1: ours costs less CPU than the bare row).
+ *
+ * `--base=<dir>` adds the same Node origin rows from another checkout of the repository (for A/B of a
+ * change: `git worktree add --detach <dir> main`, with `node_modules` linked in), interleaved too.
+ * `--rate=<req/s>` (default 1000; 0 = unlimited, the server's saturation), `--seconds=<s>` per slice (default 5), `--rounds=<n>` (default 3).
+ *
+ * @example node --experimental-strip-types bench/cpu-per-request.ts --base=/tmp/perf-base
+ */
+import autocannon from 'autocannon'
+import { publicJwks } from '../test/fixtures/keys.ts'
+import { cpuSeconds, memoryMiB, startNodeScript, type ServerProcess } from './lib/http-process.ts'
+import { signEs256Token, TEST_AUDIENCE, TEST_ISSUER } from './lib/http-tokens.ts'
+import { renderTable } from './lib/table.ts'
+
+const arg = (name: string): string | undefined =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+const numberArg = (name: string, fallback: number, min = Number.MIN_VALUE): number => {
+  const value = Number(arg(name) ?? fallback)
+  if (!(value >= min)) throw new Error(`--${name} must be a number of at least ${min}`)
+  return value
+}
+
+/** 0: as fast as the load generator goes (saturation), as `npm run bench:http` does. */
+const RATE = numberArg('rate', 1000, 0)
+const SECONDS = numberArg('seconds', 5)
+const ROUNDS = numberArg('rounds', 3)
+const WARMUP_SECONDS = 2
+const CONNECTIONS = 10
+const base = arg('base')
+const here = new URL('..', import.meta.url).pathname
+
+interface RowSpec {
+  id: string
+  server: string
+  path: string
+}
+interface Row extends RowSpec {
+  perRequestUs: number[]
+  achievedRps: number[]
+}
+
+const token = signEs256Token(0)
+const originEnv = (upstream: string): Record<string, string> => ({
+  GATEHOUSE_ISSUER: TEST_ISSUER,
+  GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
+  GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
+  GATEHOUSE_LOG_LEVEL: 'info',
+  GATEHOUSE_UPSTREAM_URL: upstream,
+  PORT: '0',
+})
+
+/** One slice at RATE: server CPU µs per response and the rate actually achieved. */
+async function slice(server: ServerProcess, path: string, seconds: number) {
+  const cpu0 = cpuSeconds(server.pid)
+  const t0 = performance.now()
+  const result = await autocannon({
+    url: `http://127.0.0.1:${server.port}${path}`,
+    connections: CONNECTIONS,
+    ...(RATE > 0 ? { overallRate: RATE } : {}),
+    duration: seconds,
+    headers: { authorization: `Bearer ${token}` },
+  })
+  const wall = (performance.now() - t0) / 1000
+  const cpu = cpuSeconds(server.pid) - cpu0
+  const answered = result['2xx']
+  if (answered === 0 || result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${server.name} ${path}: ${result.non2xx} non-2xx, ${result.errors} errors`)
+  return { perRequestUs: (cpu / answered) * 1e6, achievedRps: answered / wall }
+}
+
+const servers = new Map<string, ServerProcess>()
+try {
+  const upstream = await startNodeScript('upstream', `${here}bench/lib/http-upstream.ts`, {})
+  servers.set('upstream', upstream)
+  const upstreamUrl = `http://127.0.0.1:${upstream.port}/`
+  const origins: [string, string][] = [['ours', here]]
+  if (base !== undefined) origins.unshift(['base', base.endsWith('/') ? base : `${base}/`])
+  for (const [name, root] of origins) {
+    servers.set(
+      name,
+      await startNodeScript(name, `${root}bench/lib/http-node-origin.ts`, originEnv(upstreamUrl)),
+    )
+  }
+  servers.set(
+    'bare',
+    await startNodeScript('bare', `${here}bench/lib/http-peer-server.ts`, {
+      UPSTREAM_URL: upstreamUrl,
+    }),
+  )
+  const specs: RowSpec[] = []
+  for (const [name] of origins) {
+    specs.push(
+      { id: `${name} /noop`, server: name, path: '/noop' },
+      { id: `${name} /verify L1`, server: name, path: '/verify' },
+      { id: `${name} gateway`, server: name, path: '/api/orders' },
+    )
+  }
+  specs.push(
+    { id: 'bare Hono /noop', server: 'bare', path: '/noop' },
+    { id: 'bare fast-jwt cache', server: 'bare', path: '/fast-jwt-cache' },
+    { id: 'bare hono/proxy', server: 'bare', path: '/proxy/api/orders' },
+  )
+  const rows: Row[] = specs.map((s) => ({ ...s, perRequestUs: [], achievedRps: [] }))
+  for (const row of rows)
+    await slice(servers.get(row.server) as ServerProcess, row.path, WARMUP_SECONDS)
+  for (let round = 0; round < ROUNDS; round++) {
+    process.stdout.write(`round ${round + 1}/${ROUNDS}\n`)
+    for (const row of rows) {
+      const s = await slice(servers.get(row.server) as ServerProcess, row.path, SECONDS)
+      row.perRequestUs.push(s.perRequestUs)
+      row.achievedRps.push(s.achievedRps)
+    }
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s[Math.floor(s.length / 2)] as number
+  }
+  const spread = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`
+  console.log(
+    `\n${RATE > 0 ? `${RATE} req/s offered` : 'unlimited rate'}, ${CONNECTIONS} connections, ${SECONDS} s × ${ROUNDS} interleaved rounds\n`,
+  )
+  console.log(
+    renderTable(
+      ['row', 'CPU µs/request (median)', 'spread', 'achieved req/s'],
+      rows.map((r) => [
+        r.id,
+        String(Math.round(median(r.perRequestUs))),
+        spread(r.perRequestUs),
+        String(Math.round(median(r.achievedRps))),
+      ]),
+    ),
+  )
+  const byId = new Map(rows.map((r) => [r.id, median(r.perRequestUs)]))
+  const ratio = (bare: string, ours: string) =>
+    ((byId.get(bare) as number) / (byId.get(ours) as number)).toFixed(2)
+  const ratioRows: string[][] = []
+  for (const [name] of origins) {
+    ratioRows.push(
+      [`bare Hono /noop / ${name} /noop`, ratio('bare Hono /noop', `${name} /noop`)],
+      [`bare Hono /noop / ${name} /verify L1`, ratio('bare Hono /noop', `${name} /verify L1`)],
+      [`fast-jwt cache / ${name} /verify L1`, ratio('bare fast-jwt cache', `${name} /verify L1`)],
+      [`bare hono/proxy / ${name} gateway`, ratio('bare hono/proxy', `${name} gateway`)],
+    )
+  }
+  console.log(
+    `\n${renderTable(['CPU ratio (bare / ours; ≥ 1: ours cheaper)', 'value'], ratioRows)}`,
+  )
+  for (const [name, server] of servers)
+    console.log(`${name} peak RSS ${memoryMiB(server.pid).peakRss.toFixed(0)} MiB`)
+} finally {
+  for (const server of [...servers.values()].reverse()) await server.stop()
+}

@@ -1,0 +1,77 @@
+/**
+ * What each layer of the Node origin's request stack costs: server CPU per `/noop` request at
+ * saturation (autocannon as fast as it goes, 10 connections), one server per stack
+ * (bench/lib/http-stack-variants.ts), interleaved rounds, median and spread. Each step adds one thing
+ * to the one before, so the differences between rows are the layers' costs (issue 15):
+ *
+ *   bare            Hono, one route, no middleware (Hono calls the handler directly, no compose)
+ *   one-async-layer + one `async (c, next) => { await next() }` middleware
+ *   observer-nolog  + our request observer (request id, X-Request-Id) with the access log off
+ *   observer        + the access log at info, batched to stdout
+ *   production      the bench's Node origin stack: createApp, guard and metrics hooks, log at info
+ *
+ * @example node --experimental-strip-types bench/stack-cost.ts --rounds=5
+ */
+import autocannon from 'autocannon'
+import { publicJwks } from '../test/fixtures/keys.ts'
+import { cpuSeconds, startNodeScript, type ServerProcess } from './lib/http-process.ts'
+import { signEs256Token, TEST_AUDIENCE, TEST_ISSUER } from './lib/http-tokens.ts'
+import { renderTable } from './lib/table.ts'
+
+const STACKS = ['bare', 'one-async-layer', 'observer-nolog', 'observer', 'production'] as const
+const ROUNDS = Number(
+  process.argv.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length) ?? 5,
+)
+const SLICE_SECONDS = 2
+const token = signEs256Token(0)
+const script = new URL('./lib/http-stack-variants.ts', import.meta.url).pathname
+
+/** Server CPU µs per answered request over one slice. */
+async function slice(server: ServerProcess, seconds: number): Promise<number> {
+  const cpu0 = cpuSeconds(server.pid)
+  const result = await autocannon({
+    url: `http://127.0.0.1:${server.port}/noop`,
+    connections: 10,
+    duration: seconds,
+    headers: { authorization: `Bearer ${token}` },
+  })
+  if (result.non2xx > 0 || result['2xx'] === 0) throw new Error(`${server.name}: not all 200`)
+  return ((cpuSeconds(server.pid) - cpu0) / result['2xx']) * 1e6
+}
+
+const servers: ServerProcess[] = []
+try {
+  for (const stack of STACKS) {
+    servers.push(
+      await startNodeScript(stack, script, {
+        STACK: stack,
+        GATEHOUSE_ISSUER: TEST_ISSUER,
+        GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
+        GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
+      }),
+    )
+  }
+  const samples = new Map<string, number[]>(STACKS.map((s) => [s, []]))
+  for (const server of servers) await slice(server, 1)
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const server of servers) samples.get(server.name)?.push(await slice(server, SLICE_SECONDS))
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
+  const bare = median(samples.get('bare') ?? [])
+  console.log(
+    renderTable(
+      ['stack (/noop, saturation)', 'CPU µs/request', 'spread', 'bare / this'],
+      STACKS.map((s) => {
+        const xs = samples.get(s) ?? []
+        return [
+          s,
+          median(xs).toFixed(1),
+          `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`,
+          (bare / median(xs)).toFixed(2),
+        ]
+      }),
+    ),
+  )
+} finally {
+  for (const server of servers) await server.stop()
+}
