@@ -7,10 +7,15 @@
  * Why a hand-written decoder: it is on the hot path, it validates while it decodes, and it works on
  * the segment bounds of the token without slicing it. Measured on Node 22 here (272-char payload
  * segment): this lookup-table decoder ~0.6 µs, `atob` + translate + copy ~0.9 µs (and atob is lax:
- * it accepts whitespace and padding, so it would need a validating pre-scan on top). `Buffer` is not
- * available in core. `Uint8Array.fromBase64` does not exist on Node 22; where it does (workerd) it also
- * skips ASCII whitespace and does not check trailing bits without padding, so it needs the same
- * pre-scan, which costs about what this whole loop costs.
+ * it accepts whitespace and padding, so it would need a validating pre-scan on top).
+ * `Uint8Array.fromBase64` does not exist on Node 22; where it does (workerd) it also skips ASCII
+ * whitespace and does not check trailing bits without padding, so it needs the same pre-scan, which
+ * costs about what this whole loop costs.
+ *
+ * Where the runtime has Node's `Buffer` (Node; not the core's concern otherwise), its native decoder
+ * does the decoding after a strict pre-check (alphabet by one regular expression, length, trailing
+ * bits): for the three segments of an RS256 access token ~1.5–2.2 µs against ~4.6–5.6 µs for the loop
+ * (issue 15, cold RS256). Both accept exactly the same strings (tested against each other).
  */
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
@@ -20,12 +25,58 @@ for (let i = 0; i < 64; i++) DECODE[ALPHABET.charCodeAt(i)] = i
 
 /**
  * Decodes `s[start, end)` strictly; returns `undefined` if it is not canonical base64url. Never throws.
- * The loop is branch-free: validity is accumulated and checked once at the end (measured 2× faster
- * than testing each quad).
  *
  * @example decodeBase64UrlRange('x.Zm9v.y', 2, 6) // Uint8Array [102, 111, 111]
  */
 export function decodeBase64UrlRange(
+  s: string,
+  start: number,
+  end: number,
+): Uint8Array<ArrayBuffer> | undefined {
+  return nativeBuffer === undefined
+    ? decodeBase64UrlRangePortable(s, start, end)
+    : decodeBase64UrlRangeNative(nativeBuffer, s, start, end)
+}
+
+/** The part of Node's `Buffer` used here; found on `globalThis` (core has no Node types). */
+interface NativeBase64 {
+  from(text: string, encoding: 'base64url'): Uint8Array
+}
+const nativeBuffer = (globalThis as { Buffer?: NativeBase64 }).Buffer
+
+/** Only the base64url alphabet (`\w` is `[A-Za-z0-9_]` without the `u` flag). */
+const BASE64URL_ONLY = /^[\w-]*$/
+
+function decodeBase64UrlRangeNative(
+  native: NativeBase64,
+  s: string,
+  start: number,
+  end: number,
+): Uint8Array<ArrayBuffer> | undefined {
+  const length = end - start
+  const rem = length & 3
+  if (rem === 1 || length < 0) return undefined
+  const segment = s.slice(start, end)
+  if (!BASE64URL_ONLY.test(segment)) return undefined
+  if (rem !== 0) {
+    // The bits of the last character past the data must be zero (RFC 4648 §3.5).
+    const last = DECODE[s.charCodeAt(end - 1)]!
+    if ((rem === 2 ? last & 0x0f : last & 0x03) !== 0) return undefined
+  }
+  // Copied out of Node's shared pool: callers may keep the bytes or use their `buffer`.
+  const out = new Uint8Array((length >> 2) * 3 + (rem === 0 ? 0 : rem - 1))
+  out.set(native.from(segment, 'base64url'))
+  return out
+}
+
+/**
+ * The decoder in JavaScript alone, for runtimes without Node's `Buffer`; exported so tests hold both
+ * decoders to the same answers. The loop is branch-free: validity is accumulated and checked once at
+ * the end (measured 2× faster than testing each quad).
+ *
+ * @example decodeBase64UrlRangePortable('x.Zm9v.y', 2, 6) // Uint8Array [102, 111, 111]
+ */
+export function decodeBase64UrlRangePortable(
   s: string,
   start: number,
   end: number,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   decodeBase64Url,
   decodeBase64UrlRange,
+  decodeBase64UrlRangePortable,
   encodeBase64Url,
 } from '../../../src/core/base64url.ts'
 
@@ -74,6 +75,28 @@ describe('base64url', () => {
         },
       ),
       { numRuns: 2000 },
+    )
+  })
+
+  it('the JavaScript decoder (no Buffer) and the one in use give the same answer for every input', () => {
+    const alphabet = fc.constantFrom(
+      ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ .é\u0000'.split(''),
+    )
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ unit: alphabet, maxLength: 60 }), fc.string({ maxLength: 60 })),
+        fc.nat(8),
+        fc.nat(8),
+        (s, cutStart, cutEnd) => {
+          const start = Math.min(cutStart, s.length)
+          const end = Math.max(start - 1, s.length - cutEnd)
+          const inUse = decodeBase64UrlRange(s, start, end)
+          const portable = decodeBase64UrlRangePortable(s, start, end)
+          expect(inUse).toEqual(portable)
+          if (inUse !== undefined) expect(inUse.buffer.byteLength).toBe(inUse.length)
+        },
+      ),
+      { numRuns: 5000 },
     )
   })
 })
