@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { unknownNameMessage } from '../core/did-you-mean.ts'
 import { createScryptHasher } from '../entry/password.ts'
-import { clientsAdd } from './clients.ts'
+import { clientsAdd, clientsUpdate } from './clients.ts'
 import { configCheck, formatReport } from './config-check.ts'
 import { keysCommand, UsageError } from './keys.ts'
 import { policiesCommand } from './policies.ts'
@@ -91,10 +91,12 @@ in L2). Active unless --config names a config that already has an active key (th
     name: 'clients add',
     usage: `clients add --id ID --audience URI... [--type public|confidential] [--name NAME]
       [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--origin ORIGIN]...
-      [--grant G]... [--scope S]... [--default-scope S]... [--secret-file PATH]`,
+      [--grant G]... [--scope S]... [--default-scope S]... [--secret-file PATH]
+      [--require-dpop] [--dpop-nonce]`,
     summary: `A client for the config's "clients" array. --audience is the API its tokens are for (the
 GATEHOUSE_AUDIENCE verifiers check); without it GATEHOUSE_AUDIENCE from the environment is used.
-A confidential client's secret is shown once on stderr, or written to --secret-file (mode 0600).`,
+A confidential client's secret is shown once on stderr, or written to --secret-file (mode 0600).
+--require-dpop: every token request needs a DPoP proof; --dpop-nonce: with the server's nonce.`,
     run: async (args) => {
       const result = await clientsAdd(args, process.env)
       const notes: string[] = []
@@ -111,6 +113,23 @@ A confidential client's secret is shown once on stderr, or written to --secret-f
         )
       }
       return { stdout: result.client, notes }
+    },
+  },
+  {
+    name: 'clients update',
+    usage: `clients update --id ID [--config FILE] [--require-dpop | --no-require-dpop]
+      [--dpop-nonce | --no-dpop-nonce]`,
+    summary: `Turns a client's DPoP settings on or off in the origin's config (--config, default
+GATEHOUSE_CONFIG) and prints the whole config; every other member is left as it was. The origin
+reads its config at start: restart it to apply.`,
+    run: async (args) => {
+      const result = await clientsUpdate(args, process.env)
+      return {
+        stdout: result.config,
+        notes: [
+          `client ${String(result.client['id'])} in ${result.configFile}: requireDpop ${result.client['requireDpop'] === true}, dpopNonce ${result.client['dpopNonce'] === true}; restart the origin to apply`,
+        ],
+      }
     },
   },
   {

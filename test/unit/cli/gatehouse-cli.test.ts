@@ -32,15 +32,19 @@ function gatehouse(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('gatehouse --help', () => {
-  it.each([['--help'], ['-h'], ['help'], ['clients', 'add', '--help'], ['keys', 'generate', '-h']])(
-    '%s … prints the usage on stdout and exits 0',
-    (...args) => {
-      const { code, stdout, stderr } = gatehouse(args)
-      expect(code).toBe(0)
-      expect(stdout).toMatch(/^usage: gatehouse /)
-      expect(stderr).toBe('')
-    },
-  )
+  it.each([
+    ['--help'],
+    ['-h'],
+    ['help'],
+    ['clients', 'add', '--help'],
+    ['clients', 'update', '--help'],
+    ['keys', 'generate', '-h'],
+  ])('%s … prints the usage on stdout and exits 0', (...args) => {
+    const { code, stdout, stderr } = gatehouse(args)
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^usage: gatehouse /)
+    expect(stderr).toBe('')
+  })
 
   it('no command or an unknown one is a usage error (exit 2) with a hint, on stderr', () => {
     const none = gatehouse([])
@@ -125,5 +129,43 @@ describe('gatehouse clients add', () => {
     expect(second.code).toBe(1)
     expect(second.stdout).toBe('')
     expect(readFileSync(file, 'utf8').trim()).toBe(secret)
+  })
+})
+
+describe('gatehouse clients update', () => {
+  it('DPoP: prints the whole config with the client changed, the change on stderr; usage errors exit 2', () => {
+    const config = {
+      issuer: ISSUER,
+      clients: [
+        {
+          id: 'web',
+          type: 'public',
+          grantTypes: ['authorization_code'],
+          redirectUris: ['https://app.test/cb'],
+          audiences: [API],
+        },
+      ],
+    }
+    const path = join(dir, 'update.json')
+    writeFileSync(path, JSON.stringify(config))
+    const args = ['clients', 'update', '--config', path, '--id', 'web']
+    const on = gatehouse([...args, '--require-dpop', '--dpop-nonce'])
+    expect(on.code).toBe(0)
+    expect(JSON.parse(on.stdout)).toEqual({
+      ...config,
+      clients: [{ ...config.clients[0], requireDpop: true, dpopNonce: true }],
+    })
+    expect(on.stderr).toContain('client web')
+    expect(on.stderr).toContain('requireDpop true, dpopNonce true')
+    expect(oauthConfigSchema.safeParse(JSON.parse(on.stdout)).success).toBe(true)
+    // The file itself is not touched: stdout is the new config.
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(config)
+
+    const contradiction = gatehouse([...args, '--dpop-nonce', '--no-dpop-nonce'])
+    expect(contradiction.code).toBe(2)
+    expect(contradiction.stdout).toBe('')
+    const unknown = gatehouse([...args.slice(0, 4), '--id', 'nope', '--dpop-nonce'])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain('no client "nope"')
   })
 })

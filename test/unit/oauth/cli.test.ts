@@ -1,6 +1,6 @@
 /** The `gatehouse` subcommands produce config entries the origin accepts. */
 import { describe, expect, it } from 'vitest'
-import { clientsAdd } from '../../../src/cli/clients.ts'
+import { clientsAdd, clientsUpdate } from '../../../src/cli/clients.ts'
 import { keysGenerate, keysGenerateKek, UsageError } from '../../../src/cli/keys.ts'
 import { usersAdd } from '../../../src/cli/users.ts'
 import { createClientRegistry } from '../../../src/core/oauth/clients.ts'
@@ -116,5 +116,88 @@ describe('gatehouse users add', () => {
     await expect(
       usersAdd(['--username', 'bob'], async () => 'short', testPasswords),
     ).rejects.toThrow(UsageError)
+  })
+})
+
+describe('gatehouse clients update (DPoP settings)', () => {
+  const config = {
+    issuer: 'https://auth.test',
+    keys: [{ kid: 'k1' }],
+    clients: [
+      {
+        id: 'web',
+        type: 'public',
+        grantTypes: ['authorization_code'],
+        redirectUris: ['https://app.test/cb'],
+        audiences: ['https://a.test'],
+      },
+      {
+        id: 'svc',
+        type: 'public',
+        grantTypes: ['authorization_code'],
+        redirectUris: ['https://app.test/cb'],
+        requireDpop: true,
+      },
+    ],
+  }
+  const update = (...args: string[]) =>
+    clientsUpdate(args, {}, { readFile: async () => JSON.stringify(config) })
+
+  it('DPoP flags change that client only and leave every other member of the config as it was', async () => {
+    const result = await update(
+      '--config',
+      'c.json',
+      '--id',
+      'web',
+      '--require-dpop',
+      '--dpop-nonce',
+    )
+    expect(result.client).toEqual({ ...config.clients[0], requireDpop: true, dpopNonce: true })
+    expect(result.config).toEqual({
+      ...config,
+      clients: [{ ...config.clients[0], requireDpop: true, dpopNonce: true }, config.clients[1]],
+    })
+    const off = await update('--config', 'c.json', '--id', 'svc', '--no-require-dpop')
+    expect(off.client).toEqual({ ...config.clients[1], requireDpop: false })
+  })
+
+  it('DPoP flags: GATEHOUSE_CONFIG is the default config file', async () => {
+    const read: string[] = []
+    await clientsUpdate(
+      ['--id', 'web', '--dpop-nonce'],
+      { GATEHOUSE_CONFIG: '/etc/gatehouse/config.json' },
+      { readFile: async (path) => (read.push(path), JSON.stringify(config)) },
+    )
+    expect(read).toEqual(['/etc/gatehouse/config.json'])
+  })
+
+  it('DPoP flags: refuses nothing to change, contradicting flags, an unknown client, no config', async () => {
+    await expect(update('--config', 'c.json', '--id', 'web')).rejects.toThrow(/nothing to change/)
+    await expect(
+      update('--config', 'c.json', '--id', 'web', '--require-dpop', '--no-require-dpop'),
+    ).rejects.toThrow(/contradict/)
+    await expect(update('--config', 'c.json', '--id', 'nope', '--dpop-nonce')).rejects.toThrow(
+      /no client "nope"/,
+    )
+    await expect(update('--id', 'web', '--dpop-nonce')).rejects.toThrow(UsageError)
+    await expect(
+      clientsUpdate(
+        ['--config', 'c.json', '--id', 'web', '--dpop-nonce'],
+        {},
+        {
+          readFile: async () => '{"clients": 3}',
+        },
+      ),
+    ).rejects.toThrow(/no "clients" array/)
+  })
+
+  it('clients add writes requireDpop and dpopNonce only when asked', async () => {
+    const base = ['--id', 'svc', '--type', 'confidential', '--audience', 'https://api.test']
+    const plain = (await clientsAdd(base)).client
+    expect(plain).not.toHaveProperty('requireDpop')
+    expect(plain).not.toHaveProperty('dpopNonce')
+    const bound = (await clientsAdd([...base, '--require-dpop'])).client
+    expect(bound).toMatchObject({ requireDpop: true })
+    expect(bound).not.toHaveProperty('dpopNonce')
   })
 })

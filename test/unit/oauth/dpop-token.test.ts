@@ -6,6 +6,7 @@
 import { decodeJwt } from 'jose'
 import * as oauth from 'oauth4webapi'
 import { describe, expect, it } from 'vitest'
+import { clientsAdd, clientsUpdate } from '../../../src/cli/clients.ts'
 import { ENDPOINTS } from '../../../src/core/oauth/endpoints.ts'
 import {
   generateProofKey,
@@ -18,6 +19,7 @@ import {
   SERVICE_SECRET,
   SPA_REDIRECT,
   basic,
+  API,
   createHarness,
   discover,
   obtainCode,
@@ -371,5 +373,75 @@ describe('DPoP in metadata, introspection and /userinfo', () => {
     const replay = await h.fetch(url, { headers })
     expect(replay.status).toBe(401)
     expect(replay.headers.get('www-authenticate')).toMatch(/^DPoP .*error="invalid_dpop_proof"/)
+  })
+})
+
+describe('DPoP settings from `gatehouse clients` (add, update)', () => {
+  const credentials = { grant_type: 'client_credentials', scope: 'read' }
+
+  /** `clients update` on a config file holding the test clients; returns the changed clients. */
+  async function updated(clients: unknown, ...flags: string[]) {
+    const file = JSON.stringify({ issuer: ISSUER, clients })
+    const { config } = await clientsUpdate(
+      ['--config', 'config.json', '--id', 'service', ...flags],
+      {},
+      { readFile: async () => file },
+    )
+    return config['clients'] as Record<string, unknown>[]
+  }
+
+  it('DPoP: clients update --require-dpop --dpop-nonce makes /token demand a proof with the nonce; --no-… lifts both', async () => {
+    const base = (await testConfig()).clients
+    const strict = await updated(base, '--require-dpop', '--dpop-nonce')
+    const h = await createHarness({ config: { clients: strict as never } })
+    const none = await postForm(h, '/token', credentials, serviceAuth)
+    expect(none.status).toBe(400)
+    expect(await none.json()).toMatchObject({ error: 'invalid_dpop_proof' })
+    const key = await generateProofKey()
+    const noNonce = await postForm(h, '/token', credentials, {
+      ...serviceAuth,
+      DPoP: await tokenProof(h, key),
+    })
+    expect(noNonce.status).toBe(400)
+    expect(await noNonce.json()).toMatchObject({ error: 'use_dpop_nonce' })
+    const nonce = noNonce.headers.get('DPoP-Nonce')!
+    const ok = await postForm(h, '/token', credentials, {
+      ...serviceAuth,
+      DPoP: await tokenProof(h, key, { nonce }),
+    })
+    expect(ok.status).toBe(200)
+    expect(((await ok.json()) as Tokens).token_type).toBe('DPoP')
+
+    const relaxed = await updated(strict, '--no-require-dpop', '--no-dpop-nonce')
+    expect(relaxed.find((c) => c['id'] === 'service')).toMatchObject({
+      requireDpop: false,
+      dpopNonce: false,
+    })
+    const h2 = await createHarness({ config: { clients: relaxed as never } })
+    const plain = await postForm(h2, '/token', credentials, serviceAuth)
+    expect(plain.status).toBe(200)
+    expect(((await plain.json()) as Tokens).token_type).toBe('Bearer')
+  })
+
+  it('DPoP: clients add --require-dpop --dpop-nonce prints an entry whose client /token holds to both', async () => {
+    const { client } = await clientsAdd([
+      ...['--id', 'spa', '--redirect-uri', SPA_REDIRECT, '--scope', 'openid', '--scope', 'read'],
+      ...['--audience', API, '--require-dpop', '--dpop-nonce'],
+    ])
+    expect(client).toMatchObject({ requireDpop: true, dpopNonce: true })
+    const others = (await testConfig()).clients!.filter((c) => c.id !== 'spa')
+    const h = await createHarness({ config: { clients: [client as never, ...others] } })
+    const { form, response } = await redeem(h)
+    expect(response.status).toBe(400)
+    expect(await response.json()).toMatchObject({ error: 'invalid_dpop_proof' })
+    const key = await generateProofKey()
+    const noNonce = await postForm(h, '/token', form, { DPoP: await tokenProof(h, key) })
+    expect(await noNonce.json()).toMatchObject({ error: 'use_dpop_nonce' })
+    const nonce = noNonce.headers.get('DPoP-Nonce')!
+    const ok = await postForm(h, '/token', form, {
+      DPoP: await tokenProof(h, key, { nonce }),
+    })
+    expect(ok.status).toBe(200)
+    expect(((await ok.json()) as Tokens).token_type).toBe('DPoP')
   })
 })
