@@ -145,6 +145,14 @@ export const secretText = rule(undefined, (v) =>
     : { problem: 'must be a token without whitespace' },
 )
 
+/** A secret of at least `min` characters (a key, not a password): no whitespace, at most 4096. */
+export const keyText = (min: number) =>
+  rule(undefined, (v) =>
+    typeof v === 'string' && v.length >= min && v.length <= 4096 && !/\s/.test(v)
+      ? { value: v }
+      : { problem: `must be a token of at least ${min} characters without whitespace` },
+  )
+
 export const host = rule(undefined, (v) =>
   typeof v === 'string' && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(v)
     ? { value: v }

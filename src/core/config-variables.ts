@@ -13,6 +13,7 @@ import {
   optionalIdentifier,
   inlineJwks,
   integer,
+  keyText,
   oneOf,
   originList,
   otlpHeaders,
@@ -188,6 +189,13 @@ export const VARIABLES = {
     'open',
     'while L2 is unreachable: `open` checks DPoP proof replay in this isolate’s memory only (a replay at another isolate or location within the proof window is not caught), `closed` answers 503 with `Retry-After` (see [DPoP](dpop.md))',
     oneOf(['open', 'closed'] as const, 'open' as const),
+  ),
+  GATEHOUSE_DPOP_NONCE_SECRET: variable(
+    BOTH,
+    'unset (no nonces)',
+    'set, DPoP proofs at `/verify` and the gateway must carry a nonce this service provides (RFC 9449 §9: 401 `use_dpop_nonce` with `DPoP-Nonce`). The HMAC key of the stateless nonces, at least 32 characters (`openssl rand -base64 32`), the same at every edge so any isolate accepts a nonce another handed out (see [DPoP](dpop.md))',
+    keyText(32),
+    { secret: true },
   ),
   GATEHOUSE_POLICY_ROUTES: variable(
     BOTH,

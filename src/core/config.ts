@@ -43,6 +43,8 @@ export interface DpopConfig {
   maxAgeSeconds: number
   /** While L2 is unreachable: check replay in L1 only (`open`) or refuse (`closed`). */
   replayPolicy: 'open' | 'closed'
+  /** Set: proofs at /verify and the gateway must carry our nonce (RFC 9449 §9); the HMAC key. */
+  nonceSecret?: string
 }
 
 /** Where verification keys come from: a remote issuer's JWKS endpoint or an inline set. */
@@ -237,6 +239,9 @@ function assemble(
     dpop: {
       maxAgeSeconds: v.GATEHOUSE_DPOP_MAX_AGE_SECONDS,
       replayPolicy: v.GATEHOUSE_DPOP_REPLAY_POLICY,
+      ...(v.GATEHOUSE_DPOP_NONCE_SECRET === undefined
+        ? {}
+        : { nonceSecret: v.GATEHOUSE_DPOP_NONCE_SECRET }),
     },
     originTimeoutMs: v.GATEHOUSE_ORIGIN_TIMEOUT_MS,
     originFailureThreshold: v.GATEHOUSE_ORIGIN_FAILURE_THRESHOLD,

@@ -4,7 +4,7 @@
  * bearer token (§7.2). Used by the edge (`/verify`, the gateway, `requireAuth`, through
  * src/http/authenticate.ts) and by the origin's `/userinfo`.
  */
-import { accessTokenHash, type DpopProof, type DpopProofChecker } from './dpop.ts'
+import { accessTokenHash, type DpopProof, type DpopProofChecker, type DpopRequest } from './dpop.ts'
 import { AuthError } from './errors.ts'
 import type { AccessTokenClaims } from './types.ts'
 
@@ -96,6 +96,8 @@ export async function checkBoundProof(
   target: DpopTarget,
   token: string,
   claims: AccessTokenClaims,
+  /** Resource-server nonces (RFC 9449 §9): the proof's `nonce` must be one this accepts. */
+  nonce?: DpopRequest['nonce'],
 ): Promise<DpopProof> {
   const proof = dpopProofHeader(headers)
   const jkt = boundKey(claims)
@@ -107,6 +109,7 @@ export async function checkBoundProof(
     uris: target.uris,
     accessToken: token,
     accessTokenHash: await athOf(token, claims),
+    ...(nonce === undefined ? {} : { nonce }),
   })
   // RFC 9449 §4.3 step 12 / §7.1 ("invalid_token" for a key binding that does not hold).
   if (checked.jkt !== jkt)

@@ -162,7 +162,13 @@ export class AuthError extends GatehouseError {
    */
   readonly scheme: AuthScheme
 
-  constructor(code: AuthErrorCode, description: string, scheme: AuthScheme = 'Bearer') {
+  constructor(
+    code: AuthErrorCode,
+    description: string,
+    scheme: AuthScheme = 'Bearer',
+    /** Response headers the answer needs, e.g. `DPoP-Nonce` with `use_dpop_nonce` (RFC 9449 §9). */
+    headers?: Readonly<Record<string, string>>,
+  ) {
     const rfcError = RFC_ERROR[code]
     super({
       code,
@@ -171,13 +177,16 @@ export class AuthError extends GatehouseError {
       // A missing token is 401 (RFC 6750 §3.1), not 400.
       status: code === 'token_missing' ? 401 : STATUS[rfcError],
       ...(STATUS[rfcError] === 503 ? { retryAfterSeconds: VERIFICATION_RETRY_AFTER_SECONDS } : {}),
+      ...(headers === undefined ? {} : { headers }),
     })
     this.scheme = scheme
   }
 
   /** The same error answered with another scheme's challenge. */
   withScheme(scheme: AuthScheme): AuthError {
-    return scheme === this.scheme ? this : new AuthError(this.code, this.description, scheme)
+    return scheme === this.scheme
+      ? this
+      : new AuthError(this.code, this.description, scheme, this.headers)
   }
 }
 

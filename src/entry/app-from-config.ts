@@ -179,6 +179,7 @@ function dpopGuardFor(config: VerificationConfig, runtime: RuntimeOptions): Dpop
     maxAgeSeconds: config.dpop.maxAgeSeconds,
     replayPolicy: config.dpop.replayPolicy,
     clockLeewaySeconds: config.clockLeewaySeconds,
+    ...(config.dpop.nonceSecret === undefined ? {} : { nonceSecret: config.dpop.nonceSecret }),
     ...(store === undefined ? {} : { store }),
     ...(runtime.checkSignature === undefined ? {} : { checkSignature: runtime.checkSignature }),
     ...(runtime.now === undefined ? {} : { now: runtime.now }),

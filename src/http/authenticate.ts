@@ -8,7 +8,7 @@ import { AuthError } from '../core/errors.ts'
 import type { VerifiedToken } from '../core/types.ts'
 import { extractAccessToken } from './bearer.ts'
 import { checkBoundProof, refuseBoundBearer, type DpopTarget } from '../core/dpop-binding.ts'
-import type { DpopGuard } from './dpop-guard.ts'
+import { nonceCheckOf, withNonceHeader, type DpopGuard } from './dpop-guard.ts'
 import { assertAudience, assertScopes } from './scopes.ts'
 import type { TokenVerifier, VerificationRequest } from './types.ts'
 
@@ -63,6 +63,7 @@ async function authenticateDpop(
       target,
       token,
       verified.claims,
+      nonceCheckOf(options.dpop),
     )
     if (options.audience !== undefined) assertAudience(verified, options.audience)
     if (options.scopes !== undefined) assertScopes(verified, options.scopes)
@@ -70,8 +71,10 @@ async function authenticateDpop(
     await options.dpop.replay.claim(proof.jkt, proof.jti)
     return verified
   } catch (error) {
-    // Whatever failed, the client used DPoP: the challenge is a DPoP one (RFC 9449 §7.1).
-    if (error instanceof AuthError) throw error.withScheme('DPoP')
-    throw error
+    // Whatever failed, the client used DPoP: the challenge is a DPoP one (RFC 9449 §7.1), and a
+    // missing or stale nonce comes with the one to use (§9).
+    if (!(error instanceof AuthError)) throw error
+    if (options.dpop === undefined) throw error.withScheme('DPoP')
+    throw await withNonceHeader(options.dpop, error.withScheme('DPoP'))
   }
 }

@@ -10,7 +10,7 @@ import type { VerifiedToken } from '../core/types.ts'
 import { DEFAULT_REALM, authErrorResponse } from './auth-response.ts'
 import { authenticate } from './authenticate.ts'
 import { buildVerifier } from './build-verifier.ts'
-import { createDpopGuard } from './dpop-guard.ts'
+import { createDpopGuard, dpopNonceFor } from './dpop-guard.ts'
 import {
   checkRequireAuthOptions,
   type RequireAuthJwksOptions,
@@ -97,7 +97,11 @@ export function requireAuth(options: RequireAuthOptions): MiddlewareHandler<Requ
       return authErrorResponse(err, realm)
     }
     c.set('auth', verified)
+    const nonce = await dpopNonceFor(dpop, verified)
     await next()
+    // RFC 9449 §8.2, §9: the current nonce with every admitted DPoP request, so the client has it
+    // before the one it used expires (and is spared a use_dpop_nonce round trip).
+    if (nonce !== undefined) c.header('DPoP-Nonce', nonce)
     return undefined
   }
 }

@@ -6,7 +6,7 @@ import { Hono } from 'hono'
 import { AuthError } from '../core/errors.ts'
 import { authenticate } from './authenticate.ts'
 import type { DpopTarget } from '../core/dpop-binding.ts'
-import type { DpopGuard } from './dpop-guard.ts'
+import { dpopNonceFor, type DpopGuard } from './dpop-guard.ts'
 import { verificationRequestOf } from './verification-request.ts'
 import type { GatehouseEnv, TokenVerifier } from './types.ts'
 
@@ -58,13 +58,19 @@ export function verifyRoutes(verifier: TokenVerifier, dpop?: DpopGuard): Hono<Ga
   const app = new Hono<GatehouseEnv>()
   app.on(['GET', 'POST'], '/verify', async (c) => {
     const target = proofTarget(c.req.raw)
-    const { claims } = await authenticate(c.req.raw, verifier, {
+    const verified = await authenticate(c.req.raw, verifier, {
       allowFormBody: c.req.method === 'POST',
       verification: verificationRequestOf(c),
       ...(dpop === undefined ? {} : { dpop }),
       ...(target === undefined ? {} : { dpopTarget: target }),
     })
-    return c.body(responseBody(claims), 200, RESPONSE_HEADERS)
+    // RFC 9449 §9: the current nonce for the service to pass on to its caller.
+    const nonce = await dpopNonceFor(dpop, verified)
+    return c.body(
+      responseBody(verified.claims),
+      200,
+      nonce === undefined ? RESPONSE_HEADERS : { ...RESPONSE_HEADERS, 'DPoP-Nonce': nonce },
+    )
   })
   app.all('/verify', (c) => {
     c.set('errorCode', 'method_not_allowed')

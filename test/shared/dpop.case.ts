@@ -7,8 +7,10 @@
  */
 import { Hono } from 'hono'
 import { afterEach, describe, expect, it } from 'vitest'
+import { checkVerificationConfig, parseVerificationConfig } from '../../src/core/config.ts'
 import { createDpopNonces } from '../../src/core/dpop-nonce.ts'
 import { createDpopProofChecker } from '../../src/core/dpop.ts'
+import { appFromConfig } from '../../src/entry/app-from-config.ts'
 import { createApp } from '../../src/http/app.ts'
 import { buildVerifier } from '../../src/http/build-verifier.ts'
 import { createDpopGuard } from '../../src/http/dpop-guard.ts'
@@ -44,6 +46,8 @@ const ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] as const
 
 interface StartOptions {
   policy?: 'open' | 'closed'
+  /** Resource-server nonces (RFC 9449 §9) under this secret. */
+  nonceSecret?: string
   /** An upstream for gateway mode (an injected fetch, so it runs in workerd too). */
   upstream?: typeof fetch
   extend?: (app: Hono<GatehouseEnv>) => void
@@ -88,6 +92,7 @@ export function defineDpopSuite(harness: DpopHarness): void {
       store: sharedStore(),
       replayPolicy: options.policy ?? 'open',
       now,
+      ...(options.nonceSecret === undefined ? {} : { nonceSecret: options.nonceSecret }),
     })
     const app = createApp({
       role: 'edge',
@@ -113,7 +118,7 @@ export function defineDpopSuite(harness: DpopHarness): void {
     token: string,
     method: string,
     url: string,
-    options: Parameters<typeof makeProof>[2] & { iat?: number; jti?: string } = {},
+    options: Parameters<typeof makeProof>[2] & { iat?: number; jti?: string; nonce?: string } = {},
   ): Promise<Record<string, string>> {
     const proof = await makeProof(
       key,
@@ -123,6 +128,7 @@ export function defineDpopSuite(harness: DpopHarness): void {
         accessToken: token,
         iat: options.iat ?? T0,
         ...(options.jti === undefined ? {} : { jti: options.jti }),
+        ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
       },
       options,
     )
@@ -587,6 +593,185 @@ export function defineDpopSuite(harness: DpopHarness): void {
       await expect(
         checker.check(await makeProof(key, { ...claims, iat: latest, nonce: forged }), request),
       ).rejects.toMatchObject({ code: 'dpop_nonce_required' })
+    })
+  })
+
+  describe('resource-server nonces (RFC 9449 §9)', () => {
+    const SECRET = 'edge-nonce-secret-0123456789abcdefghijklmnop'
+    const NONCE = /^[0-9a-z]+\.[A-Za-z0-9_-]{22}$/
+
+    /** The first answer to a proof without a nonce: 401 use_dpop_nonce, and the nonce to use. */
+    async function nonceFrom(res: Response): Promise<string> {
+      await expectDpopError(res, 401, 'use_dpop_nonce')
+      const nonce = res.headers.get('DPoP-Nonce')
+      expect(nonce).toMatch(NONCE)
+      return nonce!
+    }
+
+    it('DPoP nonce at /verify: 401 use_dpop_nonce with DPoP-Nonce, then admitted with it; nothing spent before', async () => {
+      const app = await start({ nonceSecret: SECRET })
+      const key = await generateProofKey()
+      const token = await boundToken(key)
+      const url = `${app.base}/verify`
+      const jti = 'first-try'
+      const nonce = await nonceFrom(
+        await app.fetch('/verify', { headers: await dpopHeaders(key, token, 'GET', url, { jti }) }),
+      )
+      // The refused proof's jti was not recorded: the retry may reuse it, with the nonce.
+      const headers = await dpopHeaders(key, token, 'GET', url, { jti, nonce })
+      const ok = await app.fetch('/verify', { headers })
+      expect(ok.status).toBe(200)
+      expect(ok.headers.get('DPoP-Nonce')).toBe(nonce)
+      expect(await ok.json()).toMatchObject({ active: true, cnf: { jkt: key.jkt } })
+      // A nonce does not make a proof reusable.
+      await expectDpopError(await app.fetch('/verify', { headers }), 401, 'invalid_dpop_proof')
+    })
+
+    it('DPoP nonce handed out by one isolate is accepted at another with the same secret, not with another', async () => {
+      const first = await start({ nonceSecret: SECRET })
+      const second = await start({ nonceSecret: SECRET })
+      const stranger = await start({ nonceSecret: `${SECRET}-other` })
+      const key = await generateProofKey()
+      const token = await boundToken(key)
+      const url = `${first.base}/verify`
+      const nonce = await nonceFrom(
+        await first.fetch('/verify', { headers: await dpopHeaders(key, token, 'GET', url) }),
+      )
+      const at = async (app: DpopServedApp) =>
+        app.fetch('/verify', { headers: await dpopHeaders(key, token, 'GET', url, { nonce }) })
+      expect((await at(second)).status).toBe(200)
+      const refused = await at(stranger)
+      expect(await nonceFrom(refused)).not.toBe(nonce)
+    })
+
+    it('DPoP nonce of the previous period is accepted and refreshed; two periods old or forged is use_dpop_nonce', async () => {
+      const app = await start({ nonceSecret: SECRET })
+      const key = await generateProofKey()
+      const token = await boundToken(key, { exp: T0 + 3600 })
+      const url = `${app.base}/verify`
+      const iat = () => Math.floor(nowMs / 1000)
+      const call = async (nonce: string) =>
+        app.fetch('/verify', {
+          headers: await dpopHeaders(key, token, 'GET', url, { nonce, iat: iat() }),
+        })
+      const nonce = await nonceFrom(
+        await app.fetch('/verify', { headers: await dpopHeaders(key, token, 'GET', url) }),
+      )
+      nowMs += 300_000 // the next period: still good, and the answer hands out the new nonce
+      const next = await call(nonce)
+      expect(next.status).toBe(200)
+      const renewed = next.headers.get('DPoP-Nonce')
+      expect(renewed).toMatch(NONCE)
+      expect(renewed).not.toBe(nonce)
+      nowMs += 300_000 // two periods on: the first nonce is refused, the renewed one is good
+      expect(await nonceFrom(await call(nonce))).not.toBe(nonce)
+      expect((await call(renewed!)).status).toBe(200)
+      const forged = `${renewed!.split('.')[0]}.${'A'.repeat(22)}`
+      await nonceFrom(await call(forged))
+    })
+
+    it('DPoP nonce at the gateway: use_dpop_nonce before forwarding, then the upstream answer carries DPoP-Nonce', async () => {
+      const forwarded: string[] = []
+      const app = await start({
+        nonceSecret: SECRET,
+        upstream: async (input) => {
+          forwarded.push(new Request(input).url)
+          return new Response('ok', { status: 200 })
+        },
+      })
+      const key = await generateProofKey()
+      const token = await boundToken(key)
+      const url = `${app.base}/api/orders`
+      const nonce = await nonceFrom(
+        await app.fetch('/api/orders', { headers: await dpopHeaders(key, token, 'GET', url) }),
+      )
+      expect(forwarded).toEqual([])
+      const ok = await app.fetch('/api/orders', {
+        headers: await dpopHeaders(key, token, 'GET', url, { nonce }),
+      })
+      expect(ok.status).toBe(200)
+      expect(await ok.text()).toBe('ok')
+      expect(ok.headers.get('DPoP-Nonce')).toBe(nonce)
+      expect(forwarded).toEqual(['https://upstream.test/v1/orders'])
+    })
+
+    it('DPoP nonce in requireAuth: a guard with nonceSecret demands it; bearer tokens are untouched', async () => {
+      const key = await generateProofKey()
+      const token = await boundToken(key)
+      const api = new Hono<RequireAuthEnv>()
+      const verifier = await buildVerifier({
+        issuer: TEST_ISSUER,
+        audience: TEST_AUDIENCE,
+        keySource: { kind: 'inline', jwks: publicJwks() },
+        now,
+      })
+      const dpop = createDpopGuard({ now, nonceSecret: SECRET })
+      api.use('/orders/*', requireAuth({ verifier, dpop }))
+      api.get('/orders/mine', (c) => c.json({ sub: c.get('auth').claims.sub }))
+      const served = await harness.serve(api as unknown as Hono<GatehouseEnv>)
+      cleanups.push(() => served.close())
+      const url = `${served.base}/orders/mine`
+      const nonce = await nonceFrom(
+        await served.fetch('/orders/mine', { headers: await dpopHeaders(key, token, 'GET', url) }),
+      )
+      const ok = await served.fetch('/orders/mine', {
+        headers: await dpopHeaders(key, token, 'GET', url, { nonce }),
+      })
+      expect(ok.status).toBe(200)
+      expect(ok.headers.get('DPoP-Nonce')).toBe(nonce)
+      expect(await ok.json()).toEqual({ sub: 'user-1' })
+      const bearer = await served.fetch('/orders/mine', {
+        headers: { Authorization: `Bearer ${await signTestToken({ scope: 'read' }, { now: T0 })}` },
+      })
+      expect(bearer.status).toBe(200)
+      expect(bearer.headers.get('DPoP-Nonce')).toBeNull()
+      expect(() => createDpopGuard({ nonceSecret: 'short' })).toThrow(RangeError)
+    })
+
+    it('DPoP nonce from configuration: GATEHOUSE_DPOP_NONCE_SECRET makes /verify demand it; too short is refused', async () => {
+      const env = {
+        GATEHOUSE_ISSUER: TEST_ISSUER,
+        GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
+        GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
+        GATEHOUSE_DPOP_NONCE_SECRET: SECRET,
+      }
+      const problems = checkVerificationConfig({ ...env, GATEHOUSE_DPOP_NONCE_SECRET: 'short' })
+      expect(problems.issues.map((i) => i.field)).toEqual(['GATEHOUSE_DPOP_NONCE_SECRET'])
+      const app = await appFromConfig(parseVerificationConfig(env), {
+        role: 'edge',
+        logger: createJsonLogger({ level: 'silent' }),
+        now,
+        dpopStore: sharedStore(),
+      })
+      const served = await harness.serve(app)
+      cleanups.push(() => served.close())
+      const key = await generateProofKey()
+      const token = await boundToken(key)
+      const url = `${served.base}/verify`
+      const nonce = await nonceFrom(
+        await served.fetch('/verify', { headers: await dpopHeaders(key, token, 'GET', url) }),
+      )
+      // Another isolate configured with the same secret handed it out: it is good here too.
+      const elsewhere = await start({ nonceSecret: SECRET })
+      const there = await elsewhere.fetch('/verify', {
+        headers: await dpopHeaders(key, token, 'GET', url, { nonce }),
+      })
+      expect(there.status).toBe(200)
+      const ok = await served.fetch('/verify', {
+        headers: await dpopHeaders(key, token, 'GET', url, { nonce }),
+      })
+      expect(ok.status).toBe(200)
+    })
+
+    it('DPoP without a nonce secret: no nonce is asked for or handed out', async () => {
+      const app = await start()
+      const key = await generateProofKey()
+      const token = await boundToken(key)
+      const res = await app.fetch('/verify', {
+        headers: await dpopHeaders(key, token, 'GET', `${app.base}/verify`),
+      })
+      expect(res.status).toBe(200)
+      expect(res.headers.get('DPoP-Nonce')).toBeNull()
     })
   })
 }

@@ -9,7 +9,10 @@ import { generateDpopKeyPair } from '../../../src/client/dpop-key.ts'
 import { checkBoundProof } from '../../../src/core/dpop-binding.ts'
 import { createDpopProofChecker } from '../../../src/core/dpop.ts'
 import type { AccessTokenClaims } from '../../../src/core/types.ts'
-import { createHarness, testConfig } from '../oauth/support.ts'
+import { createDpopGuard } from '../../../src/http/dpop-guard.ts'
+import { requireAuth } from '../../../src/http/require-auth.ts'
+import { Hono } from 'hono'
+import { API, ISSUER, createHarness, testConfig } from '../oauth/support.ts'
 import { createBrowserish, followLogin, signedInTab, until, type Tab } from './tabs.ts'
 
 const tabs: Tab[] = []
@@ -21,7 +24,8 @@ afterEach(() => {
 async function browserish(spa: Record<string, unknown> = {}) {
   const base = await testConfig({ tokens: { refreshGraceSeconds: 0 } })
   const clients = (base.clients ?? []).map((c) => (c.id === 'spa' ? { ...c, ...spa } : c))
-  return createBrowserish(await createHarness({ config: { ...base, clients } }))
+  const harness = await createHarness({ config: { ...base, clients } })
+  return Object.assign(createBrowserish(harness), { harness })
 }
 
 /** An API that checks each request's DPoP proof the way the edge does, and records the key. */
@@ -103,6 +107,37 @@ describe('DPoP in the browser client', () => {
     expect(tokenCalls.length).toBe(2) // refused for the nonce, then accepted
     expect(await tab.client.refresh()).toBe(true) // the handle kept the nonce: one call
     expect(b.requests.filter((r) => r.url.endsWith('/token')).length).toBe(3)
+  })
+
+  it('DPoP client: an API demanding resource-server nonces (RFC 9449 §9) answers after one retry, then at once', async () => {
+    const b = await browserish()
+    // The edge's own middleware, with nonces, over the issuer's JWKS.
+    const api = new Hono()
+    const dpop = createDpopGuard({ nonceSecret: 'resource-server-nonce-secret-0123456789' })
+    api.use(
+      '*',
+      requireAuth({
+        issuer: ISSUER,
+        audience: API,
+        jwksUrl: `${ISSUER}/.well-known/jwks.json`,
+        fetch: b.harness.fetch,
+        dpop,
+      }),
+    )
+    api.get('/orders', (c) => c.json({ sub: c.get('auth').claims.sub }))
+    const statuses: number[] = []
+    b.api = async (request) => {
+      const res = await api.fetch(request)
+      statuses.push(res.status)
+      return res
+    }
+    const tab = track(await signedInTab(b))
+    const first = await tab.client.fetch('https://api.test/orders')
+    expect(first.status).toBe(200)
+    expect(statuses).toEqual([401, 200]) // use_dpop_nonce, then the retry with the nonce
+    const second = await tab.client.fetch('https://api.test/orders')
+    expect(second.status).toBe(200)
+    expect(statuses).toEqual([401, 200, 200]) // the nonce was kept: no second refusal
   })
 
   it('DPoP client: sign-out forgets the key; the next sign-in binds to a new one', async () => {
