@@ -109,6 +109,22 @@ export function defineDpopSuite(harness: DpopHarness): void {
     return served
   }
 
+  /** Someone's own Hono app: `requireAuth` with `dpop` before GET /orders/mine. */
+  async function serveRequireAuth(dpop: ReturnType<typeof createDpopGuard>) {
+    const api = new Hono<RequireAuthEnv>()
+    const verifier = await buildVerifier({
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+      keySource: { kind: 'inline', jwks: publicJwks() },
+      now,
+    })
+    api.use('/orders/*', requireAuth({ verifier, dpop }))
+    api.get('/orders/mine', (c) => c.json({ sub: c.get('auth').claims.sub }))
+    const served = await harness.serve(api as unknown as Hono<GatehouseEnv>)
+    cleanups.push(() => served.close())
+    return served
+  }
+
   const boundToken = (key: ProofKey, claims: Record<string, unknown> = {}) =>
     signTestToken({ cnf: { jkt: key.jkt }, scope: 'read', ...claims }, { now: T0 })
 
@@ -187,17 +203,7 @@ export function defineDpopSuite(harness: DpopHarness): void {
     it('DPoP: requireAuth in any Hono app checks the proof for its own route', async () => {
       const key = await generateProofKey()
       const token = await boundToken(key)
-      const api = new Hono<RequireAuthEnv>()
-      const verifier = await buildVerifier({
-        issuer: TEST_ISSUER,
-        audience: TEST_AUDIENCE,
-        keySource: { kind: 'inline', jwks: publicJwks() },
-        now,
-      })
-      api.use('/orders/*', requireAuth({ verifier, dpop: createDpopGuard({ now }) }))
-      api.get('/orders/mine', (c) => c.json({ sub: c.get('auth').claims.sub }))
-      const served = await harness.serve(api as unknown as Hono<GatehouseEnv>)
-      cleanups.push(() => served.close())
+      const served = await serveRequireAuth(createDpopGuard({ now }))
       const headers = await dpopHeaders(key, token, 'GET', `${served.base}/orders/mine`)
       const res = await served.fetch('/orders/mine', { headers })
       expect(res.status).toBe(200)
@@ -698,18 +704,7 @@ export function defineDpopSuite(harness: DpopHarness): void {
     it('DPoP nonce in requireAuth: a guard with nonceSecret demands it; bearer tokens are untouched', async () => {
       const key = await generateProofKey()
       const token = await boundToken(key)
-      const api = new Hono<RequireAuthEnv>()
-      const verifier = await buildVerifier({
-        issuer: TEST_ISSUER,
-        audience: TEST_AUDIENCE,
-        keySource: { kind: 'inline', jwks: publicJwks() },
-        now,
-      })
-      const dpop = createDpopGuard({ now, nonceSecret: SECRET })
-      api.use('/orders/*', requireAuth({ verifier, dpop }))
-      api.get('/orders/mine', (c) => c.json({ sub: c.get('auth').claims.sub }))
-      const served = await harness.serve(api as unknown as Hono<GatehouseEnv>)
-      cleanups.push(() => served.close())
+      const served = await serveRequireAuth(createDpopGuard({ now, nonceSecret: SECRET }))
       const url = `${served.base}/orders/mine`
       const nonce = await nonceFrom(
         await served.fetch('/orders/mine', { headers: await dpopHeaders(key, token, 'GET', url) }),
