@@ -16,14 +16,15 @@
  * One verifier: the signature goes through the same pluggable `SignatureCheck` and key import as
  * access tokens (keys.ts refuses private members, weak RSA, points off the curve); thumbprints are
  * jose's RFC 7638 `calculateJwkThumbprint`. Imported keys and their thumbprints are kept in a small
- * bounded cache keyed by the thumbprint input itself, so a client that signs every request with one
- * key costs one import and one thumbprint, then one signature check per proof.
+ * bounded cache keyed by the thumbprint input itself, and every checked header by its exact text: a
+ * client signs every proof with the same header, so after its first proof a request costs the
+ * payload's parse, one signature check and a few comparisons (normal forms of `htu` are cached too).
  */
 import { calculateJwkThumbprint, type JWK } from 'jose'
 import { encodeBase64Url } from './base64url.ts'
 import { normaliseHtu } from './dpop-htu.ts'
 import { AuthError, isAuthError } from './errors.ts'
-import { parseCompactJws } from './jws.ts'
+import { parseJwsBody, parseJwsHeader, splitCompactJws } from './jws.ts'
 import { importJwk, KeyImportError, SIGNING_ALGS, type JwsKey } from './keys.ts'
 import {
   expectedSignatureLength,
@@ -97,6 +98,22 @@ export interface DpopProofChecker {
 
 const invalidProof = (why: string) => new AuthError('dpop_proof_invalid', why, 'DPoP')
 
+/** A proof header that passed §4.3 steps 4, 5 and 7: its algorithm and imported key. */
+interface KnownHeader {
+  alg: SigningAlg
+  key: JwsKey
+  jkt: string
+}
+
+/** Longest header or URI kept in the checker's caches (an RSA-8192 `jwk` header fits). */
+const MAX_CACHED_TEXT = 2048
+
+/** Adds to a bounded cache, the oldest entry out first. */
+function remember<V>(cache: Map<string, V>, key: string, value: V, size: number): void {
+  if (cache.size >= size) cache.delete(cache.keys().next().value!)
+  cache.set(key, value)
+}
+
 /** The RFC 7638 members of a public key, in the thumbprint's order; undefined for other key types. */
 function thumbprintInput(jwk: Record<string, unknown>): string | undefined {
   const members =
@@ -153,6 +170,11 @@ export function createDpopProofChecker(options: DpopProofCheckerOptions = {}): D
   const now = options.now ?? Date.now
   // Keyed by `alg` + the thumbprint input: the imported key depends on nothing else.
   const keys = new Map<string, { key: JwsKey; jkt: string }>()
+  // Keyed by the proof header's text itself: a client signs every proof with one header (alg, typ,
+  // jwk), so a hit is a header already checked member by member, and its key imported.
+  const headers = new Map<string, KnownHeader>()
+  // `htu` and request URIs in normal form (null: not an http(s) URI): the same few URIs recur.
+  const normalForms = new Map<string, string | null>()
 
   async function proofKey(jwk: unknown, alg: SigningAlg): Promise<{ key: JwsKey; jkt: string }> {
     if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk))
@@ -181,28 +203,13 @@ export function createDpopProofChecker(options: DpopProofCheckerOptions = {}): D
     }
     if (key === undefined) throw invalidProof('the proof key does not suit its algorithm')
     const entry = { key, jkt: await calculateJwkThumbprint(JSON.parse(input) as JWK, 'sha256') }
-    if (keys.size >= cacheSize) keys.delete(keys.keys().next().value!)
-    keys.set(cacheKey, entry)
+    remember(keys, cacheKey, entry, cacheSize)
     return entry
   }
 
-  async function verifySignature(key: JwsKey, data: Uint8Array, signature: Uint8Array) {
-    if (signature.length !== expectedSignatureLength(key)) return false
-    try {
-      const result = check(key as Parameters<SignatureCheck>[0], data, signature)
-      return typeof result === 'boolean' ? result : await result
-    } catch {
-      return false
-    }
-  }
-
-  async function checkProof(proof: string, request: DpopRequest): Promise<DpopProof> {
-    // §4.3 step 2: a single well-formed JWT; header members we never honour are refused.
-    const { header, payload, signingInput, signature } = parseCompactJws(
-      proof,
-      MAX_DPOP_PROOF_LENGTH,
-      { embeddedJwk: true },
-    )
+  /** §4.3 steps 4, 5 and 7 on a header not seen before: `typ`, `alg`, the public `jwk`. */
+  async function checkHeader(proof: string, dot1: number): Promise<KnownHeader> {
+    const header = parseJwsHeader(proof, dot1, { embeddedJwk: true })
     // Step 4: explicit typing (RFC 8725 §3.11); media types compare case-insensitively.
     const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : ''
     if (typ !== 'dpop+jwt' && typ !== 'application/dpop+jwt')
@@ -211,10 +218,50 @@ export function createDpopProofChecker(options: DpopProofCheckerOptions = {}): D
     if (!(DPOP_ALGS as readonly string[]).includes(header.alg))
       throw invalidProof('the proof algorithm is not accepted')
     const alg = header.alg as SigningAlg
-    // Steps 6-7.
-    const { key, jkt } = await proofKey(header.jwk, alg)
-    if (!(await verifySignature(key, signingInput, signature)))
-      throw invalidProof('the proof signature is invalid')
+    return { alg, ...(await proofKey(header.jwk, alg)) }
+  }
+
+  /** The signature check; a boolean when the check is synchronous (node:crypto), no extra tick. */
+  function verifySignature(
+    key: JwsKey,
+    data: Uint8Array,
+    signature: Uint8Array,
+  ): boolean | Promise<boolean> {
+    if (signature.length !== expectedSignatureLength(key)) return false
+    try {
+      const result = check(key as Parameters<SignatureCheck>[0], data, signature)
+      return typeof result === 'boolean' ? result : result.catch(() => false)
+    } catch {
+      return false
+    }
+  }
+
+  function normalForm(uri: string): string | undefined {
+    const known = normalForms.get(uri)
+    if (known !== undefined) return known ?? undefined
+    const form = normaliseHtu(uri)
+    if (uri.length <= MAX_CACHED_TEXT) remember(normalForms, uri, form ?? null, cacheSize)
+    return form
+  }
+
+  async function checkProof(proof: string, request: DpopRequest): Promise<DpopProof> {
+    // §4.3 step 2: a single well-formed JWT (strict compact parsing, jws.ts); header members we
+    // never honour are refused. Steps 4-7 on the header run once per distinct header.
+    const [dot1, dot2] = splitCompactJws(proof, MAX_DPOP_PROOF_LENGTH)
+    const headerText = proof.slice(0, dot1)
+    let header = headers.get(headerText)
+    if (header === undefined) {
+      header = await checkHeader(proof, dot1)
+      if (headerText.length <= MAX_CACHED_TEXT) remember(headers, headerText, header, cacheSize)
+    }
+    const { alg, key, jkt } = header
+    const { payload, signingInput, signature } = parseJwsBody(proof, dot1, dot2)
+    // Step 6. A synchronous check (node:crypto) answers at once; an asynchronous one (WebCrypto on
+    // Node runs on the thread pool) is awaited after the claim checks of steps 3, 8 and 9, which run
+    // meanwhile: a proof with bad claims is refused whatever its signature, and nothing that needs
+    // a good proof (a nonce, an admission) happens before the signature is known to be good.
+    const valid = verifySignature(key, signingInput, signature)
+    if (valid === false) throw invalidProof('the proof signature is invalid')
     // Step 3: required claims, well-typed.
     const { jti, htm, htu, iat } = payload
     if (typeof jti !== 'string' || !JTI.test(jti))
@@ -227,9 +274,10 @@ export function createDpopProofChecker(options: DpopProofCheckerOptions = {}): D
     // Step 8: methods are case-sensitive (RFC 9110 §9.1).
     if (htm !== request.method) throw invalidProof('the proof "htm" does not match the request')
     // Step 9.
-    const proofUri = normaliseHtu(htu)
-    if (proofUri === undefined || !request.uris.some((uri) => normaliseHtu(uri) === proofUri))
+    const proofUri = normalForm(htu)
+    if (proofUri === undefined || !request.uris.some((uri) => normalForm(uri) === proofUri))
       throw invalidProof('the proof "htu" does not match the request')
+    if (valid !== true && !(await valid)) throw invalidProof('the proof signature is invalid')
     // Step 10 (§8, §9): the server's nonce, when it asks for one.
     if (request.nonce !== undefined) {
       const nonce = payload.nonce

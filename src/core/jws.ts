@@ -92,8 +92,13 @@ function checkHeader(header: Record<string, unknown>, options: ParseJwsOptions):
   return header as JwsHeader
 }
 
-/** Returns the positions of the two dots after the size and shape checks. */
-function splitCompact(token: string, maxLength: number): [number, number] {
+/**
+ * The positions of the two dots of a compact JWS, after the size and shape checks; throws
+ * `AuthError` `token_too_large` or `token_malformed`.
+ *
+ * @example const [dot1, dot2] = splitCompactJws(token, 8192)
+ */
+export function splitCompactJws(token: string, maxLength: number): [number, number] {
   if (typeof token !== 'string') throw malformed('token is not a string')
   if (token.length > maxLength)
     throw new AuthError('token_too_large', 'token exceeds the size limit')
@@ -115,7 +120,7 @@ export function parseCompactJwsRaw(
   token: string,
   maxLength: number = DEFAULT_MAX_TOKEN_LENGTH,
 ): RawJws {
-  const [dot1, dot2] = splitCompact(token, maxLength)
+  const [dot1, dot2] = splitCompactJws(token, maxLength)
   const header = checkHeader(decodeJsonSegment(token, 0, dot1, 'header'), {})
   const payload = decodeBase64UrlRange(token, dot1 + 1, dot2)
   if (payload === undefined) throw malformed('payload is not canonical base64url')
@@ -138,11 +143,30 @@ export function parseCompactJws(
   maxLength: number = DEFAULT_MAX_TOKEN_LENGTH,
   options: ParseJwsOptions = {},
 ): ParsedJws {
-  const [dot1, dot2] = splitCompact(token, maxLength)
-  const header = checkHeader(decodeJsonSegment(token, 0, dot1, 'header'), options)
+  const [dot1, dot2] = splitCompactJws(token, maxLength)
+  return { header: parseJwsHeader(token, dot1, options), ...parseJwsBody(token, dot1, dot2) }
+}
+
+/**
+ * The header of a compact JWS split by `splitCompactJws`, decoded and checked as `parseCompactJws`
+ * does.
+ *
+ * @example const header = parseJwsHeader(token, dot1, { embeddedJwk: true })
+ */
+export function parseJwsHeader(token: string, dot1: number, options: ParseJwsOptions = {}) {
+  return checkHeader(decodeJsonSegment(token, 0, dot1, 'header'), options)
+}
+
+/**
+ * The JSON-object payload, signing input and signature of a compact JWS split by `splitCompactJws`:
+ * what `parseCompactJws` returns besides the header, for a caller that knows the header already.
+ *
+ * @example const { payload, signingInput, signature } = parseJwsBody(token, dot1, dot2)
+ */
+export function parseJwsBody(token: string, dot1: number, dot2: number): Omit<ParsedJws, 'header'> {
   const payload = decodeJsonSegment(token, dot1 + 1, dot2, 'payload')
   const signature = decodeBase64UrlRange(token, dot2 + 1, token.length)
   if (signature === undefined) throw malformed('signature is not canonical base64url')
   const signingInput = ascii.encode(token.slice(0, dot2))
-  return { header, payload, signingInput, signature }
+  return { payload, signingInput, signature }
 }

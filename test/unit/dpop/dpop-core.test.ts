@@ -68,6 +68,40 @@ describe('DPoP proof checker', () => {
     })
   })
 
+  it('DPoP: a header checked before still gets every per-proof check (signature, htm, htu, iat)', async () => {
+    const checker = createDpopProofChecker({ now: fixed })
+    const key = await generateProofKey()
+    const thief = await generateProofKey()
+    const request = { method: 'GET', uris: [HTU] }
+    const claims = { htm: 'GET', htu: HTU, iat: T0 }
+    await checker.check(await makeProof(key, claims), request)
+    // The same header text (key's jwk), signed by another key: the signature is checked again.
+    const forged = await makeProof(key, claims, { signWith: thief.privateKey })
+    expect(forged.split('.')[0]).toBe((await makeProof(key, claims)).split('.')[0])
+    const refusals: [string, RegExp][] = [
+      [forged, /signature/],
+      [await makeProof(key, { ...claims, htm: 'POST' }), /htm/],
+      [await makeProof(key, { ...claims, htu: 'https://api.test/other' }), /htu/],
+      [await makeProof(key, { ...claims, htu: 'https://u:p@api.test/orders' }), /htu/],
+      [await makeProof(key, { ...claims, iat: T0 - 61 }), /too old/],
+      [await makeProof(key, claims, { omit: ['jti'] }), /jti/],
+    ]
+    // Twice each: the second time every cache (header, key, htu normal forms) is warm.
+    for (const [proof, why] of [...refusals, ...refusals])
+      await expect(checker.check(proof, request)).rejects.toMatchObject({
+        code: 'dpop_proof_invalid',
+        description: expect.stringMatching(why),
+      })
+    // A header that differs in any way (here: typ) is checked afresh, not matched to the cached one.
+    const jwt = await makeProof(key, claims, { header: { typ: 'JWT' } })
+    await expect(checker.check(jwt, request)).rejects.toMatchObject({
+      description: expect.stringMatching(/typ/),
+    })
+    await expect(checker.check(await makeProof(key, claims), request)).resolves.toMatchObject({
+      jkt: key.jkt,
+    })
+  })
+
   it('DPoP: the key cache is bounded and evicts the oldest key', async () => {
     const checker = createDpopProofChecker({ now: fixed, keyCacheSize: 2 })
     const keys = await Promise.all([1, 2, 3].map(() => generateProofKey()))
