@@ -37,7 +37,8 @@ const routeSchema = z
 
 const tableSchema = z
   .object({
-    tenant: z.string().regex(TENANT_ID, 'must be a tenant id').default(DEFAULT_TENANT),
+    // Absent: the tenant whose issuer verified the token (the default tenant without tenancy).
+    tenant: z.string().regex(TENANT_ID, 'must be a tenant id').optional(),
     unmatched: z.enum(['allow', 'deny']).default('allow'),
     routes: z.array(routeSchema).min(1).max(1000),
   })

@@ -10,7 +10,8 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { Clock, VerifiedToken } from '../core/types.ts'
 import { logEnabled, redactTokens, type Logger } from '../http/log.ts'
-import { decide, type Decision } from './decide.ts'
+import { verificationRequestOf } from '../http/verification-request.ts'
+import { decide, deniedWithout, type Decision } from './decide.ts'
 import { DEFAULT_TENANT, assertTenant } from './policy-document.ts'
 import type { PolicySets } from './policy-sets.ts'
 import type { EntityRef } from './request.ts'
@@ -28,7 +29,12 @@ export interface AuthorizeOptions {
   resource?: ResourceOption
   /** The action id. Default `"<METHOD> <route template>"` (HEAD as GET), e.g. `GET /documents/:id`. */
   action?: string
-  /** The tenant whose policies decide. Default `default` (until tenancy, issue 16). */
+  /**
+   * The tenant whose policies decide. Default: the tenant whose issuer verified the token
+   * (`VerifiedToken.tenant`, set by the tenancy verifier from `iss`), else `default`. A fixed id or a
+   * function narrows it; a token verified by another tenant is then denied, never decided by this
+   * tenant's policies.
+   */
   tenant?: string | ((c: Context) => string)
   /** The client's address for `context.ip`. Default none: a header is trusted only when told. */
   clientIp?: (c: Context) => string | undefined
@@ -62,8 +68,9 @@ export function authorize(options: AuthorizeOptions): MiddlewareHandler<Authoriz
   checkOptions(options)
   const { policySets, resource, action: fixedAction, clientIp, logger } = options
   const now = options.now ?? Date.now
-  const tenantOf = typeof options.tenant === 'function' ? options.tenant : () => tenant
-  const tenant = typeof options.tenant === 'string' ? options.tenant : DEFAULT_TENANT
+  const chosen = options.tenant
+  const tenantOf = (c: Context, verified: VerifiedToken): string =>
+    typeof chosen === 'function' ? chosen(c) : (chosen ?? verified.tenant ?? DEFAULT_TENANT)
 
   return async function authorizeMiddleware(c, next) {
     const verified = c.get('auth') as VerifiedToken | undefined
@@ -76,20 +83,27 @@ export function authorize(options: AuthorizeOptions): MiddlewareHandler<Authoriz
     const action = fixedAction ?? `${method} ${template}`
     const params = c.req.param() as Record<string, string>
     const target = resourceOf(resource, params, template)
-    const requestTenant = tenantOf(c)
-    const decision = await decide(
-      policySets,
-      {
-        claims: verified.claims,
-        tenant: requestTenant,
-        action,
-        resource: target,
-        clientIp: clientIp?.(c),
-        nowMs: now(),
-        params,
-      },
-      waitUntilOf(c),
-    )
+    const requestTenant = tenantOf(c, verified)
+    // A tenant's policies decide only its own tokens: the issuer that verified the token is the
+    // tenant it belongs to (RFC 8725 §3.8, RFC 9068 §4: the issuer is validated, and each tenant is
+    // its own issuer), so a token of another tenant is denied before any policy is read.
+    const decision =
+      verified.tenant !== undefined && verified.tenant !== requestTenant
+        ? deniedWithout('tenant_mismatch', null)
+        : await decide(
+            policySets,
+            {
+              claims: verified.claims,
+              tenant: requestTenant,
+              ...(verified.tenant === undefined ? {} : { issuerTenant: verified.tenant }),
+              action,
+              resource: target,
+              clientIp: clientIp?.(c),
+              nowMs: now(),
+              params,
+            },
+            verificationRequestOf(c).waitUntil,
+          )
     c.set('policyDecision', decision)
     const requestId = c.get('requestId') ?? crypto.randomUUID()
     if (logger && logEnabled(logger, 'info')) {
@@ -98,6 +112,7 @@ export function authorize(options: AuthorizeOptions): MiddlewareHandler<Authoriz
         msg: 'policy decision',
         requestId,
         tenant: requestTenant,
+        ...(decision.reason === 'tenant_mismatch' ? { tokenTenant: verified.tenant } : {}),
         decision: decision.decision,
         reason: decision.reason,
         policies: decision.policies,
@@ -174,14 +189,4 @@ function resourceOf(
     throw new Error(`authorize: the route ${template} has no path parameter :${option.param}`)
   }
   return { type: option.type, id }
-}
-
-/** Workers' `ctx.waitUntil`, when the runtime gave one (Hono throws on access without it). */
-function waitUntilOf(c: Context): ((promise: Promise<unknown>) => void) | undefined {
-  try {
-    const ctx = c.executionCtx
-    return (promise) => ctx.waitUntil(promise)
-  } catch {
-    return undefined
-  }
 }

@@ -11,7 +11,8 @@ export interface Decision {
   /**
    * `policy`: Cedar decided. Otherwise why it was denied without asking Cedar: `no_policy_set`,
    * `policy_store_unavailable` (L2 away, no set loaded yet), `principal_unknown`,
-   * `claims_out_of_bounds`, `params_out_of_bounds`.
+   * `claims_out_of_bounds`, `params_out_of_bounds`, `tenant_mismatch` (the token was verified by
+   * another tenant than the one whose policies would decide).
    */
   reason: string
   /** The determining policies' ids. */
@@ -25,7 +26,16 @@ export interface Decision {
   principal: string | null
 }
 
-const denied = (reason: string, principal: string | null, version: number | null = null) =>
+/**
+ * A deny decided without asking Cedar, for `reason`.
+ *
+ * @example deniedWithout('tenant_mismatch', null)
+ */
+export const deniedWithout = (
+  reason: string,
+  principal: string | null,
+  version: number | null = null,
+): Decision =>
   ({
     decision: 'deny',
     reason,
@@ -54,9 +64,9 @@ export async function decide(
     ? `${built.request.principal.type}::${JSON.stringify(built.request.principal.id)}`
     : null
   const state = await policySets.current(facts.tenant, waitUntil)
-  if (state.status === 'none') return denied('no_policy_set', principal)
-  if (state.status === 'unavailable') return denied('policy_store_unavailable', principal)
-  if (!built.ok) return denied(built.reason, principal, state.set.version)
+  if (state.status === 'none') return deniedWithout('no_policy_set', principal)
+  if (state.status === 'unavailable') return deniedWithout('policy_store_unavailable', principal)
+  if (!built.ok) return deniedWithout(built.reason, principal, state.set.version)
   // Synchronous from here: the set cannot be swapped between this line and the decision.
   const result = state.set.decide(built.request)
   return { ...result, reason: 'policy', version: state.set.version, principal }

@@ -4,7 +4,8 @@
  *
  *   principal  User::"<sub>", or Client::"<client_id>" when the token is the client's own
  *              (client_credentials: sub = client_id, RFC 9068 §2.2), with attributes from claims:
- *              scope, roles, groups, amr (sets of strings), tenant, clientId (strings)
+ *              scope, roles, groups, amr (sets of strings), tenant, clientId (strings);
+ *              tenant is the tenant whose issuer verified the token when tenancy is on
  *   action     Action::"<METHOD> <route template>", e.g. Action::"GET /documents/:id"
  *   resource   <Type>::"<path parameter>" as the route config names it
  *   context    time (Long, epoch seconds), dpopBound (Bool: the token has cnf.jkt, RFC 9449 §6),
@@ -26,7 +27,13 @@ export interface EntityRef {
 export interface RequestFacts {
   /** The verified token's claims. */
   claims: Record<string, unknown>
+  /** The tenant whose policy set decides. */
   tenant: string
+  /**
+   * The tenant whose issuer verified the token (tenancy). When set it is the principal's `tenant`
+   * attribute, whatever the claims say: a tenant's issuer cannot speak for another tenant.
+   */
+  issuerTenant?: string
   /** The action id, `METHOD /route/:template`. */
   action: string
   resource: EntityRef
@@ -88,7 +95,9 @@ function build(facts: RequestFacts): CedarRequest {
   const attrs: Record<string, CedarValueJson> = {
     scope: scopeSet(claims.scope ?? claims.scp),
     ...Object.fromEntries(SET_ATTRIBUTES.map((name) => [name, stringSet(claims[name])])),
-    tenant: typeof claims.tenant === 'string' ? bounded(claims.tenant) : facts.tenant,
+    tenant:
+      facts.issuerTenant ??
+      (typeof claims.tenant === 'string' ? bounded(claims.tenant) : facts.tenant),
     clientId,
   }
   const principalEntity: EntityJson = { uid: principal, attrs, parents: [] }

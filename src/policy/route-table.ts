@@ -5,9 +5,13 @@
  * and is decided as `Action::"GET /documents/:id"` on `Document::"42"` when its resource is
  * `{ "type": "Document", "param": "id" }`.
  *
- *   { "tenant": "default", "unmatched": "allow",
+ *   { "unmatched": "allow",
  *     "routes": [{ "method": "GET", "path": "/documents/:id",
  *                  "resource": { "type": "Document", "param": "id" } }] }
+ *
+ * `tenant`: whose policy set decides. Absent (the usual case), the tenant whose issuer verified the
+ * token (with GATEHOUSE_TENANCY, resolved from `iss`; otherwise the default tenant). Set, only that
+ * tenant's tokens are decided; another tenant's token is denied (authorize.ts).
  *
  * `unmatched`: what happens to a gateway request no route matches: `allow` (default; verified and
  * forwarded, no policy, the engine never loaded) or `deny` (403 without asking Cedar).
@@ -52,7 +56,7 @@ export function mountPolicyRoutes<E extends Env>(
   for (const route of table.routes) {
     const guard = authorize({
       policySets,
-      tenant: table.tenant,
+      ...(table.tenant === undefined ? {} : { tenant: table.tenant }),
       action: route.action ?? `${route.method} ${route.path}`,
       resource: route.resource ?? { type: 'Route', id: route.path },
       ...(logger ? { logger } : {}),

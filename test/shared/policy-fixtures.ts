@@ -53,13 +53,17 @@ export function interruptible(inner: Store): { store: Store; down: boolean } {
   return control
 }
 
-/** Publishes the example set for the default tenant; throws if it does not validate. */
-export async function publishExamples(store: Store, engine: CedarModule): Promise<number> {
-  const result = await publishPolicySet(store, engine, {
-    tenant: 'default',
-    schema: exampleSchema,
-    sources: exampleFiles,
-  })
+/**
+ * Publishes a set under the example schema for `tenant` (default: the example policies for the
+ * default tenant); throws if it does not validate.
+ */
+export async function publishExamples(
+  store: Store,
+  engine: CedarModule,
+  tenant = 'default',
+  sources: PolicyFile[] = exampleFiles,
+): Promise<number> {
+  const result = await publishPolicySet(store, engine, { tenant, schema: exampleSchema, sources })
   if (!result.ok) throw new Error(JSON.stringify(result.problems))
   return result.version
 }

@@ -12,6 +12,7 @@ import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/types.ts'
 import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../fixtures/keys.ts'
 import { publishExamples } from './policy-fixtures.ts'
+import { tenancyFixture } from './tenancy-fixture.ts'
 
 const ROUTES = {
   routes: [
@@ -32,6 +33,20 @@ const env = (extra: Record<string, unknown> = {}) => ({
   GATEHOUSE_LOG_LEVEL: 'info',
   ...extra,
 })
+
+/** Globex's set: documents for its own staff only; the report for any globex user. */
+const GLOBEX_POLICIES = [
+  {
+    name: 'globex.cedar',
+    text: `@id("globex-staff-read")
+permit (principal is User, action in Action::"read", resource is Document)
+when { principal.tenant == "globex" && principal.roles.contains("staff") };
+
+@id("globex-report")
+permit (principal, action == Action::"GET /admin/report", resource)
+when { principal.tenant == "globex" };`,
+  },
+]
 
 export function definePolicyGatewaySuite({
   runtime,
@@ -101,6 +116,87 @@ export function definePolicyGatewaySuite({
       // Within the refresh interval the "none" answer stands; the next start picks the set up.
       const fresh = await start(store)
       expect((await fresh.call('GET', '/api/documents/welcome')).status).toBe(200)
+    })
+
+    /**
+     * A multi-tenant edge (tenancy-fixture.ts: the registry, per-tenant keys in L2, the verifier that
+     * picks the tenant from `iss`) with acme's and globex's sets published in their namespaces.
+     */
+    async function tenantEdge(routes: Record<string, unknown> = ROUTES) {
+      const f = await tenancyFixture()
+      await f.addTenant('acme')
+      await f.addTenant('globex')
+      await publishExamples(f.memory, engine(), 'acme')
+      await publishExamples(f.memory, engine(), 'globex', GLOBEX_POLICIES)
+      const logs: LogRecord[] = []
+      const forwarded: string[] = []
+      const app = await appFromConfig(
+        parseVerificationConfig(env({ GATEHOUSE_POLICY_ROUTES: JSON.stringify(routes) })),
+        {
+          role: 'edge',
+          logger: { log: (r) => logs.push(r) },
+          now: f.clock,
+          verifier: async () => f.verifier,
+          fetch: async (input, init) => {
+            const request = new Request(input, init)
+            forwarded.push(`${request.method} ${new URL(request.url).pathname}`)
+            return new Response('from upstream', { status: 200 })
+          },
+          policy: { engine, store: f.memory },
+        },
+      )
+      const call = async (tenant: string, path: string, claims: Record<string, unknown> = {}) =>
+        app.request(`http://edge.test${path}`, {
+          headers: { Authorization: `Bearer ${await f.sign(tenant, { sub: 'alice', ...claims })}` },
+        })
+      const decisions = () =>
+        logs
+          .filter((l) => l.msg === 'policy decision')
+          .map((l) => [l.tenant, l.decision, l.reason, l.policies])
+      return { call, decisions, forwarded }
+    }
+
+    it('Cedar gateway decides with the policy set of the tenant that verified the token', async () => {
+      const { call, decisions, forwarded } = await tenantEdge()
+      expect((await call('acme', '/api/documents/welcome')).status).toBe(200)
+      expect((await call('globex', '/api/documents/welcome')).status).toBe(403)
+      expect((await call('globex', '/api/documents/welcome', { roles: ['staff'] })).status).toBe(
+        200,
+      )
+      expect((await call('globex', '/api/admin/report')).status).toBe(200)
+      expect((await call('acme', '/api/admin/report')).status).toBe(403)
+      expect(forwarded).toEqual([
+        'GET /v1/documents/welcome',
+        'GET /v1/documents/welcome',
+        'GET /v1/admin/report',
+      ])
+      expect(decisions()).toEqual([
+        ['acme', 'allow', 'policy', ['documents-read-users']],
+        ['globex', 'deny', 'policy', []],
+        ['globex', 'allow', 'policy', ['globex-staff-read']],
+        ['globex', 'allow', 'policy', ['globex-report']],
+        ['acme', 'deny', 'policy', ['admin-report-private-network']],
+      ])
+    })
+
+    it('Cedar takes principal.tenant from the verifying issuer, not from a tenant claim', async () => {
+      const { call, decisions } = await tenantEdge()
+      // A globex token claiming to be acme's is still globex's principal (its issuer says so).
+      expect((await call('globex', '/api/admin/report', { tenant: 'acme' })).status).toBe(200)
+      expect(decisions()).toEqual([['globex', 'allow', 'policy', ['globex-report']]])
+    })
+
+    it('Cedar route table fixed to one tenant denies another tenant’s token without deciding', async () => {
+      const { call, decisions, forwarded } = await tenantEdge({ ...ROUTES, tenant: 'globex' })
+      expect((await call('globex', '/api/admin/report')).status).toBe(200)
+      const other = await call('acme', '/api/documents/welcome')
+      expect(other.status).toBe(403)
+      expect(await other.json()).toMatchObject({ error: 'access_denied' })
+      expect(forwarded).toEqual(['GET /v1/admin/report'])
+      expect(decisions()).toEqual([
+        ['globex', 'allow', 'policy', ['globex-report']],
+        ['globex', 'deny', 'tenant_mismatch', []],
+      ])
     })
 
     it('Cedar routes need the engine: a runtime without it refuses the config', async () => {

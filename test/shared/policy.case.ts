@@ -22,6 +22,7 @@ import { mountPolicyRoutes, parsePolicyRoutes } from '../../src/policy/route-tab
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/types.ts'
 import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../fixtures/keys.ts'
+import { tenancyFixture } from './tenancy-fixture.ts'
 import {
   T0,
   exampleFiles,
@@ -818,6 +819,39 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       const { app: withSet, loads: loaded } = await appWith(store)
       expect((await get(withSet, '/documents/1')).status).toBe(200)
       expect(loaded.count).toBe(1)
+    })
+
+    it('Cedar authorize decides with the set of the tenant whose issuer verified the token', async () => {
+      const f = await tenancyFixture()
+      await f.addTenant('acme')
+      await f.addTenant('globex')
+      await publishExamples(f.memory, engine(), 'acme')
+      const policySets = createPolicySets({ store: f.memory, engine, now: f.clock })
+      const byIssuer = requireAuth({ verifier: f.verifier })
+      const resource = { type: 'Document', param: 'id' }
+      const app = new Hono()
+      app.get('/documents/:id', byIssuer, authorize({ policySets, resource }), (c) => c.text('doc'))
+      app.get(
+        '/acme/:id',
+        byIssuer,
+        authorize({ policySets, resource, tenant: 'acme', action: READ }),
+        (c) => c.text('acme doc'),
+      )
+      const as = async (tenant: string, path: string) => {
+        const res = await app.request(path, {
+          headers: { Authorization: `Bearer ${await f.sign(tenant, { sub: 'alice' })}` },
+        })
+        return [res.status, (await res.text()).includes('access_denied') ? 'denied' : 'ok']
+      }
+      expect(await as('acme', '/documents/1')).toEqual([200, 'ok'])
+      // globex verified the token and has no set: denied, acme's set is never consulted.
+      expect(await as('globex', '/documents/1')).toEqual([403, 'denied'])
+      expect(await as('acme', '/acme/1')).toEqual([200, 'ok'])
+      expect(await as('globex', '/acme/1')).toEqual([403, 'denied'])
+      expect(policySets.status().map((t) => [t.tenant, t.version])).toEqual([
+        ['acme', 1],
+        ['globex', null],
+      ])
     })
 
     it('Cedar authorize fails closed (500) when mounted before verification', async () => {
