@@ -1,14 +1,14 @@
 /**
- * Cedar policy decisions (docs/policy.md), the public surface: the `authorize` middleware, the
- * per-tenant policy sets it reads from L2, publishing, and the request model. The engine loaders are
- * imported from their own files, one per runtime, so a bundle carries only its own:
- * `./engine-worker.ts` (Workers: the web build, its .wasm bundled) and `./engine-node.ts` (Node).
- *
- * The package does not export this module yet (`package.json` `exports`); import it by path.
+ * `@gatehouse/auth/policy`: Cedar policy decisions (docs/policy.md), the public surface: the
+ * `authorize` middleware, the per-tenant policy sets it reads from L2, publishing, and the request
+ * model. No engine here: the engine loaders are their own subpaths, one per runtime, so a bundle
+ * carries only its own and a bundle without them carries no WebAssembly:
+ * `@gatehouse/auth/policy/worker` (engine-worker.ts: the web build, its .wasm bundled by wrangler)
+ * and `@gatehouse/auth/policy/node` (engine-node.ts).
  *
  * @example
- * import { authorize, createPolicySets } from './src/policy/index.ts'
- * import { loadWorkerCedar } from './src/policy/engine-worker.ts'
+ * import { authorize, createPolicySets } from '@gatehouse/auth/policy'
+ * import { loadWorkerCedar } from '@gatehouse/auth/policy/worker'
  * const policySets = createPolicySets({ store, engine: loadWorkerCedar })
  * app.get('/documents/:id', requireAuth(opts), authorize({ policySets, resource: { type: 'Document', param: 'id' } }), handler)
  */
@@ -33,6 +33,7 @@ export {
   readPolicyHead,
   readPolicySet,
   PolicyStoreError,
+  type PolicyStore,
   type PublishInput,
   type PublishResult,
 } from './publish.ts'

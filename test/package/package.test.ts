@@ -5,6 +5,8 @@
  * the docs examples run against the installed package, the client bundled for the browser and the middleware for a
  * Worker with their sizes recorded (bench/results/package-sizes.local.json), and the CLI bin.
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import {
   copyFileSync,
   existsSync,
@@ -15,6 +17,9 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'esbuild'
+import { freePort } from '../../scripts/dev-ports.ts'
+import { WORKERD_BIN, bundleWorker, writeWorkerdConfig } from '../../scripts/workerd.ts'
+import { until } from '../support/poll.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   NODES,
@@ -134,17 +139,22 @@ describe('plain Node imports every subpath', () => {
   afterAll(() => console.log('package imported with Node', versions))
   for (const [label, node] of Object.entries(NODES)) {
     it(`with ${label}`, () => {
-      const specifiers = Object.keys(exportTargets(app.manifest)).map((s) =>
-        specifierOf(app.manifest, s),
-      )
+      // ./policy/worker imports the engine's .wasm as a module, which only a Worker bundler loads
+      // (the Cedar describe below bundles it with wrangler and runs it in workerd).
+      const specifiers = Object.keys(exportTargets(app.manifest))
+        .filter((s) => s !== './policy/worker')
+        .map((s) => specifierOf(app.manifest, s))
       const script = `
         const out = {}
         for (const s of ${JSON.stringify(specifiers)}) out[s] = Object.keys(await import(s)).sort()
-        console.log(JSON.stringify({ version: process.version, out }))`
+        const { loadNodeCedar } = await import('${app.manifest.name}/policy/node')
+        const cedar = loadNodeCedar().getCedarVersion()
+        console.log(JSON.stringify({ version: process.version, out, cedar }))`
       const result = run(node, ['--input-type=module', '-e', script], { cwd: app.dir })
-      const { version, out } = JSON.parse(result.stdout) as {
+      const { version, out, cedar } = JSON.parse(result.stdout) as {
         version: string
         out: Record<string, string[]>
+        cedar: string
       }
       if (label === 'pinned') expect(version).toBe(process.version)
       else
@@ -160,6 +170,11 @@ describe('plain Node imports every subpath', () => {
       expect(out[`${app.manifest.name}/client`]).toEqual(
         expect.arrayContaining(['createGatehouseClient', 'GatehouseClientError']),
       )
+      expect(out[`${app.manifest.name}/policy`]).toEqual(
+        expect.arrayContaining(['authorize', 'createPolicySets', 'publishPolicySet']),
+      )
+      expect(out[`${app.manifest.name}/policy/node`]).toEqual(['loadNodeCedar'])
+      expect(cedar).toMatch(/^4\./)
     })
   }
 })
@@ -388,6 +403,23 @@ describe('bundles', () => {
     expect(worker).toBeLessThanOrEqual(MIDDLEWARE_BUDGET_BYTES)
   })
 
+  it('Cedar: authorize from ./policy bundles for a Worker without the engine or any WebAssembly', async () => {
+    // esbuild has no loader for .wasm here: an import of the engine's module would fail the build.
+    const bytes = await bundle(
+      'policy (authorize, createPolicySets)',
+      `export { authorize, createPolicySets } from '${app.manifest.name}/policy'`,
+      'worker',
+    )
+    expect(bytes).toBeGreaterThan(1000)
+    await expect(
+      bundle(
+        'policy engine for Workers',
+        `export { loadWorkerCedar } from '${app.manifest.name}/policy/worker'`,
+        'worker',
+      ),
+    ).rejects.toThrow(/wasm/)
+  })
+
   it('the edge app (createApp) bundles for a Worker', async () => {
     const bytes = await bundle(
       'edge app (createApp, buildVerifier)',
@@ -404,5 +436,112 @@ describe('the CLI bin', () => {
     const result = run(NODES.system, [bin, '--help'], { cwd: app.dir })
     expect(result.stdout).toMatch(/^usage: gatehouse/m)
     expect(result.stderr).toBe('')
+  })
+})
+
+/**
+ * A Worker built from the installed package, as its user would: `authorize` from ./policy, the
+ * engine from ./policy/worker, bundled by wrangler (which ships the engine's .wasm as a module) and
+ * served by workerd. It publishes a set to an in-memory store and decides two requests.
+ */
+const CEDAR_WORKER = `
+import { Hono } from 'hono'
+import { authorize, createPolicySets, publishPolicySet } from '${'${NAME}'}/policy'
+import { loadWorkerCedar } from '${'${NAME}'}/policy/worker'
+
+const data = new Map()
+const store = {
+  get: async (key) => data.get(key) ?? null,
+  set: async (key, value) => (data.set(key, value), true),
+  delete: async (...keys) => keys.filter((key) => data.delete(key)).length,
+  compareAndSwap: async (key, expected, next) => {
+    if ((data.get(key) ?? null) !== expected) return false
+    next === null ? data.delete(key) : data.set(key, next)
+    return true
+  },
+}
+const policySets = createPolicySets({ store, engine: loadWorkerCedar, refreshSeconds: 1 })
+const app = new Hono()
+app.use('/documents/*', async (c, next) => {
+  // Stands in for requireAuth: the verified token authorize reads.
+  c.set('auth', { header: { alg: 'ES256' }, claims: { sub: c.req.header('x-sub'), scope: 'read' } })
+  await next()
+})
+app.get('/documents/:id', authorize({ policySets, resource: { type: 'Document', param: 'id' } }), (c) =>
+  c.text('allowed ' + c.req.param('id')),
+)
+app.post('/publish', async (c) => {
+  const result = await publishPolicySet(store, loadWorkerCedar(), {
+    tenant: 'default',
+    schema: \`entity User = { scope: Set<String> }; entity Document;
+      action "GET /documents/:id" appliesTo { principal: [User], resource: [Document] };\`,
+    sources: [{ name: 'docs.cedar', text: \`@id("alice-reads") permit (principal == User::"alice",
+      action == Action::"GET /documents/:id", resource is Document);\` }],
+  })
+  return c.json({ ok: result.ok, cedar: loadWorkerCedar().getCedarVersion() })
+})
+export default app
+`
+
+describe('Cedar from the package in a Worker', () => {
+  it('Cedar: wrangler bundles ./policy/worker with the engine .wasm, and workerd decides with it', async () => {
+    const dir = join(app.dir, 'cedar-worker')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'index.ts'), CEDAR_WORKER.replaceAll('${NAME}', app.manifest.name))
+    const settings = { compatibilityDate: '2026-11-01', compatibilityFlags: [] }
+    const wranglerConfig = join(dir, 'wrangler.toml')
+    writeFileSync(
+      wranglerConfig,
+      `name = "cedar-worker"\nmain = "index.ts"\ncompatibility_date = "${settings.compatibilityDate}"\n`,
+    )
+    const out = join(dir, 'out')
+    const modules = await bundleWorker(wranglerConfig, out)
+    const wasm = modules.filter((m) => m.endsWith('.wasm'))
+    expect(wasm).toHaveLength(1)
+    const engineWasm = readFileSync(join(out, wasm[0] as string))
+    expect(WebAssembly.validate(engineWasm)).toBe(true)
+    expect(engineWasm.byteLength).toBeGreaterThan(1_000_000)
+
+    const port = await freePort()
+    const configPath = writeWorkerdConfig({
+      configPath: join(dir, 'config.capnp'),
+      bundleDir: out,
+      modules,
+      settings,
+      vars: {},
+      port,
+    })
+    const workerd = spawn(WORKERD_BIN, ['serve', configPath], { cwd: dir, stdio: 'ignore' })
+    const exited = once(workerd, 'exit')
+    try {
+      const url = `http://127.0.0.1:${port}`
+      await until(
+        () =>
+          fetch(`${url}/documents/x`).then(
+            () => true,
+            () => false,
+          ),
+        60_000,
+        'workerd serving the Cedar Worker',
+      )
+      const get = (sub: string) => fetch(`${url}/documents/42`, { headers: { 'x-sub': sub } })
+      // No set published yet: fail closed.
+      expect((await get('alice')).status).toBe(403)
+      const published = await fetch(`${url}/publish`, { method: 'POST' })
+      expect(await published.json()).toMatchObject({
+        ok: true,
+        cedar: expect.stringMatching(/^4\./),
+      })
+      // The isolate re-reads L2 at most every refreshSeconds (1 here) after finding no set.
+      await until(async () => (await get('alice')).status === 200, 30_000, 'the set in force')
+      const allowed = await get('alice')
+      expect(await allowed.text()).toBe('allowed 42')
+      const denied = await get('bob')
+      expect(denied.status).toBe(403)
+      expect(await denied.json()).toMatchObject({ error: 'access_denied' })
+    } finally {
+      workerd.kill('SIGKILL')
+      await exited
+    }
   })
 })
