@@ -183,8 +183,8 @@ origin's L2: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.`,
   ),
   policies(
     'show',
-    '[--tenant T] [--version N]',
-    "A tenant's policy set in L2 (the head by default).",
+    '[--tenant T] [--version N] [--json]',
+    "A tenant's policy set in L2 (the head by default); --json: the document as stored.",
   ),
 ]
 
