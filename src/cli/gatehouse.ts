@@ -77,16 +77,25 @@ in L2). Active unless --config names a config that already has an active key (th
   ),
   keys(
     'list',
-    '',
-    "The key set in L2, every key's status and times. Needs the origin's environment.",
+    '[--tenant ID]',
+    `The key set in L2, every key's status and times. Needs the origin's environment. Each L2 verb
+takes --tenant ID: that tenant's key set instead of the default issuer's (docs/tenancy.md).`,
   ),
   keys(
     'rotate',
-    '[--alg ALG] [--activate-in SECONDS]',
+    '[--alg ALG] [--activate-in SECONDS] [--tenant ID]',
     "A new key signs after the lead (default: twice the verifiers' cache lifetime).",
   ),
-  keys('retire', 'KID [--force]', 'Out of the JWKS; refused while its tokens can still be live.'),
-  keys('revoke', 'KID', 'A compromised key: out at once, every edge refuses its tokens.'),
+  keys(
+    'retire',
+    'KID [--force] [--tenant ID]',
+    'Out of the JWKS; refused while its tokens can still be live.',
+  ),
+  keys(
+    'revoke',
+    'KID [--tenant ID]',
+    'A compromised key: out at once, every edge refuses its tokens.',
+  ),
   {
     name: 'clients add',
     usage: `clients add --id ID --audience URI... [--type public|confidential] [--name NAME]

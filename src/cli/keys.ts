@@ -10,9 +10,12 @@
  *
  * The L2 verbs act on the same key set the origins follow (UPSTASH_REDIS_REST_URL/TOKEN) and read
  * the origin's config (GATEHOUSE_CONFIG, GATEHOUSE_KEYS_FILE, GATEHOUSE_ISSUER) for the issuer, the
- * schedule, the token lifetimes and the key-encryption key.
+ * schedule, the token lifetimes and the key-encryption key. With `--tenant ID` they act on that
+ * tenant's set instead (`t:{id}:keys:set:{issuer}`, its issuer and schedule from the registry; the
+ * deployment's key-encryption key; docs/tenancy.md).
  *
  * @example gatehouse keys rotate --activate-in 900
+ * @example gatehouse keys list --tenant acme
  */
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
@@ -40,6 +43,8 @@ import { loadNodeConfig } from '../entry/node-config.ts'
 import { createRevocationWriter, MAX_ACCESS_TOKEN_LIFETIME_SECONDS } from '../revocation/index.ts'
 import type { Store } from '../store/types.ts'
 import { createUpstashStore } from '../store/upstash.ts'
+import { tenantKeyScope } from '../tenancy/tenant-key-admin.ts'
+import { DEFAULT_TENANT, isTenantId, TENANT_ID_RULE } from '../tenancy/tenant-id.ts'
 
 const STATUSES: readonly KeyStatus[] = ['next', 'active']
 
@@ -104,12 +109,23 @@ export function keysGenerateKek(args: string[], clock: Clock = Date.now): Record
 }
 
 interface Admin {
+  /** The L2 store as the origin's config names it (the development KEK lives here). */
+  root: Store
+  /** Where the key set is: the root store, or a tenant's view of it. */
   store: Store
+  /** Where a kid revocation is written (a tenant's also rings its doorbell). */
+  revocationStore: Store
+  /** The key set's issuer, schedule and lifetimes (a tenant's own), the deployment's KEKs. */
   config: OAuthConfig
   now: () => number
 }
 
-async function admin(env: Env, deps: KeysDeps): Promise<Admin> {
+/** `--tenant ID`, shared by the L2 verbs. */
+const TENANT_OPTION = { tenant: { type: 'string' } } as const
+
+async function admin(env: Env, deps: KeysDeps, tenant?: string): Promise<Admin> {
+  if (tenant !== undefined && !isTenantId(tenant))
+    throw new UsageError(`--tenant: the tenant id ${TENANT_ID_RULE}`)
   if (!env.GATEHOUSE_CONFIG) throw new UsageError('set GATEHOUSE_CONFIG (the origin’s config)')
   // The origin's own loader: the same files, checks and issuer as the origins that follow the set.
   const node = await loadNodeConfig(env, {
@@ -122,11 +138,13 @@ async function admin(env: Env, deps: KeysDeps): Promise<Admin> {
       'set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN (the origin’s L2)',
     )
   const clock = deps.clock ?? Date.now
-  return {
-    store: deps.store ?? createUpstashStore(upstash!),
-    config: node.oauth!,
-    now: () => Math.floor(clock() / 1000),
-  }
+  const root = deps.store ?? createUpstashStore(upstash!)
+  const config = node.oauth!
+  const scope =
+    tenant === undefined || tenant === DEFAULT_TENANT
+      ? { store: root, revocationStore: root, config }
+      : await tenantKeyScope(root, tenant, config)
+  return { root, ...scope, now: () => Math.floor(clock() / 1000) }
 }
 
 const iso = (t: number | undefined) =>
@@ -152,8 +170,8 @@ function describeSet(doc: KeySetDocument, now: number) {
 
 /** `keys list`: the key set in L2, as every origin and edge sees it now. */
 export async function keysList(args: string[], env: Env, deps: KeysDeps = {}) {
-  parseArgs({ args, options: {}, strict: true })
-  const a = await admin(env, deps)
+  const { values } = parseArgs({ args, options: TENANT_OPTION, strict: true })
+  const a = await admin(env, deps, values.tenant)
   const raw = await a.store.get(keySetStoreKeys(a.config.issuer).document)
   const doc = parseKeySetDocument(raw)
   if (!doc)
@@ -171,7 +189,7 @@ async function newKey(
 ) {
   const keks = await resolveKeyEncryptionKeys({
     config: a.config,
-    store: a.store,
+    store: a.root,
     production: env.NODE_ENV === 'production',
     log: () => {},
   })
@@ -189,10 +207,10 @@ async function newKey(
 export async function keysRotate(args: string[], env: Env, deps: KeysDeps = {}) {
   const { values } = parseArgs({
     args,
-    options: { alg: { type: 'string' }, 'activate-in': { type: 'string' } },
+    options: { alg: { type: 'string' }, 'activate-in': { type: 'string' }, ...TENANT_OPTION },
     strict: true,
   })
-  const a = await admin(env, deps)
+  const a = await admin(env, deps, values.tenant)
   const policy = rotationPolicyOf(a.config)
   const algorithm = alg(values.alg, policy.alg)
   const lead =
@@ -213,14 +231,14 @@ export async function keysRotate(args: string[], env: Env, deps: KeysDeps = {}) 
 export async function keysRetire(args: string[], env: Env, deps: KeysDeps = {}) {
   const { values, positionals } = parseArgs({
     args,
-    options: { force: { type: 'boolean', default: false } },
+    options: { force: { type: 'boolean', default: false }, ...TENANT_OPTION },
     allowPositionals: true,
     strict: true,
   })
   const [kid, ...extra] = positionals
   if (kid === undefined || extra.length > 0)
-    throw new UsageError('usage: gatehouse keys retire KID [--force]')
-  const a = await admin(env, deps)
+    throw new UsageError('usage: gatehouse keys retire KID [--force] [--tenant ID]')
+  const a = await admin(env, deps, values.tenant)
   const now = a.now()
   const { doc, result } = await updateKeySet(a.store, a.config.issuer, now, async (current) => {
     const retired = retireKey(
@@ -252,17 +270,22 @@ export async function keysRetire(args: string[], env: Env, deps: KeysDeps = {}) 
  * (or a new one) signs from now on. Idempotent: a retry after a failure finishes the job.
  */
 export async function keysRevoke(args: string[], env: Env, deps: KeysDeps = {}) {
-  const { positionals } = parseArgs({ args, options: {}, allowPositionals: true, strict: true })
+  const { values, positionals } = parseArgs({
+    args,
+    options: TENANT_OPTION,
+    allowPositionals: true,
+    strict: true,
+  })
   const [kid, ...extra] = positionals
   if (kid === undefined || extra.length > 0)
-    throw new UsageError('usage: gatehouse keys revoke KID')
-  const a = await admin(env, deps)
+    throw new UsageError('usage: gatehouse keys revoke KID [--tenant ID]')
+  const a = await admin(env, deps, values.tenant)
   const now = a.now()
   const raw = await a.store.get(keySetStoreKeys(a.config.issuer).document)
   if (!parseKeySetDocument(raw)?.keys.some((k) => k.kid === kid))
     throw new UsageError(`no key with kid "${kid}" in the key set`)
   await createRevocationWriter({
-    store: a.store,
+    store: a.revocationStore,
     maxAccessTokenLifetimeSeconds: MAX_ACCESS_TOKEN_LIFETIME_SECONDS,
     ...(deps.clock ? { now: deps.clock } : {}),
   }).revokeKey(kid)
