@@ -86,8 +86,13 @@ export default defineConfig({
           hookTimeout: GENEROUS_MS,
           // The issuer's JWKS on loopback, for the GATEHOUSE_JWKS_URL form (jwks-url.test.ts), and a
           // real redis-server behind the Upstash bridge and a fault proxy, for the availability cases
-          // (availability.test.ts).
-          globalSetup: ['test/workers/global-jwks.ts', 'test/support/workers-l2.ts'],
+          // (availability.test.ts), and an origin that echoes what reached it, for custom-host
+          // tenants (tenancy-worker.test.ts).
+          globalSetup: [
+            'test/workers/global-jwks.ts',
+            'test/support/workers-l2.ts',
+            'test/workers/tenancy-origin.ts',
+          ],
         },
       },
       {

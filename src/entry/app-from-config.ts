@@ -13,7 +13,7 @@ import { buildKeySet, buildVerifier } from '../http/build-verifier.ts'
 import { createEdgeKeys, type EdgeKeys } from '../http/edge-keys.ts'
 import { edgeMetricsRoute } from '../http/edge-metrics.ts'
 import { createDpopGuard, type DpopGuard } from '../http/dpop-guard.ts'
-import { createOriginProxy } from '../http/origin-proxy.ts'
+import { createOriginProxy, type OriginProxy } from '../http/origin-proxy.ts'
 import type { CedarEngineLoader } from '../policy/engine.ts'
 import { createPolicySets, type PolicySets } from '../policy/policy-sets.ts'
 import type { RevocationSync } from '../revocation/index.ts'
@@ -58,6 +58,8 @@ export interface RuntimeOptions {
    * decision) and the L2 store the policy sets are read from. `context.ip` is `clientIp`.
    */
   policy?: { engine?: CedarEngineLoader; store?: Pick<Store, 'get'> }
+  /** Edge: told the origin proxy once built (custom-host tenants forward through it, src/tenancy/). */
+  onOriginProxy?: (proxy: OriginProxy) => void
 }
 
 /**
@@ -277,5 +279,6 @@ function originProxyRoutes(
     ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
     ...(runtime.now === undefined ? {} : { now: runtime.now }),
   })
+  runtime.onOriginProxy?.(proxy)
   return [{ path: '/', app: proxy }]
 }

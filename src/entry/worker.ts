@@ -84,12 +84,12 @@ async function builtFor(env: Bindings): Promise<Built> {
         : undefined
     const middleware = [
       ...(tracing ? [tracing.middleware] : []),
-      ...(tenancy ? [tenancy.metadata] : []),
+      ...(tenancy ? [tenancy.middleware] : []),
     ]
     app = await appFromConfig(config, {
       role: 'edge',
       logger,
-      ...(tenancy ? { verifier: tenancy.verifierWith } : {}),
+      ...(tenancy ? { verifier: tenancy.verifierWith, onOriginProxy: tenancy.forwardThrough } : {}),
       ...(middleware.length > 0 ? { middleware } : {}),
       ...(store && revocation ? { revocation: { sync: revocation, store } } : {}),
       // Keys, JWKS and discovery from the set the origins publish in L2 (edge-keys.ts).

@@ -64,7 +64,14 @@ export interface OriginProxyOptions {
 }
 
 /** The origin proxy's route group and its forwarder (whose breaker tests and operators watch). */
-export type OriginProxy = Hono<GatehouseEnv> & { readonly forwarder: Forwarder }
+export type OriginProxy = Hono<GatehouseEnv> & {
+  readonly forwarder: Forwarder
+  /**
+   * Forwards this request as it is (its path under `originUrl`), with the same checks and breaker,
+   * for a request its caller matched: a custom-host tenant's minting routes (docs/tenancy.md).
+   */
+  forwardAsIs(c: Context<GatehouseEnv>): Promise<Response>
+}
 
 /**
  * The forwarding route group; mount it on the edge app (`createApp({ role: 'edge', routes: [...] })`).
@@ -113,7 +120,12 @@ export function createOriginProxy(options: OriginProxyOptions): OriginProxy {
     for (const path of MINTING_PATHS) app.all(`${basePath}${path}`, forwarder.precheck, toOrigin)
   // Mounted in createApp, the app's onError renders errors; this one does the same on its own.
   app.onError(errorHandler(options.logger ?? createJsonLogger({ level: 'silent' }), 'gatehouse'))
-  return Object.assign(app, { forwarder })
+  const forwardAsIs = async (c: Context<GatehouseEnv>): Promise<Response> => {
+    let response: Response | undefined
+    await forwarder.precheck(c, async () => void (response = await toOrigin(c)))
+    return response as Response // precheck either calls on or throws
+  }
+  return Object.assign(app, { forwarder, forwardAsIs })
 }
 
 function parseOriginUrl(value: string): URL {

@@ -5,13 +5,15 @@
  * source) is one of the tenants, pinned, with the revocation sync the entry already runs over the
  * root store, so its tokens go through the same L1 and cost the same as before.
  *
- * Tenants' discovery and JWKS are served from their key sets in L2 (tenant-metadata.ts), like the
- * default issuer's (src/http/edge-keys.ts).
+ * Tenants' discovery and JWKS are served from their key sets in L2, like the default issuer's
+ * (src/http/edge-keys.ts), and custom-host tenants' minting routes are forwarded to the origin through
+ * the app's origin proxy (tenant-edge-routes.ts).
  *
  * @example
  * const tenancy = createEdgeTenancy({ config, store, revocation, logger })
  * const app = await appFromConfig(config, {
- *   role: 'edge', logger, middleware: [tenancy.metadata], verifier: tenancy.verifierWith,
+ *   role: 'edge', logger, middleware: [tenancy.middleware], verifier: tenancy.verifierWith,
+ *   onOriginProxy: tenancy.forwardThrough,
  * })
  */
 import type { MiddlewareHandler } from 'hono'
@@ -20,6 +22,7 @@ import { createRemoteKeySet, createStaticKeySet, type KeySet } from '../core/jwk
 import type { Clock } from '../core/types.ts'
 import type { SignatureCheck } from '../core/verify.ts'
 import type { Logger } from '../http/log.ts'
+import type { OriginProxy } from '../http/origin-proxy.ts'
 import type { GatehouseEnv } from '../http/types.ts'
 import type { RevocationSync } from '../revocation/index.ts'
 import type { Store } from '../store/types.ts'
@@ -34,7 +37,7 @@ import { createTenantRegistry, type TenantRegistry } from './registry.ts'
 import { createTenantContexts, type TenantContexts } from './tenant-contexts.ts'
 import { DEFAULT_TENANT } from './tenant-id.ts'
 import type { TenantVerifier } from './edge-tenants.ts'
-import { tenantMetadata } from './tenant-metadata.ts'
+import { tenantEdgeRoutes, type ForwardToOrigin } from './tenant-edge-routes.ts'
 
 export interface EdgeTenancyOptions {
   config: VerificationConfig
@@ -54,8 +57,13 @@ export interface EdgeTenancy {
    * set: from L2 at the edge, its own at the origin; default: the configured key source). Once.
    */
   verifierWith(defaultKeys: KeySet | undefined): Promise<TenantVerifier>
-  /** Serves each path-based tenant's discovery and JWKS from its key set in L2. */
-  metadata: MiddlewareHandler<GatehouseEnv>
+  /**
+   * Before the routes: serves each tenant's discovery and JWKS from its key set in L2 (path-based,
+   * and on a custom host the tenant registered) and forwards custom-host tenants' minting routes.
+   */
+  middleware: MiddlewareHandler<GatehouseEnv>
+  /** Given the app's origin proxy (`appFromConfig`'s `onOriginProxy`): where minting requests go. */
+  forwardThrough(proxy: Pick<OriginProxy, 'forwardAsIs'>): void
   registry: TenantRegistry
   follower: RegistryFollower
   contexts: TenantContexts<EdgeTenant>
@@ -148,9 +156,19 @@ export function createEdgeTenancy(options: EdgeTenancyOptions): EdgeTenancy {
     return createTenantVerifier({ contexts, follower, l1MaxEntries: config.l1MaxEntries, now })
   }
 
+  let forward: ForwardToOrigin | undefined
+  const defaultHost = URL.canParse(config.issuer) ? new URL(config.issuer).host : undefined
   return {
     verifierWith,
-    metadata: tenantMetadata({ contexts, follower }),
+    middleware: tenantEdgeRoutes({
+      contexts,
+      follower,
+      ...(defaultHost === undefined ? {} : { defaultHost }),
+      forward: () => forward,
+    }),
+    forwardThrough(proxy) {
+      forward = (c) => proxy.forwardAsIs(c)
+    },
     registry,
     follower,
     contexts,

@@ -1,9 +1,10 @@
 /**
  * Tenancy on the real Worker (src/entry/worker.ts inside workerd, `GATEHOUSE_TENANCY=true`), its L2 a
- * real redis-server behind the Upstash REST bridge (test/support/workers-l2.ts); the origin is down.
- * Tenants are added to the registry in L2 and their key sets published in their namespaces, as the
- * tenant admin API and each tenant's origin key lifecycle do. Each case deploys its own default
- * issuer and tenant ids, so it starts on a cold isolate and shares nothing with the others.
+ * real redis-server behind the Upstash REST bridge (test/support/workers-l2.ts); the origin is down,
+ * or (custom hosts) one that echoes what reached it (tenancy-origin.ts). Tenants are added to the
+ * registry in L2 and their key sets published in their namespaces, as the tenant admin API and each
+ * tenant's origin key lifecycle do. Each case deploys its own default issuer and tenant ids, so it
+ * starts on a cold isolate and shares nothing with the others.
  */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { describe, expect, inject, it } from 'vitest'
@@ -17,13 +18,17 @@ import { fixtureKeySet, fixtureRecord } from '../support/key-set.ts'
 import { tenantKey, tenantKeySetDocument, type TenantKey } from '../shared/tenancy-fixture.ts'
 import { SignJWT, type JWTPayload } from 'jose'
 import { until } from '../support/poll.ts'
+import type { EchoedRequest } from './tenancy-origin.ts'
 
 const l2 = inject('workersL2')
 const store = createUpstashStore({ url: l2.url, token: l2.token })
 const registry = createTenantRegistry({ store })
 
-/** A new deployment: its own default issuer (a cold build) and two tenants of it, A and B. */
-async function deploy() {
+/**
+ * A new deployment: its own default issuer (a cold build) and two tenants of it, A and B: path-based
+ * (`{issuer}/t/{id}`), or `hosted` on custom hosts with an issuer path (`https://auth.{id}.test/oauth`).
+ */
+async function deploy(options: { hosted?: boolean; originUrl?: string } = {}) {
   const run = crypto.randomUUID().slice(0, 8)
   const issuer = `https://issuer-${run}.test`
   await store.set(
@@ -35,7 +40,9 @@ async function deploy() {
   )
   const tenants = { a: `a-${run}`, b: `b-${run}` }
   const keys = new Map<string, TenantKey>()
-  const issuerOf = (id: string) => `${issuer}/t/${id}`
+  const hostOf = (id: string) => `auth.${id}.test`
+  const issuerOf = (id: string) =>
+    options.hosted ? `https://${hostOf(id)}/oauth` : `${issuer}/t/${id}`
   const audienceOf = (id: string) => `https://api.${id}.test`
   for (const [id, kid] of [
     [tenants.a, 'shared-kid'],
@@ -43,7 +50,12 @@ async function deploy() {
   ] as const) {
     const key = await tenantKey(kid)
     keys.set(id, key)
-    await registry.add({ id, issuer: issuerOf(id), audiences: [audienceOf(id)] })
+    await registry.add({
+      id,
+      issuer: issuerOf(id),
+      audiences: [audienceOf(id)],
+      ...(options.hosted ? { hosts: [hostOf(id)] } : {}),
+    })
     await scopeStore(store, id).set(
       keySetStoreKeys(issuerOf(id)).document,
       tenantKeySetDocument(issuerOf(id), [key], Date.now()),
@@ -53,7 +65,7 @@ async function deploy() {
     GATEHOUSE_ISSUER: issuer,
     GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
     GATEHOUSE_JWKS_URL: `${l2.deadOriginUrl}/.well-known/jwks.json`,
-    GATEHOUSE_ORIGIN_URL: l2.deadOriginUrl,
+    GATEHOUSE_ORIGIN_URL: options.originUrl ?? l2.deadOriginUrl,
     GATEHOUSE_ORIGIN_TIMEOUT_MS: '1000',
     GATEHOUSE_TENANCY: 'true',
     GATEHOUSE_REVOCATION_SYNC_SECONDS: '1',
@@ -61,14 +73,15 @@ async function deploy() {
     UPSTASH_REDIS_REST_TOKEN: l2.token,
     GATEHOUSE_LOG_LEVEL: 'silent',
   }
-  const call = async (path: string, init: RequestInit = {}) => {
+  /** A request to the edge, sent to `host` (a Worker sees it as the request URL's host). */
+  const call = async (path: string, init: RequestInit = {}, host = 'edge.test') => {
     const ctx = createExecutionContext()
-    const response = await worker.fetch(new Request(`https://edge.test${path}`, init), env, ctx)
+    const response = await worker.fetch(new Request(`https://${host}${path}`, init), env, ctx)
     await waitOnExecutionContext(ctx)
     return response
   }
-  const verify = (token: string) =>
-    call('/verify', { headers: { Authorization: `Bearer ${token}` } })
+  const verify = (token: string, host?: string) =>
+    call('/verify', { headers: { Authorization: `Bearer ${token}` } }, host)
   /** A token as tenant `id`'s origin mints it; `signWith` another tenant's key (an attacker's). */
   const sign = (id: string, claims: JWTPayload = {}, signWith = id) => {
     const key = keys.get(signWith)!
@@ -86,7 +99,7 @@ async function deploy() {
       .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: key.kid })
       .sign(key.privateKey)
   }
-  return { issuer, tenants, keys, issuerOf, audienceOf, call, verify, sign }
+  return { issuer, tenants, keys, hostOf, issuerOf, audienceOf, call, verify, sign }
 }
 
 describe('tenancy on the Worker in workerd (real L2)', () => {
@@ -160,5 +173,92 @@ describe('tenancy on the Worker in workerd (real L2)', () => {
     await registry.remove(a)
     await until(async () => (await edge.verify(token)).status === 401, 20_000, 'tenant gone')
     expect((await edge.verify(await edge.sign(b))).status).toBe(200)
+  })
+})
+
+describe('custom-host tenants on the Worker in workerd (real L2)', () => {
+  const jwksXs = async (response: Response) =>
+    ((await response.json()) as { keys: { x: string }[] }).keys.map((k) => k.x)
+
+  it("serves a custom-host tenant's discovery and JWKS on its own host only, from its key set", async () => {
+    const edge = await deploy({ hosted: true })
+    const { a, b } = edge.tenants
+    for (const id of [a, b]) {
+      const jwks = await edge.call('/oauth/.well-known/jwks.json', {}, edge.hostOf(id))
+      expect(jwks.status).toBe(200)
+      expect(await jwksXs(jwks)).toEqual([edge.keys.get(id)!.publicJwk.x])
+      for (const path of [
+        '/oauth/.well-known/openid-configuration',
+        '/.well-known/oauth-authorization-server/oauth',
+      ]) {
+        const discovery = await edge.call(path, {}, edge.hostOf(id))
+        expect(discovery.status, path).toBe(200)
+        expect(await discovery.json()).toMatchObject({ issuer: edge.issuerOf(id) })
+      }
+    }
+    // A host no tenant registered describes no tenant, nor does the default issuer's edge host.
+    const stranger = await edge.call('/oauth/.well-known/jwks.json', {}, 'auth.stranger.test')
+    expect(stranger.status).toBe(404)
+    expect((await edge.call('/oauth/.well-known/jwks.json')).status).toBe(404)
+    // The default issuer's documents on the edge's host are its own, not a tenant's.
+    const own = await edge.call('/.well-known/openid-configuration')
+    expect(await own.json()).toMatchObject({ issuer: edge.issuer })
+    // A tenant's host describes no other issuer: not the default one, not another tenant.
+    for (const path of ['/.well-known/openid-configuration', `/t/${b}/.well-known/jwks.json`])
+      expect((await edge.call(path, {}, edge.hostOf(a))).status, path).toBe(404)
+  })
+
+  it("forwards a custom-host tenant's minting routes to the origin with its host; nothing for other hosts", async () => {
+    const edge = await deploy({ hosted: true, originUrl: inject('tenancyEchoOrigin') })
+    const { a } = edge.tenants
+    const form = {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    }
+    const token = await edge.call('/oauth/token', form, edge.hostOf(a))
+    expect(token.status).toBe(200)
+    expect((await token.json()) as EchoedRequest).toEqual({
+      method: 'POST',
+      path: '/oauth/token',
+      forwardedHost: edge.hostOf(a),
+      body: 'grant_type=client_credentials',
+    })
+    const authorize = await edge.call('/oauth/authorize?client_id=web', {}, edge.hostOf(a))
+    expect((await authorize.json()) as EchoedRequest).toMatchObject({
+      method: 'GET',
+      path: '/oauth/authorize?client_id=web',
+      forwardedHost: edge.hostOf(a),
+    })
+    const login = await edge.call('/oauth/login/password', form, edge.hostOf(a))
+    expect(((await login.json()) as EchoedRequest).path).toBe('/oauth/login/password')
+    // Not the tenant's issuer path, or not a registered host: not forwarded.
+    expect((await edge.call('/elsewhere/token', form, edge.hostOf(a))).status).toBe(404)
+    expect((await edge.call('/oauth/token', form, 'auth.stranger.test')).status).toBe(404)
+    expect((await edge.call('/oauth/token', form)).status).toBe(404)
+  })
+
+  it('the Host never picks the tenant a token is verified for: its iss does', async () => {
+    const edge = await deploy({ hosted: true })
+    const { a, b } = edge.tenants
+    // A's token sent to B's host is verified as A's (by its iss), with A's keys.
+    const atB = await edge.verify(await edge.sign(a), edge.hostOf(b))
+    expect(atB.status).toBe(200)
+    expect(await atB.json()).toMatchObject({ iss: edge.issuerOf(a) })
+    // B's iss signed with A's key, sent to A's host: B's keys decide, and refuse it.
+    expect((await edge.verify(await edge.sign(b, {}, a), edge.hostOf(a))).status).toBe(401)
+    // A's token for B's audience, at B's host: refused.
+    const crossAudience = await edge.sign(a, { aud: edge.audienceOf(b) })
+    expect((await edge.verify(crossAudience, edge.hostOf(b))).status).toBe(401)
+  })
+
+  it('a custom-host tenant removed from the registry is no longer described on its host within the bound', async () => {
+    const edge = await deploy({ hosted: true })
+    const { a, b } = edge.tenants
+    const jwks = (id: string) => edge.call('/oauth/.well-known/jwks.json', {}, edge.hostOf(id))
+    expect((await jwks(a)).status).toBe(200) // its context is built
+    await registry.remove(a)
+    await until(async () => (await jwks(a)).status === 404, 20_000, 'tenant host gone')
+    expect((await jwks(b)).status).toBe(200)
   })
 })
