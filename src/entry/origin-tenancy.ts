@@ -152,6 +152,8 @@ export async function createOriginTenancy(
             ...(options.checkSignature ? { checkSignature: options.checkSignature } : {}),
             ...(options.clock ? { now: options.clock } : {}),
             logger,
+            // One follower per process: /verify listens to the routing's (one read per sync).
+            shared: { registry, follower },
           }).verifierWith(defaultKeys)
   // The key schedule of each tenant built here, each on its own check interval (docs/keys.md).
   const ticked = new WeakMap<OriginTenant, number>()

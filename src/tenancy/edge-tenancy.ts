@@ -49,6 +49,11 @@ export interface EdgeTenancyOptions {
   fetch?: typeof fetch
   logger?: Logger
   now?: Clock
+  /**
+   * The process's registry and follower, when it has them already (the origin's routing): this
+   * tenancy listens to that follower instead of reading the change stream a second time.
+   */
+  shared?: { registry: TenantRegistry; follower: RegistryFollower }
 }
 
 export interface EdgeTenancy {
@@ -106,17 +111,23 @@ export function createEdgeTenancy(options: EdgeTenancyOptions): EdgeTenancy {
     ...(options.checkSignature ? { checkSignature: options.checkSignature } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   }
-  const registry = createTenantRegistry({ store, now })
+  const registry = options.shared?.registry ?? createTenantRegistry({ store, now })
   // eslint-disable-next-line prefer-const -- the follower's callback reaches the contexts
   let contexts: TenantContexts<EdgeTenant>
-  const follower = createRegistryFollower({
-    store,
-    now,
-    ...settings.revocation,
-    onChange: (id) => contexts.changed(id),
-    onRevocation: (id) => ringTenant(contexts, id),
-    ...(options.logger ? { logger: options.logger } : {}),
-  })
+  const listener = {
+    onChange: (id: string | undefined) => contexts.changed(id),
+    onRevocation: (id: string) => ringTenant(contexts, id),
+  }
+  const follower =
+    options.shared?.follower ??
+    createRegistryFollower({
+      store,
+      now,
+      ...settings.revocation,
+      ...listener,
+      ...(options.logger ? { logger: options.logger } : {}),
+    })
+  if (options.shared) follower.listen(listener)
   contexts = createTenantContexts({
     registry,
     build: edgeTenantBuilder(store, settings, follower),

@@ -16,8 +16,12 @@
  * the follower's cursor, changes were trimmed before the follower read them, so it drops everything
  * (`onChange(undefined)`). That needs ~10,000 changes between two of its syncs.
  *
+ * One follower serves every consumer of a process: the origin's routing and its `/verify` each
+ * `listen` to the same one (one read of the stream per sync, one view, one bound).
+ *
  * @example
  * const follower = createRegistryFollower({ store, onChange: (id) => contexts.changed(id) })
+ * follower.listen({ onChange: (id) => verifierContexts.changed(id) })
  * follower.maybeSync((p) => ctx.waitUntil(p))
  */
 import type { Clock } from '../core/types.ts'
@@ -36,13 +40,17 @@ export interface FollowerLogger {
   }): void
 }
 
-export interface RegistryFollowerOptions {
-  /** The root store. */
-  store: Pick<Store, 'readStream' | 'lastStreamEntry'>
+/** What a consumer of the change stream is told. */
+export interface RegistryListener {
   /** A tenant changed (`id`), or anything may have (`undefined`). */
   onChange: (id: TenantId | undefined) => void
   /** A revocation in tenant `id` was acknowledged (its doorbell, tenant-revocation.ts). */
   onRevocation?: (id: TenantId) => void
+}
+
+export interface RegistryFollowerOptions extends RegistryListener {
+  /** The root store. */
+  store: Pick<Store, 'readStream' | 'lastStreamEntry'>
   now?: Clock
   /** The revocation sync's settings (config.revocation): the same bound. Defaults 2 s, 1000 ms, 30 s, open. */
   syncSeconds?: number
@@ -65,7 +73,11 @@ export interface RegistryFollowerStatus {
 export type RegistryFollower = Pick<
   RevocationSync,
   'policy' | 'boundSeconds' | 'epoch' | 'maybeSync' | 'prepare' | 'syncNow'
-> & { status(): RegistryFollowerStatus }
+> & {
+  status(): RegistryFollowerStatus
+  /** Another consumer of the same changes (told from the next change on). */
+  listen(listener: RegistryListener): void
+}
 
 const PAGE = 1000
 const MAX_PAGES = 10
@@ -75,7 +87,8 @@ class FollowerTimeout extends Error {
 }
 
 export function createRegistryFollower(options: RegistryFollowerOptions): RegistryFollower {
-  const { store, onChange, logger } = options
+  const { store, logger } = options
+  const listeners: RegistryListener[] = [options]
   const now = options.now ?? (() => Date.now())
   const syncMs = (options.syncSeconds ?? 2) * 1000
   const timeoutMs = options.syncTimeoutMs ?? 1000
@@ -101,7 +114,7 @@ export function createRegistryFollower(options: RegistryFollowerOptions): Regist
 
   const changed = (id: TenantId | undefined): void => {
     epoch++
-    onChange(id)
+    for (const listener of listeners) listener.onChange(id)
   }
 
   /** Applies one page and moves the cursor, in one synchronous step. */
@@ -112,7 +125,8 @@ export function createRegistryFollower(options: RegistryFollowerOptions): Regist
     if (trimmed && compareStreamIds(trimmed, from) > 0) changed(undefined)
     for (const { fields } of entries) {
       const id = isTenantId(fields.id) ? fields.id : undefined
-      if (fields.kind === 'revocation' && id !== undefined) options.onRevocation?.(id)
+      if (fields.kind === 'revocation' && id !== undefined)
+        for (const listener of listeners) listener.onRevocation?.(id)
       else changed(id)
     }
     const last = entries.at(-1)
@@ -185,6 +199,10 @@ export function createRegistryFollower(options: RegistryFollowerOptions): Regist
       }),
 
     syncNow: () => runSync(now()),
+
+    listen(listener) {
+      listeners.push(listener)
+    },
 
     status() {
       const t = now()
