@@ -32,6 +32,7 @@ const BENCHES: Bench[] = [
   { name: 'login', script: 'bench:login', file: 'login-timing.bench.ts' },
   { name: 'dpop', script: 'bench:dpop', file: 'dpop.bench.ts' },
   { name: 'policy', script: 'bench:policy', file: 'policy.bench.ts' },
+  { name: 'tenancy', script: 'bench:tenancy', file: 'tenancy.bench.ts' },
 ]
 
 const ROOT = new URL('..', import.meta.url)
