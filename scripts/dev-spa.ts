@@ -26,6 +26,8 @@ export interface SpaConfig {
   postLogoutRedirectUri: string
   /** The edge's gateway base, e.g. http://127.0.0.1:8787/api */
   apiUrl: string
+  /** Issuers the SPA's tenant picker offers (the first is the default choice); docs/tenancy.md. */
+  tenants?: { id: string; name: string; issuer: string; clientId: string }[]
 }
 
 export interface SpaFiles {
@@ -94,7 +96,11 @@ export async function startSpaServer(options: {
   config: SpaConfig
 }): Promise<SpaServer> {
   const host = options.host ?? '127.0.0.1'
-  const connect = [new URL(options.config.issuer).origin, new URL(options.config.apiUrl).origin]
+  const connect = [
+    new URL(options.config.issuer).origin,
+    new URL(options.config.apiUrl).origin,
+    ...(options.config.tenants ?? []).map((t) => new URL(t.issuer).origin),
+  ]
   const csp = [
     "default-src 'none'",
     "script-src 'self'",

@@ -3,7 +3,8 @@
  * developers run: Redis (+ the Upstash REST bridge) or the memory store, the origin (`npm start`'s
  * entry, as a child process, with a generated config), the demo API, the edge Worker under
  * `wrangler dev`, and the example SPA. Every URL is decided here and handed to each part as config;
- * nothing derives a URL from a `Host` header.
+ * nothing derives a URL from a `Host` header. With L2, tenancy is on and two tenants are seeded
+ * (scripts/dev-tenants.ts); the SPA's tenant picker signs in to any of them or the default issuer.
  *
  * @example
  * const stack = await startDevStack({ ports: DEFAULT_PORTS, log })
@@ -24,6 +25,7 @@ import { freePort } from './dev-ports.ts'
 import { startChild, waitForHttp, type Child, type LogLine } from './dev-processes.ts'
 import { startDevRedis, type DevRedis } from './dev-redis.ts'
 import { REPO_ROOT, buildSpa, startSpaServer, type SpaServer } from './dev-spa.ts'
+import { seedDevTenants, type DevTenant } from './dev-tenants.ts'
 
 export interface DevPorts {
   edge: number
@@ -58,6 +60,8 @@ export class StartAborted extends Error {
 export interface DevStack {
   urls: { edge: string; origin: string; api: string; spa: string; upstream: string }
   demo: { clientId: string; username: string; password: string }
+  /** The seeded tenants (none without L2: tenancy needs it). */
+  tenants: DevTenant[]
   /** 'redis' when a real Redis backs the store, 'memory' otherwise. */
   store: 'redis' | 'memory'
   configPath: string
@@ -113,6 +117,17 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       ...(options.tokens ? { tokens: options.tokens } : {}),
       ...(options.scrypt ? { scrypt: options.scrypt } : {}),
     })
+    // Tenancy needs L2 (docs/tenancy.md): two tenants beside the default issuer.
+    const tenants = upstash
+      ? await seedDevTenants({
+          store: upstash,
+          origin: urls.origin,
+          spaOrigin: urls.spa,
+          ...(options.scrypt ? { scrypt: options.scrypt } : {}),
+        })
+      : []
+    if (tenants.length > 0)
+      log('dev', `tenants: ${tenants.map((t) => `${t.id} (${t.issuer})`).join(', ')}`)
 
     const origin: Child = startChild(
       'origin',
@@ -136,6 +151,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           ...(upstash
             ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token }
             : {}),
+          ...(tenants.length > 0 ? { GATEHOUSE_TENANCY: 'true' } : {}),
         },
       },
     )
@@ -152,6 +168,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       GATEHOUSE_ORIGIN_URL: urls.origin,
       GATEHOUSE_UPSTREAM_URL: urls.upstream,
       GATEHOUSE_ALLOWED_ORIGINS: urls.spa,
+      ...(tenants.length > 0 ? { GATEHOUSE_TENANCY: 'true' } : {}),
     }
     // Cedar decides two demo routes at the edge; the policy sets live in L2 (docs/policy.md).
     if (upstash) {
@@ -218,6 +235,24 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         redirectUri: `${urls.spa}/callback`,
         postLogoutRedirectUri: `${urls.spa}/`,
         apiUrl: urls.api,
+        ...(tenants.length > 0
+          ? {
+              tenants: [
+                {
+                  id: 'default',
+                  name: 'Default issuer',
+                  issuer: urls.origin,
+                  clientId: DEMO_CLIENT_ID,
+                },
+                ...tenants.map(({ id, name, issuer, clientId }) => ({
+                  id,
+                  name,
+                  issuer,
+                  clientId,
+                })),
+              ],
+            }
+          : {}),
       },
     })
     await started(() => spa.close())
@@ -229,6 +264,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         username: DEMO_USER.username,
         password: DEMO_USER.password,
       },
+      tenants,
       store: upstash ? 'redis' : 'memory',
       configPath,
       childExited: Promise.race([

@@ -69,6 +69,10 @@ function banner(stack: DevStack): string {
     '',
     `  Demo user     ${stack.demo.username} / ${stack.demo.password}`,
     `  Demo client   ${stack.demo.clientId} (public, PKCE)`,
+    ...stack.tenants.map(
+      (t) =>
+        `  Tenant        ${t.name.padEnd(8)}${t.issuer}   user ${t.username} / ${t.password} (SPA: pick "${t.name}")`,
+    ),
     `  Config        ${stack.configPath}`,
     `  Store         ${stack.store === 'redis' ? 'redis-server via the Upstash REST bridge' : 'in-memory (no redis-server)'}`,
     '',

@@ -4,7 +4,9 @@
  * refresh, sign out. Plain TypeScript and DOM; everything the page shows is
  * set with `textContent`, never as HTML.
  *
- * The stack's URLs come from `/config.json`, served next to this bundle (scripts/dev-spa.ts).
+ * The stack's URLs come from `/config.json`, served next to this bundle (scripts/dev-spa.ts). When it
+ * lists `tenants`, a picker chooses the issuer to sign in to (the default issuer or a tenant's,
+ * docs/tenancy.md); the choice is kept in sessionStorage so it survives the login redirect.
  */
 import { createGatehouseClient, type AuthState } from '@gatehouse/auth/client'
 
@@ -16,7 +18,18 @@ interface SpaConfig {
   apiUrl: string
   /** DPoP-bound tokens (the default when the issuer supports them); false for bearer tokens. */
   dpop?: boolean
+  /** Issuers to choose from; the first is the default choice. */
+  tenants?: SpaTenant[]
 }
+
+interface SpaTenant {
+  id: string
+  name: string
+  issuer: string
+  clientId: string
+}
+
+const TENANT_KEY = 'gatehouse-demo:tenant'
 
 const byId = <T extends HTMLElement>(id: string): T => {
   const element = document.getElementById(id)
@@ -58,14 +71,37 @@ function render(state: AuthState): void {
 }
 
 const config = (await (await fetch('/config.json')).json()) as SpaConfig
+const tenants = config.tenants ?? []
+const tenant = tenants.find((t) => t.id === sessionStorage.getItem(TENANT_KEY)) ?? tenants[0]
+const issuer = tenant?.issuer ?? config.issuer
+showTenants(tenants, tenant)
+byId('issuer').textContent = issuer
+byId('tenant-name').textContent = tenant?.name ?? '—'
 const auth = createGatehouseClient({
-  issuer: config.issuer,
-  clientId: config.clientId,
+  issuer,
+  clientId: tenant?.clientId ?? config.clientId,
   redirectUri: config.redirectUri,
   postLogoutRedirectUri: config.postLogoutRedirectUri,
   ...(config.dpop === undefined ? {} : { dpop: config.dpop }),
 })
 auth.subscribe(render)
+
+/** The tenant picker: choosing another issuer reloads the page signed in to none. */
+function showTenants(all: SpaTenant[], chosen: SpaTenant | undefined): void {
+  const picker = byId<HTMLSelectElement>('tenant')
+  byId('tenant-picker').hidden = all.length < 2
+  for (const t of all) {
+    const option = document.createElement('option')
+    option.value = t.id
+    option.textContent = t.name
+    option.selected = t.id === chosen?.id
+    picker.append(option)
+  }
+  picker.addEventListener('change', () => {
+    sessionStorage.setItem(TENANT_KEY, picker.value)
+    location.assign('/')
+  })
+}
 
 byId('sign-in').addEventListener('click', () => {
   showError(undefined)
