@@ -49,19 +49,12 @@ export async function writeDevConfig(options: DevConfigOptions): Promise<string>
     keys: [await generateSigningKey('ES256', 'active')],
     tokens: { accessTokenTtlSeconds: 300, ...options.tokens },
     clients: [
-      {
+      demoSpaClient({
         id: DEMO_CLIENT_ID,
         name: 'Gatehouse demo SPA',
-        type: 'public',
-        tokenEndpointAuthMethod: 'none',
-        redirectUris: [`${options.spaOrigin}/callback`],
-        postLogoutRedirectUris: [`${options.spaOrigin}/`],
-        allowedOrigins: [options.spaOrigin],
-        grantTypes: ['authorization_code', 'refresh_token'],
-        scopes: ['openid', 'profile', 'email'],
-        audiences: [options.apiAudience],
-        defaultAudience: options.apiAudience,
-      },
+        spaOrigin: options.spaOrigin,
+        audience: options.apiAudience,
+      }),
     ],
     users: [
       {
@@ -82,6 +75,32 @@ export async function writeDevConfig(options: DevConfigOptions): Promise<string>
   const path = join(options.dir, 'gatehouse.dev.json')
   await writePrivateFile(path, `${JSON.stringify(config, null, 2)}\n`)
   return path
+}
+
+/**
+ * The example SPA as a client of an issuer: public, PKCE, its callback and origin, one audience.
+ *
+ * @example demoSpaClient({ id: 'demo-spa', name: 'Demo', spaOrigin, audience: apiAudience })
+ */
+export function demoSpaClient(options: {
+  id: string
+  name: string
+  spaOrigin: string
+  audience: string
+}): NonNullable<OAuthConfigInput['clients']>[number] {
+  return {
+    id: options.id,
+    name: options.name,
+    type: 'public',
+    tokenEndpointAuthMethod: 'none',
+    redirectUris: [`${options.spaOrigin}/callback`],
+    postLogoutRedirectUris: [`${options.spaOrigin}/`],
+    allowedOrigins: [options.spaOrigin],
+    grantTypes: ['authorization_code', 'refresh_token'],
+    scopes: ['openid', 'profile', 'email'],
+    audiences: [options.audience],
+    defaultAudience: options.audience,
+  }
 }
 
 /**

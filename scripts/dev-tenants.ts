@@ -13,7 +13,7 @@
 import { createScryptHasher, type ScryptParameters } from '../src/entry/password.ts'
 import { createUpstashStore } from '../src/store/upstash.ts'
 import { createTenantRegistry } from '../src/tenancy/registry.ts'
-import { DEMO_USER } from './dev-config.ts'
+import { DEMO_USER, demoSpaClient } from './dev-config.ts'
 
 /** A seeded tenant, as the SPA and the tests see it. */
 export interface DevTenant {
@@ -69,19 +69,12 @@ export async function seedDevTenants(options: {
         branding: { name: t.name, accentColor: t.accentColor },
         tokens: { accessTokenTtlSeconds: 300 },
         clients: [
-          {
+          demoSpaClient({
             id: tenant.clientId,
             name: `${t.name} demo SPA`,
-            type: 'public',
-            tokenEndpointAuthMethod: 'none',
-            redirectUris: [`${options.spaOrigin}/callback`],
-            postLogoutRedirectUris: [`${options.spaOrigin}/`],
-            allowedOrigins: [options.spaOrigin],
-            grantTypes: ['authorization_code', 'refresh_token'],
-            scopes: ['openid', 'profile', 'email'],
-            audiences: [tenant.audience],
-            defaultAudience: tenant.audience,
-          },
+            spaOrigin: options.spaOrigin,
+            audience: tenant.audience,
+          }),
         ],
         users: [
           {

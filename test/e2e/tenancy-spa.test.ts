@@ -7,75 +7,26 @@
  * refused by a verifier for tenant B's audience (issuer, keys and audience of B, its JWKS served by
  * the edge) while B's own token passes it.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { decodeJwt } from 'jose'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { freePort } from '../../scripts/dev-ports.ts'
-import { startDevStack, type DevStack } from '../../scripts/dev-stack.ts'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
 import type { DevTenant } from '../../scripts/dev-tenants.ts'
 import { createRemoteKeySet } from '../../src/core/jwks.ts'
 import { createAccessTokenVerifier } from '../../src/core/verify.ts'
-import { useRedisWithBridge, type RedisWithBridge } from '../support/redis.ts'
-import { callApi, launchChromium } from './browser.ts'
+import { callApi } from './browser.ts'
+import { useE2eStack } from './e2e-stack.ts'
 
-let redis: RedisWithBridge
-let stack: DevStack
-let browser: Browser
-let context: BrowserContext
-let configDir: string
-const logs: string[] = []
-
-beforeAll(async () => {
-  redis = await useRedisWithBridge()
-  configDir = await mkdtemp(join(tmpdir(), 'gatehouse-e2e-tenancy-'))
-  const [edge, origin, api, spa] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ]
-  try {
-    stack = await startDevStack({
-      ports: { edge, origin, api, spa },
-      store: { url: redis.url, token: redis.token },
-      configDir,
-      scrypt: { ln: 12 }, // cheap hashing for the demo users; production uses N = 2^17
-      log: (source, line) => void logs.push(`${source} | ${line}`),
-    })
-  } catch (e) {
-    console.error(logs.slice(-40).join('\n'))
-    throw e
-  }
-  browser = await launchChromium()
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await stack?.stop()
-  await redis?.close()
-  if (configDir) await rm(configDir, { recursive: true, force: true })
-})
-
-beforeEach(async () => {
-  context = await browser.newContext()
-  context.setDefaultTimeout(30_000) // generous: a busy machine slows Chromium down
-})
-afterEach(async () => {
-  await context.close()
-})
+const e2e = useE2eStack('tenancy')
 
 const tenant = (id: string): DevTenant => {
-  const found = stack.tenants.find((t) => t.id === id)
+  const found = e2e.stack.tenants.find((t) => t.id === id)
   if (!found) throw new Error(`the dev stack seeded no tenant ${id}`)
   return found
 }
 
 /** Opens the SPA and picks tenant `id` (the page reloads signed in to none). */
 async function pick(page: Page, id: string): Promise<void> {
-  await page.goto(`${stack.urls.spa}/`)
+  await page.goto(`${e2e.stack.urls.spa}/`)
   await page.waitForSelector('#status[data-state="signed-out"]')
   await Promise.all([page.waitForEvent('load'), page.selectOption('#tenant', id)])
   await page.waitForSelector('#status[data-state="signed-out"]')
@@ -104,18 +55,20 @@ const apiOf = (t: DevTenant) =>
   createAccessTokenVerifier({
     issuer: t.issuer,
     audience: t.audience,
-    keys: createRemoteKeySet(`${stack.urls.edge}/t/${t.id}/.well-known/jwks.json`),
+    keys: createRemoteKeySet(`${e2e.stack.urls.edge}/t/${t.id}/.well-known/jwks.json`),
   })
 
 describe('tenants in the example SPA (Chromium, the dev stack)', () => {
   it('npm run dev seeds two tenants beside the default issuer, each with its own discovery at the edge', async () => {
-    expect(stack.tenants.map((t) => t.id)).toEqual(['acme', 'globex'])
-    for (const t of stack.tenants) {
+    expect(e2e.stack.tenants.map((t) => t.id)).toEqual(['acme', 'globex'])
+    for (const t of e2e.stack.tenants) {
       // The origin serves the tenant (and creates its key set on the first request)…
       const atOrigin = await fetch(`${t.issuer}/.well-known/openid-configuration`)
       expect(((await atOrigin.json()) as Record<string, string>).issuer).toBe(t.issuer)
       // …and the edge describes it from that key set in L2.
-      const atEdge = await fetch(`${stack.urls.edge}/t/${t.id}/.well-known/openid-configuration`)
+      const atEdge = await fetch(
+        `${e2e.stack.urls.edge}/t/${t.id}/.well-known/openid-configuration`,
+      )
       expect(atEdge.status).toBe(200)
       expect(((await atEdge.json()) as Record<string, string>).issuer).toBe(t.issuer)
     }
@@ -124,7 +77,7 @@ describe('tenants in the example SPA (Chromium, the dev stack)', () => {
   it('signs in to each tenant from the tenant picker: its own login page, user, issuer and audience', async () => {
     for (const id of ['acme', 'globex']) {
       const t = tenant(id)
-      const page = await context.newPage()
+      const page = await e2e.context.newPage()
       const { token, loginTitle } = await signInTo(page, t)
       expect(loginTitle).toBe(`Sign in to ${t.name}`)
       expect(await page.textContent('#tenant-name')).toBe(t.name)
@@ -144,8 +97,8 @@ describe('tenants in the example SPA (Chromium, the dev stack)', () => {
   it("tenant A's token is refused at tenant B's audience; B's own token passes there", async () => {
     const acme = tenant('acme')
     const globex = tenant('globex')
-    const a = await signInTo(await context.newPage(), acme)
-    const b = await signInTo(await context.newPage(), globex)
+    const a = await signInTo(await e2e.context.newPage(), acme)
+    const b = await signInTo(await e2e.context.newPage(), globex)
     const globexApi = apiOf(globex)
     await expect(globexApi.verify(b.token)).resolves.toMatchObject({
       claims: { iss: globex.issuer },
@@ -162,7 +115,7 @@ describe('tenants in the example SPA (Chromium, the dev stack)', () => {
       ['globex', 'Sign in to Globex'],
       ['default', undefined],
     ] as const) {
-      const page = await context.newPage()
+      const page = await e2e.context.newPage()
       await pick(page, at)
       await page.click('#sign-in')
       await page.waitForSelector('#username')
