@@ -41,8 +41,16 @@ ${ROUTES.map(
 /** The role a route's permit asks for: `role-<route index>`. */
 export const roleFor = (route: number): string => `role-${route}`
 
-/** 100 policies (4 per route) as id → Cedar text (with its `@id`), `scoped` or `unscoped`. */
-export function benchPolicies(shape: 'scoped' | 'unscoped'): Record<string, string> {
+/**
+ * 100 policies (4 per route) as id → Cedar text (with its `@id`), `scoped` or `unscoped`. With
+ * `perId`, each route's forbid also names one resource (`resource == Document::"locked"`), so its
+ * decisions depend on the resource id and the decision cache keys on it (every new id is a new
+ * engine call); without, the set decides every id of a route alike (policy-analysis.ts).
+ */
+export function benchPolicies(
+  shape: 'scoped' | 'unscoped',
+  options: { perId?: boolean } = {},
+): Record<string, string> {
   const policies: Record<string, string> = {}
   ROUTES.forEach((route, i) => {
     const action = `Action::${JSON.stringify(route.action)}`
@@ -63,7 +71,9 @@ export function benchPolicies(shape: 'scoped' | 'unscoped'): Record<string, stri
     )
     add(
       `r${i}-suspended`,
-      `forbid (principal, ${scope}, resource) when { ${also}principal.groups.contains("suspended") };`,
+      options.perId
+        ? `forbid (principal, ${scope}, resource) when { ${also}(principal.groups.contains("suspended") || resource == ${route.resourceType}::"locked") };`
+        : `forbid (principal, ${scope}, resource) when { ${also}principal.groups.contains("suspended") };`,
     )
   })
   return policies

@@ -3,13 +3,19 @@
  * (src/entry/worker-cedar.ts) under `workerd serve`, twice, side by side: once with the 100-policy
  * set deciding the gateway's routes (GATEHOUSE_POLICY_ROUTES), once without. Same bundle, same L2
  * (redis-server behind the Upstash bridge, as `npm run dev`), same upstream (a bare node:http 200),
- * same token. Every policy request is allowed and names a resource of its own, so every decision is
- * an uncached one. The ratio of the two throughputs is the cost of deciding.
+ * same token. Every policy request is allowed and names a resource of its own. Two policy servers:
+ *
+ * - `policy`: the 100-policy set as written (roles, scopes, groups; no policy names a resource id),
+ *   so a principal's decision on a route serves every id of it from the decision cache.
+ * - `perId`: the same set with each forbid also naming one resource (`resource == T::"locked"`), so
+ *   every new id is a new engine call: every decision uncached, the worst case.
+ *
+ * The ratios of their throughputs to the plain server's are the cost of deciding.
  */
 import { loadNodeCedar } from '../src/policy/engine-node.ts'
 import { publishPolicySet } from '../src/policy/publish.ts'
 import { createUpstashStore } from '../src/store/upstash.ts'
-import { startDevRedis } from '../scripts/dev-redis.ts'
+import { startDevRedis, type DevRedis } from '../scripts/dev-redis.ts'
 import { publicJwks } from '../test/fixtures/keys.ts'
 import { startNodeScript } from './lib/http-process.ts'
 import {
@@ -24,12 +30,66 @@ import { BENCH_SCHEMA, ROUTES, benchPolicies, roleFor } from './policy-fixtures.
 import { serveBundle, type Bundle } from './policy-workerd.ts'
 
 const ROOT = new URL('..', import.meta.url).pathname
+const PER_ID_TENANT = 'per-id'
+
+/** Publishes the bench's 100 policies (`benchPolicies('scoped', options)`) for `tenant`. */
+export async function publishBenchSet(
+  redis: DevRedis,
+  tenant: string,
+  options: { perId?: boolean },
+): Promise<void> {
+  const published = await publishPolicySet(createUpstashStore(redis), loadNodeCedar(), {
+    tenant,
+    schema: BENCH_SCHEMA,
+    sources: [
+      { name: 'bench.cedar', text: Object.values(benchPolicies('scoped', options)).join('\n') },
+    ],
+  })
+  if (!published.ok) throw new Error(`bench set refused: ${published.problems[0]?.message}`)
+}
+
+/** The gateway Worker's bindings: bench keys, the upstream, L2; logs at `warn`. */
+export function gatewayVars(redis: DevRedis, upstreamPort: number): Record<string, string> {
+  return {
+    GATEHOUSE_ISSUER: TEST_ISSUER,
+    GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
+    GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
+    GATEHOUSE_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
+    UPSTASH_REDIS_REST_URL: redis.url,
+    UPSTASH_REDIS_REST_TOKEN: redis.token,
+    GATEHOUSE_LOG_LEVEL: 'warn',
+  }
+}
+
+/** GATEHOUSE_POLICY_ROUTES' routes for the bench's 25 actions, the resource from `:id`. */
+export const benchRouteTable = () =>
+  ROUTES.map((r) => {
+    const [method, path] = r.action.split(' ') as [string, string]
+    return { method, path, resource: { type: r.resourceType, param: 'id' } }
+  })
+
+/** A user every GET route's role permit allows; never suspended. */
+export const gatewayToken = () =>
+  signEs256Token(1, 3600, { roles: ROUTES.map((_, i) => roleFor(i)), groups: ['team-1'] })
+
+/** GET paths over the bench's GET routes, each with a resource id of its own. */
+export function newIdPaths(): () => string {
+  let n = 0
+  const getRoutes = ROUTES.filter((r) => r.action.startsWith('GET '))
+  return () => {
+    const route = getRoutes[n % getRoutes.length] as (typeof ROUTES)[number]
+    return `/api${route.action.slice(4).replace(':id', `res-${n++}`)}`
+  }
+}
 
 export interface GatewayRatio {
   plain: LoadResult
   policy: LoadResult
-  /** Requests/s with policy over requests/s without. */
+  perId: LoadResult
+  /** Requests/s with policy over requests/s without (decisions shared across resource ids). */
   ratio: number
+  /** The same with every decision uncached (a policy names a resource id). */
+  perIdRatio: number
   connections: number
   slices: number
 }
@@ -45,27 +105,12 @@ export async function measureGatewayRatio(
   if (!redis) throw new Error('bench:policy needs redis-server for the gateway rows')
   const stoppers: (() => Promise<void>)[] = [() => redis.stop()]
   try {
-    const published = await publishPolicySet(createUpstashStore(redis), loadNodeCedar(), {
-      tenant: 'default',
-      schema: BENCH_SCHEMA,
-      sources: [{ name: 'bench.cedar', text: Object.values(benchPolicies('scoped')).join('\n') }],
-    })
-    if (!published.ok) throw new Error(`bench set refused: ${published.problems[0]?.message}`)
+    await publishBenchSet(redis, 'default', {})
+    await publishBenchSet(redis, PER_ID_TENANT, { perId: true })
     const upstream = await startNodeScript('upstream', 'bench/lib/http-upstream.ts', {})
     stoppers.push(() => upstream.stop())
-    const vars = {
-      GATEHOUSE_ISSUER: TEST_ISSUER,
-      GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
-      GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
-      GATEHOUSE_UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`,
-      UPSTASH_REDIS_REST_URL: redis.url,
-      UPSTASH_REDIS_REST_TOKEN: redis.token,
-      GATEHOUSE_LOG_LEVEL: 'warn',
-    }
-    const routes = ROUTES.map((r) => {
-      const [method, path] = r.action.split(' ') as [string, string]
-      return { method, path, resource: { type: r.resourceType, param: 'id' } }
-    })
+    const vars = gatewayVars(redis, upstream.port)
+    const routes = benchRouteTable()
     const serve = (name: string, extra: Record<string, string>) =>
       serveBundle(bundle, {
         compatibilityDate: options.compatibilityDate,
@@ -79,19 +124,15 @@ export async function measureGatewayRatio(
       GATEHOUSE_POLICY_ROUTES: JSON.stringify({ routes }),
     })
     stoppers.push(() => policy.stop())
-
-    // A user every GET route's role permit allows; never suspended.
-    const token = signEs256Token(1, 3600, {
-      roles: ROUTES.map((_, i) => roleFor(i)),
-      groups: ['team-1'],
+    // A fixed tenant: this server decides with the per-id set (the tokens carry no tenant).
+    const perId = await serve('gateway-per-id', {
+      GATEHOUSE_POLICY_ROUTES: JSON.stringify({ tenant: PER_ID_TENANT, routes }),
     })
-    let n = 0
-    const getRoutes = ROUTES.filter((r) => r.action.startsWith('GET '))
-    const path = () => {
-      const route = getRoutes[n % getRoutes.length] as (typeof ROUTES)[number]
-      return `/api${route.action.slice(4).replace(':id', `res-${n++}`)}`
-    }
-    for (const server of [plain, policy]) {
+    stoppers.push(() => perId.stop())
+
+    const token = gatewayToken()
+    const path = newIdPaths()
+    for (const server of [plain, policy, perId]) {
       const response = await fetch(`${server.url}${path()}`, {
         headers: { authorization: `Bearer ${token}` },
       })
@@ -108,12 +149,18 @@ export async function measureGatewayRatio(
     })
     await warmUp(load(plain), 2)
     await warmUp(load(policy), 2)
-    const slices = { plain: [] as LoadSlice[], policy: [] as LoadSlice[] }
+    await warmUp(load(perId), 2)
+    const slices = { plain: [] as LoadSlice[], policy: [] as LoadSlice[], perId: [] as LoadSlice[] }
     for (let i = 0; i < options.slices; i++) {
       slices.plain.push(await measureSlice(load(plain), 1))
       slices.policy.push(await measureSlice(load(policy), 1))
+      slices.perId.push(await measureSlice(load(perId), 1))
     }
-    const result = { plain: summarise(slices.plain), policy: summarise(slices.policy) }
+    const result = {
+      plain: summarise(slices.plain),
+      policy: summarise(slices.policy),
+      perId: summarise(slices.perId),
+    }
     for (const [name, r] of Object.entries(result)) {
       if (r.errors > 0 || r.non200 > 0) {
         throw new Error(`gateway ${name}: ${r.errors} errors, ${r.non200} non-200 responses`)
@@ -122,6 +169,7 @@ export async function measureGatewayRatio(
     return {
       ...result,
       ratio: result.policy.requestsPerSec / result.plain.requestsPerSec,
+      perIdRatio: result.perId.requestsPerSec / result.plain.requestsPerSec,
       connections: options.connections,
       slices: options.slices,
     }

@@ -92,6 +92,8 @@ export async function serveBundle(
     readyPath: string
     /** Names this process's config file, when several serve one bundle. Default the bundle's. */
     name?: string
+    /** More `workerd serve` arguments (say, `--inspector-addr=127.0.0.1:9229` to profile). */
+    args?: string[]
   },
 ): Promise<RunningWorkerd> {
   const port = await freePort()
@@ -125,7 +127,7 @@ const w :Workerd.Worker = (
 `,
   )
   const started = performance.now()
-  const child = spawn(WORKERD, ['serve', configPath], {
+  const child = spawn(WORKERD, ['serve', configPath, ...(options.args ?? [])], {
     cwd: WORK,
     stdio: ['ignore', 'ignore', 'pipe'],
   })

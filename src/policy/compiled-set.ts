@@ -60,6 +60,8 @@ interface Slice {
   contextAttributes: PolicyScope['contextAttributes']
   /** Attribute name → `whole`, or the only set members the slice's policies test for. */
   entityAttributes: 'all' | ReadonlyMap<string, 'whole' | ReadonlySet<string>>
+  /** Whether a policy of the slice can tell resource ids apart; if not, the key leaves the id out. */
+  readsResource: boolean
 }
 
 /**
@@ -98,6 +100,7 @@ export function compilePolicySet(
     const entityAttributes = new Map<string, 'whole' | Set<string>>()
     let allContext = false
     let allEntity = false
+    let readsResource = false
     for (const [id, scope] of scopes) {
       const applies = key === WHOLE_SET || scope.actions === 'all'
       if (!applies && !(scope.actions as string[]).some((a) => member.has(a))) continue
@@ -106,6 +109,7 @@ export function compilePolicySet(
       else for (const a of scope.contextAttributes) attributes.add(a)
       if (scope.entityAttributes === 'all') allEntity = true
       else mergeReads(entityAttributes, scope.entityAttributes)
+      if (scope.readsResource) readsResource = true
     }
     const id = Object.keys(chosen).length === 0 ? undefined : `${options.slot}|${key}`
     if (id !== undefined && key !== WHOLE_SET) {
@@ -117,6 +121,7 @@ export function compilePolicySet(
       parents: groups.slice(1).map((g) => ({ type: 'Action', id: g })),
       contextAttributes: allContext ? 'all' : [...attributes].sort(),
       entityAttributes: allEntity ? 'all' : entityAttributes,
+      readsResource,
     }
   }
 
@@ -145,6 +150,8 @@ export function compilePolicySet(
     if (slice.id === undefined) return { decision: 'deny', policies: [], errors: [], cached: false }
     // Only what the slice's policies can read goes to the engine (parsing entities and context is
     // most of a call's cost) and into the key (so claims no policy reads do not split the cache).
+    // Likewise the resource id: when no policy of the slice can tell ids apart, a principal's
+    // decision on one id is its decision on every id of the type (one engine call, not one per id).
     const context =
       slice.contextAttributes === 'all'
         ? request.context
@@ -158,8 +165,13 @@ export function compilePolicySet(
       parents: [],
     }
     const key =
-      JSON.stringify([tag, request.action, request.resource.type, request.resource.id, context]) +
-      JSON.stringify(principal)
+      JSON.stringify([
+        tag,
+        request.action,
+        request.resource.type,
+        slice.readsResource ? request.resource.id : null,
+        context,
+      ]) + JSON.stringify(principal)
     const hit = cache.get(key)
     if (hit) return { ...hit, cached: true }
 

@@ -9,6 +9,10 @@
  * `containsAny([…])`, `containsAll([…])`) needs only those members: of a token's 30 groups, the
  * one a policy names (each set member costs the engine about as much as a whole extra attribute).
  *
+ * Whether a policy can tell one resource id from another (`readsResource`) decides whether the
+ * decision cache keys on the id: a role-based set (`resource is Document` at most) decides every
+ * document alike, so one engine call serves a principal's requests on every id of the route.
+ *
  * The JSON comes from L2, so it is read defensively: a shape this code does not know makes every
  * answer `'all'` (the engine then decides whether the policy is valid at all).
  */
@@ -25,6 +29,12 @@ export interface PolicyScope {
    * (a set attribute may then be cut to those members).
    */
   entityAttributes: 'all' | AttributeReads
+  /**
+   * Whether the decision can depend on the resource's id: the scope names a resource (`==`, `in`,
+   * `is … in`) or the conditions use `resource` at all. False: only the resource's type matters
+   * (`resource` or `resource is T` in the scope), which the action's slice and the key carry.
+   */
+  readsResource: boolean
 }
 
 /** Attribute name → `whole`, or the only members it is tested for. */
@@ -44,7 +54,12 @@ export function mergeReads(into: Map<string, 'whole' | Set<string>>, from: Attri
   }
 }
 
-const WIDEST: PolicyScope = { actions: 'all', contextAttributes: 'all', entityAttributes: 'all' }
+const WIDEST: PolicyScope = {
+  actions: 'all',
+  contextAttributes: 'all',
+  entityAttributes: 'all',
+  readsResource: true,
+}
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
@@ -56,7 +71,11 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 export function analysePolicy(policy: PolicyJson): PolicyScope {
   try {
     const reads = attributeReads(policy.conditions as unknown as Json)
-    return { actions: scopeActions(policy.action), ...reads }
+    return {
+      actions: scopeActions(policy.action),
+      ...reads,
+      readsResource: reads.readsResource || !typeOnly(policy.resource),
+    }
   } catch {
     return WIDEST
   }
@@ -82,6 +101,14 @@ function scopeActions(constraint: PolicyJson['action']): PolicyScope['actions'] 
     ids.push(uid.id)
   }
   return ids.length === 0 ? 'all' : ids
+}
+
+/** A resource scope that constrains at most the type (`resource`, `resource is T`). */
+function typeOnly(constraint: PolicyJson['resource']): boolean {
+  if (constraint.op === 'All') return true
+  return (
+    constraint.op === 'is' && !('in' in constraint) && typeof constraint.entity_type === 'string'
+  )
 }
 
 const isContextVar = (node: Json | undefined): boolean =>
@@ -111,10 +138,11 @@ function literals(test: string, right: Json | undefined): string[] | undefined {
  */
 function attributeReads(
   conditions: Json,
-): Pick<PolicyScope, 'contextAttributes' | 'entityAttributes'> {
+): Pick<PolicyScope, 'contextAttributes' | 'entityAttributes' | 'readsResource'> {
   const context = new Set<string>()
   const entity = new Map<string, 'whole' | Set<string>>()
   let allContext = false
+  let readsResource = false
   const read = (name: string, members?: string[]) =>
     mergeReads(entity, { [name]: members ?? 'whole' })
   const visit = (node: Json): void => {
@@ -127,6 +155,7 @@ function attributeReads(
       allContext = true
       return
     }
+    if (node.Var === 'resource') readsResource = true
     for (const [key, value] of Object.entries(node)) {
       const operands = (value ?? {}) as { left?: Json; right?: Json; attr?: Json }
       if (MEMBERSHIP.has(key)) {
@@ -166,6 +195,7 @@ function attributeReads(
     entityAttributes: Object.fromEntries(
       [...entity].map(([name, r]) => [name, r === 'whole' ? 'whole' : [...r].sort()]),
     ),
+    readsResource,
   }
 }
 

@@ -89,6 +89,32 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
     return set.decide(built.request)
   }
 
+  /**
+   * Expects `set`'s decision on `facts(over)`, and its determining policies, to be the engine's on
+   * the whole set pre-parsed as `whole`, given the principal's full entity (no slicing, no cutting).
+   */
+  const expectEngineDecision = (
+    set: CompiledPolicySet,
+    whole: string,
+    over: Partial<RequestFacts>,
+  ) => {
+    const built = buildCedarRequest(facts(over))
+    if (!built.ok) throw new Error(built.reason)
+    const r = built.request
+    const oracle = engine().statefulIsAuthorized({
+      principal: r.principal,
+      action: { type: 'Action', id: r.action },
+      resource: r.resource,
+      context: r.context,
+      entities: [r.principalEntity],
+      preparsedPolicySetId: whole,
+    })
+    if (oracle.type !== 'success') throw new Error('oracle failed')
+    const decision = set.decide(r)
+    expect(decision.decision).toBe(oracle.response.decision)
+    expect([...decision.policies].sort()).toEqual([...oracle.response.diagnostics.reason].sort())
+  }
+
   describe(`Cedar decisions (${runtime})`, () => {
     const set = compileExample()
 
@@ -267,31 +293,12 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
             fc.subarray(['r1', 'r2', 'r3']),
             fc.subarray(['g1', 'g2', 'g3']),
             fc.subarray(['pwd', 'otp', 'hwk', 'default']),
-            (action, roles, groups, amr) => {
-              const built = buildCedarRequest(
-                facts({
-                  action,
-                  resource: { type: 'Thing', id: 't' },
-                  claims: userClaims({ roles, groups, amr }),
-                }),
-              )
-              if (!built.ok) throw new Error(built.reason)
-              const r = built.request
-              const oracle = e.statefulIsAuthorized({
-                principal: r.principal,
-                action: { type: 'Action', id: action },
-                resource: r.resource,
-                context: r.context,
-                entities: [r.principalEntity],
-                preparsedPolicySetId: whole,
-              })
-              if (oracle.type !== 'success') throw new Error('oracle failed')
-              const decision = set.decide(r)
-              expect(decision.decision).toBe(oracle.response.decision)
-              expect([...decision.policies].sort()).toEqual(
-                [...oracle.response.diagnostics.reason].sort(),
-              )
-            },
+            (action, roles, groups, amr) =>
+              expectEngineDecision(set, whole, {
+                action,
+                resource: { type: 'Thing', id: 't' },
+                claims: userClaims({ roles, groups, amr }),
+              }),
           ),
           { numRuns: 200 },
         )
@@ -311,8 +318,94 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
         claims: userClaims({ roles: ['admin'] }),
       })
       expect(admin).toMatchObject({ decision: 'allow', cached: false })
-      expect(decideOn(cached, { resource: doc('other') }).cached).toBe(false)
     })
+
+    it('Cedar decision cache keys on the resource id only where a policy can tell ids apart', () => {
+      const schema = `entity User, Client = { scope: Set<String>, roles: Set<String>,
+        groups: Set<String>, amr: Set<String>, tenant: String, clientId: String };
+        entity Thing;
+        action "A", "B", "C" appliesTo { principal: [User, Client], resource: [Thing] };`
+      const text = `
+        @id("a-role") permit (principal, action == Action::"A", resource is Thing)
+          when { principal.roles.contains("r1") };
+        @id("b-role") permit (principal, action == Action::"B", resource)
+          when { principal.roles.contains("r1") };
+        @id("b-locked") forbid (principal, action == Action::"B", resource)
+          when { resource == Thing::"locked" };
+        @id("c-one") permit (principal, action == Action::"C", resource == Thing::"open");`
+      const set = compileExample([{ name: 'ids.cedar', text }], schema)
+      const on = (action: string, id: string) =>
+        decideOn(set, {
+          action,
+          resource: { type: 'Thing', id },
+          claims: userClaims({ roles: ['r1'] }),
+        })
+      // A decides every Thing alike: the second id is the first one's decision.
+      expect(on('A', 'locked')).toMatchObject({ decision: 'allow', cached: false })
+      expect(on('A', 'other')).toMatchObject({ decision: 'allow', cached: true })
+      // B's forbid (a condition) and C's scope name an id: each id is decided on its own.
+      expect(on('B', 'other')).toMatchObject({ decision: 'allow', cached: false })
+      expect(on('B', 'locked')).toMatchObject({ decision: 'deny', cached: false })
+      expect(on('C', 'open')).toMatchObject({ decision: 'allow', cached: false })
+      expect(on('C', 'other')).toMatchObject({ decision: 'deny', cached: false })
+    })
+
+    it(
+      'Cedar decisions shared across resource ids equal the engine’s for each id (property)',
+      () => {
+        const e = engine()
+        const schema = `entity User, Client = { scope: Set<String>, roles: Set<String>,
+          groups: Set<String>, amr: Set<String>, tenant: String, clientId: String };
+          entity Folder;
+          entity Thing in [Folder];
+          action "A", "B", "C", "D" appliesTo { principal: [User, Client], resource: [Thing, Folder] };`
+        const text = `
+          @id("a-role") permit (principal, action == Action::"A", resource is Thing)
+            when { principal.roles.contains("r1") };
+          @id("a-any") permit (principal, action == Action::"A", resource)
+            when { principal.groups.contains("g1") };
+          @id("b-role") permit (principal, action == Action::"B", resource)
+            when { principal.roles.contains("r1") };
+          @id("b-locked") forbid (principal, action == Action::"B", resource)
+            when { resource == Thing::"t1" || resource == Folder::"t2" };
+          @id("c-in") permit (principal, action == Action::"C", resource in Folder::"t3");
+          @id("d-is-in") permit (principal, action == Action::"D", resource is Thing in Thing::"t2");
+          @id("d-any") forbid (principal, action == Action::"D", resource is Folder)
+            when { principal.groups.contains("g2") };`
+        const set = compileExample([{ name: 'ids.cedar', text }], schema)
+        const prepared = preparePolicySet(e, { schema, sources: [{ name: 'i.cedar', text }] })
+        if (!prepared.ok) throw new Error(JSON.stringify(prepared.problems))
+        const whole = `ids-${crypto.randomUUID()}`
+        e.preparsePolicySet(whole, { staticPolicies: prepared.set.texts })
+        fc.assert(
+          fc.property(
+            fc.array(
+              fc.record({
+                action: fc.constantFrom('A', 'B', 'C', 'D'),
+                type: fc.constantFrom('Thing', 'Folder'),
+                id: fc.constantFrom('t1', 't2', 't3', 't4'),
+                roles: fc.subarray(['r1', 'r2']),
+                groups: fc.subarray(['g1', 'g2']),
+              }),
+              { minLength: 1, maxLength: 12 },
+            ),
+            (requests) => {
+              // One set, one cache across the sequence: a decision served for another id must
+              // still be the engine's decision for this one.
+              for (const { action, type, id, roles, groups } of requests) {
+                expectEngineDecision(set, whole, {
+                  action,
+                  resource: { type, id },
+                  claims: userClaims({ roles, groups }),
+                })
+              }
+            },
+          ),
+          { numRuns: 100 },
+        )
+      },
+      PROPERTY_TIMEOUT_MS,
+    )
 
     it('Cedar sends only the attributes and members the policies test: the rest share a decision', () => {
       const cached = compileExample()
