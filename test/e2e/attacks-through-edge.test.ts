@@ -9,48 +9,16 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { Browser as Chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort } from '../../scripts/dev-ports.ts'
-import { startDevStack, type DevStack } from '../../scripts/dev-stack.ts'
-import { useRedisWithBridge, type RedisWithBridge } from '../support/redis.ts'
 import { Browser } from '../unit/oauth/support.ts'
-import { launchChromium, signIn as signInSpa } from './browser.ts'
+import { signIn as signInSpa } from './browser.ts'
+import { useE2eStack } from './e2e-stack.ts'
 
-let redis: RedisWithBridge
-let stack: DevStack
-let chromium: Chromium
-let configDir: string
+// No grace window: a refresh token spent by a refused request would fail its retry at once.
+const e2e = useE2eStack('attacks', { tokens: { refreshGraceSeconds: 0 } })
 let evil: { server: Server; url: string; pages: Map<string, string> }
-const logs: string[] = []
 
 beforeAll(async () => {
-  redis = await useRedisWithBridge()
-  configDir = await mkdtemp(join(tmpdir(), 'gatehouse-e2e-attacks-'))
-  const ports = {
-    edge: await freePort(),
-    origin: await freePort(),
-    api: await freePort(),
-    spa: await freePort(),
-  }
-  try {
-    stack = await startDevStack({
-      ports,
-      store: { url: redis.url, token: redis.token },
-      configDir,
-      // No grace window: a refresh token spent by a refused request would fail its retry at once.
-      tokens: { refreshGraceSeconds: 0 },
-      scrypt: { ln: 12 },
-      log: (source, line) => void logs.push(`${source} | ${line}`),
-    })
-  } catch (e) {
-    console.error(logs.slice(-40).join('\n'))
-    throw e
-  }
-  chromium = await launchChromium()
   const pages = new Map<string, string>()
   const server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
@@ -63,23 +31,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise<void>((resolve) => (evil ? evil.server.close(() => resolve()) : resolve()))
-  await chromium?.close()
-  await stack?.stop()
-  await redis?.close()
-  if (configDir) await rm(configDir, { recursive: true, force: true })
 })
 
 /** A browser whose every request to the issuer (the origin's URL) goes through the edge instead. */
 const viaEdge = () =>
   new Browser((input, init) => {
     const raw = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
-    return fetch(raw.replace(stack.urls.origin, stack.urls.edge), init as RequestInit)
+    return fetch(raw.replace(e2e.stack.urls.origin, e2e.stack.urls.edge), init as RequestInit)
   })
 
 const authorizeQuery = (challenge: string, extra: Record<string, string> = {}) =>
   new URLSearchParams({
-    client_id: stack.demo.clientId,
-    redirect_uri: `${stack.urls.spa}/callback`,
+    client_id: e2e.stack.demo.clientId,
+    redirect_uri: `${e2e.stack.urls.spa}/callback`,
     response_type: 'code',
     scope: 'openid profile',
     state: 's',
@@ -94,28 +58,30 @@ const pkce = () => {
 }
 
 const token = (body: Record<string, string>) =>
-  fetch(`${stack.urls.edge}/token`, {
+  fetch(`${e2e.stack.urls.edge}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ client_id: stack.demo.clientId, ...body }),
+    body: new URLSearchParams({ client_id: e2e.stack.demo.clientId, ...body }),
   })
 
 /** The demo SPA's code + PKCE sign-in, entirely through the edge. */
 async function signIn(browser = viaEdge()) {
   const { verifier, challenge } = pkce()
-  let response = await browser.request(`${stack.urls.edge}/authorize?${authorizeQuery(challenge)}`)
+  let response = await browser.request(
+    `${e2e.stack.urls.edge}/authorize?${authorizeQuery(challenge)}`,
+  )
   if (response.status === 200)
     response = await browser.submitLogin(
       await response.text(),
-      stack.demo.username,
-      stack.demo.password,
+      e2e.stack.demo.username,
+      e2e.stack.demo.password,
     )
   const code = new URL(response.headers.get('location') ?? 'x:').searchParams.get('code')
   if (!code) throw new Error(`no code: ${response.status}`)
   const exchanged = await token({
     grant_type: 'authorization_code',
     code,
-    redirect_uri: `${stack.urls.spa}/callback`,
+    redirect_uri: `${e2e.stack.urls.spa}/callback`,
     code_verifier: verifier,
   })
   expect(exchanged.status).toBe(200)
@@ -130,12 +96,12 @@ async function signIn(browser = viaEdge()) {
 /** `prompt=none` through the edge: true while the browser's issuer session lives. */
 async function sessionAlive(browser: Browser): Promise<boolean> {
   const query = authorizeQuery(pkce().challenge, { prompt: 'none' })
-  const response = await browser.request(`${stack.urls.edge}/authorize?${query}`)
+  const response = await browser.request(`${e2e.stack.urls.edge}/authorize?${query}`)
   return new URL(response.headers.get('location') ?? 'x:').searchParams.has('code')
 }
 
 const logoutVia = (browser: Browser, params: Record<string, string>, headers = {}) =>
-  browser.request(`${stack.urls.edge}/logout?${new URLSearchParams(params)}`, { headers })
+  browser.request(`${e2e.stack.urls.edge}/logout?${new URLSearchParams(params)}`, { headers })
 
 const CROSS_SITE = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' }
 
@@ -170,8 +136,8 @@ describe('through the edge (wrangler dev), scripted', () => {
   it('client_id alone gets no redirect before the user confirms; its own hint signs out at once', async () => {
     const { browser, tokens } = await signIn()
     const params = {
-      client_id: stack.demo.clientId,
-      post_logout_redirect_uri: `${stack.urls.spa}/`,
+      client_id: e2e.stack.demo.clientId,
+      post_logout_redirect_uri: `${e2e.stack.urls.spa}/`,
       state: 'x',
     }
     const asked = await logoutVia(browser, params, CROSS_SITE)
@@ -179,7 +145,7 @@ describe('through the edge (wrangler dev), scripted', () => {
     expect(asked.headers.get('location')).toBeNull()
     const ended = await logoutVia(browser, { ...params, id_token_hint: tokens.id_token })
     expect(ended.status).toBe(303)
-    expect(ended.headers.get('location')).toBe(`${stack.urls.spa}/?state=x`)
+    expect(ended.headers.get('location')).toBe(`${e2e.stack.urls.spa}/?state=x`)
     expect(await sessionAlive(browser)).toBe(false)
   })
 
@@ -202,11 +168,11 @@ describe('through the edge (wrangler dev), scripted', () => {
     ] as const) {
       const browser = viaEdge()
       const page = await browser.request(
-        `${stack.urls.edge}/authorize?${authorizeQuery(pkce().challenge)}`,
+        `${e2e.stack.urls.edge}/authorize?${authorizeQuery(pkce().challenge)}`,
       )
       const response = await browser.submitForm(
         await page.text(),
-        { username: stack.demo.username, password: stack.demo.password },
+        { username: e2e.stack.demo.username, password: e2e.stack.demo.password },
         headers,
       )
       expect(response.status).toBe(status)
@@ -216,50 +182,42 @@ describe('through the edge (wrangler dev), scripted', () => {
 
 describe('in Chromium, from a page on another site', () => {
   it('cannot sign the user out with a top-level GET, nor post the login form', async () => {
-    const context = await chromium.newContext()
-    context.setDefaultTimeout(15_000)
-    try {
-      const page = await context.newPage()
-      await signInSpa(page, stack.urls.spa, {
-        username: stack.demo.username,
-        password: stack.demo.password,
-      })
-      // The attacker's page navigates the victim's tab to /logout (a top-level cross-site GET
-      // carries the SameSite=Lax session cookie) — through the edge.
-      evil.pages.set(
-        '/logout',
-        `<!doctype html><a id="go" href="${stack.urls.edge}/logout">win a prize</a>`,
-      )
-      await page.goto(`${evil.url}/logout`)
-      await Promise.all([page.waitForURL(`${stack.urls.edge}/logout`), page.click('#go')])
-      expect(await page.textContent('h1')).toBe('Sign out?')
-      // The session is intact: back in the SPA, signing in needs no password.
-      await page.goto(`${stack.urls.spa}/`)
-      await page.waitForSelector(
-        '#status[data-state="signed-in"], #status[data-state="signed-out"]',
-      )
-      if ((await page.getAttribute('#status', 'data-state')) === 'signed-out') {
-        await page.click('#sign-in')
-        await page.waitForSelector('#status[data-state="signed-in"]')
-      }
-      expect(await page.$('#username')).toBeNull()
+    const page = await e2e.context.newPage()
+    await signInSpa(page, e2e.stack.urls.spa, {
+      username: e2e.stack.demo.username,
+      password: e2e.stack.demo.password,
+    })
+    // The attacker's page navigates the victim's tab to /logout (a top-level cross-site GET
+    // carries the SameSite=Lax session cookie) — through the edge.
+    evil.pages.set(
+      '/logout',
+      `<!doctype html><a id="go" href="${e2e.stack.urls.edge}/logout">win a prize</a>`,
+    )
+    await page.goto(`${evil.url}/logout`)
+    await Promise.all([page.waitForURL(`${e2e.stack.urls.edge}/logout`), page.click('#go')])
+    expect(await page.textContent('h1')).toBe('Sign out?')
+    // The session is intact: back in the SPA, signing in needs no password.
+    await page.goto(`${e2e.stack.urls.spa}/`)
+    await page.waitForSelector('#status[data-state="signed-in"], #status[data-state="signed-out"]')
+    if ((await page.getAttribute('#status', 'data-state')) === 'signed-out') {
+      await page.click('#sign-in')
+      await page.waitForSelector('#status[data-state="signed-in"]')
+    }
+    expect(await page.$('#username')).toBeNull()
 
-      // The attacker's page posts a login form (its own credentials) to the issuer, through the edge.
-      evil.pages.set(
-        '/login',
-        `<!doctype html><form method="post" action="${stack.urls.edge}/login">
+    // The attacker's page posts a login form (its own credentials) to the issuer, through the edge.
+    evil.pages.set(
+      '/login',
+      `<!doctype html><form method="post" action="${e2e.stack.urls.edge}/login">
 <input name="csrf_token" value="${'A'.repeat(43)}"><input name="username" value="mallory">
 <input name="password" value="x"><button id="send">send</button></form>`,
-      )
-      await page.goto(`${evil.url}/login`)
-      const [response] = await Promise.all([
-        page.waitForResponse((r) => r.url() === `${stack.urls.edge}/login`),
-        page.click('#send'),
-      ])
-      expect(response.status()).toBe(403)
-      expect(await page.textContent('body')).toContain('sent from another site')
-    } finally {
-      await context.close()
-    }
+    )
+    await page.goto(`${evil.url}/login`)
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url() === `${e2e.stack.urls.edge}/login`),
+      page.click('#send'),
+    ])
+    expect(response.status()).toBe(403)
+    expect(await page.textContent('body')).toContain('sent from another site')
   })
 })

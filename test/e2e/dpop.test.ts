@@ -13,30 +13,23 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, BrowserContext, Page, Request as PageRequest } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Page, Request as PageRequest } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../scripts/dev-ports.ts'
 import { startChild, waitForHttp, type Child } from '../../scripts/dev-processes.ts'
 import { REPO_ROOT } from '../../scripts/dev-spa.ts'
-import { startDevStack, type DevStack } from '../../scripts/dev-stack.ts'
 import { generateProofKey, makeProof } from '../support/dpop-proofs.ts'
-import { useRedisWithBridge, type RedisWithBridge } from '../support/redis.ts'
-import { callApi, launchChromium, signIn } from './browser.ts'
+import { callApi, signIn } from './browser.ts'
+import { useE2eStack } from './e2e-stack.ts'
 
-let redis: RedisWithBridge
-let stack: DevStack
+const e2e = useE2eStack('dpop')
 let secondEdge: { child: Child; url: string; stateDir: string }
-let browser: Browser
-let context: BrowserContext
-let configDir: string
-const logs: string[] = []
-const log = (source: string, line: string) => void logs.push(`${source} | ${line}`)
 
 /** Another edge Worker under wrangler dev with the stack's settings and L2: another location. */
 async function startSecondEdge(): Promise<typeof secondEdge> {
   const port = await freePort()
   const stateDir = await mkdtemp(join(tmpdir(), 'gatehouse-e2e-edge2-'))
-  const { urls } = stack
+  const { urls } = e2e.stack
   const vars = {
     GATEHOUSE_ISSUER: urls.origin,
     GATEHOUSE_AUDIENCE: urls.api,
@@ -62,12 +55,12 @@ async function startSecondEdge(): Promise<typeof secondEdge> {
       stateDir,
       // The stack's edge.env: the same Upstash URL and token, so the same L2.
       '--env-file',
-      join(configDir, 'edge.env'),
+      join(e2e.configDir, 'edge.env'),
       ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ],
     {
       cwd: REPO_ROOT,
-      log,
+      log: e2e.log,
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
     },
   )
@@ -76,49 +69,22 @@ async function startSecondEdge(): Promise<typeof secondEdge> {
   return { child, url, stateDir }
 }
 
+// Registered after the stack's hooks: starts once the stack runs, stops before it stops.
 beforeAll(async () => {
-  redis = await useRedisWithBridge()
-  configDir = await mkdtemp(join(tmpdir(), 'gatehouse-e2e-dpop-'))
-  const ports = {
-    edge: await freePort(),
-    origin: await freePort(),
-    api: await freePort(),
-    spa: await freePort(),
-  }
   try {
-    stack = await startDevStack({
-      ports,
-      store: { url: redis.url, token: redis.token },
-      configDir,
-      scrypt: { ln: 12 },
-      log,
-    })
     secondEdge = await startSecondEdge()
   } catch (e) {
-    console.error(logs.slice(-40).join('\n'))
+    console.error(e2e.logs.slice(-40).join('\n'))
     throw e
   }
-  browser = await launchChromium()
 })
 
 afterAll(async () => {
-  await browser?.close()
   await secondEdge?.child.stop()
-  await stack?.stop()
-  await redis?.close()
   if (secondEdge) await rm(secondEdge.stateDir, { recursive: true, force: true })
-  if (configDir) await rm(configDir, { recursive: true, force: true })
 })
 
-beforeEach(async () => {
-  context = await browser.newContext()
-  context.setDefaultTimeout(10_000)
-})
-afterEach(async () => {
-  await context.close()
-})
-
-const demo = () => ({ username: stack.demo.username, password: stack.demo.password })
+const demo = () => ({ username: e2e.stack.demo.username, password: e2e.stack.demo.password })
 
 /** The headers the page sent with its API call: what a script copying them would get. */
 interface Copied {
@@ -131,7 +97,7 @@ function copyApiCalls(page: Page): Copied[] {
   const copied: Copied[] = []
   page.on('request', (r: PageRequest) => {
     const headers = r.headers()
-    if (r.url().startsWith(stack.urls.api) && r.method() === 'GET' && headers['authorization'])
+    if (r.url().startsWith(e2e.stack.urls.api) && r.method() === 'GET' && headers['authorization'])
       copied.push({
         url: r.url(),
         authorization: headers['authorization'],
@@ -145,9 +111,9 @@ const challengeOf = (response: Response) => response.headers.get('www-authentica
 
 describe('DPoP in Chromium through the edge', () => {
   it('DPoP: the SPA token copied out of the page and replayed without the key is refused at the edge', async () => {
-    const page = await context.newPage()
+    const page = await e2e.context.newPage()
     const copied = copyApiCalls(page)
-    await signIn(page, stack.urls.spa, demo())
+    await signIn(page, e2e.stack.urls.spa, demo())
     expect((await callApi(page)).status).toBe('200')
     const [call] = copied
     expect(call?.authorization).toMatch(/^DPoP ey/)
@@ -184,11 +150,11 @@ describe('DPoP in Chromium through the edge', () => {
   })
 
   it('DPoP: a proof replayed at another edge location is refused through L2', async () => {
-    const page = await context.newPage()
-    await signIn(page, stack.urls.spa, demo())
+    const page = await e2e.context.newPage()
+    await signIn(page, e2e.stack.urls.spa, demo())
     // Copy the page's next API call and stop it on its way: the proof is still unused.
     let held: Copied | undefined
-    await page.route(`${stack.urls.api}/**`, async (route) => {
+    await page.route(`${e2e.stack.urls.api}/**`, async (route) => {
       const headers = route.request().headers()
       if (route.request().method() === 'GET' && headers['dpop']) {
         held = {
@@ -214,7 +180,7 @@ describe('DPoP in Chromium through the edge', () => {
     const first = await verifyAt(secondEdge.url)
     expect(first.status).toBe(200)
     expect(await first.json()).toMatchObject({ active: true, sub: 'demo-user' })
-    const again = await verifyAt(stack.urls.edge)
+    const again = await verifyAt(e2e.stack.urls.edge)
     expect(again.status).toBe(401)
     expect(challengeOf(again)).toMatch(/error="invalid_dpop_proof"/)
     expect(((await again.json()) as { error_description: string }).error_description).toMatch(
@@ -223,8 +189,8 @@ describe('DPoP in Chromium through the edge', () => {
   })
 
   it('DPoP: script on the page can use the key in IndexedDB but cannot export it', async () => {
-    const page = await context.newPage()
-    await signIn(page, stack.urls.spa, demo())
+    const page = await e2e.context.newPage()
+    await signIn(page, e2e.stack.urls.spa, demo())
     const result = await page.evaluate(async () => {
       const db = await new Promise<IDBDatabase>((resolve, reject) => {
         const req = indexedDB.open('gatehouse-dpop')

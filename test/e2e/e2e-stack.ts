@@ -25,16 +25,20 @@ export interface E2eStack {
   context: BrowserContext
   /** Every line the stack's processes logged, `source | line`. */
   logs: string[]
+  /** Adds a line to `logs`: hand it to extra processes a test starts beside the stack. */
+  log: (source: string, line: string) => void
+  /** The stack's config directory (`edge.env`, `origin.env`, ...), removed after the file. */
+  configDir: string
 }
 
 export function useE2eStack(name: string, options: Pick<DevStackOptions, 'tokens'> = {}): E2eStack {
-  const e2e = { logs: [] as string[] } as E2eStack
+  const logs: string[] = []
+  const e2e = { logs, log: (source, line) => void logs.push(`${source} | ${line}`) } as E2eStack
   let redis: RedisWithBridge | undefined
-  let configDir: string | undefined
 
   beforeAll(async () => {
     redis = await useRedisWithBridge()
-    configDir = await mkdtemp(join(tmpdir(), `gatehouse-e2e-${name}-`))
+    e2e.configDir = await mkdtemp(join(tmpdir(), `gatehouse-e2e-${name}-`))
     const [edge, origin, api, spa] = [
       await freePort(),
       await freePort(),
@@ -45,9 +49,9 @@ export function useE2eStack(name: string, options: Pick<DevStackOptions, 'tokens
       e2e.stack = await startDevStack({
         ports: { edge, origin, api, spa },
         store: { url: redis.url, token: redis.token },
-        configDir,
+        configDir: e2e.configDir,
         scrypt: { ln: 12 }, // cheap hashing for the demo users; production uses N = 2^17
-        log: (source, line) => void e2e.logs.push(`${source} | ${line}`),
+        log: e2e.log,
         ...options,
       })
     } catch (e) {
@@ -61,7 +65,7 @@ export function useE2eStack(name: string, options: Pick<DevStackOptions, 'tokens
     await e2e.browser?.close()
     await e2e.stack?.stop()
     await redis?.close()
-    if (configDir) await rm(configDir, { recursive: true, force: true })
+    if (e2e.configDir) await rm(e2e.configDir, { recursive: true, force: true })
   })
 
   beforeEach(async () => {

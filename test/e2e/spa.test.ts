@@ -7,78 +7,27 @@
  * The config sets `refreshGraceSeconds: 0`, so if two tabs ever spent the same refresh token the
  * issuer would revoke the family (RFC 9700 §4.14.2) and the tabs would be signed out.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { Browser, BrowserContext } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { freePort } from '../../scripts/dev-ports.ts'
-import { startDevStack, type DevStack } from '../../scripts/dev-stack.ts'
-import { useRedisWithBridge, type RedisWithBridge } from '../support/redis.ts'
+import { describe, expect, it } from 'vitest'
 import { waitUntilRevoked } from '../support/revocation-wait.ts'
-import { callApi, expiresAt, launchChromium, signIn } from './browser.ts'
+import { callApi, expiresAt, signIn } from './browser.ts'
+import { useE2eStack } from './e2e-stack.ts'
 
-let redis: RedisWithBridge
-let stack: DevStack
-let browser: Browser
-let context: BrowserContext
-let configDir: string
-const logs: string[] = []
+const e2e = useE2eStack('spa', { tokens: { refreshGraceSeconds: 0 } })
 
-beforeAll(async () => {
-  redis = await useRedisWithBridge()
-  configDir = await mkdtemp(join(tmpdir(), 'gatehouse-e2e-'))
-  const [edge, origin, api, spa] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ]
-  try {
-    stack = await startDevStack({
-      ports: { edge, origin, api, spa },
-      store: { url: redis.url, token: redis.token },
-      configDir,
-      tokens: { refreshGraceSeconds: 0 },
-      scrypt: { ln: 12 }, // cheap hashing for the demo user; production uses N = 2^17
-      log: (source, line) => void logs.push(`${source} | ${line}`),
-    })
-  } catch (e) {
-    console.error(logs.slice(-40).join('\n'))
-    throw e
-  }
-  browser = await launchChromium()
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await stack?.stop()
-  await redis?.close()
-  if (configDir) await rm(configDir, { recursive: true, force: true })
-})
-
-beforeEach(async () => {
-  context = await browser.newContext()
-  context.setDefaultTimeout(30_000) // generous: a busy machine slows Chromium down
-})
-afterEach(async () => {
-  await context.close()
-})
-
-const demo = () => ({ username: stack.demo.username, password: stack.demo.password })
+const demo = () => ({ username: e2e.stack.demo.username, password: e2e.stack.demo.password })
 
 describe('example SPA in Chromium', () => {
   it('signs in on the hosted page, lands back in the SPA and calls the API through the edge', async () => {
-    const page = await context.newPage()
-    await signIn(page, stack.urls.spa, demo())
-    expect(new URL(page.url()).origin).toBe(stack.urls.spa)
+    const page = await e2e.context.newPage()
+    await signIn(page, e2e.stack.urls.spa, demo())
+    expect(new URL(page.url()).origin).toBe(e2e.stack.urls.spa)
     expect(page.url()).not.toContain('code=') // the callback parameters were removed
     expect(await page.textContent('#user-name')).toBe('Dana Demo')
     expect(await page.textContent('#user-email')).toBe('demo@example.test')
 
     const edgeRequests: string[] = []
     page.on('request', (r) => {
-      if (r.url().startsWith(stack.urls.api)) edgeRequests.push(`${r.method()} ${r.url()}`)
+      if (r.url().startsWith(e2e.stack.urls.api)) edgeRequests.push(`${r.method()} ${r.url()}`)
     })
     const { status, body } = await callApi(page)
     expect(status).toBe('200')
@@ -88,12 +37,12 @@ describe('example SPA in Chromium', () => {
       path: '/hello',
     })
     // Cross-origin with a bearer token: the browser sent a CORS preflight, then the GET.
-    expect(edgeRequests).toContain(`GET ${stack.urls.api}/hello`)
+    expect(edgeRequests).toContain(`GET ${e2e.stack.urls.api}/hello`)
   })
 
   it('shows a route the edge’s Cedar policy allows and one it denies (403 with a request id)', async () => {
-    const page = await context.newPage()
-    await signIn(page, stack.urls.spa, demo())
+    const page = await e2e.context.newPage()
+    await signIn(page, e2e.stack.urls.spa, demo())
     const allowed = await callApi(page, '#read-document')
     expect(allowed.status).toBe('200')
     expect(JSON.parse(allowed.body)).toMatchObject({ path: '/documents/welcome' })
@@ -103,31 +52,31 @@ describe('example SPA in Chromium', () => {
       error: 'access_denied',
       request_id: expect.any(String),
     })
-    expect(logs.some((l) => l.includes('"msg":"policy decision"') && l.includes('"deny"'))).toBe(
-      true,
-    )
+    expect(
+      e2e.logs.some((l) => l.includes('"msg":"policy decision"') && l.includes('"deny"')),
+    ).toBe(true)
   })
 
   it('shows an error on the hosted page for a wrong password', async () => {
-    const page = await context.newPage()
-    await page.goto(`${stack.urls.spa}/`)
+    const page = await e2e.context.newPage()
+    await page.goto(`${e2e.stack.urls.spa}/`)
     await page.click('#sign-in')
-    await page.fill('#username', stack.demo.username)
+    await page.fill('#username', e2e.stack.demo.username)
     await page.fill('#password', 'not-the-password')
     await page.click('button[type=submit]')
     const alert = page.locator('[role=alert]')
     await alert.waitFor()
     expect(await alert.textContent()).toBe('Invalid username or password.')
-    expect(new URL(page.url()).origin).toBe(stack.urls.origin)
+    expect(new URL(page.url()).origin).toBe(e2e.stack.urls.origin)
     // The form is still usable: the right password signs in.
-    await page.fill('#password', stack.demo.password)
+    await page.fill('#password', e2e.stack.demo.password)
     await page.click('button[type=submit]')
     await page.waitForSelector('#status[data-state="signed-in"]')
   })
 
   it('stays signed in across a token refresh and a reload', async () => {
-    const page = await context.newPage()
-    await signIn(page, stack.urls.spa, demo())
+    const page = await e2e.context.newPage()
+    await signIn(page, e2e.stack.urls.spa, demo())
     const first = await expiresAt(page)
     await page.click('#refresh')
     await page.waitForFunction(
@@ -136,7 +85,7 @@ describe('example SPA in Chromium', () => {
     )
     const authorizeRequests: string[] = []
     page.on('request', (r) => {
-      if (r.url().startsWith(`${stack.urls.origin}/authorize`)) authorizeRequests.push(r.url())
+      if (r.url().startsWith(`${e2e.stack.urls.origin}/authorize`)) authorizeRequests.push(r.url())
     })
     await page.reload()
     await page.waitForSelector('#status[data-state="signed-in"]')
@@ -148,14 +97,14 @@ describe('example SPA in Chromium', () => {
   })
 
   it('two tabs refreshing at the same moment both stay signed in', async () => {
-    const one = await context.newPage()
-    await signIn(one, stack.urls.spa, demo())
-    const two = await context.newPage()
+    const one = await e2e.context.newPage()
+    await signIn(one, e2e.stack.urls.spa, demo())
+    const two = await e2e.context.newPage()
     const authorize: string[] = []
     two.on('request', (r) => {
-      if (r.url().startsWith(`${stack.urls.origin}/authorize`)) authorize.push(r.url())
+      if (r.url().startsWith(`${e2e.stack.urls.origin}/authorize`)) authorize.push(r.url())
     })
-    await two.goto(`${stack.urls.spa}/`)
+    await two.goto(`${e2e.stack.urls.spa}/`)
     await two.waitForSelector('#status[data-state="signed-in"]')
     expect(authorize).toEqual([]) // the second tab got the tokens from the first, no redirect
     const before = await expiresAt(one)
@@ -164,7 +113,7 @@ describe('example SPA in Chromium', () => {
     const refreshes: string[] = []
     for (const page of [one, two])
       page.on('request', (r) => {
-        if (r.url() === `${stack.urls.origin}/token` && r.postData()?.includes('refresh_token'))
+        if (r.url() === `${e2e.stack.urls.origin}/token` && r.postData()?.includes('refresh_token'))
           refreshes.push(r.url())
       })
     // Both tabs press "Refresh tokens" at the same wall-clock instant.
@@ -200,22 +149,22 @@ describe('example SPA in Chromium', () => {
   })
 
   it('signs out: the hosted session ends and the old access token is refused', async () => {
-    const page = await context.newPage()
+    const page = await e2e.context.newPage()
     // Bearer tokens here, so the test can present the copied token itself (test/e2e/dpop.test.ts
     // shows that a DPoP-bound one is refused outside the page even before sign-out).
     await page.route('**/config.json', async (route) => {
       const config = (await (await route.fetch()).json()) as Record<string, unknown>
       await route.fulfill({ json: { ...config, dpop: false } })
     })
-    await signIn(page, stack.urls.spa, demo())
+    await signIn(page, e2e.stack.urls.spa, demo())
     let bearer: string | undefined
     page.on('request', (r) => {
       const auth = r.headers()['authorization']
-      if (r.url().startsWith(stack.urls.api) && auth) bearer = auth
+      if (r.url().startsWith(e2e.stack.urls.api) && auth) bearer = auth
     })
     expect((await callApi(page)).status).toBe('200')
     expect(bearer).toMatch(/^Bearer ey/)
-    const userinfoBefore = await fetch(`${stack.urls.origin}/userinfo`, {
+    const userinfoBefore = await fetch(`${e2e.stack.urls.origin}/userinfo`, {
       headers: { authorization: bearer! },
     })
     expect(userinfoBefore.status).toBe(200)
@@ -223,16 +172,16 @@ describe('example SPA in Chromium', () => {
     // Sign-out revokes the refresh token (POST /revoke), then navigates to /logout, which ends the
     // session and redirects back to the SPA.
     const [logout] = await Promise.all([
-      page.waitForResponse((r) => r.url().startsWith(`${stack.urls.origin}/logout`)),
+      page.waitForResponse((r) => r.url().startsWith(`${e2e.stack.urls.origin}/logout`)),
       page.click('#sign-out'),
     ])
     expect(logout.status()).toBe(303)
     const ackedAtWall = Date.now()
-    await page.waitForURL(`${stack.urls.spa}/`)
+    await page.waitForURL(`${e2e.stack.urls.spa}/`)
     await page.waitForSelector('#status[data-state="signed-out"]')
     // The issuer refuses the old access token at once: /logout revoked its session (`sid`) and
     // /revoke its refresh-token family with the access tokens issued in it.
-    const userinfoAfter = await fetch(`${stack.urls.origin}/userinfo`, {
+    const userinfoAfter = await fetch(`${e2e.stack.urls.origin}/userinfo`, {
       headers: { authorization: bearer! },
     })
     expect(userinfoAfter.status).toBe(401)
@@ -240,11 +189,11 @@ describe('example SPA in Chromium', () => {
     // The edge (the real Worker under wrangler dev) refuses it too, at the latest once it has
     // finished a revocation sync that started after the sign-out returned (revocation-wait.ts; the
     // bound, sync interval + timeout, is that mechanism in time and measured in test/chaos).
-    await waitUntilRevoked(stack.urls.edge, [
+    await waitUntilRevoked(e2e.stack.urls.edge, [
       { token: bearer!.slice('Bearer '.length), ackedAtWall },
     ])
     expect(
-      (await fetch(`${stack.urls.api}/hello`, { headers: { authorization: bearer! } })).status,
+      (await fetch(`${e2e.stack.urls.api}/hello`, { headers: { authorization: bearer! } })).status,
     ).toBe(401)
     // The hosted session is gone: signing in again shows the login form.
     await page.click('#sign-in')

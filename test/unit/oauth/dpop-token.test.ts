@@ -23,6 +23,7 @@ import {
   createHarness,
   discover,
   obtainCode,
+  codeExchangeForm,
   postForm,
   spaClient,
   testConfig,
@@ -51,13 +52,7 @@ const tokenProof = (h: Harness, key: ProofKey, extra: Record<string, unknown> = 
 /** The SPA's code exchange with `headers` (a DPoP proof, or none). */
 async function redeem(h: Harness, headers: Record<string, string> = {}) {
   const { code, verifier } = await obtainCode(h, { scope: 'openid read' })
-  const form = {
-    grant_type: 'authorization_code',
-    code,
-    redirect_uri: SPA_REDIRECT,
-    client_id: 'spa',
-    code_verifier: verifier,
-  }
+  const form = codeExchangeForm(code, verifier)
   return { form, response: await postForm(h, '/token', form, headers) }
 }
 

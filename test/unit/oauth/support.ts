@@ -291,3 +291,18 @@ export async function obtainCode(
   if (!code) throw new Error(`no code: ${response.status} ${location.href}`)
   return { code, verifier, browser }
 }
+
+/**
+ * The SPA's authorization-code exchange form for a code `obtainCode` returned.
+ *
+ * @example
+ * const { code, verifier } = await obtainCode(h)
+ * await postForm(h, '/token', codeExchangeForm(code, verifier))
+ */
+export const codeExchangeForm = (code: string, verifier: string): Record<string, string> => ({
+  grant_type: 'authorization_code',
+  code,
+  redirect_uri: SPA_REDIRECT,
+  client_id: 'spa',
+  code_verifier: verifier,
+})

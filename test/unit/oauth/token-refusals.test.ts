@@ -16,10 +16,10 @@ import {
   API,
   ISSUER,
   SERVICE_SECRET,
-  SPA_REDIRECT,
   basic,
   createHarness,
   obtainCode,
+  codeExchangeForm,
   postForm,
   testConfig,
   type Harness,
@@ -32,13 +32,7 @@ const refresh = (h: Harness, token: string, extra: Form = {}, headers: Form = {}
 
 async function signedIn(h: Harness): Promise<{ refreshToken: string }> {
   const { code, verifier } = await obtainCode(h, { scope: 'openid read' })
-  const response = await postForm(h, '/token', {
-    grant_type: 'authorization_code',
-    code,
-    redirect_uri: SPA_REDIRECT,
-    client_id: 'spa',
-    code_verifier: verifier,
-  })
+  const response = await postForm(h, '/token', codeExchangeForm(code, verifier))
   expect(response.status).toBe(200)
   return { refreshToken: ((await response.json()) as { refresh_token: string }).refresh_token }
 }
@@ -220,13 +214,7 @@ describe('property: a refused /token request changes nothing', () => {
           refusalChangesNothing(
             async (h) => {
               const { code, verifier } = await obtainCode(h, { scope: 'openid read' })
-              return {
-                grant_type: 'authorization_code',
-                code,
-                redirect_uri: SPA_REDIRECT,
-                client_id: 'spa',
-                code_verifier: verifier,
-              }
+              return codeExchangeForm(code, verifier)
             },
             spoiler,
             wait,
@@ -394,13 +382,7 @@ describe('property: a refused DPoP /token request changes nothing', () => {
           dpopRefusalChangesNothing(
             async (h, key) => {
               const { code, verifier } = await obtainCode(h, { scope: 'openid read' })
-              const form = {
-                grant_type: 'authorization_code',
-                code,
-                redirect_uri: SPA_REDIRECT,
-                client_id: 'spa',
-                code_verifier: verifier,
-              }
+              const form = codeExchangeForm(code, verifier)
               const issued = await send(h, form, { DPoP: await proofFor(h, key) })
               expect(issued.status).toBe(200)
               const { refresh_token } = (await issued.json()) as { refresh_token: string }
@@ -423,13 +405,7 @@ describe('property: a refused DPoP /token request changes nothing', () => {
           dpopRefusalChangesNothing(
             async (h) => {
               const { code, verifier } = await obtainCode(h, { scope: 'openid read' })
-              return {
-                grant_type: 'authorization_code',
-                code,
-                redirect_uri: SPA_REDIRECT,
-                client_id: 'spa',
-                code_verifier: verifier,
-              }
+              return codeExchangeForm(code, verifier)
             },
             spoiler,
             wait,
