@@ -21,6 +21,7 @@ export const ROW_NAMES: Record<string, string> = {
   'decision-unscoped': 'decision, uncached (100 policies, all 100 apply to every action)',
   'decision-cached': 'decision, L1 cache hit',
   'request-only': 'request from claims only',
+  'engine-floor': 'engine call with nothing to decide (no policy, entity or context)',
 }
 
 /** The two shapes of the 100-policy set as published documents (JSON text, as L2 holds them). */
@@ -122,6 +123,17 @@ export function decisionRows(
   for (const r of hot) cached.decide(r)
   const allows = requests.filter((r) => scoped.decide(r).decision === 'allow').length
   if (allows === 0 || allows === requests.length) throw new Error('bench set decides one way only')
+  // The engine's fixed cost per call: what any decision pays before its input and policies.
+  const floorSet = `bench-floor-${++version}`
+  engine.preparsePolicySet(floorSet, { staticPolicies: {} })
+  const floorCall = {
+    principal: { type: 'User', id: 'user-0' },
+    action: { type: 'Action', id: (ROUTES[0] as (typeof ROUTES)[number]).action },
+    resource: { type: 'Document', id: 'res-0' },
+    context: {},
+    entities: [],
+    preparsedPolicySetId: floorSet,
+  }
   let f = 0
   let r = 0
   let h = 0
@@ -140,5 +152,6 @@ export function decisionRows(
     ['decision-unscoped', () => unscoped.decide(nextRequest())],
     ['decision-cached', () => cached.decide(hot[(h = (h + 1) % hot.length)] as CedarRequest)],
     ['request-only', () => buildCedarRequest(nextFacts())],
+    ['engine-floor', () => engine.statefulIsAuthorized(floorCall)],
   ])
 }

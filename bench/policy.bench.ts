@@ -14,6 +14,20 @@
  *    shared across resource ids, and every decision uncached.
  *
  * Results: bench/results/policy.json (git-ignored: a run never dirties tracked files).
+ *
+ * Run it as `npm run bench:policy` (`npm run bench` does): the script passes `--no-maglev`. Node
+ * 22's Maglev JIT crashed this process in V8's deoptimizer (`Fatal error … unreachable code`)
+ * during the workerd decision step, three times on 2026-12-06 (13:13, 13:19, 13:54 UTC); without
+ * Maglev (V8's other
+ * tiers, Ignition/Sparkplug/TurboFan, still run) it has not. The flag changes only this driver
+ * process: the rows timed in workerd run in workerd's own V8, and the Node rows are ratios to
+ * each other within this one process.
+ *
+ * WebAssembly tiering: V8 runs the engine's functions first with its baseline compiler (Liftoff)
+ * and moves hot ones to TurboFan in the background; a decision costs ~1.6× as much before that
+ * (measured on Node with --liftoff-only vs --no-liftoff). In workerd and on Node it takes a few
+ * thousand decisions, so every decision row is warmed past that before it is timed, and the
+ * first-use rows (a fresh isolate) show the cold cost.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -166,6 +180,8 @@ try {
   ).rows
   const call = (row: string, n: number) => timed(`${workerd.url}/run?row=${row}&n=${n}`)
   for (let i = 0; i < 30; i++) await call(ids[0] as string, 0)
+  // Past WebAssembly tier-up (see the header): 10,000 ops of every row before calibrating.
+  for (const row of ids) for (let i = 0; i < 20; i++) await call(row, 500)
   const empty: number[] = []
   const cpu0 = cpuSeconds(pid)
   for (let i = 0; i < 41; i++) empty.push(await call(ids[0] as string, 0))
@@ -220,6 +236,8 @@ try {
 // 5. The same rows on Node --------------------------------------------------------------------
 const nodeRounds = new Map<string, Measurement[]>()
 const nodeOps = decisionRows(loadNodeCedar(), documents)
+// Past WebAssembly tier-up, as in workerd.
+for (const op of nodeOps.values()) for (let i = 0; i < 10_000; i++) op()
 for (let round = 0; round < 3; round++) {
   for (const [row, op] of nodeOps) {
     const m = await measure(op, { warmupMs: 200, timeMs: 500 })

@@ -1,10 +1,12 @@
 /**
  * A published policy set made ready to decide: parsed once per isolate per version, never per
- * request. Each policy's scope is read once from its JSON (policy-analysis.ts); then, per action on
- * first use, the policies whose scope can match that action are handed to the engine as one
- * pre-parsed set (a "slice"). Cedar evaluates every policy it is given, so a request for one route is not charged for
- * the policies of all the others; a policy left out could not have applied, so the decision and its
- * determining policies are the ones the whole set gives (tested against the whole set).
+ * request. Each policy's scope is read once from its JSON (policy-analysis.ts); then, per action,
+ * principal type and resource type on first use, the policies whose scope can match them are
+ * handed to the engine as one pre-parsed set (a "slice"). Cedar evaluates every policy it is given
+ * (and the engine copies the pre-parsed set on every call), so a request for one route is not
+ * charged for the policies of all the others, nor a user for the service clients' policies; a
+ * policy left out could not have applied, so the decision and its determining policies are the
+ * ones the whole set gives (tested against the whole set).
  */
 import type { DecisionCache } from './decision-cache.ts'
 import {
@@ -62,6 +64,19 @@ interface Slice {
   entityAttributes: 'all' | ReadonlyMap<string, 'whole' | ReadonlySet<string>>
   /** Whether a policy of the slice can tell resource ids apart; if not, the key leaves the id out. */
   readsResource: boolean
+  /** Whether a policy of the slice can tell principals apart beyond type and attributes; likewise. */
+  readsPrincipal: boolean
+  /**
+   * The principal entity as sent to the engine and its part of the key, per built principal entity
+   * (request.ts memoises one per verified token, so a token's later requests reuse them).
+   */
+  principals: WeakMap<EntityJson, SentPrincipal>
+}
+
+interface SentPrincipal {
+  entity: EntityJson
+  /** The key's principal part: type, id when the slice reads it, the attributes sent. */
+  key: string
 }
 
 /**
@@ -93,7 +108,12 @@ export function compilePolicySet(
   const tag = `${document.tenant}@${document.version}`
   const { cache } = options
 
-  const buildSlice = (key: string, groups: string[]): Slice | 'broken' => {
+  const buildSlice = (
+    key: string,
+    groups: string[],
+    principalType?: string,
+    resourceType?: string,
+  ): Slice | 'broken' => {
     const member = new Set(groups)
     const chosen: Record<string, PolicyJson> = {}
     const attributes = new Set<string>()
@@ -101,15 +121,21 @@ export function compilePolicySet(
     let allContext = false
     let allEntity = false
     let readsResource = false
+    let readsPrincipal = false
     for (const [id, scope] of scopes) {
-      const applies = key === WHOLE_SET || scope.actions === 'all'
-      if (!applies && !(scope.actions as string[]).some((a) => member.has(a))) continue
+      if (key !== WHOLE_SET) {
+        if (scope.actions !== 'all' && !scope.actions.some((a) => member.has(a))) continue
+        // A scope that requires another entity type is false before any condition runs.
+        if (scope.principalType !== undefined && scope.principalType !== principalType) continue
+        if (scope.resourceType !== undefined && scope.resourceType !== resourceType) continue
+      }
       chosen[id] = document.policies[id] as PolicyJson
       if (scope.contextAttributes === 'all') allContext = true
       else for (const a of scope.contextAttributes) attributes.add(a)
       if (scope.entityAttributes === 'all') allEntity = true
       else mergeReads(entityAttributes, scope.entityAttributes)
       if (scope.readsResource) readsResource = true
+      if (scope.readsPrincipal) readsPrincipal = true
     }
     const id = Object.keys(chosen).length === 0 ? undefined : `${options.slot}|${key}`
     if (id !== undefined && key !== WHOLE_SET) {
@@ -122,11 +148,15 @@ export function compilePolicySet(
       contextAttributes: allContext ? 'all' : [...attributes].sort(),
       entityAttributes: allEntity ? 'all' : entityAttributes,
       readsResource,
+      readsPrincipal,
+      principals: new WeakMap(),
     }
   }
 
-  const sliceFor = (action: string): Slice | 'broken' => {
-    let slice = slices.get(action)
+  const sliceFor = (request: CedarRequest): Slice | 'broken' => {
+    const { action } = request
+    const sliceKey = `${action}\u0000${request.principal.type}\u0000${request.resource.type}`
+    let slice = slices.get(sliceKey)
     if (slice !== undefined) return slice
     if (slices.size >= MAX_SLICES) {
       // Unbounded action names (a custom `action` function) end up sharing the whole set.
@@ -134,8 +164,8 @@ export function compilePolicySet(
       slices.set(WHOLE_SET, slice)
       return slice === 'broken' ? slice : { ...slice, parents: parentsOf(action) }
     }
-    slice = buildSlice(action, groupsOf(action))
-    slices.set(action, slice)
+    slice = buildSlice(sliceKey, groupsOf(action), request.principal.type, request.resource.type)
+    slices.set(sliceKey, slice)
     return slice
   }
   const parentsOf = (action: string): EntityJson['parents'] =>
@@ -144,26 +174,20 @@ export function compilePolicySet(
       .map((g) => ({ type: 'Action', id: g }))
 
   const decide = (request: CedarRequest): PolicyDecision => {
-    const slice = sliceFor(request.action)
+    const slice = sliceFor(request)
     if (slice === 'broken')
       return { decision: 'deny', policies: [], errors: ['engine'], cached: false }
     if (slice.id === undefined) return { decision: 'deny', policies: [], errors: [], cached: false }
     // Only what the slice's policies can read goes to the engine (parsing entities and context is
     // most of a call's cost) and into the key (so claims no policy reads do not split the cache).
-    // Likewise the resource id: when no policy of the slice can tell ids apart, a principal's
-    // decision on one id is its decision on every id of the type (one engine call, not one per id).
+    // Likewise the ids: when no policy of the slice can tell resource ids apart, a principal's
+    // decision on one id is its decision on every id of the type; when none can tell principals
+    // apart beyond their attributes, users with the same roles share one decision.
     const context =
       slice.contextAttributes === 'all'
         ? request.context
         : pick(request.context, slice.contextAttributes)
-    const principal: EntityJson = {
-      uid: request.principal,
-      attrs:
-        slice.entityAttributes === 'all'
-          ? request.principalEntity.attrs
-          : pickMembers(request.principalEntity.attrs, slice.entityAttributes),
-      parents: [],
-    }
+    const principal = sentPrincipal(slice, request)
     const key =
       JSON.stringify([
         tag,
@@ -171,11 +195,11 @@ export function compilePolicySet(
         request.resource.type,
         slice.readsResource ? request.resource.id : null,
         context,
-      ]) + JSON.stringify(principal)
+      ]) + principal.key
     const hit = cache.get(key)
     if (hit) return { ...hit, cached: true }
 
-    const entities: EntityJson[] = [principal]
+    const entities: EntityJson[] = [principal.entity]
     if (slice.parents.length > 0) {
       entities.push({
         uid: { type: 'Action', id: request.action },
@@ -214,6 +238,33 @@ export function compilePolicySet(
     ok: true,
     set: { tenant: document.tenant, version: document.version, policyCount: scopes.size, decide },
   }
+}
+
+/** The principal entity the slice's policies can read, and its part of the key; memoised per entity. */
+function sentPrincipal(slice: Slice, request: CedarRequest): SentPrincipal {
+  const built = request.principalEntity
+  // Only a frozen entity (request.ts memoises those per verified token) can be a memo key: any
+  // other may change after this call.
+  const known = Object.isFrozen(built) ? slice.principals.get(built) : undefined
+  if (known !== undefined) return known
+  const entity: EntityJson = {
+    uid: request.principal,
+    attrs:
+      slice.entityAttributes === 'all'
+        ? built.attrs
+        : pickMembers(built.attrs, slice.entityAttributes),
+    parents: [],
+  }
+  const sent: SentPrincipal = {
+    entity,
+    key: JSON.stringify([
+      request.principal.type,
+      slice.readsPrincipal ? request.principal.id : null,
+      entity.attrs,
+    ]),
+  }
+  if (Object.isFrozen(built)) slice.principals.set(built, sent)
+  return sent
 }
 
 function pick(

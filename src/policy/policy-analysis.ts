@@ -12,6 +12,10 @@
  * Whether a policy can tell one resource id from another (`readsResource`) decides whether the
  * decision cache keys on the id: a role-based set (`resource is Document` at most) decides every
  * document alike, so one engine call serves a principal's requests on every id of the route.
+ * Likewise the principal (`readsPrincipal`): a policy that reads only the principal's attributes
+ * (`principal.roles.contains("editor")`) decides two users with the same roles alike. And the
+ * entity type a scope requires (`principal is Client`, `resource == Folder::"x"`) lets a slice
+ * leave the policy out for requests of another type, which it can never match.
  *
  * The JSON comes from L2, so it is read defensively: a shape this code does not know makes every
  * answer `'all'` (the engine then decides whether the policy is valid at all).
@@ -35,6 +39,21 @@ export interface PolicyScope {
    * (`resource` or `resource is T` in the scope), which the action's slice and the key carry.
    */
   readsResource: boolean
+  /**
+   * Whether the decision can depend on the principal's id rather than only on its type and
+   * attributes: the scope names a principal (`==`, `in`, `is … in`), or the conditions use
+   * `principal` other than to read its attributes (`principal == …`, `principal in …`,
+   * `principal is …`, `[principal]`), or read an attribute or tag of any entity but the principal
+   * (`resource.owner`, `User::"alice".roles`: that entity may be the principal, whose entity is
+   * the only one the request carries). False: two principals of one type with the same attributes
+   * get the same decision and determining policies (the principal entity has no parents, so no
+   * `in` can tell them apart either; request.ts builds it so).
+   */
+  readsPrincipal: boolean
+  /** The principal type the scope requires (`is T`, `== T::"…"`), or undefined for any. */
+  principalType: string | undefined
+  /** The resource type the scope requires (`is T`, `== T::"…"`), or undefined for any. */
+  resourceType: string | undefined
 }
 
 /** Attribute name → `whole`, or the only members it is tested for. */
@@ -59,6 +78,9 @@ const WIDEST: PolicyScope = {
   contextAttributes: 'all',
   entityAttributes: 'all',
   readsResource: true,
+  readsPrincipal: true,
+  principalType: undefined,
+  resourceType: undefined,
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
@@ -75,6 +97,10 @@ export function analysePolicy(policy: PolicyJson): PolicyScope {
       actions: scopeActions(policy.action),
       ...reads,
       readsResource: reads.readsResource || !typeOnly(policy.resource),
+      readsPrincipal:
+        !typeOnly(policy.principal) || readsPrincipalId(policy.conditions as unknown as Json),
+      principalType: requiredType(policy.principal),
+      resourceType: requiredType(policy.resource),
     }
   } catch {
     return WIDEST
@@ -103,12 +129,76 @@ function scopeActions(constraint: PolicyJson['action']): PolicyScope['actions'] 
   return ids.length === 0 ? 'all' : ids
 }
 
-/** A resource scope that constrains at most the type (`resource`, `resource is T`). */
-function typeOnly(constraint: PolicyJson['resource']): boolean {
+/** A scope that constrains at most the type (`resource`, `resource is T`). */
+function typeOnly(constraint: PolicyJson['resource'] | PolicyJson['principal']): boolean {
   if (constraint.op === 'All') return true
   return (
     constraint.op === 'is' && !('in' in constraint) && typeof constraint.entity_type === 'string'
   )
+}
+
+/**
+ * The entity type a principal or resource scope requires: `is T` (with or without `in`) or
+ * `== T::"id"`. Undefined for `All`, `in` alone (a descendant may be of any type) and slots.
+ */
+function requiredType(
+  constraint: PolicyJson['resource'] | PolicyJson['principal'],
+): string | undefined {
+  if (constraint.op === 'is') {
+    return typeof constraint.entity_type === 'string' ? constraint.entity_type : undefined
+  }
+  if (constraint.op === '==' && 'entity' in constraint) {
+    const ref = constraint.entity
+    const uid = '__entity' in ref ? ref.__entity : ref
+    return typeof uid?.type === 'string' ? uid.type : undefined
+  }
+  return undefined
+}
+
+/** Reads of an entity's data: `x.attr`, `x has attr`, `x.getTag(k)`, `x.hasTag(k)`. */
+const ENTITY_ACCESS = new Set(['.', 'has', 'getTag', 'hasTag'])
+
+const isVar = (node: Json | undefined, name: string): boolean =>
+  typeof node === 'object' && node !== null && !Array.isArray(node) && node.Var === name
+
+/**
+ * Whether the conditions can tell principals with the same type and attributes apart (see
+ * `PolicyScope.readsPrincipal`): `principal` anywhere but as the entity an attribute or tag is
+ * read from, or an attribute or tag read from anything but the principal or the context (a record
+ * we build, with no entities in it).
+ */
+function readsPrincipalId(conditions: Json): boolean {
+  let reads = false
+  const visit = (node: Json | undefined): void => {
+    if (reads || typeof node !== 'object' || node === null) return
+    if (Array.isArray(node)) {
+      for (const item of node) visit(item)
+      return
+    }
+    if (node.Var === 'principal' || 'Slot' in node) {
+      reads = true
+      return
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (ENTITY_ACCESS.has(key) && typeof value === 'object' && value !== null) {
+        const { left, ...rest } = value as { left?: Json; [other: string]: Json | undefined }
+        // Down a record path (`context.params.id`, `principal.a.b`) to the entity it starts from.
+        let root = left
+        while (typeof root === 'object' && root !== null && !Array.isArray(root) && '.' in root) {
+          root = (root['.'] as { left?: Json } | null)?.left
+        }
+        if (!isVar(root, 'principal') && !isVar(root, 'context')) {
+          reads = true
+          return
+        }
+        visit(Object.values(rest) as Json[])
+        continue
+      }
+      visit(value)
+    }
+  }
+  visit(conditions)
+  return reads
 }
 
 const isContextVar = (node: Json | undefined): boolean =>

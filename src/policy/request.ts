@@ -15,6 +15,11 @@
  * string, never an exception, and nothing but strings, booleans and integers we built ever reaches
  * the engine. Values past the bounds below refuse the request (a deny) rather than being cut, since
  * cutting a set could hide the role a `forbid` looks for.
+ *
+ * The principal is built once per verified token: the L1 token cache hands every request of a
+ * token the same deep-frozen claims object, so its principal (frozen in turn) is remembered per
+ * claims object, and compiled-set.ts remembers per principal what each slice sends. The principal
+ * entity never has parents (policy-analysis.ts relies on it: no `in` can tell two principals apart).
  */
 import type { CedarValueJson, EntityJson } from './engine.ts'
 
@@ -83,8 +88,45 @@ export function buildCedarRequest(facts: RequestFacts): BuildResult {
   }
 }
 
-function build(facts: RequestFacts): CedarRequest {
-  const claims = isRecord(facts.claims) ? facts.claims : {}
+interface BuiltPrincipal {
+  /** The facts besides the claims that the principal depends on (its `tenant`). */
+  issuerTenant: string | undefined
+  tenant: string
+  principalEntity: EntityJson
+}
+
+/** Principals by the (deep-frozen) claims object they were built from. */
+const principals = new WeakMap<object, BuiltPrincipal>()
+
+/** Claims that cannot change: frozen, and so is every value the principal is built from. */
+function immutable(claims: Record<string, unknown>): boolean {
+  if (!Object.isFrozen(claims)) return false
+  for (const name of ['scope', 'scp', 'cnf', ...SET_ATTRIBUTES]) {
+    const value = claims[name]
+    if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) return false
+  }
+  return true
+}
+
+function principalOf(facts: RequestFacts, claims: Record<string, unknown>): EntityJson {
+  const memo = immutable(claims)
+  const known = memo ? principals.get(claims) : undefined
+  if (known && known.issuerTenant === facts.issuerTenant && known.tenant === facts.tenant) {
+    return known.principalEntity
+  }
+  const principalEntity = buildPrincipal(facts, claims)
+  if (memo) {
+    deepFreeze(principalEntity)
+    principals.set(claims, {
+      issuerTenant: facts.issuerTenant,
+      tenant: facts.tenant,
+      principalEntity,
+    })
+  }
+  return principalEntity
+}
+
+function buildPrincipal(facts: RequestFacts, claims: Record<string, unknown>): EntityJson {
   const sub = claims.sub
   if (typeof sub !== 'string' || sub === '') throw new OutOfBounds('principal_unknown')
   bounded(sub)
@@ -100,7 +142,19 @@ function build(facts: RequestFacts): CedarRequest {
       (typeof claims.tenant === 'string' ? bounded(claims.tenant) : facts.tenant),
     clientId,
   }
-  const principalEntity: EntityJson = { uid: principal, attrs, parents: [] }
+  return { uid: principal, attrs, parents: [] }
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return
+  Object.freeze(value)
+  for (const member of Object.values(value)) deepFreeze(member)
+}
+
+function build(facts: RequestFacts): CedarRequest {
+  const claims = isRecord(facts.claims) ? facts.claims : {}
+  const principalEntity = principalOf(facts, claims)
+  const principal = principalEntity.uid as EntityRef
 
   const context: Record<string, CedarValueJson> = {
     time: Math.floor(facts.nowMs / 1000),

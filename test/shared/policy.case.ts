@@ -89,6 +89,16 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
     return set.decide(built.request)
   }
 
+  /** `text` compiled as a set, and pre-parsed whole in the engine (the oracle's id). */
+  const compiledWithWhole = (schema: string, text: string) => {
+    const set = compileExample([{ name: 'set.cedar', text }], schema)
+    const prepared = preparePolicySet(engine(), { schema, sources: [{ name: 'set.cedar', text }] })
+    if (!prepared.ok) throw new Error(JSON.stringify(prepared.problems))
+    const whole = `whole-${crypto.randomUUID()}`
+    engine().preparsePolicySet(whole, { staticPolicies: prepared.set.texts })
+    return { set, whole }
+  }
+
   /**
    * Expects `set`'s decision on `facts(over)`, and its determining policies, to be the engine's on
    * the whole set pre-parsed as `whole`, given the principal's full entity (no slicing, no cutting).
@@ -113,6 +123,9 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
     const decision = set.decide(r)
     expect(decision.decision).toBe(oracle.response.decision)
     expect([...decision.policies].sort()).toEqual([...oracle.response.diagnostics.reason].sort())
+    expect([...decision.errors].sort()).toEqual(
+      oracle.response.diagnostics.errors.map((e) => e.policyId).sort(),
+    )
   }
 
   describe(`Cedar decisions (${runtime})`, () => {
@@ -262,7 +275,6 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
     it(
       'Cedar cuts a set to the members its policies test for, and only then (property)',
       () => {
-        const e = engine()
         const schema = `entity User, Client = { scope: Set<String>, roles: Set<String>,
           groups: Set<String>, amr: Set<String>, tenant: String, clientId: String };
           entity Thing;
@@ -282,11 +294,7 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
             when { principal.roles == ["r2"] || principal.amr.contains(principal.tenant) };
           @id("b-lit") permit (principal, action == Action::"B", resource)
             when { principal.roles.contains("r1") };`
-        const set = compileExample([{ name: 'members.cedar', text }], schema)
-        const prepared = preparePolicySet(e, { schema, sources: [{ name: 'm.cedar', text }] })
-        if (!prepared.ok) throw new Error(JSON.stringify(prepared.problems))
-        const whole = `members-${crypto.randomUUID()}`
-        e.preparsePolicySet(whole, { staticPolicies: prepared.set.texts })
+        const { set, whole } = compiledWithWhole(schema, text)
         fc.assert(
           fc.property(
             fc.constantFrom('A', 'B'),
@@ -353,7 +361,6 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
     it(
       'Cedar decisions shared across resource ids equal the engine’s for each id (property)',
       () => {
-        const e = engine()
         const schema = `entity User, Client = { scope: Set<String>, roles: Set<String>,
           groups: Set<String>, amr: Set<String>, tenant: String, clientId: String };
           entity Folder;
@@ -372,11 +379,7 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
           @id("d-is-in") permit (principal, action == Action::"D", resource is Thing in Thing::"t2");
           @id("d-any") forbid (principal, action == Action::"D", resource is Folder)
             when { principal.groups.contains("g2") };`
-        const set = compileExample([{ name: 'ids.cedar', text }], schema)
-        const prepared = preparePolicySet(e, { schema, sources: [{ name: 'i.cedar', text }] })
-        if (!prepared.ok) throw new Error(JSON.stringify(prepared.problems))
-        const whole = `ids-${crypto.randomUUID()}`
-        e.preparsePolicySet(whole, { staticPolicies: prepared.set.texts })
+        const { set, whole } = compiledWithWhole(schema, text)
         fc.assert(
           fc.property(
             fc.array(
@@ -406,6 +409,124 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       },
       PROPERTY_TIMEOUT_MS,
     )
+
+    /** Policies that tell principals apart in every way Cedar can, and two that cannot. */
+    const principalSchema = `entity User, Client = { scope: Set<String>, roles: Set<String>,
+      groups: Set<String>, amr: Set<String>, tenant: String, clientId: String };
+      entity Thing;
+      action "A", "B", "C", "D", "E", "F", "G" appliesTo { principal: [User, Client], resource: [Thing, User] };`
+    const principalPolicies = `
+      @id("a-role") permit (principal, action == Action::"A", resource)
+        when { principal.roles.contains("r1") };
+      @id("a-client") forbid (principal is Client, action == Action::"A", resource)
+        when { principal.groups.contains("g1") };
+      @id("b-alice") permit (principal == User::"alice", action == Action::"B", resource);
+      @id("b-group") permit (principal, action == Action::"B", resource)
+        when { principal.groups.contains("g2") };
+      @id("c-in-bob") permit (principal in User::"bob", action == Action::"C", resource);
+      @id("d-carol") permit (principal, action == Action::"D", resource)
+        when { principal == User::"carol" || principal.roles.contains("r2") };
+      @id("e-literal") permit (principal, action == Action::"E", resource)
+        when { User::"alice".roles.contains("r1") };
+      @id("f-resource") permit (principal, action == Action::"F", resource is User)
+        when { resource has roles && resource.roles.contains("r1") };
+      @id("g-is") forbid (principal, action == Action::"G", resource)
+        when { principal is User && principal.groups.contains("g1") };
+      @id("g-role") permit (principal, action == Action::"G", resource is Thing)
+        when { principal.roles.contains("r1") };`
+
+    it('Cedar decision cache leaves the principal id out where no policy can tell principals apart', () => {
+      const set = compileExample(
+        [{ name: 'principals.cedar', text: principalPolicies }],
+        principalSchema,
+      )
+      const on = (action: string, sub: string) =>
+        decideOn(set, {
+          action,
+          resource: { type: 'Thing', id: 't' },
+          claims: userClaims({ sub, roles: ['r1'] }),
+        })
+      // A reads only roles and groups: bob is served carol's decision, not another engine call.
+      expect(on('A', 'carol')).toMatchObject({ decision: 'allow', cached: false })
+      expect(on('A', 'bob')).toMatchObject({ decision: 'allow', cached: true })
+      // B's scope names alice: the same attributes are decided per principal.
+      expect(on('B', 'bob')).toMatchObject({ decision: 'deny', cached: false })
+      expect(on('B', 'alice')).toMatchObject({ decision: 'allow', cached: false })
+      // E reads an attribute of User::"alice": only alice's own entity is in the request.
+      expect(on('E', 'bob')).toMatchObject({ decision: 'deny', cached: false })
+      expect(on('E', 'alice')).toMatchObject({ decision: 'allow', cached: false })
+    })
+
+    it(
+      'Cedar decisions shared across principals equal the engine’s for each principal (property)',
+      () => {
+        const { set, whole } = compiledWithWhole(principalSchema, principalPolicies)
+        fc.assert(
+          fc.property(
+            fc.array(
+              fc.record({
+                action: fc.constantFrom('A', 'B', 'C', 'D', 'E', 'F', 'G'),
+                // svc is a client_credentials token: Client::"svc".
+                sub: fc.constantFrom('alice', 'bob', 'carol', 'svc'),
+                resource: fc.constantFrom(
+                  { type: 'Thing', id: 't' },
+                  { type: 'User', id: 'alice' },
+                  { type: 'User', id: 'bob' },
+                ),
+                roles: fc.subarray(['r1', 'r2']),
+                groups: fc.subarray(['g1', 'g2']),
+              }),
+              { minLength: 1, maxLength: 12 },
+            ),
+            (requests) => {
+              // One set, one cache across the sequence: a decision served for another principal
+              // must still be the engine's decision (and errors) for this one.
+              for (const { action, sub, resource, roles, groups } of requests) {
+                expectEngineDecision(set, whole, {
+                  action,
+                  resource,
+                  claims: userClaims({
+                    sub,
+                    roles,
+                    groups,
+                    ...(sub === 'svc' ? { client_id: 'svc' } : {}),
+                  }),
+                })
+              }
+            },
+          ),
+          { numRuns: 150 },
+        )
+      },
+      PROPERTY_TIMEOUT_MS,
+    )
+
+    it('Cedar builds the principal once per frozen claims object and decides the same', () => {
+      const set = compileExample()
+      const claims = Object.freeze({
+        ...userClaims({ roles: Object.freeze(['editor']) }),
+        groups: Object.freeze(['staff']),
+      })
+      const first = buildCedarRequest(facts({ claims }))
+      const again = buildCedarRequest(facts({ claims, nowMs: (T0 + 5) * 1000 }))
+      if (!first.ok || !again.ok) throw new Error('not built')
+      // The L1 token cache hands a token's requests one frozen claims object: one principal.
+      expect(again.request.principalEntity).toBe(first.request.principalEntity)
+      expect(Object.isFrozen(first.request.principalEntity.attrs)).toBe(true)
+      expect(set.decide(again.request)).toMatchObject({ decision: 'allow' })
+      // Another tenant's view of the same claims is another principal (its tenant attribute).
+      const other = buildCedarRequest(facts({ claims, issuerTenant: 'acme' }))
+      if (!other.ok) throw new Error('not built')
+      expect(other.request.principalEntity).not.toBe(first.request.principalEntity)
+      expect(other.request.principalEntity.attrs.tenant).toBe('acme')
+      // Claims that may still change are built afresh every time.
+      const open = { ...userClaims(), roles: ['editor'] }
+      const a = buildCedarRequest(facts({ claims: open }))
+      open.roles.push('admin')
+      const b = buildCedarRequest(facts({ claims: open }))
+      if (!a.ok || !b.ok) throw new Error('not built')
+      expect(b.request.principalEntity.attrs.roles).toEqual(['editor', 'admin'])
+    })
 
     it('Cedar sends only the attributes and members the policies test: the rest share a decision', () => {
       const cached = compileExample()
