@@ -3,9 +3,10 @@
  * a length cap, exactly three segments, canonical base64url, a JSON-object header with unique names,
  * and the header members we never honour (`jwk`, `jku`, `x5u`, `x5c`, `crit`).
  */
-import { decodeBase64UrlRange } from './base64url.ts'
+import { decodeBase64UrlRange, decodeBase64UrlView } from './base64url.ts'
 import { AuthError } from './errors.ts'
 import { parseJsonObject } from './json.ts'
+import { nativeBuffer, plainView } from './native-buffer.ts'
 import type { JwsHeader } from './types.ts'
 
 /** Default cap on the token length: access tokens are a few hundred bytes, 8 KiB is generous. */
@@ -21,7 +22,10 @@ const UNTRUSTED_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const
 export interface RawJws {
   header: JwsHeader
   payload: Uint8Array
-  /** ASCII bytes of `BASE64URL(header) '.' BASE64URL(payload)`, what the signature covers. */
+  /**
+   * ASCII bytes of `BASE64URL(header) '.' BASE64URL(payload)`, what the signature covers. Like
+   * `signature`, on Node a view into `Buffer`'s shared pool: read it, do not hand its `buffer` on.
+   */
   signingInput: Uint8Array
   signature: Uint8Array
 }
@@ -38,10 +42,20 @@ export interface ParsedJws {
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const ascii = new TextEncoder()
 
+/**
+ * `token[0, end)` as bytes, once its base64url segments were checked (so it is ASCII). Node's native
+ * UTF-8 encoder writes the same bytes as `TextEncoder` in ~0.4 µs instead of ~1 µs for an RS256
+ * token's signing input.
+ */
+const signingInputOf = (token: string, end: number): Uint8Array =>
+  nativeBuffer === undefined
+    ? ascii.encode(token.slice(0, end))
+    : plainView(nativeBuffer.from(token.slice(0, end), 'utf8'))
+
 const malformed = (why: string): AuthError => new AuthError('token_malformed', why)
 
 function decodeJsonSegment(token: string, start: number, end: number, what: string) {
-  const bytes = decodeBase64UrlRange(token, start, end)
+  const bytes = decodeBase64UrlView(token, start, end)
   if (bytes === undefined) throw malformed(`${what} is not canonical base64url`)
   let text: string
   try {
@@ -124,11 +138,9 @@ export function parseCompactJwsRaw(
   const header = checkHeader(decodeJsonSegment(token, 0, dot1, 'header'), {})
   const payload = decodeBase64UrlRange(token, dot1 + 1, dot2)
   if (payload === undefined) throw malformed('payload is not canonical base64url')
-  const signature = decodeBase64UrlRange(token, dot2 + 1, token.length)
+  const signature = decodeBase64UrlView(token, dot2 + 1, token.length)
   if (signature === undefined) throw malformed('signature is not canonical base64url')
-  // The first two segments were just validated as base64url, so they are ASCII: encode is exact.
-  const signingInput = ascii.encode(token.slice(0, dot2))
-  return { header, payload, signingInput, signature }
+  return { header, payload, signingInput: signingInputOf(token, dot2), signature }
 }
 
 /**
@@ -165,8 +177,7 @@ export function parseJwsHeader(token: string, dot1: number, options: ParseJwsOpt
  */
 export function parseJwsBody(token: string, dot1: number, dot2: number): Omit<ParsedJws, 'header'> {
   const payload = decodeJsonSegment(token, dot1 + 1, dot2, 'payload')
-  const signature = decodeBase64UrlRange(token, dot2 + 1, token.length)
+  const signature = decodeBase64UrlView(token, dot2 + 1, token.length)
   if (signature === undefined) throw malformed('signature is not canonical base64url')
-  const signingInput = ascii.encode(token.slice(0, dot2))
-  return { payload, signingInput, signature }
+  return { payload, signingInput: signingInputOf(token, dot2), signature }
 }

@@ -4,8 +4,8 @@
  */
 import { checkAccessTokenClaims, type AudienceRule, type ClaimsPolicy } from './claims.ts'
 import { AuthError } from './errors.ts'
-import type { KeySet } from './jwks.ts'
-import { DEFAULT_MAX_TOKEN_LENGTH, parseCompactJws } from './jws.ts'
+import type { KeySet, VerificationKey } from './jwks.ts'
+import { DEFAULT_MAX_TOKEN_LENGTH, parseJwsBody, parseJwsHeader, splitCompactJws } from './jws.ts'
 import {
   expectedSignatureLength,
   webCryptoSignatureCheck,
@@ -78,11 +78,26 @@ export interface JwsVerifier {
   verify(token: string): Promise<{ header: JwsHeader; payload: Record<string, unknown> }>
 }
 
+/** What a verified compact JWS yields: its header and its payload object. */
+type VerifiedJws = { header: JwsHeader; payload: Record<string, unknown> }
+
+/**
+ * How many distinct header segments a verifier remembers. A verifier sees one per signing key and
+ * token type, and a key set holds a handful of keys; headers past this bound are parsed every time.
+ */
+const KNOWN_HEADERS_MAX = 32
+
 /**
  * The signature half of the verifier: strict parsing, the `typ` check, the key chosen by the key set
  * for the token's kid and the key's own algorithm (RFC 8725 §3.1), the signature. Claims are the
  * caller's: `createAccessTokenVerifier` checks them per RFC 9068; the origin checks an
  * `id_token_hint`, which is usually expired, by issuer only (own-tokens.ts).
+ *
+ * A header segment that already verified is remembered with the header it parsed to: every token of
+ * one key carries the same header segment, so the next one skips decoding and re-checking those same
+ * characters (a pure function of them), ~1.3 µs of a ~7 µs parse for RS256 (issue 15). Only headers of
+ * tokens whose signature verified are remembered, so a forged header cannot fill the memory; each
+ * caller gets its own copy of the header object.
  *
  * @example const { payload } = await createJwsVerifier({ keys, expectedType: 'JWT' }).verify(token)
  */
@@ -92,8 +107,31 @@ export function createJwsVerifier(
     'keys' | 'maxTokenLength' | 'expectedType' | 'checkSignature'
   >,
 ): JwsVerifier {
+  const verifyNow = createJwsCheck(options)
+  return {
+    async verify(token) {
+      const result = verifyNow(token)
+      return result instanceof Promise ? await result : result
+    },
+  }
+}
+
+/**
+ * The JWS verification as a function that answers synchronously when it can (the key is known and
+ * the signature check is synchronous, as on the Node origin) and with a promise otherwise; it throws
+ * `AuthError` only. The public verifiers wrap it in one `async` function, so a cold verification costs
+ * one promise, not one per layer.
+ */
+function createJwsCheck(
+  options: Pick<
+    AccessTokenVerifierOptions,
+    'keys' | 'maxTokenLength' | 'expectedType' | 'checkSignature'
+  >,
+): (token: string) => VerifiedJws | Promise<VerifiedJws> {
   const { maxLength, type, check } = checkOptions({ issuer: '-', audience: '-', ...options })
   const keys = options.keys
+  /** Header segment → the header it parsed to, for segments of tokens that verified. */
+  const knownHeaders = new Map<string, JwsHeader>()
 
   function checkType(header: JwsHeader): void {
     if (type === false) return
@@ -122,31 +160,79 @@ export function createJwsVerifier(
     }
   }
 
-  return {
-    async verify(token) {
-      const { header, payload, signingInput, signature } = parseCompactJws(token, maxLength)
-      checkType(header)
-      // A key known now is used without an await turn; otherwise (not loaded, refresh due, unknown
-      // kid) getKey fetches or says why there is none.
-      const key = knownKey(header) ?? (await getKey(header))
-      // getKey returns a key for exactly this alg; re-check so a custom KeySet cannot widen it.
-      if (key.alg !== header.alg) {
-        throw new AuthError('alg_not_allowed', 'token algorithm is not allowed for this key')
-      }
-      let valid = false
-      if (signature.length === expectedSignatureLength(key)) {
-        try {
-          const result = check(key, signingInput, signature)
-          // A synchronous check (node:crypto) skips a microtask turn on the hot path.
-          valid = typeof result === 'boolean' ? result : await result
-        } catch {
-          valid = false
-        }
-      }
-      if (valid !== true) throw new AuthError('signature_invalid', 'token signature is invalid')
-      return { header, payload }
-    },
+  /** The signature step once the key is there; true or a rejection with `signature_invalid`. */
+  function checkSignature(
+    key: VerificationKey,
+    header: JwsHeader,
+    signingInput: Uint8Array,
+    signature: Uint8Array,
+  ): true | Promise<true> {
+    // getKey returns a key for exactly this alg; re-check so a custom KeySet cannot widen it.
+    if (key.alg !== header.alg) {
+      throw new AuthError('alg_not_allowed', 'token algorithm is not allowed for this key')
+    }
+    if (signature.length !== expectedSignatureLength(key)) throw invalidSignature()
+    let result: boolean | Promise<boolean>
+    try {
+      result = check(key, signingInput, signature)
+    } catch {
+      throw invalidSignature()
+    }
+    // A synchronous check (node:crypto) skips a microtask turn on the hot path.
+    if (typeof result === 'boolean') return confirmed(result)
+    return Promise.resolve(result).then(confirmed, () => {
+      throw invalidSignature()
+    })
   }
+
+  /** Remembers a header segment that just verified (see createJwsVerifier). */
+  function remember(segment: string, header: JwsHeader): void {
+    if (knownHeaders.size < KNOWN_HEADERS_MAX && isFlat(header))
+      knownHeaders.set(segment, { ...header })
+  }
+
+  return (token) => {
+    const [dot1, dot2] = splitCompactJws(token, maxLength)
+    const segment = token.slice(0, dot1)
+    const known = knownHeaders.get(segment)
+    const header = known === undefined ? parseJwsHeader(token, dot1) : { ...known }
+    const { payload, signingInput, signature } = parseJwsBody(token, dot1, dot2)
+    checkType(header)
+    const verified: VerifiedJws = { header, payload }
+    // A key known now is used without an await turn; otherwise (not loaded, refresh due, unknown
+    // kid) getKey fetches or says why there is none.
+    const key = knownKey(header)
+    if (key !== undefined) {
+      const valid = checkSignature(key, header, signingInput, signature)
+      if (valid === true) {
+        if (known === undefined) remember(segment, header)
+        return verified
+      }
+      return valid.then(() => {
+        if (known === undefined) remember(segment, header)
+        return verified
+      })
+    }
+    return getKey(header)
+      .then((fetched) => checkSignature(fetched, header, signingInput, signature))
+      .then(() => {
+        if (known === undefined) remember(segment, header)
+        return verified
+      })
+  }
+}
+
+/** Only primitive members: a shallow copy then shares nothing a caller could change. */
+const isFlat = (header: JwsHeader): boolean =>
+  Object.values(header).every((value) => typeof value !== 'object' || value === null)
+
+const invalidSignature = (): AuthError =>
+  new AuthError('signature_invalid', 'token signature is invalid')
+
+/** A check's answer: anything but `true` is an invalid signature. */
+function confirmed(valid: boolean): true {
+  if (valid !== true) throw invalidSignature()
+  return true
 }
 
 /**
@@ -169,11 +255,12 @@ export function createAccessTokenVerifier(
     audience: options.audience,
     leewaySeconds: leeway,
   }
-  const jws = createJwsVerifier(options)
+  const verifyJws = createJwsCheck(options)
   const now = options.now ?? Date.now
   return {
     async verify(token) {
-      const { header, payload } = await jws.verify(token)
+      const result = verifyJws(token)
+      const { header, payload } = result instanceof Promise ? await result : result
       return { header, claims: checkAccessTokenClaims(payload, policy, now() / 1000) }
     },
   }

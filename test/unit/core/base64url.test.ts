@@ -4,6 +4,7 @@ import {
   decodeBase64Url,
   decodeBase64UrlRange,
   decodeBase64UrlRangePortable,
+  decodeBase64UrlView,
   encodeBase64Url,
 } from '../../../src/core/base64url.ts'
 
@@ -78,7 +79,7 @@ describe('base64url', () => {
     )
   })
 
-  it('the JavaScript decoder (no Buffer) and the one in use give the same answer for every input', () => {
+  it('the JavaScript decoder (no Buffer) and the ones in use give the same answer for every input', () => {
     const alphabet = fc.constantFrom(
       ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ .é\u0000'.split(''),
     )
@@ -94,6 +95,8 @@ describe('base64url', () => {
           const portable = decodeBase64UrlRangePortable(s, start, end)
           expect(inUse).toEqual(portable)
           if (inUse !== undefined) expect(inUse.buffer.byteLength).toBe(inUse.length)
+          const view = decodeBase64UrlView(s, start, end)
+          expect(view === undefined ? undefined : new Uint8Array(view)).toEqual(portable)
         },
       ),
       { numRuns: 5000 },

@@ -106,6 +106,42 @@ describe('createAccessTokenVerifier', () => {
     })
   })
 
+  describe('a header segment that verified before (remembered per verifier)', () => {
+    it('still checks every later token: its signature, its claims, its key', async () => {
+      let current = keys
+      const switchable: KeySet = {
+        getKey: (kid, alg) => current.getKey(kid, alg),
+        knownKey: (kid, alg) => current.knownKey?.(kid, alg),
+      }
+      const verify = verifier({ keys: switchable, checkSignature: nodeSignatureCheck })
+      const token = await signTestToken({}, { alg: 'RS256', now: NOW_SECONDS })
+      await expect(verify.verify(token)).resolves.toBeDefined()
+      const [h, , s] = token.split('.')
+      const forged = Buffer.from(JSON.stringify(defaultClaims({ sub: 'admin' }))).toString(
+        'base64url',
+      )
+      expect((await rejection(verify.verify(`${h}.${forged}.${s}`))).code).toBe('signature_invalid')
+      const expired = await signTestToken({}, { alg: 'RS256', now: NOW_SECONDS - 7200 })
+      expect(expired.split('.')[0]).toBe(h)
+      expect((await rejection(verify.verify(expired))).code).toBe('token_expired')
+      current = await createStaticKeySet({
+        keys: publicJwks().keys.filter((k) => k.alg !== 'RS256'),
+      })
+      expect((await rejection(verify.verify(token))).code).toBe('kid_unknown')
+    })
+
+    it('gives every caller a header of its own', async () => {
+      const verify = verifier()
+      const token = await signTestToken({}, { alg: 'ES256', now: NOW_SECONDS })
+      const first = await verify.verify(token)
+      first.header.kid = 'changed'
+      const second = await verify.verify(token)
+      expect(second.header.kid).toBe(publicJwk('ES256').kid)
+      second.header.alg = 'none'
+      expect((await verify.verify(token)).header.alg).toBe('ES256')
+    })
+  })
+
   describe('header', () => {
     it.each(['jwk', 'jku', 'x5u', 'x5c'])('rejects a signed token carrying "%s"', async (name) => {
       await expectCode(
