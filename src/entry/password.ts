@@ -61,12 +61,16 @@ export function createScryptHasher(parameters: ScryptParameters = {}): PasswordH
   const p = parameters.p ?? 1
   if (!within(ln, LIMITS.ln) || !within(r, LIMITS.r) || !within(p, LIMITS.p))
     throw new RangeError('createScryptHasher: parameters out of range')
+  const encode = (salt: Buffer, key: Buffer): string =>
+    `$scrypt$ln=${ln},r=${r},p=${p}$${salt.toString('base64url')}$${key.toString('base64url')}`
   return {
     async hash(password) {
       const salt = randomBytes(16)
       const key = await derive(password, salt, ln, r, p)
-      return `$scrypt$ln=${ln},r=${r},p=${p}$${salt.toString('base64url')}$${key.toString('base64url')}`
+      return encode(salt, key)
     },
+    // A random digest: finding a password for it is a preimage search on scrypt, so nothing matches.
+    unmatchable: () => encode(randomBytes(16), randomBytes(KEY_LENGTH)),
     async verify(password, encoded) {
       const parsed = parse(encoded)
       if (!parsed) return false

@@ -90,6 +90,8 @@ function sharingDummyHash(passwords: PasswordHasher): PasswordHasher {
     verify: (password, encoded) => passwords.verify(password, encoded),
     needsRehash: (encoded) => passwords.needsRehash(encoded),
     cost: (encoded) => passwords.cost(encoded),
+    // A hasher that can make an unmatchable hash without hashing needs no sharing (users.ts).
+    ...(passwords.unmatchable ? { unmatchable: passwords.unmatchable.bind(passwords) } : {}),
   }
 }
 

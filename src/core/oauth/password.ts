@@ -11,4 +11,11 @@ export interface PasswordHasher {
   needsRehash(encoded: string): boolean
   /** Relative work of verifying against `encoded` (scrypt: N·r·p); undefined when malformed. */
   cost(encoded: string): number | undefined
+  /**
+   * An encoded hash at the current parameters that no password matches (random salt and digest),
+   * made without running the hash: what unknown usernames are verified against, at the same cost as
+   * a real hash. Optional: without it the user directory hashes a dummy password at start, which
+   * for scrypt at OWASP's parameters takes 128 MiB of memory for a moment (issue 15, origin RSS).
+   */
+  unmatchable?(): string
 }

@@ -7,8 +7,8 @@
  * `invalid_credentials`, and every failed attempt does the same work, so timing does not tell which
  * usernames exist: one store read (the upgraded hash; for an unknown user, a key no user has) and the
  * same scrypt runs — one at the current parameters (against a dummy hash made at start for an unknown
- * user) and, while the config still holds hashes made with older parameters, one at the costliest of
- * those (a user with such a hash runs it for real and the current-parameters dummy as the other; on
+ * user: the hasher's `unmatchable()` when it has one, so no KDF runs at start) and, while the config
+ * still holds hashes made with older parameters, one at the costliest of those (a user with such a hash runs it for real and the current-parameters dummy as the other; on
  * success the rehash to current parameters takes the dummy's place, so sign-in costs no more).
  * (`npm run bench:login` measures it: docs/origin.md has the numbers, before and after.) Attempts are
  * counted per IP and per username (sliding windows, login-limits.ts) before any lookup or password
@@ -84,8 +84,11 @@ export function createUserDirectory(options: UserDirectoryOptions): UserDirector
   const byName = new Map(options.users.map((u) => [normalise(u.username), u]))
   const bySub = new Map(options.users.map((u) => [u.sub, u]))
   let dummy: Promise<string> | undefined
-  const dummyHash = (): Promise<string> => (dummy ??= passwords.hash(DUMMY_PASSWORD))
-  // Computed up front, so the first unknown-user attempt costs one hash like every other attempt.
+  const dummyHash = (): Promise<string> =>
+    (dummy ??= passwords.unmatchable
+      ? Promise.resolve(passwords.unmatchable())
+      : passwords.hash(DUMMY_PASSWORD))
+  // Made up front, so the first unknown-user attempt costs one hash like every other attempt.
   dummyHash().catch(() => (dummy = undefined))
   // The costliest configured hash made with older parameters: everyone else runs it as well.
   const olderHashes = options.users

@@ -1,7 +1,8 @@
 /** scrypt hashing (src/entry/password.ts) and the login's rehash-on-upgrade. */
 import { describe, expect, it } from 'vitest'
 import { createScryptHasher } from '../../../src/entry/password.ts'
-import { createUserDirectory, LoginError } from '../../../src/core/oauth/users.ts'
+import type { PasswordHasher } from '../../../src/core/oauth/password.ts'
+import { createUserDirectory, DUMMY_PASSWORD, LoginError } from '../../../src/core/oauth/users.ts'
 import { createMemoryStore } from '../../../src/store/memory.ts'
 
 describe('createScryptHasher', () => {
@@ -27,6 +28,53 @@ describe('createScryptHasher', () => {
     expect(current.needsRehash(await weak.hash('x'))).toBe(true)
     expect(current.needsRehash(await current.hash('x'))).toBe(false)
     expect(createScryptHasher().needsRehash(await current.hash('x'))).toBe(true)
+  })
+})
+
+describe('an unmatchable hash for unknown users, made without hashing', () => {
+  const current = createScryptHasher({ ln: 11 })
+
+  it('has the current parameters and cost, and no password matches it', async () => {
+    const dummy = current.unmatchable?.() ?? ''
+    expect(dummy).toMatch(/^\$scrypt\$ln=11,r=8,p=1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/)
+    expect(current.needsRehash(dummy)).toBe(false)
+    expect(current.cost(dummy)).toBe(current.cost(await current.hash('x')))
+    expect(await current.verify(DUMMY_PASSWORD, dummy)).toBe(false)
+    expect(await current.verify('', dummy)).toBe(false)
+    expect(current.unmatchable?.()).not.toBe(dummy)
+  })
+
+  it('is what an unknown username is verified against; nothing is hashed at start', async () => {
+    const work: string[] = []
+    const passwords: PasswordHasher = {
+      hash: async (password) => {
+        work.push('hash')
+        return current.hash(password)
+      },
+      verify: async (password, encoded) => {
+        work.push(`verify ${encoded === dummy ? 'unmatchable' : 'other'}`)
+        return current.verify(password, encoded)
+      },
+      needsRehash: (encoded) => current.needsRehash(encoded),
+      cost: (encoded) => current.cost(encoded),
+      unmatchable: () => dummy,
+    }
+    const dummy = current.unmatchable?.() ?? ''
+    const users = createUserDirectory({
+      users: [],
+      store: createMemoryStore(),
+      passwords,
+      rateLimits: {
+        loginPerIp: { limit: 100, windowSeconds: 60 },
+        loginPerUsername: { limit: 100, windowSeconds: 60 },
+      },
+    })
+    expect(work).toEqual([])
+    const refused = await users
+      .authenticate({ username: 'nobody', password: DUMMY_PASSWORD, ip: 'a' })
+      .catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(LoginError)
+    expect(work).toEqual(['verify unmatchable'])
   })
 })
 
