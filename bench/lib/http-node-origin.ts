@@ -17,7 +17,7 @@ import { parseVerificationConfig } from '../../src/core/config.ts'
 import { appFromConfig } from '../../src/entry/app-from-config.ts'
 import { createNodeLogger } from '../../src/entry/node-log-sink.ts'
 import { createMetrics } from '../../src/entry/node-metrics.ts'
-import { checkNodeRequest } from '../../src/entry/node-http.ts'
+import { nodeRequestHooks } from '../../src/entry/node-request-hooks.ts'
 import { preferredSignatureCheck } from '../../src/entry/node-signature.ts'
 
 const config = parseVerificationConfig(process.env)
@@ -30,7 +30,7 @@ const app = await appFromConfig(config, {
   ...(checkSignature ? { checkSignature } : {}),
   // The same stack as `npm start` (node-server.ts) without tracing, which is off unless configured,
   // and without the revocation sync's kick (no L2 store here, as in node-server.ts without one).
-  requestHooks: { before: checkNodeRequest, after: metrics.record },
+  requestHooks: nodeRequestHooks(metrics),
   routes: [{ path: '/', app: metrics.routes }],
 })
 // Hono matches middleware by path at request time, so the app's `use('*')` middleware runs here too.

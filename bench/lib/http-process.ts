@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import type { Socket } from 'node:net'
 import { createInterface } from 'node:readline'
 
 // One free-port probe for the whole project (scripts/dev-ports.ts); re-exported for the bench rows.
@@ -46,9 +47,9 @@ export function startNodeScript(
       clearTimeout(timer)
       reject(new Error(`${name}: exited with code ${code} before listening`))
     })
-    // Read lines until `{"listening":…}`; after that the server's stdout (its access log) is read and
-    // dropped, as a log shipper would, without splitting or parsing it here beside the load generator.
-    const stdout = child.stdout as NodeJS.ReadableStream
+    // Read lines until `{"listening":…}`; after that the server's stdout (its access log) is handed
+    // to a process of its own that reads and drops it, as a log shipper would (`drainTo`).
+    const stdout = child.stdout as Socket
     let pending = ''
     const onData = (chunk: Buffer | string) => {
       pending += String(chunk)
@@ -60,13 +61,27 @@ export function startNodeScript(
         clearTimeout(timer)
         child.removeAllListeners('exit')
         stdout.off('data', onData)
-        stdout.resume()
-        resolve(handle(name, child, port))
+        const drain = drainTo(stdout)
+        resolve(handle(name, child, port, drain))
         return
       }
     }
     stdout.on('data', onData)
   })
+}
+
+/**
+ * Hands a server's stdout pipe to a `cat > /dev/null` process. Read here instead, every access-log
+ * line of our servers (several MB/s under load) would be read in the event loop that also runs the
+ * load generator, slowing the client during our rows only (the bare peers log nothing). A log
+ * shipper reads from a process of its own, and so does this; the server writes to a pipe either way.
+ */
+function drainTo(stdout: Socket): ChildProcess {
+  stdout.pause()
+  const drain = spawn('sh', ['-c', 'exec cat > /dev/null'], { stdio: [stdout, 'ignore', 'ignore'] })
+  // The drain has its own copy of the pipe; ours (and anything it had read ahead) is dropped.
+  stdout.destroy()
+  return drain
 }
 
 function listeningPort(line: string): number | undefined {
@@ -115,14 +130,24 @@ export async function startExecutable(
   }
 }
 
-function handle(name: string, child: ChildProcess, port: number): ServerProcess {
+function handle(
+  name: string,
+  child: ChildProcess,
+  port: number,
+  drain?: ChildProcess,
+): ServerProcess {
   return {
     name,
     pid: child.pid as number,
     port,
     child,
     stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+      // The drain ends with the server's pipe; killed too in case the server leaves a child holding it.
+      child.once('exit', () => drain?.kill())
+      if (child.exitCode !== null || child.signalCode !== null) {
+        drain?.kill()
+        return Promise.resolve()
+      }
       return new Promise<void>((resolve) => {
         const kill = setTimeout(() => child.kill('SIGKILL'), 5000)
         child.once('exit', () => {

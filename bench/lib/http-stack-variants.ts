@@ -8,11 +8,11 @@ import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { parseVerificationConfig } from '../../src/core/config.ts'
 import { appFromConfig } from '../../src/entry/app-from-config.ts'
-import { checkNodeRequest } from '../../src/entry/node-http.ts'
 import { createNodeLogger } from '../../src/entry/node-log-sink.ts'
 import { createMetrics } from '../../src/entry/node-metrics.ts'
+import { nodeRequestHooks } from '../../src/entry/node-request-hooks.ts'
 import { errorHandler } from '../../src/http/error-response.ts'
-import { requestObserver } from '../../src/http/request-log.ts'
+import { observeRequests } from '../../src/http/request-observer.ts'
 import type { GatehouseEnv } from '../../src/http/types.ts'
 
 async function build(stack: string): Promise<Hono<GatehouseEnv>> {
@@ -28,7 +28,9 @@ async function build(stack: string): Promise<Hono<GatehouseEnv>> {
     case 'observer-nolog':
     case 'observer': {
       const logger = createNodeLogger(stack === 'observer' ? 'info' : 'warn')
-      app.use(requestObserver(logger, { onError: errorHandler(logger, 'gatehouse') }))
+      const onError = errorHandler(logger, 'gatehouse')
+      app.onError(onError)
+      observeRequests(app, logger, { onError })
       break
     }
     case 'production': {
@@ -37,7 +39,7 @@ async function build(stack: string): Promise<Hono<GatehouseEnv>> {
       const production = await appFromConfig(config, {
         role: 'origin',
         logger: createNodeLogger(config.logLevel),
-        requestHooks: { before: checkNodeRequest, after: metrics.record },
+        requestHooks: nodeRequestHooks(metrics),
         routes: [{ path: '/', app: metrics.routes }],
       })
       production.get('/noop', (c) => c.text('ok'))

@@ -7,11 +7,11 @@
  *
  * @example
  * installParserRefusals(server, logger)
- * createApp({ ..., requestHooks: { before: checkNodeRequest } })
+ * createApp({ ..., requestHooks: nodeRequestHooks(metrics) })
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { Context, MiddlewareHandler } from 'hono'
+import type { MiddlewareHandler } from 'hono'
 import { hasContent } from '../http/body.ts'
 import { FORWARDED_METHODS } from '../http/forwarder.ts'
 import { logEnabled, type Logger } from '../http/log.ts'
@@ -142,27 +142,24 @@ export function installParserRefusals(server: Server, logger: Logger): void {
  * Reads the raw request on Node (`c.env.incoming`); a no-op elsewhere.
  */
 export const nodeRequestGuard: MiddlewareHandler<GatehouseEnv> = (c, next) => {
-  checkNodeRequest(c)
+  checkNodeRequest(c.req.raw, c.env)
   return next()
 }
 
 /**
  * `nodeRequestGuard`'s check as a plain function that throws its `RequestError`, for the app's
- * request hooks (`createApp({ requestHooks: { before: checkNodeRequest } })`): no middleware layer.
+ * request hooks (`nodeRequestHooks` in node-server.ts): no middleware layer. `env` is the bindings
+ * `@hono/node-server` passes (`{ incoming, outgoing }`); anything else is let through.
  *
  * @example createApp({ ..., requestHooks: { before: checkNodeRequest } })
  */
-export function checkNodeRequest(c: Context<GatehouseEnv>): void {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+export function checkNodeRequest(request: Request, env: unknown): void {
+  const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming
   if (incoming === undefined) return
   if (incoming.url?.charCodeAt(0) !== 47 /* '/' */)
     throw new RequestError('request_target_invalid', 'the request target must be a path')
   const { upgrade, connection } = incoming.headers
-  if (
-    upgrade !== undefined &&
-    /\bupgrade\b/i.test(connection ?? '') &&
-    hasContent(c.req.raw.headers)
-  )
+  if (upgrade !== undefined && /\bupgrade\b/i.test(connection ?? '') && hasContent(request.headers))
     throw new RequestError(
       'upgrade_with_content',
       'a request asking to upgrade carries no content',

@@ -11,12 +11,12 @@
  * stock dashboards work. `route` is Hono's matched pattern (`/token`, `/api/*`), never the raw path:
  * a label per distinct URL would let any client grow the registry without bound.
  */
-import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from '../store/types.ts'
 import { createRequestHistogram } from './node-request-histogram.ts'
-import type { GatehouseEnv } from '../http/types.ts'
+import type { AnsweredRequest, GatehouseEnv } from '../http/types.ts'
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 /** Seconds; an auth service answers in milliseconds, a login with scrypt in ~100 ms. */
@@ -34,9 +34,9 @@ export interface Metrics {
   registry: Registry
   /**
    * Counts and times one answered request under its matched route: the app's `requestHooks.after`
-   * (no middleware layer of its own; `createApp({ requestHooks: { after: metrics.record } })`).
+   * (no middleware layer of its own; `createApp({ requestHooks: nodeRequestHooks(metrics) })`).
    */
-  record(c: Context<GatehouseEnv>, seconds: number): void
+  record(answered: AnsweredRequest, seconds: number): void
   /** `record` as a middleware, for apps that compose their own stack; mount first. */
   middleware: MiddlewareHandler<GatehouseEnv>
   /** `GET /metrics` in the Prometheus text format, `no-store`. */
@@ -60,7 +60,7 @@ export interface Metrics {
  *
  * @example
  * const metrics = createMetrics()
- * const app = createApp({ ..., requestHooks: { after: metrics.record } })
+ * const app = createApp({ ..., requestHooks: { after: metrics.record } }) // or nodeRequestHooks
  * app.route('/', metrics.routes)
  * metrics.tokenIssued('client_credentials')
  */
@@ -138,11 +138,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const deliveryOutcome = boundedLabel()
   const storeError = (op: string): void => storeErrors.inc({ operation: operation(op) })
 
-  const record = (c: Context<GatehouseEnv>, seconds: number): void => {
-    // After the routes Hono's route index points at the handler that answered (or onError's).
-    const method = methodLabel(c.req.method)
-    const route = routeLabel(c)
-    const status = c.res.status
+  const record = (request: AnsweredRequest, seconds: number): void => {
+    const method = methodLabel(request.method)
+    const status = request.status
+    const route = routeLabel(request.route, status)
     duration.observe(method, route, seconds)
     const key = `${method} ${route} ${status}`
     const entry = answered.get(key)
@@ -154,7 +153,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     try {
       await next()
     } finally {
-      record(c, (performance.now() - start) / 1000)
+      // After the routes Hono's route index points at the handler that answered (or onError's).
+      const answered = { method: c.req.method, route: routePath(c), status: c.res.status }
+      record(answered, (performance.now() - start) / 1000)
     }
   }
 
@@ -209,10 +210,8 @@ interface RequestLabels {
 const methodLabel = (method: string): string => (METHODS.has(method) ? method : 'OTHER')
 
 /** The matched pattern; a request that matched only middleware (a 404) is `unmatched`. */
-function routeLabel(c: Context<GatehouseEnv>): string {
-  const route = routePath(c)
-  if (route === '' || ((route === '/*' || route === '*') && c.res.status === 404))
-    return 'unmatched'
+function routeLabel(route: string, status: number): string {
+  if (route === '' || ((route === '/*' || route === '*') && status === 404)) return 'unmatched'
   return route
 }
 

@@ -14,7 +14,8 @@ import { tracingFromConfig } from '../http/tracing.ts'
 import { appFromConfig } from './app-from-config.ts'
 import { preferredSignatureCheck } from './node-signature.ts'
 import { loadNodeConfig } from './node-config.ts'
-import { checkNodeRequest, installParserRefusals } from './node-http.ts'
+import { installParserRefusals } from './node-http.ts'
+import { nodeRequestHooks } from './node-request-hooks.ts'
 import { ownKeySet } from '../core/oauth/own-tokens.ts'
 import { registerAvailabilityMetrics } from './node-availability-metrics.ts'
 import { clientIpBehind, createOriginRoutes } from './origin.ts'
@@ -141,17 +142,9 @@ export async function startNodeServer(
     ...(checkSignature ? { checkSignature } : {}),
     // The gateway's X-Forwarded-For: the client behind GATEHOUSE_TRUSTED_PROXY_HOPS of our proxies.
     clientIp: clientIpBehind(nodeConfig.trustedProxyHops),
-    // Request guard, the revocation sync's kick and metrics run inside the request id / access log
-    // layer (request-log.ts), not as middleware layers of their own (issue 15).
-    requestHooks: {
-      before: revocation
-        ? (c) => {
-            checkNodeRequest(c)
-            revocation.maybeSync()
-          }
-        : checkNodeRequest,
-      after: metrics.record,
-    },
+    // Request guard, the revocation sync's kick and metrics run around the app's fetch, with the
+    // request id and access log (request-observer.ts), not as middleware layers (issue 15).
+    requestHooks: nodeRequestHooks(metrics, revocation),
     middleware: [
       ...(tracing ? [tracing.middleware] : []),
       ...(tenancy ? [tenancy.middleware] : []),

@@ -9,7 +9,8 @@ import { DEFAULT_REALM } from './auth-response.ts'
 import { createDpopGuard } from './dpop-guard.ts'
 import { errorHandler } from './error-response.ts'
 import { gatewayRoutes } from './gateway.ts'
-import { requestObserver } from './request-log.ts'
+import { observeRequests } from './request-observer.ts'
+import { setErrorCode } from './request-record.ts'
 import type { AppDeps, GatehouseEnv } from './types.ts'
 import { verifyRoutes } from './verify-route.ts'
 
@@ -38,12 +39,6 @@ export function createApp(deps: AppDeps): Hono<GatehouseEnv> {
   const onError = errorHandler(deps.logger, realm)
 
   const app = new Hono<GatehouseEnv>()
-  app.use(
-    requestObserver(deps.logger, {
-      onError,
-      ...(deps.requestHooks === undefined ? {} : { hooks: deps.requestHooks }),
-    }),
-  )
   for (const middleware of deps.middleware ?? []) app.use(middleware)
   app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, NO_STORE))
   if (deps.verifier !== undefined) app.route('/', verifyRoutes(deps.verifier, dpop))
@@ -66,9 +61,14 @@ export function createApp(deps: AppDeps): Hono<GatehouseEnv> {
   deps.extend?.(app)
 
   app.notFound((c) => {
-    c.set('errorCode', 'not_found')
+    setErrorCode(c, 'not_found')
     return c.json({ error: 'not_found', error_description: 'no such route' }, 404, NO_STORE)
   })
   app.onError(onError)
+  // Request id, request hooks, access log: around `fetch`, not a middleware layer (request-observer.ts).
+  observeRequests(app, deps.logger, {
+    onError,
+    ...(deps.requestHooks === undefined ? {} : { hooks: deps.requestHooks }),
+  })
   return app
 }

@@ -37,15 +37,35 @@ export async function extractAccessToken(
   request: Request,
   options: { allowFormBody: boolean },
 ): Promise<PresentedToken> {
-  rejectQueryToken(request.url)
+  const presented = extractAccessTokenNow(request, options)
+  if (presented !== undefined) return presented
+  // A form body that may hold `access_token`: read it.
   const fromHeader = headerToken(request.headers.get('Authorization'))
-  const fromBody = options.allowFormBody ? await formBodyToken(request) : undefined
+  const fromBody = await formBodyToken(request)
   if (fromHeader !== undefined && fromBody !== undefined) {
     throw malformed('the access token must be sent in exactly one place')
   }
   if (fromHeader !== undefined) return fromHeader
   if (fromBody === undefined) throw new AuthError('token_missing', 'an access token is required')
   return { token: fromBody, scheme: 'Bearer' }
+}
+
+/**
+ * `extractAccessToken` without a promise when no body has to be read (a GET, or a body that is not a
+ * form): the same answer or the same throw. Undefined when the body must be read: call
+ * `extractAccessToken`.
+ *
+ * @example const presented = extractAccessTokenNow(c.req.raw, { allowFormBody: false })
+ */
+export function extractAccessTokenNow(
+  request: Request,
+  options: { allowFormBody: boolean },
+): PresentedToken | undefined {
+  rejectQueryToken(request.url)
+  if (options.allowFormBody && isFormBody(request)) return undefined
+  const fromHeader = headerToken(request.headers.get('Authorization'))
+  if (fromHeader === undefined) throw new AuthError('token_missing', 'an access token is required')
+  return fromHeader
 }
 
 function rejectQueryToken(url: string): void {
@@ -76,14 +96,17 @@ function headerToken(value: string | null): PresentedToken | undefined {
   return { token: credentials, scheme: name === 'dpop' ? 'DPoP' : 'Bearer' }
 }
 
+/** RFC 6750 §2.2: the body is `application/x-www-form-urlencoded` (parameters ignored). */
+function isFormBody(request: Request): boolean {
+  const type = request.headers.get('Content-Type')
+  return (
+    type !== null &&
+    type.split(';')[0]!.trim().toLowerCase() === 'application/x-www-form-urlencoded'
+  )
+}
+
 /** RFC 6750 §2.2: single-part `application/x-www-form-urlencoded` body with one `access_token`. */
 async function formBodyToken(request: Request): Promise<string | undefined> {
-  const type = request.headers.get('Content-Type')
-  if (
-    type === null ||
-    type.split(';')[0]!.trim().toLowerCase() !== 'application/x-www-form-urlencoded'
-  )
-    return undefined
   let body: Uint8Array
   try {
     body = await readCappedBody(request, MAX_FORM_BODY_BYTES)

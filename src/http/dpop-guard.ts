@@ -119,14 +119,15 @@ export async function withNonceHeader(guard: DpopGuard, error: AuthError): Promi
 
 /**
  * The `DPoP-Nonce` to send with an admitted DPoP request (RFC 9449 §8.2, §9), so a client always
- * holds the current nonce before its own expires; undefined without nonces or for a bearer token.
+ * holds the current nonce before its own expires; undefined, at once, without nonces or for a bearer
+ * token (so a bearer answer need not wait for a promise).
  *
  * @example const nonce = await dpopNonceFor(guard, verified) // set as the DPoP-Nonce header
  */
-export async function dpopNonceFor(
+export function dpopNonceFor(
   guard: DpopGuard | undefined,
   verified: VerifiedToken,
-): Promise<string | undefined> {
+): Promise<string> | undefined {
   // A bound token is admitted only with the DPoP scheme (a bearer presentation is refused).
   if (guard?.nonces === undefined || verified.claims.cnf === undefined) return undefined
   return guard.nonces.current()

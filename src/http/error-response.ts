@@ -23,6 +23,7 @@ import { authErrorResponse, bearerChallenge } from './auth-response.ts'
 import type { Logger } from './log.ts'
 import { errorPage, htmlResponse } from './oauth/html.ts'
 import type { ErrorFormat, GatehouseEnv } from './types.ts'
+import { requestIdOf, setErrorCode } from './request-record.ts'
 
 /**
  * Declares how errors of the routes below are rendered.
@@ -46,20 +47,20 @@ const INTERNAL = 'an internal error occurred'
 export function errorHandler(logger: Logger, realm: string) {
   return (err: Error, c: Context<GatehouseEnv>): Response => {
     if (err instanceof HTTPException) {
-      c.set('errorCode', `http_${err.status}`)
+      setErrorCode(c, `http_${err.status}`)
       return err.getResponse()
     }
     if (err instanceof GatehouseError) {
-      c.set('errorCode', err instanceof StoreError ? `store_${err.code}` : err.code)
+      setErrorCode(c, err instanceof StoreError ? `store_${err.code}` : err.code)
       logKnown(err, c, logger)
       if (err instanceof AuthError) return authErrorResponse(err, realm)
       return gatehouseErrorResponse(err, c.get('errorFormat') ?? 'json', realm)
     }
-    c.set('errorCode', 'server_error')
+    setErrorCode(c, 'server_error')
     logger.log({
       level: 'error',
       msg: 'unhandled error',
-      requestId: c.get('requestId'),
+      requestId: requestIdOf(c),
       errorName: err instanceof Error ? err.name : typeof err,
       // The first stack frame says where without the message (which may contain input or secrets).
       at:
@@ -83,7 +84,7 @@ function logKnown(err: GatehouseError, c: Context<GatehouseEnv>, logger: Logger)
   logger.log({
     level: err.transient ? 'warn' : 'error',
     msg: err instanceof StoreError ? 'store failure' : 'request failed',
-    requestId: c.get('requestId'),
+    requestId: requestIdOf(c),
     code: err.code,
     ...(err instanceof StoreError ? { operation: err.operation } : {}),
   })

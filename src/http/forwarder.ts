@@ -38,6 +38,7 @@ import { forwardedRequestHeaders } from './forwarded-headers.ts'
 import type { Logger } from './log.ts'
 import { RequestError } from './request-errors.ts'
 import type { GatehouseEnv } from './types.ts'
+import { requestIdOf, setErrorCode } from './request-record.ts'
 
 /** The methods forwarded; anything else is 405 (TRACE would echo credentials: RFC 9110 §9.3.8). */
 export const FORWARDED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -153,7 +154,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           clientIp: options.clientIp?.(c),
           proto: incoming.slice(0, incoming.indexOf(':')),
           host: authority(incoming),
-          requestId: c.get('requestId'),
+          requestId: requestIdOf(c),
         },
         extra,
         options.dropHeader,
@@ -216,11 +217,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         const failed = response.status >= 502 && response.status <= 504
         record(admission, !failed)
         if (failed) {
-          c.set('errorCode', `${name}_unhealthy`)
+          setErrorCode(c, `${name}_unhealthy`)
           logger?.log({
             level: 'warn',
             msg: 'request failed',
-            requestId: c.get('requestId'),
+            requestId: requestIdOf(c),
             code: `${name}_unhealthy`,
             status: response.status,
           })

@@ -7,6 +7,7 @@
 import { Hono } from 'hono'
 import type { Store } from '../store/types.ts'
 import type { GatehouseEnv } from './types.ts'
+import { setErrorCode } from './request-record.ts'
 
 export const DEFAULT_READINESS_TIMEOUT_MS = 1000
 
@@ -53,7 +54,7 @@ export function createReadiness(options: ReadinessOptions): Hono<GatehouseEnv> {
   const app = new Hono<GatehouseEnv>()
   app.get('/readyz', async (c) => {
     const notReady = (reason: string) => {
-      c.set('errorCode', reason)
+      setErrorCode(c, reason)
       return c.json({ status: 'not_ready', reason }, 503, NO_STORE)
     }
     if (options.draining()) return notReady('draining')

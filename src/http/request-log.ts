@@ -1,11 +1,14 @@
 /**
- * Request id and access-log middleware: one JSON line per request with time, level, request id,
- * method, path (no query string: tokens and personal data live there), status, duration and, for
- * failures, a stable error code. Never headers, never a body, never a token.
+ * Request ids and the access log: one JSON line per request with time, level, request id, method,
+ * path (no query string: tokens and personal data live there), status, duration and, for failures,
+ * a stable error code. Never headers, never a body, never a token. `createApp` observes requests
+ * outside Hono's middleware chain (request-observer.ts); the middleware here are for apps that
+ * compose their own stack.
  */
-import type { Context, MiddlewareHandler } from 'hono'
+import type { MiddlewareHandler } from 'hono'
 import { logEnabled, logMembers, redactTokens, type Logger } from './log.ts'
-import type { GatehouseEnv, RequestHooks } from './types.ts'
+import { openRequestRecord } from './request-record.ts'
+import type { GatehouseEnv } from './types.ts'
 
 /** A client's `X-Request-Id` is kept only if it is a short, plain token; otherwise a UUID is made. */
 export const REQUEST_ID_MAX_LENGTH = 64
@@ -17,65 +20,40 @@ const SANE_REQUEST_ID = new RegExp(`^[\\w=-]{1,${REQUEST_ID_MAX_LENGTH}}$`)
 const MAX_LOGGED_PATH = 512
 
 /**
- * The app's outermost middleware: request id, `hooks.before`, the routes, the request id on the
- * response, `hooks.after`, then the access log line. One layer instead of one per concern (request
- * id, log, guard, metrics): each Hono middleware layer costs an async function, a promise and a
- * closure per request, which on a no-op route was most of our stack's cost (issue 15).
+ * The request's id: the client's `X-Request-Id` when it is sane (at most `REQUEST_ID_MAX_LENGTH`
+ * characters of `[A-Za-z0-9_=-]`, the rule of `hono/request-id`), else a new UUID. On Node it is
+ * read from the parsed `IncomingMessage` (`env.incoming`): no `Headers` object is built for it.
  *
- * @example app.use(requestObserver(logger, { onError: errorHandler(logger, realm) }))
+ * @example const id = requestIdFrom(request, env)
  */
-export function requestObserver(
-  logger: Logger,
-  options: {
-    onError: (err: Error, c: Context<GatehouseEnv>) => Response | Promise<Response>
-    hooks?: RequestHooks
-  },
-): MiddlewareHandler<GatehouseEnv> {
-  const { onError, hooks = {} } = options
-  const { before, after } = hooks
-  return async function observe(c, next) {
-    const start = performance.now()
-    c.set('requestId', requestIdOf(c))
-    if (before === undefined) await next()
-    else {
-      try {
-        before(c)
-      } catch (err) {
-        if (!(err instanceof Error)) throw err
-        c.error = err
-        c.res = await onError(err, c)
-        return finish(c, start, logger, after)
-      }
-      await next()
-    }
-    finish(c, start, logger, after)
-  }
+export function requestIdFrom(request: Request, env: unknown): string {
+  const incoming = (env as { incoming?: NodeIncoming } | undefined)?.incoming
+  const given =
+    incoming?.headers !== undefined
+      ? incoming.headers['x-request-id']
+      : request.headers.get('X-Request-Id')
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID()
 }
 
 /**
- * Keeps a sane `X-Request-Id` (at most `REQUEST_ID_MAX_LENGTH` characters of `[A-Za-z0-9_=-]`) or
- * makes a UUID, and sets it as `c.get('requestId')`; `requestLog` puts it on every response. For apps
- * that compose their own stack; `createApp` uses `requestObserver`, which does both in one layer.
- *
- * The same rule as `hono/request-id`, which this replaced: that one sets the header with
- * `c.header()` before the route runs, so every response, a bare `c.text()` included, carries a
- * `Headers` object, which on `@hono/node-server` is built and then walked again to write the
- * response (issue 15: a fifth of the no-op route's cost on Node). Here the id goes on the response
- * once it exists (`addRequestIdHeader`).
+ * Keeps a sane `X-Request-Id` or makes a UUID (`requestIdFrom`), sets it as `c.get('requestId')` and
+ * as the request's record (`requestIdOf(c)`); `requestLog` puts it on every response. For apps that
+ * compose their own stack; `createApp` observes requests without a middleware layer.
  *
  * @example app.use(requestIdMiddleware(), requestLog(logger))
  */
 export const requestIdMiddleware = (): MiddlewareHandler<GatehouseEnv> =>
   async function requestId(c, next) {
-    c.set('requestId', requestIdOf(c))
+    const id = requestIdFrom(c.req.raw, c.env)
+    openRequestRecord(c.req.raw, id)
+    c.set('requestId', id)
     await next()
   }
 
 /**
  * Logs each request after it is answered (also when a handler threw: Hono's `onError` has already set
- * `c.res` by then). 5xx are `error`, everything else `info`: a 401 is normal traffic for an auth service.
- * The line is built only when the logger wants its level (`logEnabled`): with access logs off
- * (`GATEHOUSE_LOG_LEVEL=warn`) a successful request costs two clock reads here.
+ * `c.res` by then), with the id `requestIdMiddleware` set on the response. For apps that compose
+ * their own stack; mount after `requestIdMiddleware`.
  *
  * @example app.use(requestIdMiddleware(), requestLog(logger))
  */
@@ -83,18 +61,23 @@ export function requestLog(logger: Logger): MiddlewareHandler<GatehouseEnv> {
   return async function accessLog(c, next) {
     const start = performance.now()
     await next()
-    finish(c, start, logger, undefined)
+    const id = c.get('requestId')
+    const res = withRequestId(c.res, id, c.env)
+    if (res !== c.res) {
+      c.res = undefined // replaced, not merged into the old one (Hono's setter merges headers)
+      c.res = res
+    }
+    const end = performance.now()
+    writeAccessLog(
+      logger,
+      id,
+      c.req.method,
+      c.req.path,
+      c.res.status,
+      end - start,
+      c.get('errorCode'),
+    )
   }
-}
-
-/** The client's id when it is sane (on Node read from the parsed request, no `Headers` built). */
-function requestIdOf(c: Context<GatehouseEnv>): string {
-  const incoming = (c.env as { incoming?: NodeIncoming } | undefined)?.incoming
-  const given =
-    incoming?.headers !== undefined
-      ? incoming.headers['x-request-id']
-      : c.req.header('X-Request-Id')
-  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID()
 }
 
 /** Methods as JSON strings; others (extension methods) are serialised per request. */
@@ -103,56 +86,60 @@ const METHOD_JSON: Record<string, string> = Object.fromEntries(
 )
 
 /**
- * After the answer: the request id on the response, `after`, then the access log line. The line's
- * constant members are literals and the request id needs no escaping (`[\w=-]` or a UUID), so
- * only the path and the error code go through `JSON.stringify`.
+ * Writes the access log line, when the logger wants its level: 5xx are `error`, everything else
+ * `info` (a 401 is normal traffic for an auth service). With access logs off
+ * (`GATEHOUSE_LOG_LEVEL=warn`) nothing is built. The line's constant members are literals and the
+ * request id needs no escaping (`[\w=-]` or a UUID), so only the path and the error code go through
+ * `JSON.stringify`.
+ *
+ * @example writeAccessLog(logger, id, 'GET', '/verify', 200, 0.4, undefined)
  */
-function finish(
-  c: Context<GatehouseEnv>,
-  start: number,
+export function writeAccessLog(
   logger: Logger,
-  after: RequestHooks['after'],
+  requestId: string,
+  method: string,
+  path: string,
+  status: number,
+  durationMs: number,
+  errorCode: string | undefined,
 ): void {
-  addRequestIdHeader(c)
-  const status = c.res.status
-  const end = performance.now()
-  after?.(c, (end - start) / 1000)
   const level = status >= 500 ? 'error' : 'info'
   if (!logEnabled(logger, level)) return
-  const method = c.req.method
-  const errorCode = c.get('errorCode')
   logMembers(
     logger,
     level,
-    `"level":"${level}","msg":"request","requestId":"${c.get('requestId')}",` +
+    `"level":"${level}","msg":"request","requestId":"${requestId}",` +
       `"method":${METHOD_JSON[method] ?? JSON.stringify(method)},` +
-      `"path":${JSON.stringify(redactTokens(c.req.path.slice(0, MAX_LOGGED_PATH)))},` +
-      `"status":${status},"durationMs":${Math.round((end - start) * 1000) / 1000}` +
+      `"path":${JSON.stringify(redactTokens(path.slice(0, MAX_LOGGED_PATH)))},` +
+      `"status":${status},"durationMs":${Math.round(durationMs * 1000) / 1000}` +
       (errorCode === undefined ? '' : `,"error":${JSON.stringify(errorCode)}`),
   )
 }
 
 /**
- * Puts the request id on the response unless it already has one (a proxied upstream's own is kept).
+ * `response` with the request id on it, unless it already has one (a proxied upstream's own is kept).
  * On Node the id goes straight onto the outgoing `ServerResponse`: `@hono/node-server` writes the
  * Response's own headers over it with `writeHead`, so an upstream's id still wins, and a response
  * built without headers (`c.text()`) is written without a `Headers` object. Elsewhere (workerd,
  * `app.request()`) it is set on the Response, copied once when its headers are immutable.
+ *
+ * @example return withRequestId(response, id, env)
  */
-function addRequestIdHeader(c: Context<GatehouseEnv>): void {
-  const id = c.get('requestId')
-  const outgoing = (c.env as { outgoing?: NodeOutgoing } | undefined)?.outgoing
+export function withRequestId(response: Response, id: string, env: unknown): Response {
+  const outgoing = (env as { outgoing?: NodeOutgoing } | undefined)?.outgoing
   if (typeof outgoing?.setHeader === 'function' && outgoing.headersSent === false) {
     outgoing.setHeader('X-Request-Id', id)
-    return
+    return response
   }
-  if (c.res.headers.has('X-Request-Id')) return
+  if (response.headers.has('X-Request-Id')) return response
   try {
-    c.res.headers.set('X-Request-Id', id)
+    response.headers.set('X-Request-Id', id)
+    return response
   } catch {
     // Immutable headers (a fetch response on Workers): copy the response once.
-    c.res = new Response(c.res.body, c.res)
-    c.res.headers.set('X-Request-Id', id)
+    const copy = new Response(response.body, response)
+    copy.headers.set('X-Request-Id', id)
+    return copy
   }
 }
 

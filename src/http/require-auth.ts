@@ -28,6 +28,7 @@ export type {
   RequireAuthOptions,
   RequireAuthVerifierOptions,
 } from './require-auth-options.ts'
+import { setErrorCode } from './request-record.ts'
 
 /** Variables `requireAuth` sets: `c.get('auth')` is the verified token. */
 export interface RequireAuthEnv {
@@ -93,7 +94,7 @@ export function requireAuth(options: RequireAuthOptions): MiddlewareHandler<Requ
       })
     } catch (err) {
       if (!(err instanceof AuthError)) throw err
-      c.set('errorCode', err.code)
+      setErrorCode(c, err.code)
       return authErrorResponse(err, realm)
     }
     c.set('auth', verified)

@@ -13,6 +13,12 @@ import type { Logger } from './log.ts'
 /** Anything that verifies an access token: the core verifier, its cached wrapper, a test double. */
 export interface TokenVerifier {
   verify(token: string, request?: VerificationRequest): Promise<VerifiedToken>
+  /**
+   * Optional: `verify` without a promise where the answer needs no waiting (an L1 hit whose checks
+   * all ran at once): the result itself, or a throw where `verify` would reject; otherwise the
+   * promise `verify` returns. Lets a route answer synchronously (the L1 verifier has it).
+   */
+  verifyNow?(token: string, request?: VerificationRequest): VerifiedToken | Promise<VerifiedToken>
 }
 
 /** What a verifier may use of the request it serves. */
@@ -25,9 +31,12 @@ export interface VerificationRequest {
 export interface GatehouseVariables {
   /** The verified token, set by `requireAuth` (and `/verify`). */
   auth: VerifiedToken
-  /** Set by the request-id middleware; echoed as `X-Request-Id`. */
+  /**
+   * Set by `requestIdMiddleware` in hand-composed stacks; `createApp`'s apps keep the id in the
+   * request's record instead: read it with `requestIdOf(c)` (request-record.ts), which finds both.
+   */
   requestId: string
-  /** Stable error code of a failed request, for the access log line (never a description). */
+  /** Stable error code of a failed request, for the access log line: set it with `setErrorCode`. */
   errorCode: string
   /** How this route's errors are rendered by the app's `onError` (error-response.ts). Default json. */
   errorFormat: ErrorFormat
@@ -44,16 +53,31 @@ export interface GatehouseEnv {
   Variables: GatehouseVariables
 }
 
-/** Per-request work run by `requestObserver` (request-log.ts), inside its one middleware layer. */
+/**
+ * Per-request work run by `observeRequests` (request-observer.ts) around the app's `fetch`, outside
+ * Hono's middleware chain.
+ */
 export interface RequestHooks {
   /**
-   * Runs before the routes, after the request id is set. May throw (Node's request guard refuses
-   * with a `RequestError`): the error is rendered by the app's `onError`, and the refusal is answered,
+   * Runs before the routes, after the request id is made, with the request and the runtime's bindings
+   * (on Node `{ incoming, outgoing }`). May throw (Node's request guard refuses with a
+   * `RequestError`): the error is rendered by the app's `onError`, and the refusal is answered,
    * counted and logged like any other response.
    */
-  before?: (c: Context<GatehouseEnv>) => void
+  before?: (request: Request, env: unknown) => void
   /** Runs once the response exists, before the access log line, with the request's duration (metrics). */
-  after?: (c: Context<GatehouseEnv>, seconds: number) => void
+  after?: (answered: AnsweredRequest, seconds: number) => void
+}
+
+/** What `RequestHooks.after` learns of an answered request. */
+export interface AnsweredRequest {
+  method: string
+  /**
+   * Hono's matched pattern (`/verify`, `/api/*`): where an error was answered (`setErrorCode`), else
+   * the last handler matched for the request; '' when nothing matched. Never the raw path.
+   */
+  route: string
+  status: number
 }
 
 /** Gateway mode: requests under `/api/` are verified and forwarded to `url`. */
@@ -104,8 +128,9 @@ export interface AppDeps {
    */
   clientIp?: (c: Context<GatehouseEnv>) => string | undefined
   /**
-   * Work on every request inside the request id / access log layer itself (request-log.ts), cheaper
-   * than a middleware layer each: Node's request guard before the routes, metrics after.
+   * Work on every request around the app's `fetch`, with the request id and the access log
+   * (request-observer.ts), cheaper than a middleware layer each: Node's request guard before the
+   * routes, metrics after.
    */
   requestHooks?: RequestHooks
   /** Middleware run on every request right after the request id and access log (e.g. tracing). */

@@ -4,13 +4,20 @@
  */
 import { Hono } from 'hono'
 import { AuthError } from '../core/errors.ts'
-import { authenticate } from './authenticate.ts'
+import type { VerifiedToken } from '../core/types.ts'
+import { authenticateNow } from './authenticate.ts'
 import type { DpopTarget } from '../core/dpop-binding.ts'
 import { dpopNonceFor, type DpopGuard } from './dpop-guard.ts'
 import { verificationRequestOf } from './verification-request.ts'
 import type { GatehouseEnv, TokenVerifier } from './types.ts'
+import { setErrorCode } from './request-record.ts'
 
 const RESPONSE_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }
+/**
+ * A plain header object, not a `Headers`: @hono/node-server writes it as it is (Hono's `c.body` with
+ * two headers builds a `Headers`, which the Node adapter then walks again to write it).
+ */
+const ACTIVE = { status: 200, headers: RESPONSE_HEADERS }
 
 // An L1 hit returns the same frozen claims object every time (src/cache/token-cache.ts), so its JSON
 // is built once per cached token rather than once per request: on a cache hit serialising a dozen
@@ -26,6 +33,23 @@ function responseBody(claims: object): string {
     if (Object.isFrozen(claims)) bodies.set(claims, body)
   }
   return body
+}
+
+/**
+ * `{"active":true, ...claims}`, with the current `DPoP-Nonce` for a DPoP-bound token when nonces
+ * are on (RFC 9449 §9: for the service to pass on to its caller).
+ */
+function activeResponse(
+  verified: VerifiedToken,
+  dpop: DpopGuard | undefined,
+): Response | Promise<Response> {
+  const body = responseBody(verified.claims)
+  const nonce = dpopNonceFor(dpop, verified)
+  if (nonce === undefined) return new Response(body, ACTIVE)
+  return nonce.then(
+    (value) =>
+      new Response(body, { status: 200, headers: { ...RESPONSE_HEADERS, 'DPoP-Nonce': value } }),
+  )
 }
 
 /**
@@ -56,28 +80,31 @@ function proofTarget(request: Request): DpopTarget | undefined {
  */
 export function verifyRoutes(verifier: TokenVerifier, dpop?: DpopGuard): Hono<GatehouseEnv> {
   const app = new Hono<GatehouseEnv>()
-  app.on(['GET', 'POST'], '/verify', async (c) => {
-    const target = proofTarget(c.req.raw)
-    const verified = await authenticate(c.req.raw, verifier, {
-      allowFormBody: c.req.method === 'POST',
+  // One handler for every method, so Hono calls it directly (a second route on the path, the 405,
+  // would put every request through its composed chain), and not `async`: on an L1 hit
+  // (`authenticateNow` answers at once) the response is returned as it is, which Hono and
+  // @hono/node-server pass on and write without a promise turn (issue 15).
+  app.all('/verify', (c): Response | Promise<Response> => {
+    const request = c.req.raw
+    const method = request.method
+    // HEAD is answered as GET is (Hono dispatches it as GET and drops the body).
+    if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') {
+      setErrorCode(c, 'method_not_allowed')
+      return c.json({ error: 'invalid_request', error_description: 'use GET or POST' }, 405, {
+        Allow: 'GET, POST',
+        'Cache-Control': 'no-store',
+      })
+    }
+    const target = proofTarget(request)
+    const verified = authenticateNow(request, verifier, {
+      allowFormBody: method === 'POST',
       verification: verificationRequestOf(c),
       ...(dpop === undefined ? {} : { dpop }),
       ...(target === undefined ? {} : { dpopTarget: target }),
     })
-    // RFC 9449 §9: the current nonce for the service to pass on to its caller.
-    const nonce = await dpopNonceFor(dpop, verified)
-    return c.body(
-      responseBody(verified.claims),
-      200,
-      nonce === undefined ? RESPONSE_HEADERS : { ...RESPONSE_HEADERS, 'DPoP-Nonce': nonce },
-    )
-  })
-  app.all('/verify', (c) => {
-    c.set('errorCode', 'method_not_allowed')
-    return c.json({ error: 'invalid_request', error_description: 'use GET or POST' }, 405, {
-      Allow: 'GET, POST',
-      'Cache-Control': 'no-store',
-    })
+    return verified instanceof Promise
+      ? verified.then((v) => activeResponse(v, dpop))
+      : activeResponse(verified, dpop)
   })
   return app
 }

@@ -15,6 +15,7 @@ import { decide, deniedWithout, type Decision } from './decide.ts'
 import { DEFAULT_TENANT, assertTenant } from './policy-document.ts'
 import type { PolicySets } from './policy-sets.ts'
 import type { EntityRef } from './request.ts'
+import { requestIdOf, setErrorCode } from '../http/request-record.ts'
 
 /** A Cedar entity type name, optionally namespaced (`Document`, `Docs::Folder`). */
 const ENTITY_TYPE = /^[A-Za-z_]\w*(?:::[A-Za-z_]\w*)*$/
@@ -105,7 +106,7 @@ export function authorize(options: AuthorizeOptions): MiddlewareHandler<Authoriz
             verificationRequestOf(c).waitUntil,
           )
     c.set('policyDecision', decision)
-    const requestId = c.get('requestId') ?? crypto.randomUUID()
+    const requestId = requestIdOf(c) ?? crypto.randomUUID()
     if (logger && logEnabled(logger, 'info')) {
       logger.log({
         level: 'info',
@@ -129,7 +130,7 @@ export function authorize(options: AuthorizeOptions): MiddlewareHandler<Authoriz
       return undefined
     }
     const unavailable = decision.reason === 'policy_store_unavailable'
-    c.set('errorCode', unavailable ? 'policy_unavailable' : 'access_denied')
+    setErrorCode(c, unavailable ? 'policy_unavailable' : 'access_denied')
     const headers = { ...NO_STORE, 'X-Request-Id': requestId }
     return unavailable
       ? c.json(

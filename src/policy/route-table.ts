@@ -28,6 +28,7 @@ export {
   type PolicyRoute,
   type PolicyRouteTable,
 } from '../core/policy-routes.ts'
+import { requestIdOf, setErrorCode } from '../http/request-record.ts'
 
 export interface PolicyRoutesOptions {
   table: PolicyRouteTable
@@ -68,8 +69,8 @@ export function mountPolicyRoutes<E extends Env>(
   if (table.unmatched === 'deny') {
     const denyUnmatched: MiddlewareHandler<AuthorizeEnv> = async (c, next) => {
       if (c.get('policyDecision') !== undefined) return next()
-      const requestId = c.get('requestId') ?? crypto.randomUUID()
-      c.set('errorCode', 'access_denied')
+      const requestId = requestIdOf(c) ?? crypto.randomUUID()
+      setErrorCode(c, 'access_denied')
       return c.json(
         {
           error: 'access_denied',

@@ -6,6 +6,7 @@
 import { AuthError } from '../core/errors.ts'
 import type { Clock, VerifiedToken } from '../core/types.ts'
 import type { AccessTokenVerifier } from '../core/verify.ts'
+import type { InlineVerifier } from '../cache/cached-verifier.ts'
 import type { Store } from '../store/types.ts'
 import type { RevocationSync } from './edge-sync.ts'
 import {
@@ -146,15 +147,23 @@ export function createRevocationCheck(options: RevocationCheckOptions): Revocati
  * const verifier = withRevocationCheck(createCachedVerifier(core, cache), checkRevocation)
  */
 export function withRevocationCheck(
-  verifier: AccessTokenVerifier,
+  verifier: AccessTokenVerifier & Partial<Pick<InlineVerifier, 'verifyNow'>>,
   check: RevocationCheck,
-): AccessTokenVerifier {
+): InlineVerifier {
+  // An L1 hit whose probes all miss is checked without a promise (`verifyNow`), as fast as the
+  // cache itself; a filter hit (confirmed in L2) or a verification that was a promise stays one.
+  const checked = (verified: VerifiedToken): VerifiedToken | Promise<VerifiedToken> => {
+    const pending = check(verified)
+    return pending === undefined ? verified : pending.then(() => verified)
+  }
+  const verifyNow = (token: string): VerifiedToken | Promise<VerifiedToken> => {
+    const verified = verifier.verifyNow ? verifier.verifyNow(token) : verifier.verify(token)
+    return verified instanceof Promise ? verified.then(checked) : checked(verified)
+  }
   return {
+    verifyNow,
     async verify(token) {
-      const verified = await verifier.verify(token)
-      const pending = check(verified)
-      if (pending !== undefined) await pending
-      return verified
+      return verifyNow(token)
     },
   }
 }

@@ -2,6 +2,7 @@ import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../../src/http/app.ts'
 import { silentLogger } from '../../../src/http/log.ts'
+import { requestIdOf } from '../../../src/http/request-record.ts'
 import type { AppDeps, GatehouseEnv } from '../../../src/http/types.ts'
 import { signTestToken } from '../../fixtures/keys.ts'
 
@@ -13,9 +14,9 @@ const verifier: AppDeps['verifier'] = {
 }
 
 describe('createApp', () => {
-  it('mounts extra route groups under our middleware (request id, logging, onError)', async () => {
+  it('mounts extra route groups under our request observation (request id, logging, onError)', async () => {
     const oauth = new Hono<GatehouseEnv>()
-      .get('/ping', (c) => c.json({ requestId: c.get('requestId') }))
+      .get('/ping', (c) => c.json({ requestId: requestIdOf(c) }))
       .get('/fail', () => {
         throw new Error('internal detail')
       })

@@ -194,10 +194,11 @@ describe('access log line', () => {
       verifier,
       logger: { log: (r) => void records.push(r) },
       requestHooks: {
-        before: (c) => {
-          if (c.req.path === '/refused') throw new RequestError('request_malformed', 'no')
+        before: (request) => {
+          if (new URL(request.url).pathname === '/refused')
+            throw new RequestError('request_malformed', 'no')
         },
-        after: (c, seconds) => void seen.push([c.res.status, seconds]),
+        after: (answered, seconds) => void seen.push([answered.status, seconds]),
       },
       extend: (a) => a.get('/plain', (c) => c.text('ok')),
     })

@@ -1,0 +1,114 @@
+/**
+ * How `createApp` observes every request: the request id, the runtime's request hooks (Node's guard
+ * and metrics), the id on the response and the access log line, done around the app's `fetch`
+ * instead of as a Hono middleware layer.
+ *
+ * Why not a middleware (issue 15): any middleware, even one trivial `async` layer, takes a request
+ * off Hono's single-handler path (the handler is called directly, and a `Response` it returns is
+ * returned as it is) onto the composed chain (an async function, promises and a closure per layer
+ * per request), and a promise where `@hono/node-server` expects a `Response` costs it a close
+ * listener and a deferred write. On a no-op route that was most of our stack's cost. Around `fetch`,
+ * a route that answers synchronously is still written synchronously.
+ */
+import { Hono, type Context } from 'hono'
+import type { Logger } from './log.ts'
+import { openRequestRecord, type RequestRecord } from './request-record.ts'
+import { requestIdFrom, withRequestId, writeAccessLog } from './request-log.ts'
+import type { GatehouseEnv, RequestHooks } from './types.ts'
+
+export interface ObserveOptions {
+  /** The app's `onError`: renders a `before` hook's refusal like any thrown error. */
+  onError: (err: Error, c: Context<GatehouseEnv>) => Response | Promise<Response>
+  hooks?: RequestHooks
+}
+
+/**
+ * Replaces `app.fetch` (which `app.request()`, `@hono/node-server` and the Worker entry all call)
+ * with one that, per request: makes the request id and the request's record (request-record.ts),
+ * runs `hooks.before` (a refusal it throws is rendered by `onError`), dispatches, then puts the id on
+ * the response, runs `hooks.after` and writes the access log line. Same fields, same rules as the
+ * middleware it replaced. Routes report failures with `setErrorCode(c, code)` and read the id with
+ * `requestIdOf(c)`.
+ *
+ * @example
+ * const app = new Hono<GatehouseEnv>()
+ * app.onError(onError)
+ * observeRequests(app, logger, { onError, hooks: { after: metrics.record } })
+ */
+export function observeRequests(
+  app: Hono<GatehouseEnv>,
+  logger: Logger,
+  options: ObserveOptions,
+): void {
+  const dispatch = app.fetch
+  const { before, after } = options.hooks ?? {}
+  const refuse = before === undefined ? undefined : refusalRenderer(options.onError)
+
+  /** After the answer: the id on it, `after`, the log line. */
+  const finish = (
+    response: Response,
+    request: Request,
+    env: unknown,
+    record: RequestRecord,
+    start: number,
+  ): Response => {
+    const answered = withRequestId(response, record.id, env)
+    const status = answered.status
+    const end = performance.now()
+    const method = request.method
+    const path = app.getPath(request, { env })
+    if (after !== undefined) {
+      const route = record.errorRoute ?? matchedRoute(app, method, path)
+      after({ method, route, status }, (end - start) / 1000)
+    }
+    writeAccessLog(logger, record.id, method, path, status, end - start, record.errorCode)
+    return answered
+  }
+
+  app.fetch = (request, env, executionCtx) => {
+    const start = performance.now()
+    const record = openRequestRecord(request, requestIdFrom(request, env))
+    let answer: Response | Promise<Response> | undefined
+    if (before !== undefined) {
+      try {
+        before(request, env)
+      } catch (err) {
+        if (!(err instanceof Error)) throw err
+        answer = (refuse as NonNullable<typeof refuse>)(err, request, env, executionCtx)
+      }
+    }
+    answer ??= dispatch(request, env, executionCtx)
+    if (answer instanceof Promise)
+      return answer.then((response) => finish(response, request, env, record, start))
+    return finish(answer, request, env, record, start)
+  }
+}
+
+/**
+ * Renders a `before` hook's refusal through `onError` with a real `Context` of the request: a small
+ * app whose one route throws that refusal, so the error is rendered, reported (`setErrorCode`) and
+ * logged exactly like one a route threw.
+ */
+function refusalRenderer(onError: ObserveOptions['onError']) {
+  const refusals = new WeakMap<Request, Error>()
+  const renderer = new Hono<GatehouseEnv>()
+  renderer.all('*', (c) => {
+    throw refusals.get(c.req.raw) as Error
+  })
+  renderer.onError(onError)
+  return (err: Error, request: Request, env: unknown, executionCtx: unknown) => {
+    refusals.set(request, err)
+    return renderer.fetch(request, env as object, executionCtx as never)
+  }
+}
+
+/**
+ * The pattern of the last handler Hono matches for `method` and `path` (the route that answers),
+ * or '' when nothing matched. Asked again here, outside the request's `Context`: the router answers
+ * a static path from a table, a parametrised one with one regular expression.
+ */
+function matchedRoute(app: Hono<GatehouseEnv>, method: string, path: string): string {
+  const [handlers] = app.router.match(method === 'HEAD' ? 'GET' : method, path)
+  const last = handlers[handlers.length - 1]
+  return last === undefined ? '' : last[0][1].path
+}

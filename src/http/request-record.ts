@@ -1,0 +1,57 @@
+/**
+ * What the access log and metrics learn about one request while the app answers it: its request id
+ * (read by error logs, the forwarder, policy decisions) and, for a failed request, its stable error
+ * code and the route that failed it (written by whoever answers with an error). The record is made by
+ * `observeRequests` (request-observer.ts) outside Hono's middleware chain, so it is kept beside the
+ * request — keyed by the request object every `Context` of that request shares (`c.req.raw`) — rather
+ * than in a context variable, which only a middleware could have set.
+ */
+import type { Context } from 'hono'
+import { routePath } from 'hono/route'
+
+export interface RequestRecord {
+  /** A sane client `X-Request-Id` or a UUID (request-log.ts). */
+  readonly id: string
+  /** Stable error code of a failed request, for the access log (never a description). */
+  errorCode: string | undefined
+  /** Hono's matched pattern where the error was answered, for the metrics' `route` label. */
+  errorRoute: string | undefined
+}
+
+const records = new WeakMap<Request, RequestRecord>()
+
+/**
+ * Starts the record of `request` (the object the app's `fetch` was called with).
+ *
+ * @example const record = openRequestRecord(request, requestIdFrom(request, env))
+ */
+export function openRequestRecord(request: Request, id: string): RequestRecord {
+  const record: RequestRecord = { id, errorCode: undefined, errorRoute: undefined }
+  records.set(request, record)
+  return record
+}
+
+/**
+ * The request's id: from its record, or from the `requestId` context variable in stacks composed by
+ * hand (`requestIdMiddleware`); undefined outside both.
+ *
+ * @example logger.log({ level: 'warn', msg: 'request failed', requestId: requestIdOf(c) })
+ */
+export function requestIdOf(c: Context): string | undefined {
+  return records.get(c.req.raw)?.id ?? (c.get('requestId') as string | undefined)
+}
+
+/**
+ * Names why this request failed, for its access log line (`error`) and its metrics route: every
+ * route or middleware that answers an error itself calls this (the app's `onError` does for thrown
+ * errors). Also sets the `errorCode` context variable, which hand-composed stacks read.
+ *
+ * @example setErrorCode(c, 'method_not_allowed'); return c.json(body, 405)
+ */
+export function setErrorCode(c: Context, code: string): void {
+  c.set('errorCode', code)
+  const record = records.get(c.req.raw)
+  if (record === undefined) return
+  record.errorCode = code
+  record.errorRoute = routePath(c)
+}
