@@ -118,19 +118,29 @@ async function builtFor(env: Bindings): Promise<Built> {
 }
 
 const worker = {
-  async fetch(request: Request, env: Bindings, ctx?: ExecutionContext): Promise<Response> {
-    const { app, revocation } = await builtFor(env ?? {})
-    // Reads new revocation events at most every GATEHOUSE_REVOCATION_SYNC_SECONDS, in waitUntil so
-    // no request waits for it (a request on a filter past the bound syncs first: edge-sync.ts).
-    if (ctx && revocation) revocation.maybeSync((p) => ctx.waitUntil(p))
-    if (app === undefined) {
-      return Response.json(
-        { error: 'server_error', error_description: 'the service is misconfigured' },
-        { status: 500, headers: { 'Cache-Control': 'no-store' } },
-      )
-    }
-    return app.fetch(request, env, ctx)
+  fetch(request: Request, env: Bindings, ctx?: ExecutionContext): Response | Promise<Response> {
+    // Once built for these bindings, no await: a promise turn per request for nothing (issue 15).
+    if (built !== undefined && env === builtForEnv) return serve(built, request, env, ctx)
+    return builtFor(env ?? {}).then((b) => serve(b, request, env, ctx))
   },
+}
+
+function serve(
+  { app, revocation }: Built,
+  request: Request,
+  env: Bindings,
+  ctx: ExecutionContext | undefined,
+): Response | Promise<Response> {
+  // Reads new revocation events at most every GATEHOUSE_REVOCATION_SYNC_SECONDS, in waitUntil so
+  // no request waits for it (a request on a filter past the bound syncs first: edge-sync.ts).
+  if (ctx && revocation) revocation.maybeSync((p) => ctx.waitUntil(p))
+  if (app === undefined) {
+    return Response.json(
+      { error: 'server_error', error_description: 'the service is misconfigured' },
+      { status: 500, headers: { 'Cache-Control': 'no-store' } },
+    )
+  }
+  return app.fetch(request, env, ctx)
 }
 
 /**
