@@ -17,7 +17,7 @@ let version = 0
 /** Row id → what it measures. */
 export const ROW_NAMES: Record<string, string> = {
   'request-and-decision-scoped': 'request from claims + decision, uncached (100 policies)',
-  'decision-scoped': 'decision, uncached (100 policies, 4 apply to the action)',
+  'decision-scoped': 'decision, uncached (100 policies; 4 apply to the action, 3 to a user)',
   'decision-unscoped': 'decision, uncached (100 policies, all 100 apply to every action)',
   'decision-cached': 'decision, L1 cache hit',
   'request-only': 'request from claims only',

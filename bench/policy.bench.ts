@@ -264,7 +264,7 @@ console.log(
 // 6. Gateway throughput with policy over without -----------------------------------------------
 const gateway = await measureGatewayRatio(bundle('edge-cedar'), {
   compatibilityDate: COMPATIBILITY_DATE,
-  slices: 5,
+  slices: 7,
   connections: 10,
 })
 const rps = (n: number) => Math.round(n).toLocaleString('en-US')
