@@ -94,7 +94,6 @@ export function createRevocationSync(options: RevocationSyncOptions): Revocation
   const defaultWaitUntil = options.waitUntil ?? detach
   const timeline = new SyncTimeline(settings)
   let current: CoveredFilter | undefined
-  let epoch = 0
 
   /** What to read the stream onto after a reload: the snapshot, else ours, else an empty filter. */
   async function reloadBase(t: number): Promise<CoveredFilter> {
@@ -132,16 +131,16 @@ export function createRevocationSync(options: RevocationSyncOptions): Revocation
       // Every id read is a real revocation, so keep them; but move no cursor and claim no freshness.
       if (current !== undefined && feed.items.length > 0) {
         current.filter.addMany(feed.items)
-        epoch++
+        sync.epoch++
       }
       throw new RevocationStreamGap('revocation stream trimmed past every snapshot')
     }
     const added = extendFilter(base, from, feed)
     if (base === current) {
-      if (added) epoch++
+      if (added) sync.epoch++
     } else if (current === undefined || compareStreamIds(base.lastId, current.lastId) >= 0) {
       current = base // a reloaded snapshot plus its tail: drops expired ids
-      epoch++
+      sync.epoch++
     } // else another sync moved `current` further meanwhile: it covers more, keep it
     timeline.behind = !feed.caughtUp
     // `current` now covers the stream up to the newest entry the read saw (gap-free): fresh as of
@@ -203,12 +202,13 @@ export function createRevocationSync(options: RevocationSyncOptions): Revocation
     return stale
   }
 
-  return {
+  // `epoch` is a plain field (bumped above), not a getter: an object literal with a getter gets a
+  // hidden class of its own per instance, so code reading many instances' epochs (an edge with many
+  // tenants, each with its own sync) went megamorphic. Fields keep every instance on one shape.
+  const sync: Omit<RevocationSync, 'epoch'> & { epoch: number } = {
     policy: settings.policy,
     boundSeconds: settings.boundSeconds,
-    get epoch() {
-      return epoch
-    },
+    epoch: 0,
     maybeSync,
 
     prepare: () =>
@@ -241,4 +241,5 @@ export function createRevocationSync(options: RevocationSyncOptions): Revocation
       }
     },
   }
+  return sync
 }

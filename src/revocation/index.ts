@@ -28,6 +28,7 @@ export {
 } from './edge-sync.ts'
 export {
   createRevocationCheck,
+  RevocationChecker,
   withRevocationCheck,
   type RevocationCheck,
   type RevocationCheckOptions,

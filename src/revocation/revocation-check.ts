@@ -14,6 +14,7 @@ import {
   filterItem,
   isRevocableId,
   isRevokedBy,
+  type RevocationReader,
   type RevocationClaims,
   type RevocationKind,
 } from './records.ts'
@@ -61,64 +62,71 @@ const unavailable = () =>
  * await checkRevocation(verified)
  */
 export function createRevocationCheck(options: RevocationCheckOptions): RevocationCheck {
-  const { sync } = options
-  const now = options.now ?? Date.now
-  const ttlMs = options.answerCacheTtlMs ?? 1000
-  const maxEntries = options.answerCacheMaxEntries ?? 10_000
-  if (typeof sync?.prepare !== 'function') throw new TypeError('revocation check: sync required')
-  if (!Number.isInteger(ttlMs) || ttlMs < 0 || ttlMs > 1000) {
-    throw new RangeError('answerCacheTtlMs must be an integer from 0 to 1000')
-  }
-  if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 1_000_000) {
-    throw new RangeError('answerCacheMaxEntries must be an integer from 1 to 1000000')
-  }
-  const reader = createRevocationReader({ store: options.store })
-  const answers = new Map<string, Answer>()
+  const checker = new RevocationChecker(options)
+  return (verified) => checker.check(verified)
+}
 
-  async function lookup(kind: RevocationKind, id: string): Promise<string | null> {
-    // The writer refuses ids that are not well-formed, so such an id cannot have been revoked.
-    if (!isRevocableId(id)) return null
-    const key = filterItem(kind, id)
-    const cached = answers.get(key)
-    if (cached !== undefined && cached.epoch === sync.epoch && cached.expiresAt > now()) {
-      return cached.value
+/**
+ * The filter changes only together with `sync.epoch`, so a token that missed at this epoch misses
+ * again: an L1 hit (the same claims object) skips the four probes. Keyed weakly: entries go with the
+ * cache's. One map for every checker (an edge holds one per tenant), each entry naming its checker:
+ * an L1 hit then reads one table and the entry made beside the token, not a table per tenant.
+ */
+const missed = new WeakMap<object, { checker: RevocationChecker; epoch: number }>()
+
+/**
+ * The same check as an object, for code that holds one per tenant: every instance shares one class,
+ * so a request path that meets many tenants' checkers stays monomorphic (no closure per instance).
+ *
+ * @example
+ * const checker = new RevocationChecker({ sync, store })
+ * const pending = checker.check(verified)
+ * if (pending !== undefined) await pending
+ */
+export class RevocationChecker {
+  private readonly sync: RevocationSync
+  private readonly now: Clock
+  private readonly ttlMs: number
+  private readonly maxEntries: number
+  private readonly reader: RevocationReader
+  private readonly answers = new Map<string, Answer>()
+
+  constructor(options: RevocationCheckOptions) {
+    const { sync } = options
+    const ttlMs = options.answerCacheTtlMs ?? 1000
+    const maxEntries = options.answerCacheMaxEntries ?? 10_000
+    if (typeof sync?.prepare !== 'function') throw new TypeError('revocation check: sync required')
+    if (!Number.isInteger(ttlMs) || ttlMs < 0 || ttlMs > 1000) {
+      throw new RangeError('answerCacheTtlMs must be an integer from 0 to 1000')
     }
-    const epoch = sync.epoch
-    let value: string | null
-    try {
-      value = await reader.read(kind, id)
-    } catch {
-      throw unavailable()
+    if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 1_000_000) {
+      throw new RangeError('answerCacheMaxEntries must be an integer from 1 to 1000000')
     }
-    // Not cached when the filter changed during the read: the answer may predate a revocation.
-    if (ttlMs > 0 && epoch === sync.epoch) {
-      answers.delete(key)
-      if (answers.size >= maxEntries) answers.delete(answers.keys().next().value as string)
-      answers.set(key, { value, epoch, expiresAt: now() + ttlMs })
-    }
-    return value
+    this.sync = sync
+    this.now = options.now ?? Date.now
+    this.ttlMs = ttlMs
+    this.maxEntries = maxEntries
+    this.reader = createRevocationReader({ store: options.store })
   }
 
-  async function confirm(claims: RevocationClaims, hits: RevocationKind[]): Promise<void> {
-    const values = await Promise.all(hits.map((kind) => lookup(kind, claims[kind] as string)))
-    for (let i = 0; i < hits.length; i++) {
-      if (isRevokedBy(hits[i] as RevocationKind, values[i] ?? null, claims)) throw revoked()
-    }
+  /** Resolves (or returns undefined, the hot path) when the token may pass; throws an AuthError. */
+  check(verified: VerifiedToken): Promise<void> | undefined {
+    const stale = this.sync.prepare()
+    const { claims, header } = verified
+    if (typeof stale === 'boolean') return this.decide(claims, header.kid, stale)
+    return stale.then((s) => this.decide(claims, header.kid, s))
   }
 
-  // The filter changes only together with `sync.epoch`, so a token that missed at this epoch misses
-  // again: an L1 hit (the same claims object) skips the four probes. Keyed weakly: entries go with
-  // the cache's.
-  const missedAt = new WeakMap<object, number>()
-
-  function decide(
+  private decide(
     claims: RevocationClaims,
     kid: unknown,
     stale: boolean,
   ): Promise<void> | undefined {
+    const { sync } = this
     if (stale && sync.policy === 'closed') throw unavailable()
     const epoch = sync.epoch
-    if (missedAt.get(claims) === epoch) return undefined
+    const miss = missed.get(claims)
+    if (miss !== undefined && miss.checker === this && miss.epoch === epoch) return undefined
     let hits: RevocationKind[] | undefined
     const { jti, sid, sub } = claims
     if (probable(jti) && sync.has(`jti:${jti}`)) (hits ??= []).push('jti')
@@ -126,16 +134,42 @@ export function createRevocationCheck(options: RevocationCheckOptions): Revocati
     if (probable(sub) && sync.has(`sub:${sub}`)) (hits ??= []).push('sub')
     if (probable(kid) && sync.has(`kid:${kid}`)) (hits ??= []).push('kid')
     // The signing key's id is in the header: on a hit, confirmed alongside the claims.
-    if (hits !== undefined) return confirm(kid === undefined ? claims : { ...claims, kid }, hits)
-    missedAt.set(claims, epoch)
+    if (hits !== undefined) return this.confirm(kid === undefined ? claims : { ...claims, kid }, hits)
+    if (miss?.checker === this) miss.epoch = epoch
+    else missed.set(claims, { checker: this, epoch })
     return undefined
   }
 
-  return function checkRevocation(verified) {
-    const stale = sync.prepare()
-    const { claims, header } = verified
-    if (typeof stale === 'boolean') return decide(claims, header.kid, stale)
-    return stale.then((s) => decide(claims, header.kid, s))
+  private async confirm(claims: RevocationClaims, hits: RevocationKind[]): Promise<void> {
+    const values = await Promise.all(hits.map((kind) => this.lookup(kind, claims[kind] as string)))
+    for (let i = 0; i < hits.length; i++) {
+      if (isRevokedBy(hits[i] as RevocationKind, values[i] ?? null, claims)) throw revoked()
+    }
+  }
+
+  private async lookup(kind: RevocationKind, id: string): Promise<string | null> {
+    // The writer refuses ids that are not well-formed, so such an id cannot have been revoked.
+    if (!isRevocableId(id)) return null
+    const { sync, answers } = this
+    const key = filterItem(kind, id)
+    const cached = answers.get(key)
+    if (cached !== undefined && cached.epoch === sync.epoch && cached.expiresAt > this.now()) {
+      return cached.value
+    }
+    const epoch = sync.epoch
+    let value: string | null
+    try {
+      value = await this.reader.read(kind, id)
+    } catch {
+      throw unavailable()
+    }
+    // Not cached when the filter changed during the read: the answer may predate a revocation.
+    if (this.ttlMs > 0 && epoch === sync.epoch) {
+      answers.delete(key)
+      if (answers.size >= this.maxEntries) answers.delete(answers.keys().next().value as string)
+      answers.set(key, { value, epoch, expiresAt: this.now() + this.ttlMs })
+    }
+    return value
   }
 }
 

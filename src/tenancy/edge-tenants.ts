@@ -29,9 +29,8 @@ import {
 import { createEdgeKeys, type EdgeKeys } from '../http/edge-keys.ts'
 import type { TokenVerifier, VerificationRequest } from '../http/types.ts'
 import {
-  createRevocationCheck,
   createRevocationSync,
-  type RevocationCheck,
+  RevocationChecker,
   type RevocationPolicy,
   type RevocationSync,
 } from '../revocation/index.ts'
@@ -52,7 +51,9 @@ export interface EdgeTenant {
    * routes; the default tenant's are the entry's own (app-from-config.ts), so none here.
    */
   keys: EdgeKeys | undefined
-  revocation: { sync: RevocationSync | TenantRevocationSync; check: RevocationCheck } | undefined
+  /** The tenant's revocation state; both set or neither. Flat, so an L1 hit touches fewer objects. */
+  revocationSync: RevocationSync | TenantRevocationSync | undefined
+  revocationChecker: RevocationChecker | undefined
   quota: VerificationQuota | undefined
 }
 
@@ -108,7 +109,8 @@ export function edgeTenant(
       : { clockLeewaySeconds: settings.clockLeewaySeconds }),
     ...(settings.checkSignature === undefined ? {} : { checkSignature: settings.checkSignature }),
   })
-  let revocation: EdgeTenant['revocation']
+  let revocationSync: EdgeTenant['revocationSync']
+  let revocationChecker: EdgeTenant['revocationChecker']
   if (parts.revocationStore) {
     const own = (): RevocationSync =>
       createRevocationSync({
@@ -118,15 +120,20 @@ export function edgeTenant(
         ...(settings.revocation ?? {}),
         ...(settings.logger ? { logger: settings.logger } : {}),
       })
-    const sync =
+    revocationSync =
       parts.revocationSync ?? (parts.doorbell ? gateTenantRevocation(own(), parts.doorbell) : own())
-    revocation = { sync, check: createRevocationCheck({ sync, store: parts.revocationStore, now }) }
+    revocationChecker = new RevocationChecker({
+      sync: revocationSync,
+      store: parts.revocationStore,
+      now,
+    })
   }
   const limit = parts.verificationsPerSecond
   return {
     verifier,
     keys: parts.edgeKeys,
-    revocation,
+    revocationSync,
+    revocationChecker,
     quota: limit === undefined ? undefined : createVerificationQuota({ limit, now }),
   }
 }
@@ -229,9 +236,10 @@ export function createTenantVerifier(options: TenantVerifierOptions): TenantVeri
     }
     const tenant = entry.context
     tenant.quota?.take()
-    if (tenant.revocation) {
-      tenant.revocation.sync.maybeSync(request?.waitUntil)
-      const pending = tenant.revocation.check(verified as VerifiedToken)
+    const checker = tenant.revocationChecker
+    if (checker !== undefined) {
+      tenant.revocationSync?.maybeSync(request?.waitUntil)
+      const pending = checker.check(verified as VerifiedToken)
       if (pending !== undefined) await pending
     }
     return verified as VerifiedToken

@@ -92,21 +92,35 @@ export function createVerificationQuota(options: {
   now?: Clock
 }): VerificationQuota {
   const { limit } = options
-  const now = options.now ?? Date.now
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be positive')
-  let second = -1
-  let used = 0
-  return {
-    limit,
-    take() {
-      const t = now()
-      const current = Math.floor(t / 1000)
-      if (current !== second) {
-        second = current
-        used = 0
-      }
-      if (used >= limit) throw new QuotaError('verifications', ((current + 1) * 1000 - t) / 1000)
-      used++
-    },
+  return new PerSecondQuota(limit, options.now ?? Date.now)
+}
+
+/**
+ * One class for every tenant's quota (not a closure per tenant): an edge's request path meets many
+ * tenants' quotas and stays monomorphic.
+ */
+class PerSecondQuota implements VerificationQuota {
+  readonly limit: number
+  private readonly now: Clock
+  private second = -1
+  private used = 0
+
+  constructor(limit: number, now: Clock) {
+    this.limit = limit
+    this.now = now
+  }
+
+  take(): void {
+    const t = this.now()
+    const current = Math.floor(t / 1000)
+    if (current !== this.second) {
+      this.second = current
+      this.used = 0
+    }
+    if (this.used >= this.limit) {
+      throw new QuotaError('verifications', ((current + 1) * 1000 - t) / 1000)
+    }
+    this.used++
   }
 }

@@ -110,10 +110,9 @@ export function createRegistryFollower(options: RegistryFollowerOptions): Regist
   })
 
   let cursor: string | undefined
-  let epoch = 0
 
   const changed = (id: TenantId | undefined): void => {
-    epoch++
+    follower.epoch++
     for (const listener of listeners) listener.onChange(id)
   }
 
@@ -182,12 +181,12 @@ export function createRegistryFollower(options: RegistryFollowerOptions): Regist
     waitUntil(runSync(t))
   }
 
-  return {
+  // `epoch` a field, not a getter (a getter gives each instance a hidden class of its own; see
+  // src/revocation/edge-sync.ts): the request path reads it.
+  const follower: Omit<RegistryFollower, 'epoch'> & { epoch: number } = {
     policy,
     boundSeconds: boundMs / 1000,
-    get epoch() {
-      return epoch
-    },
+    epoch: 0,
     maybeSync,
 
     prepare: () =>
@@ -217,4 +216,5 @@ export function createRegistryFollower(options: RegistryFollowerOptions): Regist
       }
     },
   }
+  return follower
 }

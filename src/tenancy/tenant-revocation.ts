@@ -14,7 +14,7 @@
  *
  * @example
  * const revocation = gateTenantRevocation(createRevocationSync({ store: tenantStore }), follower)
- * follower.onRevocation = (id) => contexts.peek(id)?.context.revocation?.sync.ring()
+ * follower.onRevocation = (id) => contexts.peek(id)?.context.revocationSync.ring()
  */
 import type { RevocationSync } from '../revocation/edge-sync.ts'
 import { revocationKeys } from '../revocation/records.ts'
@@ -50,12 +50,19 @@ export function gateTenantRevocation(
 class GatedRevocationSync implements TenantRevocationSync {
   // Dirty until the first successful sync: revocations from before this isolate knew the tenant.
   private dirty = true
+  /**
+   * The inner sync's epoch, copied after each of its syncs (only this gate runs them: its
+   * `maybeSync` and `prepare` are never called), so an L1 hit reads it here without touching the
+   * inner object.
+   */
+  epoch: number
   private readonly inner: RevocationSync
   private readonly follower: Pick<RegistryFollower, 'prepare'>
 
   constructor(inner: RevocationSync, follower: Pick<RegistryFollower, 'prepare'>) {
     this.inner = inner
     this.follower = follower
+    this.epoch = inner.epoch
   }
 
   get policy() {
@@ -63,9 +70,6 @@ class GatedRevocationSync implements TenantRevocationSync {
   }
   get boundSeconds() {
     return this.inner.boundSeconds
-  }
-  get epoch() {
-    return this.inner.epoch
   }
 
   ring(): void {
@@ -100,6 +104,7 @@ class GatedRevocationSync implements TenantRevocationSync {
   private sync(): Promise<boolean> {
     this.dirty = false // a ring during the read sets it again
     return this.inner.syncNow().then((ok) => {
+      this.epoch = this.inner.epoch
       if (!ok) this.dirty = true
       // Failed: the filter is as old as its last success; the inner policy applies past staleness.
       return ok ? false : this.inner.status().stale

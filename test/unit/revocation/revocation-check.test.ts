@@ -157,4 +157,19 @@ describe('createRevocationCheck', () => {
     await expect(verifier.verify('t')).rejects.toMatchObject({ code: 'token_revoked' })
     expect(calls).toBe(2)
   })
+
+  it('a miss remembered by one check never lets another check skip its own filter', async () => {
+    // Two revocation states (say two tenants' at one edge), one verified token checked by both.
+    const quiet = await setup()
+    const revoking = await setup()
+    await quiet.sync.syncNow()
+    await revoking.writer.revokeToken('j-8', iat + 600)
+    await revoking.sync.syncNow()
+    expect(quiet.sync.epoch).toBe(revoking.sync.epoch) // the same epoch number on both sides
+    const verified = claimsOf({ jti: 'j-8' })
+    expect(quiet.check(verified)).toBeUndefined() // a miss, remembered for this token
+    await expect(revoking.check(verified)).rejects.toMatchObject({ code: 'token_revoked' })
+    expect(quiet.check(verified)).toBeUndefined()
+    await expect(revoking.check(verified)).rejects.toMatchObject({ code: 'token_revoked' })
+  })
 })
