@@ -12,6 +12,7 @@ import { browserEnvironment, type ClientEnvironment } from './environment.ts'
 import { asClientError } from './errors.ts'
 import type { GatehouseClientOptions } from './options.ts'
 import { pendingStore } from './pending.ts'
+import { signedInFlag, tabStateNames, type SignedInFlag } from './tab-state.ts'
 
 export interface ClientContext {
   options: GatehouseClientOptions
@@ -27,8 +28,10 @@ export interface ClientContext {
   /** The issuer's discovery document (OpenID Connect Discovery §4). */
   server(): Promise<oauth.AuthorizationServer>
   pending: ReturnType<typeof pendingStore>
-  /** sessionStorage key of the "was signed in" flag a reload looks for. */
-  markerKey: string
+  /** The "was signed in" flag a reload looks for, in sessionStorage. */
+  signedIn: SignedInFlag
+  /** What this (issuer, client id)'s tab channel and locks are named after (tab-state.ts). */
+  tabStateName: string
   /** DPoP proofs for token requests and API calls (RFC 9449), when the issuer supports it. */
   dpop: ClientDpop
 }
@@ -83,6 +86,8 @@ export function createClientContext(options: GatehouseClientOptions): ClientCont
       ((await server()).dpop_signing_alg_values_supported ?? []).includes('ES256'),
   })
 
+  // Per (issuer, client id), not per client id: tenants of one deployment may share a client id.
+  const names = tabStateNames(issuerUrl, options.clientId)
   return {
     options,
     env,
@@ -93,8 +98,9 @@ export function createClientContext(options: GatehouseClientOptions): ClientCont
     oauthClient,
     http,
     server,
-    pending: pendingStore(env.storage, options.clientId, () => env.now()),
-    markerKey: `gatehouse:${options.clientId}:signed-in`,
+    pending: pendingStore(env.storage, names, () => env.now()),
+    signedIn: signedInFlag(env.storage, names),
+    tabStateName: names.base,
     dpop,
   }
 }

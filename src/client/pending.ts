@@ -6,6 +6,7 @@
  * (RFC 7636 §4), which is single use and lives 60 s.
  */
 import type { StorageLike } from './environment.ts'
+import { readMigrating, type TabStateNames } from './tab-state.ts'
 
 export interface PendingAuthorization {
   state: string
@@ -27,8 +28,12 @@ export const isLocalPath = (value: unknown): value is string =>
   !value.startsWith('//') &&
   value.length < 2048
 
-export function pendingStore(storage: StorageLike, clientId: string, now: () => number) {
-  const key = `gatehouse:${clientId}:pending`
+/**
+ * @example const pending = pendingStore(sessionStorage, tabStateNames(issuer, 'spa'), Date.now)
+ */
+export function pendingStore(storage: StorageLike, names: TabStateNames, now: () => number) {
+  const key = `${names.base}:pending`
+  const legacyKey = `${names.legacyBase}:pending`
   return {
     save(pending: PendingAuthorization): void {
       storage.setItem(key, JSON.stringify(pending))
@@ -37,7 +42,7 @@ export function pendingStore(storage: StorageLike, clientId: string, now: () => 
     peek(): PendingAuthorization | undefined {
       let value: unknown
       try {
-        value = JSON.parse(storage.getItem(key) ?? 'null')
+        value = JSON.parse(readMigrating(storage, key, legacyKey) ?? 'null')
       } catch {
         return undefined
       }

@@ -75,7 +75,7 @@ export function createSession(ctx: ClientContext, refresh: () => Promise<boolean
 
   const adopt = (set: TokenSet): void => {
     tokens = set
-    env.storage.setItem(ctx.markerKey, '1')
+    ctx.signedIn.set()
     sync.holdTokens()
     schedule()
     setState({ status: 'signed-in', user: userOf(set.claims), expiresAt: set.expiresAt })
@@ -84,14 +84,14 @@ export function createSession(ctx: ClientContext, refresh: () => Promise<boolean
   const drop = (error?: GatehouseClientError): void => {
     tokens = undefined
     env.clearTimeout(timer)
-    env.storage.removeItem(ctx.markerKey)
+    ctx.signedIn.clear()
     sync.releaseHolder()
     setState(error ? { status: 'signed-out', error } : { status: 'signed-out' })
   }
 
   const sync = createTabSync({
     env,
-    clientId: ctx.options.clientId,
+    name: ctx.tabStateName,
     current: () => tokens,
     onTokens(set) {
       // Only ever move forward: an older set may carry a refresh token that was already spent.

@@ -184,9 +184,9 @@ export async function start(
     if (set && !session.tokens) session.adopt(set)
     if (session.tokens) return session.state
   }
-  if (ctx.env.storage.getItem(ctx.markerKey) === '1') {
+  if (ctx.signedIn.isSet()) {
     // Signed in before this reload: ask the issuer again without UI (see client.ts).
-    ctx.env.storage.removeItem(ctx.markerKey)
+    ctx.signedIn.clear()
     await login(ctx, session, { prompt: 'none', returnTo: withoutCallbackParams(url) })
     return session.state
   }

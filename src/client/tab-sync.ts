@@ -1,5 +1,5 @@
 /**
- * Cross-tab coordination for one client id. All tabs of the app share one token set, held only in
+ * Cross-tab coordination for one client of one issuer (tab-state.ts names it). All tabs of the app share one token set, held only in
  * memory: a tab that has it answers a newcomer's `hello` on a `BroadcastChannel`, and announces a new
  * set after a refresh. Refreshes run under a Web Lock so only one tab at a time spends the refresh
  * token (RFC 9700 §4.14.2: with rotation, a second use of a rotated token looks like theft and
@@ -12,7 +12,7 @@
  * for the new set instead of spending the old token again.
  *
  * @example
- * const sync = createTabSync({ env, clientId: 'spa', current: () => tokens, onTokens, onSignedOut })
+ * const sync = createTabSync({ env, name: ctx.tabStateName, current: () => tokens, onTokens, onSignedOut })
  * await sync.withRefreshLock(async () => { ... })
  */
 import type { ChannelLike, ClientEnvironment } from './environment.ts'
@@ -26,7 +26,8 @@ type Message =
 
 export interface TabSyncOptions {
   env: ClientEnvironment
-  clientId: string
+  /** The (issuer, client id)'s state name: the channel's name and its locks' prefix. */
+  name: string
   /** This tab's token set, to answer a newcomer. */
   current(): TokenSet | undefined
   /** Another tab obtained or refreshed tokens. */
@@ -67,8 +68,8 @@ function parseMessage(data: unknown): Message | undefined {
 }
 
 export function createTabSync(options: TabSyncOptions): TabSync {
-  const { env, clientId } = options
-  const prefix = `gatehouse:${clientId}`
+  const { env } = options
+  const prefix = options.name
   const holderPrefix = `${prefix}:holder:`
   const tabId = crypto.randomUUID()
   const markerMs = options.rotatedMarkerMs ?? 60_000

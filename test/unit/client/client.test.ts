@@ -316,3 +316,75 @@ describe('logout', () => {
     expect(first.storage.values()).toEqual([])
   })
 })
+
+describe('one client id at several issuers (tenants)', () => {
+  // A second issuer (another tenant) with the same client id: its discovery is all the client needs
+  // to send the browser there.
+  const OTHER = 'https://auth.test/t/globex'
+  const otherIssuer = (request: Request): Response | undefined =>
+    request.url === `${OTHER}/.well-known/openid-configuration`
+      ? Response.json({
+          issuer: OTHER,
+          authorization_endpoint: `${OTHER}/authorize`,
+          token_endpoint: `${OTHER}/token`,
+          jwks_uri: `${OTHER}/.well-known/jwks.json`,
+          response_types_supported: ['code'],
+          code_challenge_methods_supported: ['S256'],
+          authorization_response_iss_parameter_supported: true,
+        })
+      : undefined
+  const clientOf = (issuer: string) => (key: string) =>
+    key.startsWith('gatehouse:') && key.includes(issuer)
+
+  it('a tenant sign-in in flight survives a sign-in at another tenant with the same client id in the same tab', async () => {
+    b.intercept = otherIssuer
+    const tab = track(b.openTab())
+    const other = track(b.openTab(tab.storage, { issuer: OTHER }))
+    await tab.client.login({ returnTo: '/acme' })
+    await other.client.login({ returnTo: '/globex' }) // same sessionStorage, same client id
+    expect(
+      new URL(other.navigations.at(-1)!).origin + new URL(other.navigations.at(-1)!).pathname,
+    ).toBe(`${OTHER}/authorize`)
+    const state = await tab.client.start(await followLogin(b, tab))
+    expect(state.status).toBe('signed-in')
+    expect(tab.replaced).toEqual(['/acme'])
+    // The other tenant's request is still pending, under its own key.
+    expect(tab.storage.keys().filter(clientOf(OTHER))).toHaveLength(1)
+  })
+
+  it('a tab of another tenant with the same client id never adopts this tenant’s tokens', async () => {
+    b.intercept = otherIssuer
+    const signedIn = track(await signedInTab(b))
+    const other = track(b.openTab(undefined, { issuer: OTHER }))
+    const state = await other.client.start('https://app.test/')
+    expect(state).toEqual({ status: 'signed-out' })
+    expect(await other.client.getAccessToken()).toBeUndefined()
+    // And this tenant's own new tab still does.
+    const same = track(b.openTab())
+    expect((await same.client.start('https://app.test/')).status).toBe('signed-in')
+    expect(await same.client.getAccessToken()).toBe(await signedIn.client.getAccessToken())
+  })
+
+  it('reads per-tab state stored by client id alone (before tenants) and moves it under the issuer', async () => {
+    const tab = track(b.openTab())
+    await tab.client.login({ returnTo: '/orders' })
+    // What an earlier version left in sessionStorage: the same record under `gatehouse:{clientId}:…`.
+    for (const key of tab.storage.keys().filter(clientOf(ISSUER))) {
+      const legacy = `gatehouse:spa:${key.split(':').at(-1)}`
+      tab.storage.setItem(legacy, tab.storage.getItem(key)!)
+      tab.storage.removeItem(key)
+    }
+    expect(tab.storage.keys()).toEqual(['gatehouse:spa:pending'])
+    expect((await tab.client.start(await followLogin(b, tab))).status).toBe('signed-in')
+    expect(tab.replaced).toEqual(['/orders'])
+    expect(tab.storage.keys()).not.toContain('gatehouse:spa:pending')
+    // The "was signed in" flag of an earlier version still restores the session after a reload.
+    tab.client.close()
+    for (const key of tab.storage.keys()) tab.storage.removeItem(key)
+    tab.storage.setItem('gatehouse:spa:signed-in', '1')
+    const reloaded = track(tab.reload())
+    expect(await reloaded.client.start('https://app.test/')).toEqual({ status: 'redirecting' })
+    expect(new URL(reloaded.navigations[0]!).searchParams.get('prompt')).toBe('none')
+    expect(reloaded.storage.keys()).not.toContain('gatehouse:spa:signed-in')
+  })
+})

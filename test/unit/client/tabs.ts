@@ -83,13 +83,14 @@ export function sharedBus() {
   }
 }
 
-export function memoryStorage(): StorageLike & { values(): string[] } {
+export function memoryStorage(): StorageLike & { values(): string[]; keys(): string[] } {
   const map = new Map<string, string>()
   return {
     getItem: (k) => map.get(k) ?? null,
     setItem: (k, v) => void map.set(k, String(v)),
     removeItem: (k) => void map.delete(k),
     values: () => [...map.values()],
+    keys: () => [...map.keys()],
   }
 }
 
@@ -115,6 +116,8 @@ export interface Browserish {
   requests: { url: string; body: string }[]
   /** Answers requests to https://api.test (a resource server); the issuer is the real app. */
   api?: (request: Request) => Promise<Response>
+  /** Answers requests it returns a response for before the app sees them (another issuer). */
+  intercept?: (request: Request) => Response | undefined
   /** The origin's DPoP keys, shared by its tabs as IndexedDB is. */
   dpopKeys: DpopKeyStore
   openTab(
@@ -132,6 +135,8 @@ export function createBrowserish(h: Harness): Browserish {
   const fetchIntoApp: typeof fetch = async (input, init) => {
     const request = new Request(input, init)
     if (request.url.startsWith('https://api.test/') && result.api) return result.api(request)
+    const intercepted = result.intercept?.(request)
+    if (intercepted) return intercepted
     requests.push({ url: request.url, body: await request.clone().text() })
     return h.fetch(request)
   }
