@@ -5,8 +5,9 @@
  * when the id is already there, as on a shared test Redis). The example SPA offers them in its tenant
  * picker.
  *
- * Each tenant's SPA client has its own id: the browser client keeps its per-tab state under the
- * client id, so one page switching issuers must not reuse one id for two of them.
+ * Each tenant's SPA client has its own id, so the picker's choices are easy to tell apart in logs.
+ * One id at several tenants works too: the browser client keeps its per-tab state per issuer and
+ * client id (src/client/tab-state.ts).
  *
  * @example const tenants = await seedDevTenants({ store: upstash, origin, spaOrigin })
  */
