@@ -43,6 +43,7 @@ import { scopeStore } from '../../src/tenancy/scoped-store.ts'
 import type { Store } from '../../src/store/types.ts'
 import { createUpstashStore } from '../../src/store/upstash.ts'
 import { publicJwks } from '../../test/fixtures/keys.ts'
+import { openHeapProbe } from '../../test/support/inspector.ts'
 import { cpuSeconds } from './http-process.ts'
 import { median } from './interleave.ts'
 import { definitionOf, issuerOf, keySetOf, tokensOver } from './tenancy-fixtures.ts'
@@ -77,9 +78,8 @@ async function publishKeySets(store: Store, from: number, to: number): Promise<v
 }
 
 /**
- * The isolate's used heap after a full GC, through the inspector's WebSocket. workerd hands an
- * inspector message to the isolate when it next has an event, so `poke` sends it requests (to
- * /healthz, which allocates next to nothing) until the answer is in.
+ * The isolate's used heap after a full GC, through the inspector (test/support/inspector.ts); the
+ * WebSocket URL from the inspector's target list.
  */
 async function heapProbe(
   inspectorPort: number,
@@ -98,41 +98,8 @@ async function heapProbe(
       await new Promise((r) => setTimeout(r, 100))
     }
   }
-  const socket = new WebSocket(url)
-  await new Promise<void>((resolve, reject) => {
-    socket.addEventListener('open', () => resolve(), { once: true })
-    socket.addEventListener('error', () => reject(new Error('inspector connection failed')), {
-      once: true,
-    })
-  })
-  let id = 0
-  const waiting = new Map<number, (result: Record<string, unknown>) => void>()
-  socket.addEventListener('message', (event) => {
-    const message = JSON.parse(String(event.data)) as {
-      id?: number
-      result?: Record<string, unknown>
-    }
-    if (message.id !== undefined) waiting.get(message.id)?.(message.result ?? {})
-  })
-  const call = async (method: string) => {
-    const n = ++id
-    let answer: Record<string, unknown> | undefined
-    waiting.set(n, (result) => (answer = result))
-    socket.send(JSON.stringify({ id: n, method }))
-    const deadline = Date.now() + 30_000
-    while (answer === undefined) {
-      if (Date.now() > deadline) throw new Error(`${method}: no answer`)
-      await poke()
-      await new Promise((r) => setTimeout(r, 20))
-    }
-    return answer
-  }
-  await call('Runtime.enable')
-  return async () => {
-    await call('HeapProfiler.collectGarbage')
-    await call('HeapProfiler.collectGarbage')
-    return Number((await call('Runtime.getHeapUsage')).usedSize)
-  }
+  const probe = await openHeapProbe(url, poke)
+  return () => probe.liveHeapBytes()
 }
 
 async function startEdge(name: string, modules: string[], l2: DevRedis): Promise<Edge> {
