@@ -134,7 +134,8 @@ export class RevocationChecker {
     if (probable(sub) && sync.has(`sub:${sub}`)) (hits ??= []).push('sub')
     if (probable(kid) && sync.has(`kid:${kid}`)) (hits ??= []).push('kid')
     // The signing key's id is in the header: on a hit, confirmed alongside the claims.
-    if (hits !== undefined) return this.confirm(kid === undefined ? claims : { ...claims, kid }, hits)
+    if (hits !== undefined)
+      return this.confirm(kid === undefined ? claims : { ...claims, kid }, hits)
     if (miss?.checker === this) miss.epoch = epoch
     else missed.set(claims, { checker: this, epoch })
     return undefined
