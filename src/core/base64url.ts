@@ -158,12 +158,18 @@ export function decodeBase64Url(s: string): Uint8Array<ArrayBuffer> | undefined 
   return decodeBase64UrlRange(s, 0, s.length)
 }
 
+/** Below this many bytes (a jti, a digest) the loop is as fast as the call into Node. */
+const NATIVE_ENCODE_MIN = 48
+
 /**
  * Encodes bytes as unpadded base64url (RFC 7515 §2).
  *
  * @example encodeBase64Url(new TextEncoder().encode('foo')) // 'Zm9v'
  */
 export function encodeBase64Url(bytes: Uint8Array): string {
+  // Node's native encoder: ~0.2 µs for an access token's claims against ~1 µs for the loop below.
+  if (nativeBuffer !== undefined && bytes.length >= NATIVE_ENCODE_MIN)
+    return nativeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64url')
   let out = ''
   let i = 0
   for (; i + 2 < bytes.length; i += 3) {
@@ -180,4 +186,18 @@ export function encodeBase64Url(bytes: Uint8Array): string {
     out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]!
   }
   return out
+}
+
+const utf8Encoder = new TextEncoder()
+
+/**
+ * BASE64URL(UTF8(text)), unpadded: a JWS segment from its JSON (RFC 7515 §7.1). On Node one native
+ * conversion, ~3× faster than `TextEncoder` and the loop for a token's claims.
+ *
+ * @example encodeBase64UrlText('{"alg":"ES256"}') // 'eyJhbGciOiJFUzI1NiJ9'
+ */
+export function encodeBase64UrlText(text: string): string {
+  return nativeBuffer === undefined
+    ? encodeBase64Url(utf8Encoder.encode(text))
+    : nativeBuffer.from(text, 'utf8').toString('base64url')
 }

@@ -15,6 +15,8 @@ export interface NativeBytes extends Uint8Array {
 /** The static side of `Buffer` used here. */
 export interface NativeBuffer {
   from(text: string, encoding: 'base64url' | 'utf8'): NativeBytes
+  /** A view of `buffer` (no copy). */
+  from(buffer: ArrayBufferLike, byteOffset: number, length: number): NativeBytes
 }
 
 export const nativeBuffer: NativeBuffer | undefined = (globalThis as { Buffer?: NativeBuffer })

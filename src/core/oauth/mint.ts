@@ -15,7 +15,7 @@
  * const signer = createTokenSigner({ issuer, keys, accessTokenTtlSeconds: 600, idTokenTtlSeconds: 600 })
  * const { token, jti, exp } = await signer.accessToken({ sub, clientId, scope: 'read', aud })
  */
-import { encodeBase64Url } from '../base64url.ts'
+import { encodeBase64Url, encodeBase64UrlText } from '../base64url.ts'
 import type { Clock } from '../types.ts'
 import type { SigningAlgorithm } from './config.ts'
 import { randomToken } from './crypto.ts'
@@ -113,7 +113,7 @@ export const webCryptoJwsSign: JwsSign = async (key, signingInput) => {
 }
 
 /** BASE64URL(UTF8(JSON)) of a header or claims set (RFC 7515 §7.1). */
-const segment = (value: object): string => encodeBase64Url(encoder.encode(JSON.stringify(value)))
+const segment = (value: object): string => encodeBase64UrlText(JSON.stringify(value))
 
 // OIDC Core §3.1.3.6: the hash of the JWS alg's hash function; Ed25519 uses SHA-512.
 const AT_HASH: Record<SigningAlgorithm, string> = {

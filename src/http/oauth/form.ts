@@ -13,11 +13,16 @@ import { BodyTooLargeError, readCappedBody } from '../body.ts'
 
 export const MAX_FORM_BYTES = 16 * 1024
 
+/** Fatal: a body that is not UTF-8 is refused, not repaired. Stateless for whole inputs: shared. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+
 const tooLarge = (): OAuthError =>
   new OAuthError('invalid_request', 'The request body is too large.', 413)
 
 function isFormContentType(value: string | null): boolean {
   if (value === null) return false
+  // What every client sends: no split and no parameter walk.
+  if (value === 'application/x-www-form-urlencoded') return true
   const [type, ...parameters] = value.split(';').map((p) => p.trim().toLowerCase())
   if (type !== 'application/x-www-form-urlencoded') return false
   return parameters.every((p) => p === '' || p === 'charset=utf-8' || p === 'charset="utf-8"')
@@ -35,7 +40,7 @@ export async function readForm(request: Request, max = MAX_FORM_BYTES): Promise<
   }
   let text: string
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes)
+    text = utf8.decode(bytes)
   } catch {
     throw new OAuthError('invalid_request', 'The request body is not valid UTF-8.')
   }

@@ -12,8 +12,19 @@ export function noStore(headers = new Headers()): Headers {
   return headers
 }
 
-export function jsonResponse(body: unknown, status: number, headers = noStore()): Response {
-  headers.set('Content-Type', 'application/json')
+/**
+ * A JSON response; `headers` default to {@link noStore}. A plain record is handed to the runtime as
+ * is: on @hono/node-server it is written without a `Headers` object being built and walked.
+ *
+ * @example return jsonResponse(body, 200, { 'Cache-Control': 'no-store', Pragma: 'no-cache' })
+ */
+export function jsonResponse(
+  body: unknown,
+  status: number,
+  headers: Headers | Record<string, string> = noStore(),
+): Response {
+  if (headers instanceof Headers) headers.set('Content-Type', 'application/json')
+  else headers['Content-Type'] = 'application/json'
   return new Response(JSON.stringify(body), { status, headers })
 }
 

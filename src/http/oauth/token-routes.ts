@@ -12,45 +12,56 @@ import { exchangeToken } from '../../core/oauth/token-endpoint.ts'
 import { introspectToken, revokeToken } from '../../core/oauth/token-management.ts'
 import { userInfo } from '../../core/oauth/userinfo.ts'
 import type { ClientConfig } from '../../core/oauth/config.ts'
-import type { GatehouseEnv } from '../types.ts'
+import type { ErrorFormat, GatehouseEnv } from '../types.ts'
 import { clientCredentialsFrom } from './client-auth.ts'
 import type { OAuthRouteDeps } from './deps.ts'
 import { readForm } from './form.ts'
-import { errorFormat } from '../error-response.ts'
 import { corsHeaders, jsonResponse, noStore, preflightResponse } from './responses.ts'
 
 type ClientHandler = (
   form: URLSearchParams,
   client: ClientConfig,
   request: Request,
+  /** `no-store` (RFC 6749 §5.1) and the client's CORS: the headers of a successful answer. */
+  headers: Record<string, string>,
 ) => Promise<Response>
 
 /**
- * CORS on a successful answer is per client: the page's origin must be one the authenticated client
- * registered, not merely some client's (a preflight cannot know the client, so it uses the union).
+ * A successful answer's headers: never cached (RFC 6749 §5.1), and CORS per client: the page's origin
+ * must be one the authenticated client registered, not merely some client's (a preflight cannot know
+ * the client, so it uses the union). A plain record, so no `Headers` object is built per request.
  */
-function clientCorsHeaders(client: ClientConfig, request: Request, headers: Headers): void {
-  const origin = request.headers.get('origin')
-  headers.append('Vary', 'Origin')
-  if (origin !== null && client.allowedOrigins.includes(origin)) {
-    headers.set('Access-Control-Allow-Origin', origin)
-    headers.set('Access-Control-Expose-Headers', 'WWW-Authenticate, DPoP-Nonce')
+function successHeaders(client: ClientConfig, request: Request): Record<string, string> {
+  const headers: Record<string, string> = {
+    'Cache-Control': 'no-store',
+    Pragma: 'no-cache',
+    Vary: 'Origin',
   }
+  const origin = request.headers.get('origin')
+  if (origin !== null && client.allowedOrigins.includes(origin)) {
+    headers['Access-Control-Allow-Origin'] = origin
+    headers['Access-Control-Expose-Headers'] = 'WWW-Authenticate, DPoP-Nonce'
+  }
+  return headers
 }
 
 export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseEnv> {
   const { oauth, logger } = deps
   const app = new Hono<GatehouseEnv>()
 
-  // An error answer carries CORS for any registered origin (the client may not be known yet), so a
-  // browser can read why it failed; a success carries the authenticated client's own (below).
-  const corsOnError = async (c: Context<GatehouseEnv>, next: () => Promise<void>) => {
-    await next()
-    if (c.error) corsHeaders(oauth, c.req.raw, c.res.headers)
-  }
+  // How errors are rendered, in one middleware layer: an error answer carries CORS for any
+  // registered origin (the client may not be known yet), so a browser can read why it failed; a
+  // success carries the authenticated client's own (successHeaders).
+  const endpoint =
+    (format: ErrorFormat) =>
+    async (c: Context<GatehouseEnv>, next: () => Promise<void>): Promise<void> => {
+      c.set('errorFormat', format)
+      await next()
+      if (c.error) corsHeaders(oauth, c.req.raw, c.res.headers)
+    }
   for (const path of [ENDPOINTS.token, ENDPOINTS.revoke, ENDPOINTS.introspect])
-    app.use(`${base}${path}`, errorFormat('json'), corsOnError)
-  app.use(`${base}${ENDPOINTS.userinfo}`, errorFormat('bearer'), corsOnError)
+    app.use(`${base}${path}`, endpoint('json'))
+  app.use(`${base}${ENDPOINTS.userinfo}`, endpoint('bearer'))
 
   /** Reads the form, authenticates the client, runs `handle`. */
   const withClient =
@@ -59,25 +70,23 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
       const request = c.req.raw
       const form = await readForm(request)
       const client = await oauth.clients.authenticate(clientCredentialsFrom(request.headers, form))
-      const response = await handle(form, client, request)
-      clientCorsHeaders(client, request, response.headers)
-      return response
+      return handle(form, client, request, successHeaders(client, request))
     }
 
   app.post(
     `${base}${ENDPOINTS.token}`,
-    withClient(async (form, client, request) => {
+    withClient(async (form, client, request, headers) => {
       const dpop = { proof: request.headers.get('DPoP'), requestUrl: request.url }
-      const response = jsonResponse(await exchangeToken(oauth, form, client, dpop), 200)
+      const body = await exchangeToken(oauth, form, client, dpop)
       // RFC 9449 §8.2: a fresh nonce with every answer, so the next request has one ready.
-      if (client.dpopNonce) response.headers.set('DPoP-Nonce', await oauth.dpop.nonces.current())
+      if (client.dpopNonce) headers['DPoP-Nonce'] = await oauth.dpop.nonces.current()
       deps.metrics?.tokenIssued(form.get('grant_type') ?? 'unknown')
-      return response
+      return jsonResponse(body, 200, headers)
     }),
   )
   app.post(
     `${base}${ENDPOINTS.revoke}`,
-    withClient(async (form, client) => {
+    withClient(async (form, client, _request, headers) => {
       const result = await revokeToken(oauth, form, client)
       // Answered like an unknown token (token-management.ts says why); operators see it here.
       if (result === 'foreign')
@@ -87,13 +96,13 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
           clientId: client.id,
         })
       // RFC 7009 §2.2: 200 whether or not the token was known.
-      return new Response(null, { status: 200, headers: noStore() })
+      return new Response(null, { status: 200, headers })
     }),
   )
   app.post(
     `${base}${ENDPOINTS.introspect}`,
-    withClient(async (form, client) =>
-      jsonResponse(await introspectToken(oauth, form, client), 200),
+    withClient(async (form, client, _request, headers) =>
+      jsonResponse(await introspectToken(oauth, form, client), 200, headers),
     ),
   )
 

@@ -6,6 +6,7 @@ import {
   decodeBase64UrlRangePortable,
   decodeBase64UrlView,
   encodeBase64Url,
+  encodeBase64UrlText,
 } from '../../../src/core/base64url.ts'
 
 const text = (bytes: Uint8Array | undefined) =>
@@ -61,6 +62,16 @@ describe('base64url', () => {
         expect(decodeBase64Url(encoded)).toEqual(bytes)
       }),
     )
+  })
+
+  it('encodes text as BASE64URL(UTF8(text)), lone surrogates as U+FFFD like TextEncoder', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), fc.string(), (a, b) => {
+        const text = a + b
+        expect(encodeBase64UrlText(text)).toBe(encodeBase64Url(new TextEncoder().encode(text)))
+      }),
+    )
+    expect(encodeBase64UrlText('\ud800')).toBe('77-9')
   })
 
   it('accepts only canonical encodings: decode(s) defined ⇒ encode(decode(s)) === s', () => {
