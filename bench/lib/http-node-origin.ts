@@ -16,10 +16,13 @@ import { serve } from '@hono/node-server'
 import { parseVerificationConfig } from '../../src/core/config.ts'
 import { appFromConfig } from '../../src/entry/app-from-config.ts'
 import { createNodeLogger } from '../../src/entry/node-log-sink.ts'
+import { applyHeapGrowthPolicy } from '../../src/entry/node-heap.ts'
 import { createMetrics } from '../../src/entry/node-metrics.ts'
 import { nodeRequestHooks } from '../../src/entry/node-request-hooks.ts'
 import { preferredSignatureCheck } from '../../src/entry/node-signature.ts'
 
+// As `npm start` does (src/entry/node.ts): the heap growth policy first.
+applyHeapGrowthPolicy()
 const config = parseVerificationConfig(process.env)
 const checkSignature = preferredSignatureCheck()
 const metrics = createMetrics()

@@ -5,7 +5,10 @@
  */
 import { ConfigError } from '../core/config.ts'
 import { redactTokens } from '../http/log.ts'
+import { applyHeapGrowthPolicy } from './node-heap.ts'
 import { startNodeServer, type NodeServer } from './node-server.ts'
+
+applyHeapGrowthPolicy()
 
 let server: NodeServer
 try {
