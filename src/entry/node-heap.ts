@@ -3,7 +3,7 @@
  * a limit of up to ~4× what survived before collecting again (the factor adapts to GC and mutator
  * speed). Under load, objects that live across an await (a forwarded request's undici state, a
  * cold token's L1 entry) are promoted faster than they die, so the old generation fills with garbage
- * up to that limit: the origin's peak RSS reached 240–330 MiB under `npm run bench:http` while its
+ * up to that limit: the origin's peak RSS reached 223–331 MiB under `npm run bench:http` while its
  * live heap stayed at 30–40 MiB (issue 15). A growing factor of 1.3 collects sooner: full GCs come
  * more often but each has ~35 MiB to mark (~5–20 ms here), about 1–2 per second under the gateway's
  * load. An operator's own `--heap-growing-percent` on the command line wins.
