@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tenants } from '../../../src/cli/tenants.ts'
 import { keySetStoreKeys } from '../../../src/core/published-key-set.ts'
+import { policyHeadKey, policyVersionKey } from '../../../src/policy/policy-document.ts'
 import { createMemoryStore } from '../../../src/store/memory.ts'
 import type { Store } from '../../../src/store/types.ts'
 import { createUpstashStore } from '../../../src/store/upstash.ts'
@@ -89,6 +90,11 @@ describe.each(stores)('tenant export and erase on %s', (_name, makeStore) => {
     await seed(scopeStore(store, 'default'), 'default')
     await seed(scopeStore(store, 'acme'), 'acme')
     await seed(scopeStore(store, 'globex'), 'globex')
+    // Cedar policy sets name their tenant in the key, the default tenant's too (policy-document.ts).
+    for (const id of ['default', 'acme', 'globex']) {
+      await store.set(policyHeadKey(id), `head ${id}`)
+      await store.set(policyVersionKey(id, 1, 'n1'), `policies ${id}`)
+    }
     return { store, registry }
   }
 
@@ -100,6 +106,8 @@ describe.each(stores)('tenant export and erase on %s', (_name, makeStore) => {
     expect(keys.filter((k) => k.startsWith('t:acme:')).length).toBeGreaterThanOrEqual(7)
     expect(keys.every((k) => k.startsWith('t:acme:') || k.startsWith('tenancy:'))).toBe(true)
     expect(keys).toContain('tenancy:tenant:acme')
+    expect(keys).toContain(policyHeadKey('acme'))
+    expect(keys).toContain(policyVersionKey('acme', 1, 'n1'))
     expect(keys).toContain('tenancy:issuer:https://auth.example.test/t/acme')
     expect(keys).toContain('tenancy:host:auth.acme.test')
     expect(keys).toContain('tenancy:audience:https://api.acme.test')
@@ -120,6 +128,7 @@ describe.each(stores)('tenant export and erase on %s', (_name, makeStore) => {
     const { store, registry } = await world()
     const before = await dump(store)
     const acmeKeys = [...before.keys()].filter((k) => k.startsWith('t:acme:'))
+    expect(acmeKeys).toContain(policyHeadKey('acme'))
     const { deleted } = await eraseTenant(store, registry, 'acme')
     const after = await dump(store)
     expect(deleted).toBe(acmeKeys.length)
@@ -136,7 +145,7 @@ describe.each(stores)('tenant export and erase on %s', (_name, makeStore) => {
     expect((await registry.resolveIssuer('https://auth.example.test/t/globex'))?.id).toBe('globex')
   })
 
-  it("the default tenant's export leaves out the registry and every tenant, and it cannot be erased", async () => {
+  it("the default tenant's export holds its policy sets, leaves out the registry and every tenant, and it cannot be erased", async () => {
     const { store, registry } = await world()
     const keys: string[] = []
     for await (const entry of exportTenant(store, 'default')) keys.push(entry.key)
@@ -150,6 +159,8 @@ describe.each(stores)('tenant export and erase on %s', (_name, makeStore) => {
         'rev:stream',
         keySetStoreKeys('https://auth.example.test/t/default').document,
         keySetStoreKeys('https://auth.example.test/t/default').lease,
+        policyHeadKey('default'),
+        policyVersionKey('default', 1, 'n1'),
       ].sort(),
     )
     await expect(eraseTenant(store, registry, 'default')).rejects.toMatchObject({ status: 400 })
