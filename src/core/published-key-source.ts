@@ -15,6 +15,7 @@
  * - an unknown kid re-reads at once (at most every `unknownKidCooldownSeconds`, default 1: one small
  *   GET); while L2 cannot be read, or another request's read is in flight, an unknown kid is
  *   `jwks_unavailable` (503, retry), not `kid_unknown` (401): it may be a key published since;
+ * - while no set is held yet, concurrent first requests each read (none is refused for another's read);
  * - a read slower than `timeoutMs` counts as failed and none is retried within
  *   `failureCooldownSeconds`, so an L2 outage costs one slow request per isolate per cooldown;
  * - a revoked or retired key is never used;
@@ -104,6 +105,8 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
   let fallbackServed = false
   /** Start of a load in flight (another request's: its promise cannot be shared). */
   let loadingSince: number | undefined
+  /** Loads in flight: a cold isolate's concurrent first requests each read (see ensureLoaded). */
+  let loadsInFlight = 0
 
   async function importRecord(record: KeyRecord): Promise<VerificationKey | undefined> {
     const id = `${record.kid}\n${JSON.stringify(record.jwk)}`
@@ -139,10 +142,11 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
     const startedAt = now()
     lastAttemptAt = startedAt
     loadingSince = startedAt
+    loadsInFlight++
     try {
       await loadFrom(startedAt)
     } finally {
-      loadingSince = undefined
+      if (--loadsInFlight === 0) loadingSince = undefined
     }
   }
 
@@ -193,6 +197,10 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
 
   /** Loads when nothing is loaded or the copy is old, unless the last attempt failed recently. */
   async function ensureLoaded(): Promise<void> {
+    // Cold, and another request's first read is still in flight: its promise cannot be shared
+    // (workerd), and refusing would answer a burst of first requests (a cold isolate, a new
+    // tenant) with 503s. So this request reads too: one small GET each, only until a set is held.
+    if (!loaded && loadsInFlight > 0 && !failing()) return loadOncePerTick()
     const cooling = failing()
       ? since(lastAttemptAt) < failureMs
       : since(lastAttemptAt) < unknownKidMs

@@ -34,6 +34,24 @@ const code = (p: Promise<unknown>) =>
   )
 
 describe('the edge key source', () => {
+  it('a cold source answers concurrent first requests: each reads rather than refuse with 503', async () => {
+    const held: ((value: string | null) => void)[] = []
+    const keys = createPublishedKeySource({
+      issuer: TEST_ISSUER,
+      read: () => new Promise<string | null>((resolve) => held.push(resolve)),
+    })
+    const first = code(keys.getKey('test-es256', 'ES256'))
+    await new Promise((resolve) => setTimeout(resolve, 0)) // another request, in a later task
+    const second = code(keys.getKey('test-es256', 'ES256'))
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    expect(held).toHaveLength(2)
+    held[1]!(fixtureKeySet([fixtureRecord('ES256')]))
+    expect(await second).toBe('ok')
+    held[0]!(fixtureKeySet([fixtureRecord('ES256')]))
+    expect(await first).toBe('ok')
+    expect(keys.status()).toMatchObject({ source: 'l2', stale: false })
+  })
+
   it('verifies with the published set and re-reads it for an unknown kid, rate-limited', async () => {
     const s = source()
     s.l2.value = fixtureKeySet([fixtureRecord('ES256')])
