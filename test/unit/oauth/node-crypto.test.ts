@@ -1,7 +1,7 @@
 /**
  * Parity of the Node primitives with the core's WebCrypto defaults: tokens minted with `nodeJwsSign`
  * and with `webCryptoJwsSign` verify with jose and with our own verifier (WebCrypto and node:crypto
- * checks) for every signing algorithm; `nodeSha256` equals the WebCrypto `sha256`; client
+ * checks) for every signing algorithm, also batched (node-sign-batch.ts); `nodeSha256` equals the WebCrypto `sha256`; client
  * authentication and the whole context behave the same with the Node primitives injected.
  */
 import { createOAuthRevoker } from '../../../src/revocation/oauth-revoker.ts'
@@ -18,6 +18,7 @@ import { atHash, createTokenSigner, webCryptoJwsSign } from '../../../src/core/o
 import { createAccessTokenVerifier, webCryptoSignatureCheck } from '../../../src/core/verify.ts'
 import { nodeJwsSign, nodeOAuthCrypto, nodeSha256 } from '../../../src/entry/node-crypto.ts'
 import { nodeSignatureCheck } from '../../../src/entry/node-signature.ts'
+import { createBatchedJwsSign } from '../../../src/entry/node-sign-batch.ts'
 import { createMemoryStore } from '../../../src/store/memory.ts'
 import { publicJwk, type TestAlg } from '../../fixtures/keys.ts'
 import { API, ISSUER, SERVICE_SECRET, configKey, testConfig, testPasswords } from './support.ts'
@@ -25,7 +26,12 @@ import { API, ISSUER, SERVICE_SECRET, configKey, testConfig, testPasswords } fro
 const ALGS: TestAlg[] = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256']
 const NOW = Date.UTC(2025, 5, 1)
 const clock = () => NOW
-const SIGNERS = { node: nodeJwsSign, webcrypto: webCryptoJwsSign }
+const SIGNERS = {
+  node: nodeJwsSign,
+  webcrypto: webCryptoJwsSign,
+  'node, batched on a worker': createBatchedJwsSign({ thread: true }),
+  'node, batched on the main thread': createBatchedJwsSign({ thread: false }),
+}
 
 const keyCache = new Map<TestAlg, Promise<SigningKeySet>>()
 const keysFor = (alg: TestAlg): Promise<SigningKeySet> => {
