@@ -93,6 +93,8 @@ export interface GatewayRatio {
   perIdRatio: number
   connections: number
   slices: number
+  /** Who decided the per-id server's uncached decisions (its /policy/status), to show the path. */
+  perIdDecidedBy: { evaluator: number; engine: number } | null
 }
 
 /**
@@ -158,6 +160,10 @@ export async function measureGatewayRatio(
       slices.policy.push(await measureSlice(load(policy), 1))
       slices.perId.push(await measureSlice(load(perId), 1))
     }
+    const status = (await (await fetch(`${perId.url}/policy/status`)).json()) as {
+      tenants: { tenant: string; decidedBy: GatewayRatio['perIdDecidedBy'] }[]
+    }
+    const perIdDecidedBy = status.tenants.find((t) => t.tenant === PER_ID_TENANT)?.decidedBy ?? null
     const result = {
       plain: summarise(slices.plain),
       policy: summarise(slices.policy),
@@ -174,6 +180,7 @@ export async function measureGatewayRatio(
       perIdRatio: result.perId.requestsPerSec / result.plain.requestsPerSec,
       connections: options.connections,
       slices: options.slices,
+      perIdDecidedBy,
     }
   } finally {
     for (const stop of stoppers.reverse()) await stop().catch(() => undefined)

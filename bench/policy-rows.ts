@@ -18,6 +18,7 @@ let version = 0
 export const ROW_NAMES: Record<string, string> = {
   'request-and-decision-scoped': 'request from claims + decision, uncached (100 policies)',
   'decision-scoped': 'decision, uncached (100 policies; 4 apply to the action, 3 to a user)',
+  'decision-scoped-engine': 'the same decision, uncached, by the engine (evaluator off)',
   'decision-unscoped': 'decision, uncached (100 policies, all 100 apply to every action)',
   'decision-cached': 'decision, L1 cache hit',
   'request-only': 'request from claims only',
@@ -65,6 +66,7 @@ export function compileBenchSet(
   engine: CedarModule,
   documentText: string,
   cacheEntries: number,
+  evaluator = true,
 ): CompiledPolicySet {
   const document = parsePolicyDocument(documentText)
   if (!document) throw new Error('not a policy document')
@@ -72,7 +74,11 @@ export function compileBenchSet(
   const compiled = compilePolicySet(
     engine,
     { ...document, version },
-    { slot: `bench-${version}`, cache: createDecisionCache({ maxEntries: cacheEntries }) },
+    {
+      slot: `bench-${version}`,
+      cache: createDecisionCache({ maxEntries: cacheEntries }),
+      evaluator,
+    },
   )
   if (!compiled.ok) throw new Error(compiled.reason)
   return compiled.set
@@ -111,6 +117,7 @@ export function decisionRows(
 ): Map<string, () => unknown> {
   const scoped = compileBenchSet(engine, documents.scoped, 0)
   const unscoped = compileBenchSet(engine, documents.unscoped, 0)
+  const engineOnly = compileBenchSet(engine, documents.scoped, 0, false)
   const cached = compileBenchSet(engine, documents.scoped, 10_000)
   const facts = Array.from({ length: POOL }, (_, i) => benchFacts(i))
   const requests = facts.map((_, i) => benchRequest(i))
@@ -118,11 +125,27 @@ export function decisionRows(
   for (const r of requests.slice(0, ROUTES.length)) {
     scoped.decide(r)
     unscoped.decide(r)
+    engineOnly.decide(r)
   }
   const hot = requests.slice(0, 64)
   for (const r of hot) cached.decide(r)
   const allows = requests.filter((r) => scoped.decide(r).decision === 'allow').length
   if (allows === 0 || allows === requests.length) throw new Error('bench set decides one way only')
+  // The rows time what they say: the evaluator decided every uncached decision of the scoped and
+  // unscoped sets, the engine every one of the engine-only set, and the two agree.
+  for (const r of requests) {
+    const [a, b] = [scoped.decide(r), engineOnly.decide(r)]
+    if (
+      a.decision !== b.decision ||
+      [...a.policies].sort().join() !== [...b.policies].sort().join()
+    ) {
+      throw new Error('the evaluator and the engine disagree on a bench request')
+    }
+    unscoped.decide(r)
+  }
+  if (scoped.decidedBy.engine + unscoped.decidedBy.engine + engineOnly.decidedBy.evaluator > 0) {
+    throw new Error('a bench decision was not decided by the path its row names')
+  }
   // The engine's fixed cost per call: what any decision pays before its input and policies.
   const floorSet = `bench-floor-${++version}`
   engine.preparsePolicySet(floorSet, { staticPolicies: {} })
@@ -149,6 +172,7 @@ export function decisionRows(
       },
     ],
     ['decision-scoped', () => scoped.decide(nextRequest())],
+    ['decision-scoped-engine', () => engineOnly.decide(nextRequest())],
     ['decision-unscoped', () => unscoped.decide(nextRequest())],
     ['decision-cached', () => cached.decide(hot[(h = (h + 1) % hot.length)] as CedarRequest)],
     ['request-only', () => buildCedarRequest(nextFacts())],

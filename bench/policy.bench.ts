@@ -294,7 +294,9 @@ console.log(
       ]
     }),
   )}\nratio with/without: ${gateway.ratio.toFixed(2)} (target ≥ ${GATEWAY_TARGET}); ` +
-    `every decision uncached: ${gateway.perIdRatio.toFixed(2)}`,
+    `every decision uncached: ${gateway.perIdRatio.toFixed(2)} (its uncached decisions by the ` +
+    `evaluator / the engine: ${gateway.perIdDecidedBy?.evaluator ?? '?'} / ` +
+    `${gateway.perIdDecidedBy?.engine ?? '?'})`,
 )
 
 const decisionUs = (workerdRows.get('request-and-decision-scoped')?.p50Ns ?? NaN) / 1000
@@ -308,6 +310,10 @@ const summary = [
   {
     name: 'workerd CPU per decision, uncached, 100 policies (µs)',
     value: workerdRows.get('request-and-decision-scoped')?.cpuUs ?? NaN,
+  },
+  {
+    name: 'workerd decision p50, uncached, by the engine (evaluator off) (µs)',
+    value: (workerdRows.get('decision-scoped-engine')?.p50Ns ?? NaN) / 1000,
   },
   {
     name: 'workerd decision p50, all 100 policies evaluated (µs)',

@@ -11,12 +11,14 @@
 import type { DecisionCache } from './decision-cache.ts'
 import {
   callEngine,
+  engineCanHold,
   isEngineFailure,
   type CedarModule,
   type CedarValueJson,
   type EntityJson,
   type PolicyJson,
 } from './engine.ts'
+import { compileSlice, evaluateCall, type CompiledSlice, type EngineCall } from './evaluator.ts'
 import { actionGroups, analysePolicy, mergeReads, type PolicyScope } from './policy-analysis.ts'
 import type { PolicyDocument } from './policy-document.ts'
 import type { CedarRequest } from './request.ts'
@@ -39,6 +41,8 @@ export interface CompiledPolicySet {
   readonly policyCount: number
   /** Decides one request; never throws. */
   decide(request: CedarRequest): PolicyDecision
+  /** Uncached decisions so far, by who decided them (evaluator.ts or the engine). */
+  readonly decidedBy: { readonly evaluator: number; readonly engine: number }
 }
 
 export type CompileResult = { ok: true; set: CompiledPolicySet } | { ok: false; reason: string }
@@ -47,6 +51,11 @@ export interface CompileOptions {
   /** Engine-side name prefix of this set's slices; a later set with the same slot replaces them. */
   slot: string
   cache: DecisionCache
+  /**
+   * `false`: every uncached decision asks the engine, even where the evaluator could decide (the
+   * bench's engine-only row measures the engine this way). Default `true`.
+   */
+  evaluator?: boolean
 }
 
 /** Slices per set; past it, further actions share one slice of the whole set. */
@@ -66,6 +75,10 @@ interface Slice {
   readsResource: boolean
   /** Whether a policy of the slice can tell principals apart beyond type and attributes; likewise. */
   readsPrincipal: boolean
+  /** The slice's policies compiled to closures, when all are in evaluator.ts's subset. */
+  evaluator: CompiledSlice | undefined
+  /** The action's entity the call sends (frozen, so evaluator.ts reads it once), if any. */
+  actionEntity: EntityJson | undefined
   /**
    * The principal entity as sent to the engine and its part of the key, per built principal entity
    * (request.ts memoises one per verified token, so a token's later requests reuse them).
@@ -142,9 +155,12 @@ export function compilePolicySet(
       const answer = callEngine(() => engine.preparsePolicySet(id, { staticPolicies: chosen }))
       if (isEngineFailure(answer) || answer.type !== 'success') return 'broken'
     }
+    const parents = groups.slice(1).map((g) => ({ type: 'Action', id: g }))
     return {
       id,
-      parents: groups.slice(1).map((g) => ({ type: 'Action', id: g })),
+      parents,
+      evaluator: id === undefined || options.evaluator === false ? undefined : compileSlice(chosen),
+      actionEntity: actionEntityOf(groups[0], parents),
       contextAttributes: allContext ? 'all' : [...attributes].sort(),
       entityAttributes: allEntity ? 'all' : entityAttributes,
       readsResource,
@@ -162,7 +178,9 @@ export function compilePolicySet(
       // Unbounded action names (a custom `action` function) end up sharing the whole set.
       slice = slices.get(WHOLE_SET) ?? buildSlice(WHOLE_SET, [])
       slices.set(WHOLE_SET, slice)
-      return slice === 'broken' ? slice : { ...slice, parents: parentsOf(action) }
+      if (slice === 'broken') return slice
+      const parents = parentsOf(action)
+      return { ...slice, parents, actionEntity: actionEntityOf(action, parents) }
     }
     slice = buildSlice(sliceKey, groupsOf(action), request.principal.type, request.resource.type)
     slices.set(sliceKey, slice)
@@ -199,24 +217,31 @@ export function compilePolicySet(
     const hit = cache.get(key)
     if (hit) return { ...hit, cached: true }
 
-    const entities: EntityJson[] = [principal.entity]
-    if (slice.parents.length > 0) {
-      entities.push({
-        uid: { type: 'Action', id: request.action },
-        attrs: {},
-        parents: slice.parents,
-      })
+    const call: EngineCall = {
+      principal: request.principal,
+      action: { type: 'Action', id: request.action },
+      resource: request.resource,
+      context,
+      entities:
+        slice.actionEntity === undefined
+          ? [principal.entity]
+          : [principal.entity, slice.actionEntity],
+    }
+    // The same call, decided in JavaScript when the slice's policies compiled and the evaluator is
+    // sure of every value in it (evaluator.ts); else by the engine.
+    const evaluated = slice.evaluator && evaluateCall(slice.evaluator, call)
+    if (evaluated) {
+      decidedBy.evaluator++
+      cache.set(key, evaluated)
+      return { ...evaluated, cached: false }
+    }
+    decidedBy.engine++
+    if (!engineCanHold(call)) {
+      return { decision: 'deny', policies: [], errors: ['engine'], cached: false }
     }
     const sliceId = slice.id
     const answer = callEngine(() =>
-      engine.statefulIsAuthorized({
-        principal: request.principal,
-        action: { type: 'Action', id: request.action },
-        resource: request.resource,
-        context,
-        entities,
-        preparsedPolicySetId: sliceId,
-      }),
+      engine.statefulIsAuthorized({ ...call, preparsedPolicySetId: sliceId }),
     )
     // A thrown engine call is not cached: it says nothing about the request.
     if (isEngineFailure(answer)) {
@@ -234,10 +259,30 @@ export function compilePolicySet(
     return { ...result, cached: false }
   }
 
+  const decidedBy = { evaluator: 0, engine: 0 }
   return {
     ok: true,
-    set: { tenant: document.tenant, version: document.version, policyCount: scopes.size, decide },
+    set: {
+      tenant: document.tenant,
+      version: document.version,
+      policyCount: scopes.size,
+      decide,
+      decidedBy,
+    },
   }
+}
+
+/** The action's entity the call sends: only when the action belongs to groups (frozen). */
+function actionEntityOf(
+  action: string | undefined,
+  parents: EntityJson['parents'],
+): EntityJson | undefined {
+  if (action === undefined || parents.length === 0) return undefined
+  const entity: EntityJson = { uid: { type: 'Action', id: action }, attrs: {}, parents }
+  Object.freeze(entity.attrs)
+  Object.freeze(parents)
+  for (const parent of parents) Object.freeze(parent)
+  return Object.freeze(entity)
 }
 
 /** The principal entity the slice's policies can read, and its part of the key; memoised per entity. */
@@ -263,7 +308,11 @@ function sentPrincipal(slice: Slice, request: CedarRequest): SentPrincipal {
       entity.attrs,
     ]),
   }
-  if (Object.isFrozen(built)) slice.principals.set(built, sent)
+  if (Object.isFrozen(built)) {
+    // Reused by this principal's later requests: frozen, so evaluator.ts reads it once too.
+    deepFreeze(entity)
+    slice.principals.set(built, sent)
+  }
   return sent
 }
 
@@ -294,4 +343,10 @@ function pickMembers(
         : value.filter((v) => typeof v === 'string' && read.has(v))
   }
   return out
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return
+  Object.freeze(value)
+  for (const member of Object.values(value)) deepFreeze(member)
 }

@@ -78,3 +78,31 @@ export function lazyEngine(load: CedarEngineLoader): CedarEngineLoader {
   let engine: CedarModule | undefined
   return () => (engine ??= load())
 }
+
+/**
+ * Whether `text` is well-formed UTF-16 (no lone surrogate), the only strings the engine can hold
+ * (ES2024 `isWellFormed`, in Node 22 and workerd; the project's lib is ES2023).
+ *
+ * @example wellFormed('\ud800') // false
+ */
+export const wellFormed = (text: string): boolean =>
+  (text as unknown as { isWellFormed(): boolean }).isWellFormed()
+
+/**
+ * Whether every string in `value` (keys too) is well-formed UTF-16. The engine cannot hold a lone
+ * surrogate: it throws, and after some 1,500 such calls its WebAssembly memory is corrupt for good
+ * (every later call traps; measured with 4.13.0 on Node). A call that fails this is answered as the
+ * engine would answer it (a failed call) without making it.
+ *
+ * @example engineCanHold({ roles: ['\ud800'] }) // false
+ */
+export function engineCanHold(value: unknown): boolean {
+  if (typeof value === 'string') return wellFormed(value)
+  if (typeof value !== 'object' || value === null) return true
+  for (const key of Object.keys(value)) {
+    if (!engineCanHold(key) || !engineCanHold((value as Record<string, unknown>)[key])) {
+      return false
+    }
+  }
+  return true
+}

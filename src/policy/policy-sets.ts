@@ -34,8 +34,16 @@ export interface PolicySets {
    * (Workers' `ctx.waitUntil`); without it the refresh just runs.
    */
   current(tenant: string, waitUntil?: (promise: Promise<unknown>) => void): Promise<PolicySetState>
-  /** Per tenant: the version in force and when L2 was last read, for a status endpoint. */
-  status(): { tenant: string; version: number | null; checkedAt: string | null }[]
+  /**
+   * Per tenant: the version in force, when L2 was last read, and who decided the uncached
+   * decisions of that version in this isolate (evaluator.ts or the engine), for a status endpoint.
+   */
+  status(): {
+    tenant: string
+    version: number | null
+    checkedAt: string | null
+    decidedBy: { evaluator: number; engine: number } | null
+  }[]
 }
 
 export interface PolicySetsOptions {
@@ -196,6 +204,7 @@ export function createPolicySets(options: PolicySetsOptions): PolicySets {
         tenant,
         version: s.set?.version ?? null,
         checkedAt: s.checkedAt === 0 ? null : new Date(s.checkedAt).toISOString(),
+        decidedBy: s.set ? { ...s.set.decidedBy } : null,
       }))
     },
   }

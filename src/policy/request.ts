@@ -21,7 +21,7 @@
  * claims object, and compiled-set.ts remembers per principal what each slice sends. The principal
  * entity never has parents (policy-analysis.ts relies on it: no `in` can tell two principals apart).
  */
-import type { CedarValueJson, EntityJson } from './engine.ts'
+import { wellFormed, type CedarValueJson, type EntityJson } from './engine.ts'
 
 export interface EntityRef {
   type: string
@@ -152,6 +152,11 @@ function deepFreeze(value: unknown): void {
 }
 
 function build(facts: RequestFacts): CedarRequest {
+  // The route's own strings too (a resource id from a handler's function, a custom action).
+  for (const value of [facts.action, facts.resource.type, facts.resource.id]) {
+    if (typeof value !== 'string' || !wellFormed(value))
+      throw new OutOfBounds('params_out_of_bounds')
+  }
   const claims = isRecord(facts.claims) ? facts.claims : {}
   const principalEntity = principalOf(facts, claims)
   const principal = principalEntity.uid as EntityRef
@@ -177,8 +182,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+/**
+ * A string a decision may carry: at most MAX_STRING_LENGTH, and well-formed UTF-16. JSON (a JWT's
+ * claims) can spell a lone surrogate (`"\ud800"`); the engine cannot hold one, throws, and after
+ * some 1,500 such calls its WebAssembly memory is corrupt for good (every later call traps: measured
+ * with 4.13.0), so one is refused here and never reaches it.
+ */
 function bounded(value: string): string {
-  if (value.length > MAX_STRING_LENGTH) throw new OutOfBounds('claims_out_of_bounds')
+  if (value.length > MAX_STRING_LENGTH || !wellFormed(value)) {
+    throw new OutOfBounds('claims_out_of_bounds')
+  }
   return value
 }
 

@@ -116,6 +116,11 @@ export function definePolicyGatewaySuite({
       // Within the refresh interval the "none" answer stands; the next start picks the set up.
       const fresh = await start(store)
       expect((await fresh.call('GET', '/api/documents/welcome')).status).toBe(200)
+      // The documents slice is in the compiled evaluator's subset: no engine call decided it.
+      const after = await (await fresh.app.request('http://edge.test/policy/status')).json()
+      expect(after.tenants).toEqual([
+        expect.objectContaining({ version: 1, decidedBy: { evaluator: 1, engine: 0 } }),
+      ])
     })
 
     /**
