@@ -118,7 +118,7 @@ export function definePolicyGatewaySuite({
       expect((await fresh.call('GET', '/api/documents/welcome')).status).toBe(200)
       // The documents slice is in the compiled evaluator's subset: no engine call decided it.
       const after = await (await fresh.app.request('http://edge.test/policy/status')).json()
-      expect(after.tenants).toEqual([
+      expect((after as { tenants: unknown }).tenants).toEqual([
         expect.objectContaining({ version: 1, decidedBy: { evaluator: 1, engine: 0 } }),
       ])
     })
