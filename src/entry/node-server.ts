@@ -16,6 +16,8 @@ import { preferredSignatureCheck } from './node-signature.ts'
 import { loadNodeConfig } from './node-config.ts'
 import { installParserRefusals } from './node-http.ts'
 import { nodeRequestHooks } from './node-request-hooks.ts'
+import { installTokenFastPath, tokenFastPathFor } from './node-token-fast-path.ts'
+import { ENDPOINTS } from '../core/oauth/endpoints.ts'
 import { ownKeySet } from '../core/oauth/own-tokens.ts'
 import { registerAvailabilityMetrics } from './node-availability-metrics.ts'
 import { clientIpBehind, createOriginRoutes } from './origin.ts'
@@ -50,7 +52,11 @@ export interface NodeServer {
  */
 export async function startNodeServer(
   env: Record<string, unknown>,
-  options: { logger?: Logger } = {},
+  options: {
+    logger?: Logger
+    /** Answer the common /token request outside the app (node-token-fast-path.ts). Default true. */
+    tokenFastPath?: boolean
+  } = {},
 ): Promise<NodeServer> {
   const nodeConfig = await loadNodeConfig(env)
   const logger = options.logger ?? createNodeLogger(nodeConfig.verification.logLevel)
@@ -185,6 +191,21 @@ export async function startNodeServer(
     ) as Server
     s.once('error', reject)
   })
+  // The common /token request without the app's generic request path (node-token-fast-path.ts); off
+  // when tracing or tenants wrap every request.
+  const fast =
+    options.tokenFastPath !== false &&
+    origin &&
+    !tracing &&
+    !tenancy &&
+    tokenFastPathFor(app, {
+      deps: { oauth: origin.oauth, logger, metrics },
+      path: `${new URL(origin.oauth.issuer).pathname.replace(/\/+$/, '')}${ENDPOINTS.token}`,
+      logger,
+      ...(revocation ? { beforeRequest: () => revocation.maybeSync() } : {}),
+      after: metrics.record,
+    })
+  if (fast) installTokenFastPath(server, fast)
   installParserRefusals(server, logger)
   // Once closing, answers say `Connection: close` so keep-alive clients leave after their request.
   server.prependListener('request', (_req, res) => {

@@ -32,6 +32,16 @@ export function requestIdFrom(request: Request, env: unknown): string {
     incoming?.headers !== undefined
       ? incoming.headers['x-request-id']
       : request.headers.get('X-Request-Id')
+  return saneRequestId(given)
+}
+
+/**
+ * The client's `X-Request-Id` value when it is sane, else a new UUID: `requestIdFrom`'s rule, for a
+ * caller holding the raw Node request (src/entry/node-token-fast-path.ts).
+ *
+ * @example const id = saneRequestId(incoming.headers['x-request-id'])
+ */
+export function saneRequestId(given: unknown): string {
   return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID()
 }
 

@@ -142,13 +142,19 @@ async function withProof(
   plan: Exclude<TokenPlan, { grant: 'refused' }>,
   dpop: TokenRequestDpop,
 ): Promise<TokenPlan> {
-  const tokenEndpoint = endpointUrl(ctx.issuer, ENDPOINTS.token)
-  const uris = dpop.requestUrl === undefined ? [tokenEndpoint] : [tokenEndpoint, dpop.requestUrl]
+  // The URIs `htu` may name matter only to a proof: none are built without one.
+  const uris = dpop.proof === null ? [] : proofUris(ctx, dpop)
   const boundTo = plan.grant === 'refresh_token' ? plan.family.jkt : undefined
   const proof = await checkTokenRequestProof(ctx.dpop, plan.client, dpop.proof, uris, boundTo)
   if (proof === undefined) return plan
   await proof.claim()
   return { ...plan, jkt: proof.jkt }
+}
+
+/** RFC 9449 §4.3 step 9: the issuer's token endpoint, and the URL the request arrived at. */
+function proofUris(ctx: OAuthContext, dpop: TokenRequestDpop): string[] {
+  const tokenEndpoint = endpointUrl(ctx.issuer, ENDPOINTS.token)
+  return dpop.requestUrl === undefined ? [tokenEndpoint] : [tokenEndpoint, dpop.requestUrl]
 }
 
 async function validateCode(

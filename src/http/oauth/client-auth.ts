@@ -3,7 +3,7 @@
  * HTTP Basic with form-urlencoded id and secret, or `client_id`/`client_secret` in the body, or a bare
  * `client_id` (public clients, `none`). Using two methods at once is refused (RFC 6749 §2.3).
  *
- * @example const credentials = clientCredentialsFrom(c.req.raw.headers, form)
+ * @example const credentials = clientCredentialsFrom(request.headers.get('authorization'), form)
  */
 import type { ClientCredentials } from '../../core/oauth/clients.ts'
 import { OAuthError } from '../../core/oauth/errors.ts'
@@ -29,9 +29,14 @@ function formDecode(value: string): string | undefined {
   }
 }
 
-/** The credentials; `invalid_request` for mixed methods, `invalid_client` when none or malformed. */
-export function clientCredentialsFrom(headers: Headers, form: URLSearchParams): ClientCredentials {
-  const authorization = headers.get('authorization')
+/**
+ * The credentials from the `Authorization` header's value (null when absent) and the form;
+ * `invalid_request` for mixed methods, `invalid_client` when none or malformed.
+ */
+export function clientCredentialsFrom(
+  authorization: string | null,
+  form: URLSearchParams,
+): ClientCredentials {
   const bodyId = param(form, 'client_id', 256)
   const bodySecret = param(form, 'client_secret', 1024)
   if (authorization !== null && /^basic\b/i.test(authorization)) {

@@ -8,7 +8,7 @@ import { Hono, type Context } from 'hono'
 import { AuthError } from '../../core/errors.ts'
 import { ENDPOINTS, endpointUrl } from '../../core/oauth/endpoints.ts'
 import { OAuthError } from '../../core/oauth/errors.ts'
-import { exchangeToken } from '../../core/oauth/token-endpoint.ts'
+import { exchangeToken, type TokenResponse } from '../../core/oauth/token-endpoint.ts'
 import { introspectToken, revokeToken } from '../../core/oauth/token-management.ts'
 import { userInfo } from '../../core/oauth/userinfo.ts'
 import type { ClientConfig } from '../../core/oauth/config.ts'
@@ -31,18 +31,56 @@ type ClientHandler = (
  * must be one the authenticated client registered, not merely some client's (a preflight cannot know
  * the client, so it uses the union). A plain record, so no `Headers` object is built per request.
  */
-function successHeaders(client: ClientConfig, request: Request): Record<string, string> {
+function successHeaders(client: ClientConfig, origin: string | null): Record<string, string> {
   const headers: Record<string, string> = {
     'Cache-Control': 'no-store',
     Pragma: 'no-cache',
     Vary: 'Origin',
   }
-  const origin = request.headers.get('origin')
   if (origin !== null && client.allowedOrigins.includes(origin)) {
     headers['Access-Control-Allow-Origin'] = origin
     headers['Access-Control-Expose-Headers'] = 'WWW-Authenticate, DPoP-Nonce'
   }
   return headers
+}
+
+/** What a /token request carries besides its form (header values: null when absent). */
+export interface TokenRequestHeaders {
+  authorization: string | null
+  origin: string | null
+  /** The `DPoP` header (RFC 9449 §4.1). */
+  dpop: string | null
+  /** The URL the request arrived at, which a DPoP proof's `htu` may name; needed with a proof only. */
+  url?: string
+}
+
+/**
+ * /token once the form is read (RFC 6749 §3.2): the client authenticated (RFC 6749 §2.3.1), the grant
+ * validated and executed (token-endpoint.ts), a fresh DPoP nonce for clients that use them
+ * (RFC 9449 §8.2), the grant counted. Throws what the app's `onError` renders. The route below and
+ * the Node origin's /token path (src/entry/node-token-fast-path.ts) both answer through it.
+ *
+ * @example const { body, headers } = await answerTokenRequest(deps, form, { authorization, origin, dpop: null })
+ */
+export async function answerTokenRequest(
+  deps: OAuthRouteDeps,
+  form: URLSearchParams,
+  request: TokenRequestHeaders,
+): Promise<{ body: TokenResponse; headers: Record<string, string> }> {
+  const { oauth } = deps
+  const client = await oauth.clients.authenticate(
+    clientCredentialsFrom(request.authorization, form),
+  )
+  const headers = successHeaders(client, request.origin)
+  const dpop =
+    request.url === undefined
+      ? { proof: request.dpop }
+      : { proof: request.dpop, requestUrl: request.url }
+  const body = await exchangeToken(oauth, form, client, dpop)
+  // RFC 9449 §8.2: a fresh nonce with every answer, so the next request has one ready.
+  if (client.dpopNonce) headers['DPoP-Nonce'] = await oauth.dpop.nonces.current()
+  deps.metrics?.tokenIssued(form.get('grant_type') ?? 'unknown')
+  return { body, headers }
 }
 
 export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseEnv> {
@@ -69,21 +107,24 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
     async (c: { req: { raw: Request } }): Promise<Response> => {
       const request = c.req.raw
       const form = await readForm(request)
-      const client = await oauth.clients.authenticate(clientCredentialsFrom(request.headers, form))
-      return handle(form, client, request, successHeaders(client, request))
+      const client = await oauth.clients.authenticate(
+        clientCredentialsFrom(request.headers.get('authorization'), form),
+      )
+      return handle(form, client, request, successHeaders(client, request.headers.get('origin')))
     }
 
-  app.post(
-    `${base}${ENDPOINTS.token}`,
-    withClient(async (form, client, request, headers) => {
-      const dpop = { proof: request.headers.get('DPoP'), requestUrl: request.url }
-      const body = await exchangeToken(oauth, form, client, dpop)
-      // RFC 9449 §8.2: a fresh nonce with every answer, so the next request has one ready.
-      if (client.dpopNonce) headers['DPoP-Nonce'] = await oauth.dpop.nonces.current()
-      deps.metrics?.tokenIssued(form.get('grant_type') ?? 'unknown')
-      return jsonResponse(body, 200, headers)
-    }),
-  )
+  app.post(`${base}${ENDPOINTS.token}`, async (c) => {
+    const request = c.req.raw
+    const form = await readForm(request)
+    const dpop = request.headers.get('DPoP')
+    const { body, headers } = await answerTokenRequest(deps, form, {
+      authorization: request.headers.get('authorization'),
+      origin: request.headers.get('origin'),
+      dpop,
+      ...(dpop === null ? {} : { url: request.url }),
+    })
+    return jsonResponse(body, 200, headers)
+  })
   app.post(
     `${base}${ENDPOINTS.revoke}`,
     withClient(async (form, client, _request, headers) => {
