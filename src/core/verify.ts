@@ -36,12 +36,6 @@ export interface AccessTokenVerifierOptions {
 export interface AccessTokenVerifier {
   /** Resolves with the verified header and claims, or rejects with an `AuthError` (never anything else). */
   verify(token: string): Promise<VerifiedToken>
-  /**
-   * `verify` without a promise when none is needed: the verified token itself when the key is known
-   * and the signature check is synchronous (node:crypto), else a promise; throws the `AuthError`
-   * where `verify` would reject. Optional, so hand-written verifiers need not have it.
-   */
-  verifyNow?(token: string): VerifiedToken | Promise<VerifiedToken>
 }
 
 export const MAX_CLOCK_LEEWAY_SECONDS = 60
@@ -263,19 +257,11 @@ export function createAccessTokenVerifier(
   }
   const verifyJws = createJwsCheck(options)
   const now = options.now ?? Date.now
-  const claimsOf = ({ header, payload }: VerifiedJws): VerifiedToken => ({
-    header,
-    claims: checkAccessTokenClaims(payload, policy, now() / 1000),
-  })
-  // A cold token on the Node origin (known key, node:crypto check) is verified without a promise.
-  const verifyNow = (token: string): VerifiedToken | Promise<VerifiedToken> => {
-    const result = verifyJws(token)
-    return result instanceof Promise ? result.then(claimsOf) : claimsOf(result)
-  }
   return {
-    verifyNow,
     async verify(token) {
-      return verifyNow(token)
+      const result = verifyJws(token)
+      const { header, payload } = result instanceof Promise ? await result : result
+      return { header, claims: checkAccessTokenClaims(payload, policy, now() / 1000) }
     },
   }
 }
