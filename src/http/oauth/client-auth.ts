@@ -21,7 +21,18 @@ function binaryBytes(binary: string): Uint8Array {
   return bytes
 }
 
+/** A byte above 0x7F in an `atob` result (whose characters are bytes): not plain ASCII. */
+const NON_ASCII = /[\u0080-\u00ff]/
+
+/** The UTF-8 text of an `atob` result (each character one byte); throws on invalid UTF-8. */
+function utf8Text(binary: string): string {
+  // ASCII bytes are their own UTF-8 text: the usual id and secret skip the byte copy and decoder.
+  return NON_ASCII.test(binary) ? utf8.decode(binaryBytes(binary)) : binary
+}
+
 function formDecode(value: string): string | undefined {
+  // Without '%' or '+' there is nothing to decode (decodeURIComponent would return the same string).
+  if (!value.includes('%') && !value.includes('+')) return value
   try {
     return decodeURIComponent(value.replace(/\+/g, ' '))
   } catch {
@@ -45,7 +56,7 @@ export function clientCredentialsFrom(
     const match = BASIC.exec(authorization)
     let decoded: string | undefined
     try {
-      decoded = match?.[1] === undefined ? undefined : utf8.decode(binaryBytes(atob(match[1])))
+      decoded = match?.[1] === undefined ? undefined : utf8Text(atob(match[1]))
     } catch {
       decoded = undefined
     }
