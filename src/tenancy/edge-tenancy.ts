@@ -92,8 +92,7 @@ async function configuredKeys(options: EdgeTenancyOptions): Promise<KeySet> {
 
 /** A doorbell rang for `id`: its next request syncs its revocation filter first. */
 export function ringTenant(contexts: TenantContexts<EdgeTenant>, id: string): void {
-  const sync = contexts.peek(id)?.context.revocationSync
-  if (sync && 'ring' in sync) sync.ring()
+  contexts.peek(id)?.context.revocation?.ring()
 }
 
 export function createEdgeTenancy(options: EdgeTenancyOptions): EdgeTenancy {

@@ -19,6 +19,7 @@
 import { createTokenCache } from '../cache/token-cache.ts'
 import { AuthError } from '../core/errors.ts'
 import { parseCompactJws } from '../core/jws.ts'
+import type { AudienceRule } from '../core/claims.ts'
 import type { KeySet } from '../core/jwks.ts'
 import type { Clock, VerifiedToken } from '../core/types.ts'
 import {
@@ -30,7 +31,6 @@ import { createEdgeKeys, type EdgeKeys } from '../http/edge-keys.ts'
 import type { TokenVerifier, VerificationRequest } from '../http/types.ts'
 import {
   createRevocationSync,
-  RevocationChecker,
   type RevocationPolicy,
   type RevocationSync,
 } from '../revocation/index.ts'
@@ -39,7 +39,7 @@ import type { RegistryFollower } from './registry-follower.ts'
 import { createVerificationQuota, type VerificationQuota } from './quotas.ts'
 import { scopeStore } from './scoped-store.ts'
 import type { TenantContexts, TenantEntry } from './tenant-contexts.ts'
-import { gateTenantRevocation, type TenantRevocationSync } from './tenant-revocation.ts'
+import { tenantRevocation, type TenantRevocation } from './tenant-revocation.ts'
 import type { TenantRecord } from './tenant-record.ts'
 
 /** What an edge holds for one tenant. */
@@ -51,9 +51,8 @@ export interface EdgeTenant {
    * routes; the default tenant's are the entry's own (app-from-config.ts), so none here.
    */
   keys: EdgeKeys | undefined
-  /** The tenant's revocation state; both set or neither. Flat, so an L1 hit touches fewer objects. */
-  revocationSync: RevocationSync | TenantRevocationSync | undefined
-  revocationChecker: RevocationChecker | undefined
+  /** The tenant's revocation sync and per-token check, one object; undefined: no revocation. */
+  revocation: TenantRevocation | undefined
   quota: VerificationQuota | undefined
 }
 
@@ -69,6 +68,14 @@ export interface EdgeTenantSettings {
     policy: RevocationPolicy
   }
   logger?: Parameters<typeof createRevocationSync>[0]['logger']
+}
+
+/** A tenant's audiences as the core verifier takes them: the string itself when there is one. */
+function audienceRule(audiences: readonly string[]): string | AudienceRule {
+  const [only] = audiences
+  if (audiences.length === 1 && only !== undefined) return only
+  const set = new Set(audiences)
+  return (list) => list.some((a) => set.has(a))
 }
 
 /** Revocation filters of tenants start small; a snapshot sizes them to what was revoked. */
@@ -97,11 +104,11 @@ export function edgeTenant(
   settings: EdgeTenantSettings,
 ): EdgeTenant {
   const now = settings.now ?? (() => Date.now())
-  const audiences = new Set(parts.audiences)
   const verifier = createAccessTokenVerifier({
     issuer: parts.issuer,
-    // RFC 9068 §4: `aud` must name one of this tenant's audiences (no two tenants share one).
-    audience: (list) => list.some((a) => audiences.has(a)),
+    // RFC 9068 §4: `aud` must name one of this tenant's audiences (no two tenants share one). One
+    // audience (the usual case) is compared as the default issuer's is: no set and rule per tenant.
+    audience: audienceRule(parts.audiences),
     keys: parts.keys,
     now,
     ...(settings.clockLeewaySeconds === undefined
@@ -109,31 +116,29 @@ export function edgeTenant(
       : { clockLeewaySeconds: settings.clockLeewaySeconds }),
     ...(settings.checkSignature === undefined ? {} : { checkSignature: settings.checkSignature }),
   })
-  let revocationSync: EdgeTenant['revocationSync']
-  let revocationChecker: EdgeTenant['revocationChecker']
+  let revocation: TenantRevocation | undefined
   if (parts.revocationStore) {
-    const own = (): RevocationSync =>
-      createRevocationSync({
-        store: parts.revocationStore as Pick<Store, 'get' | 'readStream' | 'lastStreamEntry'>,
-        now,
-        initialCapacity: TENANT_FILTER_CAPACITY,
-        ...(settings.revocation ?? {}),
-        ...(settings.logger ? { logger: settings.logger } : {}),
-      })
-    revocationSync =
-      parts.revocationSync ?? (parts.doorbell ? gateTenantRevocation(own(), parts.doorbell) : own())
-    revocationChecker = new RevocationChecker({
-      sync: revocationSync,
-      store: parts.revocationStore,
+    const store = parts.revocationStore
+    revocation = tenantRevocation({
+      sync:
+        parts.revocationSync ??
+        createRevocationSync({
+          store,
+          now,
+          initialCapacity: TENANT_FILTER_CAPACITY,
+          ...(settings.revocation ?? {}),
+          ...(settings.logger ? { logger: settings.logger } : {}),
+        }),
+      store,
       now,
+      ...(parts.revocationSync === undefined && parts.doorbell ? { doorbell: parts.doorbell } : {}),
     })
   }
   const limit = parts.verificationsPerSecond
   return {
     verifier,
     keys: parts.edgeKeys,
-    revocationSync,
-    revocationChecker,
+    revocation,
     quota: limit === undefined ? undefined : createVerificationQuota({ limit, now }),
   }
 }
@@ -188,6 +193,7 @@ export interface TenantVerifierOptions {
 }
 
 export interface TenantVerifier extends TokenVerifier {
+  verifyNow(token: string, request?: VerificationRequest): VerifiedToken | Promise<VerifiedToken>
   /** L1 counters, for the benchmark and `/revocation/status`. */
   stats(): { hits: number; misses: number; size: number; tenants: number }
 }
@@ -195,6 +201,26 @@ export interface TenantVerifier extends TokenVerifier {
 const unknownIssuer = () => new AuthError('issuer_mismatch', 'token issuer is not accepted')
 const registryStale = () =>
   new AuthError('revocation_unavailable', 'tenant registry is temporarily unavailable')
+
+/**
+ * What the L1 keeps beside a verified token (the cache freezes and stores the token's result itself,
+ * so this lives in a weak map keyed by it): the tenant entry that verified it, that tenant's quota
+ * and revocation (copied here, so a hit reads two objects of its tenant, the entry and its
+ * revocation, not also the context between them), and the revocation filter epoch at which the
+ * token's probes last all missed (-1: not yet). One class, so a hit of any tenant reads one shape.
+ */
+class CachedTenantToken {
+  readonly entry: TenantEntry<EdgeTenant>
+  readonly quota: VerificationQuota | undefined
+  readonly revocation: TenantRevocation | undefined
+  missedAt = -1
+
+  constructor(entry: TenantEntry<EdgeTenant>) {
+    this.entry = entry
+    this.quota = entry.context.quota
+    this.revocation = entry.context.revocation
+  }
+}
 
 /**
  * @example
@@ -206,10 +232,12 @@ export function createTenantVerifier(options: TenantVerifierOptions): TenantVeri
   const maxEntries = options.l1MaxEntries ?? 10_000
   const now = options.now ?? (() => Date.now())
   const cache = maxEntries === 0 ? undefined : createTokenCache({ maxEntries, now })
-  // Which tenant entry verified a cached result (the cache freezes and stores the object itself).
-  const verifiedBy = new WeakMap<VerifiedToken, TenantEntry<EdgeTenant>>()
+  const cached = new WeakMap<VerifiedToken, CachedTenantToken>()
 
-  async function verifyUncached(token: string) {
+  async function verifyUncached(
+    token: string,
+    request: VerificationRequest | undefined,
+  ): Promise<VerifiedToken> {
     const { payload } = parseCompactJws(token)
     const iss = payload.iss
     if (typeof iss !== 'string') throw unknownIssuer()
@@ -217,47 +245,70 @@ export function createTenantVerifier(options: TenantVerifierOptions): TenantVeri
     if (entry === undefined) throw unknownIssuer()
     const { header, claims } = await entry.context.verifier.verify(token)
     const verified: VerifiedToken = { header, claims, tenant: entry.id }
+    const seen = new CachedTenantToken(entry)
     // An entry dropped while we verified (or built from a view that raced a change) is not cached.
     if (cache && entry.live) {
       cache.set(token, verified)
-      verifiedBy.set(verified, entry)
+      cached.set(verified, seen)
     }
-    return { entry, verified }
+    return admit(verified, seen, request)
   }
 
-  async function verifyToken(
+  /**
+   * The tenant's quota and revocation for a verified token: the token itself when both pass at once
+   * (a hit whose probes missed before at the filter's current epoch reads only its tenant's objects),
+   * a promise when the revocation check must wait, or a throw.
+   */
+  function admit(
+    verified: VerifiedToken,
+    seen: CachedTenantToken,
+    request: VerificationRequest | undefined,
+  ): VerifiedToken | Promise<VerifiedToken> {
+    seen.quota?.take()
+    const revocation = seen.revocation
+    if (revocation === undefined) return verified
+    revocation.maybeSync(request?.waitUntil)
+    if (revocation.wouldMiss(seen.missedAt)) return verified
+    const pending = revocation.check(verified)
+    if (pending !== undefined) return pending.then(() => verified)
+    seen.missedAt = revocation.epoch
+    return verified
+  }
+
+  /** With the registry view usable: an L1 hit of a live tenant, else a full verification. */
+  function verifyCurrent(
     token: string,
     request: VerificationRequest | undefined,
-  ): Promise<VerifiedToken> {
-    let verified = cache?.get(token)
-    let entry = verified && verifiedBy.get(verified)
-    if (entry === undefined || !entry.live) {
-      ;({ entry, verified } = await verifyUncached(token))
+  ): VerifiedToken | Promise<VerifiedToken> {
+    const verified = cache?.get(token)
+    if (verified !== undefined) {
+      const seen = cached.get(verified)
+      if (seen !== undefined && seen.entry.live) return admit(verified, seen, request)
     }
-    const tenant = entry.context
-    tenant.quota?.take()
-    const checker = tenant.revocationChecker
-    if (checker !== undefined) {
-      tenant.revocationSync?.maybeSync(request?.waitUntil)
-      const pending = checker.check(verified as VerifiedToken)
-      if (pending !== undefined) await pending
+    return verifyUncached(token, request)
+  }
+
+  function verifyNow(
+    token: string,
+    request?: VerificationRequest,
+  ): VerifiedToken | Promise<VerifiedToken> {
+    follower.maybeSync(request?.waitUntil)
+    const stale = follower.prepare()
+    if (stale === false) return verifyCurrent(token, request)
+    if (stale === true) {
+      if (follower.policy === 'closed') throw registryStale()
+      return verifyCurrent(token, request)
     }
-    return verified as VerifiedToken
+    return stale.then((isStale) => {
+      if (isStale && follower.policy === 'closed') throw registryStale()
+      return verifyCurrent(token, request)
+    })
   }
 
   return {
-    verify(token, request) {
-      follower.maybeSync(request?.waitUntil)
-      const stale = follower.prepare()
-      if (stale === false) return verifyToken(token, request)
-      if (stale === true) {
-        if (follower.policy === 'closed') return Promise.reject(registryStale())
-        return verifyToken(token, request)
-      }
-      return stale.then((isStale) => {
-        if (isStale && follower.policy === 'closed') throw registryStale()
-        return verifyToken(token, request)
-      })
+    verifyNow,
+    async verify(token, request) {
+      return verifyNow(token, request)
     },
     stats() {
       const s = cache?.stats()

@@ -69,7 +69,9 @@ export function createTenantContexts<C>(options: TenantContextsOptions<C>): Tena
     throw new RangeError('maxEntries must be a positive integer')
 
   const byId = new Map<TenantId, TenantEntry<C>>()
+  // Built and pinned entries together: a token's tenant is one lookup of its exact `iss`.
   const byIssuer = new Map<string, TenantEntry<C>>()
+  const pinnedIssuers = new Set<string>()
   const byHost = new Map<string, TenantEntry<C>>()
   const pinned = new Map<string, TenantEntry<C>>()
   const pinnedById = new Map<TenantId, TenantEntry<C>>()
@@ -107,7 +109,7 @@ export function createTenantContexts<C>(options: TenantContextsOptions<C>): Tena
   ): Promise<TenantEntry<C> | undefined> {
     const before = epoch()
     const record = await find()
-    if (!record || pinnedById.has(record.id)) {
+    if (!record || pinnedById.has(record.id) || pinnedIssuers.has(record.issuer)) {
       if (epoch() === before) remember(missKey)
       return undefined
     }
@@ -149,7 +151,7 @@ export function createTenantContexts<C>(options: TenantContextsOptions<C>): Tena
     },
 
     async byIssuer(issuer) {
-      const found = pinned.get(`iss:${issuer}`) ?? byIssuer.get(issuer)
+      const found = byIssuer.get(issuer)
       if (found) return touch(found)
       if (unknown.has(`iss:${issuer}`)) return undefined
       return load(() => registry.resolveIssuer(issuer), `iss:${issuer}`)
@@ -163,7 +165,7 @@ export function createTenantContexts<C>(options: TenantContextsOptions<C>): Tena
     },
 
     cachedByIssuer(issuer) {
-      const found = pinned.get(`iss:${issuer}`) ?? byIssuer.get(issuer)
+      const found = byIssuer.get(issuer)
       return found && touch(found)
     },
 
@@ -172,7 +174,8 @@ export function createTenantContexts<C>(options: TenantContextsOptions<C>): Tena
     pin(record, context) {
       const entry: TenantEntry<C> = { id: record.id, record, context, live: true, used: true }
       pinnedById.set(record.id, entry)
-      pinned.set(`iss:${record.issuer}`, entry)
+      pinnedIssuers.add(record.issuer)
+      byIssuer.set(record.issuer, entry)
       for (const host of record.hosts) pinned.set(`host:${host}`, entry)
       return entry
     },

@@ -13,10 +13,12 @@
  * filter before it is checked.
  *
  * @example
- * const revocation = gateTenantRevocation(createRevocationSync({ store: tenantStore }), follower)
- * follower.onRevocation = (id) => contexts.peek(id)?.context.revocationSync.ring()
+ * const revocation = tenantRevocation({ sync: createRevocationSync({ store }), store, doorbell: follower })
+ * follower.onRevocation = (id) => contexts.peek(id)?.context.revocation?.ring()
  */
+import type { Clock, VerifiedToken } from '../core/types.ts'
 import type { RevocationSync } from '../revocation/edge-sync.ts'
+import { RevocationChecker } from '../revocation/revocation-check.ts'
 import { revocationKeys } from '../revocation/records.ts'
 import type { Store } from '../store/types.ts'
 import type { RegistryFollower } from './registry-follower.ts'
@@ -29,47 +31,94 @@ export interface TenantRevocationSync extends RevocationSync {
 }
 
 /**
- * Wraps a tenant's own revocation sync: fresh while the registry view is (its staleness is the
- * view's), synced in the request when its doorbell rang, never on a timer.
- *
- * @example const sync = gateTenantRevocation(createRevocationSync({ store }), follower)
+ * A tenant's revocation at the edge in one object: its filter's sync and the per-token check
+ * (`RevocationChecker`), with a shortcut for a token seen before. An L1 hit then reads this one object
+ * of its tenant, not a gate, a checker, the inner sync and a table of missed tokens (each a different
+ * object per tenant: spread over many tenants, every one of them was another cache miss).
  */
-export function gateTenantRevocation(
-  inner: RevocationSync,
-  follower: Pick<RegistryFollower, 'prepare'>,
-): TenantRevocationSync {
-  return new GatedRevocationSync(inner, follower)
+export interface TenantRevocation {
+  /** The tenant's revocation sync (for status and tests). */
+  readonly sync: RevocationSync
+  /** The filter's epoch: it changes whenever the filter does. */
+  readonly epoch: number
+  /** Starts a background sync when one is due (never for a gated tenant: see below). */
+  maybeSync(waitUntil?: (promise: Promise<unknown>) => void): void
+  /**
+   * True when the token's probes would all miss now, so it passes without probing: the filter may be
+   * used as it is (no sync due first) and either holds no id at all (a tenant with nothing revoked)
+   * or is still at filter epoch `missedAt`, when the token's probes last all missed (-1: never).
+   * The caller decided the registry view may be used (the gate's staleness is the view's). False
+   * means: run `check`.
+   */
+  wouldMiss(missedAt: number): boolean
+  /** The per-token check: undefined (passes now), a promise, or a throw (`RevocationChecker.check`). */
+  check(verified: VerifiedToken): Promise<void> | undefined
+  /** The tenant's doorbell rang (a no-op for a sync that polls on its own). */
+  ring(): void
 }
 
 /**
- * A class, not an object literal with getters: every tenant's gate then shares one hidden class and
- * one set of methods, so the request path's property reads and calls stay monomorphic however many
- * tenants' gates it meets (with literals, each gate had its own accessors and shape, and spreading
- * traffic over more tenants made those sites megamorphic: bench/tenancy.bench.ts).
+ * The revocation of a tenant: gated by the registry's doorbell when `doorbell` is given (a
+ * registered tenant: its filter synced only when a revocation rang, see above), else its own `sync`
+ * polled as usual (the default tenant's, shared with the rest of the app).
+ *
+ * @example
+ * const revocation = tenantRevocation({ sync: createRevocationSync({ store }), store, doorbell: follower })
+ * if (!revocation.wouldMiss(missedAt)) await revocation.check(verified)
  */
-class GatedRevocationSync implements TenantRevocationSync {
+export function tenantRevocation(parts: {
+  sync: RevocationSync
+  /** Where filter hits are confirmed: the tenant's view of L2. */
+  store: Pick<Store, 'get'>
+  doorbell?: Pick<RegistryFollower, 'prepare'>
+  now?: Clock
+}): TenantRevocation {
+  const now = parts.now ?? Date.now
+  return parts.doorbell
+    ? new GatedRevocation(parts.sync, parts.doorbell, parts.store, now)
+    : new PolledRevocation(parts.sync, parts.store, now)
+}
+
+/**
+ * Wraps a tenant's own revocation sync: fresh while the registry view is (its staleness is the
+ * view's), synced in the request when its doorbell rang, never on a timer. It is the sync its own
+ * checker uses, so gate, checker and shortcut are one object.
+ *
+ * A class, not an object literal with getters: every tenant's gate shares one hidden class and one
+ * set of methods, so the request path stays monomorphic however many tenants it meets.
+ */
+class GatedRevocation implements TenantRevocationSync, TenantRevocation {
   // Dirty until the first successful sync: revocations from before this isolate knew the tenant.
   private dirty = true
+  /** The filter holds no id (as of the last sync, which only this gate runs). */
+  private empty = false
   /**
    * The inner sync's epoch, copied after each of its syncs (only this gate runs them: its
-   * `maybeSync` and `prepare` are never called), so an L1 hit reads it here without touching the
-   * inner object.
+   * `maybeSync` and `prepare` are never called), so a hit reads it here without the inner object.
    */
   epoch: number
+  readonly policy: RevocationSync['policy']
+  readonly boundSeconds: number
   private readonly inner: RevocationSync
   private readonly follower: Pick<RegistryFollower, 'prepare'>
+  private readonly checker: RevocationChecker
 
-  constructor(inner: RevocationSync, follower: Pick<RegistryFollower, 'prepare'>) {
+  constructor(
+    inner: RevocationSync,
+    follower: Pick<RegistryFollower, 'prepare'>,
+    store: Pick<Store, 'get'>,
+    now: Clock,
+  ) {
     this.inner = inner
     this.follower = follower
     this.epoch = inner.epoch
+    this.policy = inner.policy
+    this.boundSeconds = inner.boundSeconds
+    this.checker = new RevocationChecker({ sync: this, store, now })
   }
 
-  get policy() {
-    return this.inner.policy
-  }
-  get boundSeconds() {
-    return this.inner.boundSeconds
+  get sync(): RevocationSync {
+    return this
   }
 
   ring(): void {
@@ -78,6 +127,14 @@ class GatedRevocationSync implements TenantRevocationSync {
 
   // Never on a timer: a sync happens when the doorbell rang, in the request that needs it.
   maybeSync(): void {}
+
+  wouldMiss(missedAt: number): boolean {
+    return !this.dirty && (this.empty || this.epoch === missedAt)
+  }
+
+  check(verified: VerifiedToken): Promise<void> | undefined {
+    return this.checker.check(verified)
+  }
 
   prepare(): boolean | Promise<boolean> {
     const view = this.follower.prepare()
@@ -89,7 +146,7 @@ class GatedRevocationSync implements TenantRevocationSync {
   }
 
   syncNow(): Promise<boolean> {
-    return this.sync().then((stale) => !stale)
+    return this.syncInner().then((stale) => !stale)
   }
 
   status() {
@@ -98,18 +155,51 @@ class GatedRevocationSync implements TenantRevocationSync {
 
   private afterView(viewStale: boolean): boolean | Promise<boolean> {
     if (!this.dirty) return viewStale
-    return this.sync().then((stale) => stale || viewStale)
+    return this.syncInner().then((stale) => stale || viewStale)
   }
 
-  private sync(): Promise<boolean> {
+  private syncInner(): Promise<boolean> {
     this.dirty = false // a ring during the read sets it again
     return this.inner.syncNow().then((ok) => {
       this.epoch = this.inner.epoch
+      // Ids are added only by a sync (a failed one too: what it read is kept), so this holds until
+      // the next one. Probing an empty filter misses whatever the id: no probe needed.
+      this.empty = this.inner.status().entries === 0
       if (!ok) this.dirty = true
       // Failed: the filter is as old as its last success; the inner policy applies past staleness.
       return ok ? false : this.inner.status().stale
     })
   }
+}
+
+/** A sync that polls on its own schedule (the default tenant's): no shortcut, the checker decides. */
+class PolledRevocation implements TenantRevocation {
+  readonly sync: RevocationSync
+  private readonly checker: RevocationChecker
+
+  constructor(sync: RevocationSync, store: Pick<Store, 'get'>, now: Clock) {
+    this.sync = sync
+    this.checker = new RevocationChecker({ sync, store, now })
+  }
+
+  get epoch(): number {
+    return this.sync.epoch
+  }
+
+  maybeSync(waitUntil?: (promise: Promise<unknown>) => void): void {
+    this.sync.maybeSync(waitUntil)
+  }
+
+  // Whether this sync needs a sync first is its own `prepare`'s call, made once, inside `check`.
+  wouldMiss(): boolean {
+    return false
+  }
+
+  check(verified: VerifiedToken): Promise<void> | undefined {
+    return this.checker.check(verified)
+  }
+
+  ring(): void {}
 }
 
 /**

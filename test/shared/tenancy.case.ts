@@ -300,6 +300,43 @@ export function tenancyCases() {
       expect(streamReads('acme')).toBe(1)
       expect(streamReads('initech')).toBe(1)
     })
+    it("a tenant's cached token is answered at once (verifyNow) until it is revoked in that tenant", async () => {
+      const f = await tenancyFixture()
+      await f.addTenant('acme')
+      await f.addTenant('globex')
+      const a = await f.sign('acme', { jti: 'a-1' })
+      const b = await f.sign('globex', { jti: 'b-1' })
+      await f.verifier.verify(a)
+      await f.verifier.verify(b)
+      const hit = f.verifier.verifyNow(a)
+      expect(hit).not.toBeInstanceOf(Promise)
+      expect((hit as Awaited<typeof hit>).tenant).toBe('acme')
+      await f.revoker('acme').revokeToken('a-1', f.clock() / 1000 + 600)
+      f.pastBound()
+      // Its tenant's doorbell rang: the next hit syncs acme's filter and finds the token in it,
+      // and so does every hit after (the filter changed since the token last missed).
+      const now = async () => f.verifier.verifyNow(a)
+      expect(await authCode(now())).toBe('token_revoked')
+      expect(await authCode(now())).toBe('token_revoked')
+      const other = f.verifier.verifyNow(b)
+      expect(other).not.toBeInstanceOf(Promise)
+      expect((other as Awaited<typeof other>).tenant).toBe('globex')
+    })
+
+    it("a tenant's other tokens stay valid and its revoked one is refused once its filter holds ids", async () => {
+      const f = await tenancyFixture({ l1MaxEntries: 0 })
+      await f.addTenant('acme')
+      const kept = await f.sign('acme', { jti: 'kept' })
+      const revoked = await f.sign('acme', { jti: 'gone' })
+      // Nothing revoked in acme yet: both pass (an empty filter is not probed).
+      for (const token of [kept, revoked])
+        expect((await f.verifier.verify(token)).tenant).toBe('acme')
+      await f.revoker('acme').revokeToken('gone', f.clock() / 1000 + 600)
+      f.pastBound()
+      expect(await authCode(f.verifier.verify(revoked))).toBe('token_revoked')
+      expect((await f.verifier.verify(kept)).claims.jti).toBe('kept')
+      expect(await authCode(f.verifier.verify(revoked))).toBe('token_revoked')
+    })
   })
 
   describe('tenant quotas', () => {
