@@ -11,8 +11,11 @@
  * - Per-request cost at the edge (Node, in process): the multi-tenant verifier on an L1 hit and cold
  *   (L1 off) with 1 tenant, with only the tenants the traffic touches (64 hot, 512 cold) and with
  *   10,000 registered; the same traffic shape in every row (64 hot tokens, 512 cold, same claims).
- *   Rows interleaved in rounds (bench/lib/interleave.ts); a ratio is the median of the rounds'
- *   ratios, on CPU time per op and on wall time per op.
+ *   Cold also with a revoked id in every tenant's filter (1 tenant vs 512), so the filters are
+ *   probed (an empty filter is not). Rows interleaved in rounds after warm-up slices past the JIT's
+ *   tiers (bench/lib/interleave.ts); a ratio is the median of the rounds' ratios, on the request
+ *   threads' CPU time per op (main thread + libuv pool; the headline), on the process's CPU time
+ *   and on wall time.
  * - L1 hit rate: the same traffic (1,000 distinct tokens, each verified 5 times) with 1 tenant and
  *   with every token from a different one of 10,000 tenants.
  * - Memory at the edge (Node heap after a full GC; needs `--expose-gc`): per tenant that verified
@@ -61,6 +64,8 @@ async function perRequest() {
     one: await tenancyWorld(1, { l1MaxEntries: 0 }),
     few: await tenancyWorld(COLD_TOKENS, { l1MaxEntries: 0 }),
     many: await tenancyWorld(MANY, { l1MaxEntries: 0 }),
+    revokedOne: await tenancyWorld(1, { l1MaxEntries: 0, revokedPerTenant: 1 }),
+    revokedFew: await tenancyWorld(COLD_TOKENS, { l1MaxEntries: 0, revokedPerTenant: 1 }),
   }
   // Same traffic shape: as many tokens, same claims, over 1 tenant or over one tenant each.
   const hotPool = {
@@ -80,6 +85,8 @@ async function perRequest() {
     'cold-1': rotate(cold.one.verifier, coldPool.one),
     'cold-few': rotate(cold.few.verifier, coldPool.spread),
     'cold-many': rotate(cold.many.verifier, coldPool.spread),
+    'cold-revoked-1': rotate(cold.revokedOne.verifier, coldPool.one),
+    'cold-revoked-few': rotate(cold.revokedFew.verifier, coldPool.spread),
   }
   // Every tenant context the rows use is built (and every hot token cached) before timing.
   for (const [row, pool] of [
@@ -89,11 +96,21 @@ async function perRequest() {
     [coldRows['cold-1'], coldPool.one],
     [coldRows['cold-few'], coldPool.spread],
     [coldRows['cold-many'], coldPool.spread],
+    [coldRows['cold-revoked-1'], coldPool.one],
+    [coldRows['cold-revoked-few'], coldPool.spread],
   ] as const)
     for (let i = 0; i < pool.length; i++) await row()
   if (hot.many.verifier.stats().misses !== HOT_TOKENS) throw new Error('hot rows must only hit')
-  const hits = await interleave(hotRows, { rounds: QUICK ? 7 : 21, sliceMs: 150 })
-  const colds = await interleave(coldRows, { rounds: QUICK ? 5 : 9, sliceMs: 300 })
+  const hits = await interleave(hotRows, {
+    rounds: QUICK ? 7 : 41,
+    sliceMs: 100,
+    warmupSlices: QUICK ? 1 : 3,
+  })
+  const colds = await interleave(coldRows, {
+    rounds: QUICK ? 5 : 21,
+    sliceMs: 250,
+    warmupSlices: QUICK ? 1 : 2,
+  })
   if (hot.many.verifier.stats().misses !== HOT_TOKENS) throw new Error('hot rows must only hit')
   return { hits, colds, addsInMemory: hot.many.adds }
 }
@@ -143,9 +160,10 @@ async function main(): Promise<void> {
 
   const table = (run: InterleavedRun, names: Record<string, string>) =>
     renderTable(
-      ['row', 'CPU µs/op', 'wall µs/op', 'ops per slice'],
+      ['row', 'request CPU µs/op', 'process CPU µs/op', 'wall µs/op', 'ops per slice'],
       Object.entries(names).map(([id, name]) => [
         name,
+        us(perOp(run, id, 'threadNs')),
         us(perOp(run, id, 'cpuNs')),
         us(perOp(run, id, 'wallNs')),
         String(run.opsPerSlice[id]),
@@ -166,32 +184,25 @@ async function main(): Promise<void> {
       'cold-1': 'cold (L1 off), 1 tenant',
       'cold-few': `cold (L1 off), ${COLD_TOKENS} tenants, traffic over all`,
       'cold-many': `cold (L1 off), ${MANY} tenants, traffic over ${COLD_TOKENS}`,
+      'cold-revoked-1': 'cold, 1 tenant with a revoked id (filter probed)',
+      'cold-revoked-few': `cold, ${COLD_TOKENS} tenants each with a revoked id, traffic over all`,
     }),
   )
+  const clocks = (run: InterleavedRun, row: string, base: string) => ({
+    thread: ratio(run, row, base, 'threadNs'),
+    cpu: ratio(run, row, base, 'cpuNs'),
+    wall: ratio(run, row, base, 'wallNs'),
+  })
   const ratios = {
-    l1Hit: {
-      cpu: ratio(hits, 'hit-many', 'hit-1', 'cpuNs'),
-      wall: ratio(hits, 'hit-many', 'hit-1', 'wallNs'),
-    },
-    l1HitSameTraffic: {
-      cpu: ratio(hits, 'hit-many', 'hit-few', 'cpuNs'),
-      wall: ratio(hits, 'hit-many', 'hit-few', 'wallNs'),
-    },
-    l1HitSpread: {
-      cpu: ratio(hits, 'hit-few', 'hit-1', 'cpuNs'),
-      wall: ratio(hits, 'hit-few', 'hit-1', 'wallNs'),
-    },
-    cold: {
-      cpu: ratio(colds, 'cold-many', 'cold-1', 'cpuNs'),
-      wall: ratio(colds, 'cold-many', 'cold-1', 'wallNs'),
-    },
-    coldSameTraffic: {
-      cpu: ratio(colds, 'cold-many', 'cold-few', 'cpuNs'),
-      wall: ratio(colds, 'cold-many', 'cold-few', 'wallNs'),
-    },
+    l1Hit: clocks(hits, 'hit-many', 'hit-1'),
+    l1HitSameTraffic: clocks(hits, 'hit-many', 'hit-few'),
+    l1HitSpread: clocks(hits, 'hit-few', 'hit-1'),
+    cold: clocks(colds, 'cold-many', 'cold-1'),
+    coldSameTraffic: clocks(colds, 'cold-many', 'cold-few'),
+    coldRevoked: clocks(colds, 'cold-revoked-few', 'cold-revoked-1'),
   }
-  const f = (r: { cpu: number; wall: number }) =>
-    `CPU ${r.cpu.toFixed(3)}, wall ${r.wall.toFixed(3)}`
+  const f = (r: { thread: number; cpu: number; wall: number }) =>
+    `request CPU ${r.thread.toFixed(3)}, process CPU ${r.cpu.toFixed(3)}, wall ${r.wall.toFixed(3)}`
   console.log(
     `\ncost ratio (1 tenant's cost / the row's; below 1 the row costs more), median of rounds:`,
   )
@@ -205,6 +216,9 @@ async function main(): Promise<void> {
   console.log(`  cold, ${MANY} tenants vs 1:                            ${f(ratios.cold)}`)
   console.log(
     `  cold, ${MANY} vs only the ${COLD_TOKENS} the traffic touches:     ${f(ratios.coldSameTraffic)}`,
+  )
+  console.log(
+    `  cold, revoked ids in every filter, ${COLD_TOKENS} tenants vs 1:   ${f(ratios.coldRevoked)}`,
   )
   console.log(
     `L1 hit rate (1,000 tokens × 5): 1 tenant ${hitOne.toFixed(3)}, ${MANY} tenants ${hitMany.toFixed(3)} (ratio ${(hitMany / hitOne).toFixed(3)})`,
@@ -230,7 +244,7 @@ async function main(): Promise<void> {
   const headlines = [
     {
       name: `CPU cost ratio, L1 hit, ${MANY} tenants vs 1 (traffic over ${HOT_TOKENS})`,
-      ...target(ratios.l1Hit.cpu),
+      ...target(ratios.l1Hit.thread),
     },
     {
       name: `wall cost ratio, L1 hit, ${MANY} tenants vs 1 (traffic over ${HOT_TOKENS})`,
@@ -238,7 +252,11 @@ async function main(): Promise<void> {
     },
     {
       name: `CPU cost ratio, cold (L1 off), ${MANY} tenants vs 1 (traffic over ${COLD_TOKENS})`,
-      ...target(ratios.cold.cpu),
+      ...target(ratios.cold.thread),
+    },
+    {
+      name: `CPU cost ratio, cold, a revoked id in every filter, ${COLD_TOKENS} tenants vs 1`,
+      ...target(ratios.coldRevoked.thread),
     },
     { name: `L1 hit rate ratio, ${MANY} tenants vs 1 (same traffic)`, ...target(hitMany / hitOne) },
     ...(l2Adds
@@ -291,7 +309,11 @@ async function main(): Promise<void> {
               ...Object.keys(colds.slices).map((id) => [id, colds] as const),
             ].map(([id, run]) => [
               id,
-              { cpu: perOp(run, id, 'cpuNs'), wall: perOp(run, id, 'wallNs') },
+              {
+                thread: perOp(run, id, 'threadNs'),
+                cpu: perOp(run, id, 'cpuNs'),
+                wall: perOp(run, id, 'wallNs'),
+              },
             ]),
           ),
           l1HitRate: { one: hitOne, many: hitMany },

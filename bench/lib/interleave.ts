@@ -2,19 +2,25 @@
  * Interleaved A/B timing for in-process ops whose difference is a few percent (the tenancy scale
  * rows): every row runs the same number of ops per slice, the rows of a round run back to back in an
  * order that rotates and reverses from round to round (so no row always follows the same one or
- * always runs first after a pause), and each slice records wall time and the process's CPU time.
+ * always runs first after a pause).
  * A ratio of two rows is the median over rounds of the per-round ratio, so a burst of load from
  * elsewhere on the shared machine falls on both sides of one round's ratio and moves the median
- * little. CPU time (user + system of this process) leaves out the time the process waited for a
- * core; wall time does not.
+ * little. Three clocks per slice: wall time; the process's CPU time (user + system), which leaves
+ * out the time the process waited for a core; and the request threads' CPU time (`threadNs`: the
+ * main thread and libuv's pool, where WebCrypto verifies), read from Linux's per-thread schedstat
+ * (ns). The last leaves out V8's helper threads too, whose concurrent GC marking of the one heap all
+ * rows share lands in whichever slice it happens to run in; it equals `cpuNs` where /proc is absent.
  *
  * @example
  * const run = await interleave({ a: opA, b: opB }, { rounds: 15, sliceMs: 150 })
- * ratio(run, 'b', 'a', 'cpu') // baseline cost / row cost: 1 is equal, below 1 the row costs more
+ * ratio(run, 'b', 'a', 'threadNs') // baseline cost / row cost: 1 is equal, below 1 the row costs more
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+
 export interface Slice {
   wallNs: number
   cpuNs: number
+  threadNs: number
 }
 
 export interface InterleavedRun {
@@ -26,13 +32,39 @@ export interface InterleavedRun {
 
 type Op = () => unknown
 
-async function runOps(op: Op, n: number): Promise<Slice> {
+/**
+ * The schedstat files of this process's main thread and libuv pool threads (Linux), found once the
+ * pool exists; empty elsewhere.
+ */
+function requestThreads(): string[] {
+  const dir = '/proc/self/task'
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).flatMap((tid) => {
+    const name = readFileSync(`${dir}/${tid}/comm`, 'utf8').trim()
+    const main = Number(tid) === process.pid
+    return main || name === 'libuv-worker' ? [`${dir}/${tid}/schedstat`] : []
+  })
+}
+
+/** Run time in ns of the given threads (schedstat's first field), or undefined without them. */
+function threadsNs(files: readonly string[]): number | undefined {
+  if (files.length === 0) return undefined
+  let ns = 0
+  for (const file of files) ns += Number(readFileSync(file, 'utf8').split(' ')[0])
+  return ns
+}
+
+async function runOps(op: Op, n: number, threads: readonly string[] = []): Promise<Slice> {
+  const thread0 = threadsNs(threads)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   for (let i = 0; i < n; i++) await op()
   const wallNs = ((performance.now() - t0) * 1e6) / n
   const cpu = process.cpuUsage(cpu0)
-  return { wallNs, cpuNs: ((cpu.user + cpu.system) * 1e3) / n }
+  const thread1 = threadsNs(threads)
+  const cpuNs = ((cpu.user + cpu.system) * 1e3) / n
+  const threadNs = thread0 === undefined || thread1 === undefined ? cpuNs : (thread1 - thread0) / n
+  return { wallNs, cpuNs, threadNs }
 }
 
 export async function interleave(
@@ -51,13 +83,14 @@ export async function interleave(
   }
   for (let w = 0; w < (options.warmupSlices ?? 1); w++)
     for (const id of ids) await runOps(rows[id] as Op, opsPerSlice[id] as number)
+  const threads = requestThreads()
   const slices: Record<string, Slice[]> = Object.fromEntries(ids.map((id) => [id, []]))
   for (let round = 0; round < options.rounds; round++) {
     const k = round % ids.length
     const order = [...ids.slice(k), ...ids.slice(0, k)]
     if (round % 2 === 1) order.reverse()
     for (const id of order) {
-      slices[id]?.push(await runOps(rows[id] as Op, opsPerSlice[id] as number))
+      slices[id]?.push(await runOps(rows[id] as Op, opsPerSlice[id] as number, threads))
     }
   }
   return { opsPerSlice, slices }

@@ -12,11 +12,13 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
 import { parseVerificationConfig } from '../../src/core/config.ts'
 import { createStaticKeySet } from '../../src/core/jwks.ts'
 import { keySetStoreKeys, type KeySetDocument } from '../../src/core/published-key-set.ts'
+import { createRevocationWriter } from '../../src/revocation/records.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/types.ts'
 import { createEdgeTenancy, type EdgeTenancy } from '../../src/tenancy/edge-tenancy.ts'
 import type { TenantVerifier } from '../../src/tenancy/edge-tenants.ts'
 import { scopeStore } from '../../src/tenancy/scoped-store.ts'
+import { withRevocationDoorbell } from '../../src/tenancy/tenant-revocation.ts'
 import { publicJwks } from '../../test/fixtures/keys.ts'
 import { TEST_AUDIENCE, TEST_ISSUER } from './tokens.ts'
 
@@ -127,10 +129,14 @@ export interface TenancyWorld {
   adds: { commands: number; ms: number }[]
 }
 
-/** An edge over the memory store with `tenants` tenants registered and their key sets published. */
+/**
+ * An edge over the memory store with `tenants` tenants registered and their key sets published.
+ * `revokedPerTenant`: that many token ids revoked in every tenant (ids no bench token carries), as
+ * its origin's `/revoke` writes them, so every tenant's filter holds ids and is probed.
+ */
 export async function tenancyWorld(
   tenants: number,
-  options: { l1MaxEntries: number; maxTenants?: number },
+  options: { l1MaxEntries: number; maxTenants?: number; revokedPerTenant?: number },
 ): Promise<TenancyWorld> {
   const { store, commands } = countingStore()
   const config = benchEdgeConfig(options.l1MaxEntries, options.maxTenants ?? 10_000)
@@ -144,6 +150,15 @@ export async function tenancyWorld(
     // As the tenant's origin publishes it on its first start (its key lifecycle).
     await scopeStore(store, `t${i}`).set(keySetStoreKeys(issuerOf(i)).document, keySetOf(i))
     adds.push({ commands: commands() - before, ms: performance.now() - t0 })
+    const revoked = options.revokedPerTenant ?? 0
+    if (revoked > 0) {
+      const writer = createRevocationWriter({
+        store: withRevocationDoorbell(scopeStore(store, `t${i}`), store, `t${i}`),
+        maxAccessTokenLifetimeSeconds: 900,
+      })
+      const exp = Math.floor(Date.now() / 1000) + 900
+      for (let r = 0; r < revoked; r++) await writer.revokeToken(`revoked-${i}-${r}`, exp)
+    }
   }
   return { tenancy, verifier, store, adds }
 }
