@@ -5,16 +5,17 @@
  * when the id is already there, as on a shared test Redis). The example SPA offers them in its tenant
  * picker.
  *
- * Each tenant's SPA client has its own id, so the picker's choices are easy to tell apart in logs.
- * One id at several tenants works too: the browser client keeps its per-tab state per issuer and
- * client id (src/client/tab-state.ts).
+ * Every tenant's SPA client has the default issuer's SPA client id (`demo-spa`), as a deployment that
+ * gives each customer the same app would: one client id at three issuers. The browser client keeps
+ * its per-tab state per issuer and client id (src/client/tab-state.ts), so signing in to one never
+ * disturbs another (test/e2e/tenancy-spa.test.ts).
  *
  * @example const tenants = await seedDevTenants({ store: upstash, origin, spaOrigin })
  */
 import { createScryptHasher, type ScryptParameters } from '../src/entry/password.ts'
 import { createUpstashStore } from '../src/store/upstash.ts'
 import { createTenantRegistry } from '../src/tenancy/registry.ts'
-import { DEMO_USER, demoSpaClient } from './dev-config.ts'
+import { DEMO_CLIENT_ID, DEMO_USER, demoSpaClient } from './dev-config.ts'
 
 /** A seeded tenant, as the SPA and the tests see it. */
 export interface DevTenant {
@@ -55,7 +56,7 @@ export async function seedDevTenants(options: {
       id: t.id,
       name: t.name,
       issuer: `${options.origin}/t/${t.id}`,
-      clientId: `demo-spa-${t.id}`,
+      clientId: DEMO_CLIENT_ID,
       audience: `https://api.${t.id}.dev.test`,
       username: `${t.id}-demo`,
       // A published development credential, like the default demo user's.

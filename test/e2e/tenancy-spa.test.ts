@@ -3,7 +3,8 @@
  * (scripts/dev-stack.ts: real redis-server behind the Upstash bridge, the origin process, the edge
  * Worker under `wrangler dev`, the example SPA), which seeds two tenants (scripts/dev-tenants.ts).
  * The SPA's tenant picker signs in to each tenant on its own branded login page; each tenant's token
- * carries its own issuer and audience and goes through the edge's gateway; tenant A's token is
+ * carries its own issuer and audience and goes through the edge's gateway; the tenants' SPA clients
+ * share one client id (the default issuer's too), and one tab signs in to each in turn; tenant A's token is
  * refused by a verifier for tenant B's audience (issuer, keys and audience of B, its JWKS served by
  * the edge) while B's own token passes it.
  */
@@ -36,6 +37,28 @@ async function pick(page: Page, id: string): Promise<void> {
 /** Picks the tenant in the SPA, signs in on its hosted page; resolves the access token it got. */
 async function signInTo(page: Page, t: DevTenant): Promise<{ token: string; loginTitle: string }> {
   await pick(page, t.id)
+  return signIn(page, t)
+}
+
+/**
+ * Switches the SPA open and signed in in `page` to tenant `id` as its picker does (the picker shows
+ * only while signed out): the choice in sessionStorage, then a reload. The tab's state for the
+ * other issuer (same client id) must not make it signed in there.
+ */
+async function switchTo(page: Page, id: string): Promise<void> {
+  await Promise.all([
+    page.waitForEvent('load'),
+    page.evaluate((tenantId) => {
+      sessionStorage.setItem('gatehouse-demo:tenant', tenantId)
+      location.assign('/')
+    }, id),
+  ])
+  await page.waitForSelector('#status[data-state="signed-out"]')
+  expect(await page.inputValue('#tenant')).toBe(id)
+}
+
+/** Signs in to the tenant the SPA in `page` has picked, on its hosted page. */
+async function signIn(page: Page, t: DevTenant): Promise<{ token: string; loginTitle: string }> {
   await page.click('#sign-in')
   await page.waitForSelector('#username')
   const loginTitle = await page.title()
@@ -92,6 +115,32 @@ describe('tenants in the example SPA (Chromium, the dev stack)', () => {
       expect(JSON.parse(body)).toMatchObject({ subject: t.sub, clientId: t.clientId })
       await page.close()
     }
+  })
+
+  it('one client id at two tenants: one tab signs in to each in turn, each token its own tenant', async () => {
+    const acme = tenant('acme')
+    const globex = tenant('globex')
+    expect(acme.clientId).toBe(globex.clientId)
+    const page = await e2e.context.newPage()
+    await pick(page, acme.id)
+    const seen: string[] = []
+    for (const t of [acme, globex]) {
+      if (t !== acme) await switchTo(page, t.id)
+      const { token } = await signIn(page, t)
+      expect(await page.textContent('#issuer')).toBe(t.issuer)
+      expect(await page.textContent('#user-sub')).toBe(t.sub)
+      const claims = decodeJwt(token)
+      expect(claims).toMatchObject({ iss: t.issuer, sub: t.sub, client_id: acme.clientId })
+      const { status, body } = await callApi(page)
+      expect(status).toBe('200')
+      expect(JSON.parse(body)).toMatchObject({ subject: t.sub, clientId: acme.clientId })
+      seen.push(token)
+    }
+    // Both sign-ins were real and distinct: each tenant's API takes its own token only.
+    await expect(apiOf(acme).verify(seen[0] ?? '')).resolves.toBeDefined()
+    await expect(apiOf(globex).verify(seen[1] ?? '')).resolves.toBeDefined()
+    await expect(apiOf(globex).verify(seen[0] ?? '')).rejects.toMatchObject({ status: 401 })
+    await page.close()
   })
 
   it("tenant A's token is refused at tenant B's audience; B's own token passes there", async () => {
