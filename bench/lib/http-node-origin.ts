@@ -19,6 +19,7 @@ import { createNodeLogger } from '../../src/entry/node-log-sink.ts'
 import { applyHeapGrowthPolicy } from '../../src/entry/node-heap.ts'
 import { createMetrics } from '../../src/entry/node-metrics.ts'
 import { nodeRequestHooks } from '../../src/entry/node-request-hooks.ts'
+import { NodeResponseWithId } from '../../src/entry/node-response.ts'
 import { preferredSignatureCheck } from '../../src/entry/node-signature.ts'
 
 // As `npm start` does (src/entry/node.ts): the heap growth policy first.
@@ -39,7 +40,16 @@ const app = await appFromConfig(config, {
 // Hono matches middleware by path at request time, so the app's `use('*')` middleware runs here too.
 app.get('/noop', (c) => c.text('ok'))
 
-const server = serve({ fetch: app.fetch, port: config.port, hostname: '127.0.0.1' }, (info) => {
-  console.log(JSON.stringify({ listening: (info as AddressInfo).port }))
-})
+// As node-server.ts serves: the response class that writes X-Request-Id itself.
+const server = serve(
+  {
+    fetch: app.fetch,
+    port: config.port,
+    hostname: '127.0.0.1',
+    serverOptions: { ServerResponse: NodeResponseWithId },
+  },
+  (info) => {
+    console.log(JSON.stringify({ listening: (info as AddressInfo).port }))
+  },
+)
 process.once('SIGTERM', () => server.close(() => process.exit(0)))

@@ -68,19 +68,25 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry()
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
 
-  // Per request only a Map lookup and an addition each: answered requests are counted here and handed
-  // to prom-client when /metrics is read (its `inc` per request cost microseconds; issue 15).
-  const answered = new Map<string, { labels: RequestLabels; pending: number }>()
+  // Per request only a few Map lookups and an addition: answered requests are counted here and
+  // handed to prom-client when /metrics is read (its `inc` per request cost microseconds; issue 15).
+  // Keyed route → method → status, so no key string is built (and hashed) per request: the route
+  // and method strings are the same objects every time (Hono's pattern, the parser's method).
+  const answered = new Map<string, Map<string, Map<number, AnsweredCount>>>()
   new Counter({
     name: 'gatehouse_http_requests_total',
     help: 'HTTP requests answered, by method, matched route and status code.',
     labelNames: ['method', 'route', 'status'] as const,
     registers: [registry],
     collect() {
-      for (const entry of answered.values()) {
-        if (entry.pending === 0) continue
-        this.inc(entry.labels, entry.pending)
-        entry.pending = 0
+      for (const byMethod of answered.values()) {
+        for (const byStatus of byMethod.values()) {
+          for (const entry of byStatus.values()) {
+            if (entry.pending === 0) continue
+            this.inc(entry.labels, entry.pending)
+            entry.pending = 0
+          }
+        }
       }
     },
   })
@@ -143,10 +149,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     const status = request.status
     const route = routeLabel(request.route, status)
     duration.observe(method, route, seconds)
-    const key = `${method} ${route} ${status}`
-    const entry = answered.get(key)
+    let byMethod = answered.get(route)
+    if (byMethod === undefined) answered.set(route, (byMethod = new Map()))
+    let byStatus = byMethod.get(method)
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()))
+    const entry = byStatus.get(status)
     if (entry !== undefined) entry.pending++
-    else answered.set(key, { labels: { method, route, status: String(status) }, pending: 1 })
+    else byStatus.set(status, { labels: { method, route, status: String(status) }, pending: 1 })
   }
   const middleware: MiddlewareHandler<GatehouseEnv> = async (c, next) => {
     const start = performance.now()
@@ -205,6 +214,12 @@ interface RequestLabels {
   method: string
   route: string
   status: string
+}
+
+/** Requests answered under one set of labels since the last scrape. */
+interface AnsweredCount {
+  labels: RequestLabels
+  pending: number
 }
 
 const methodLabel = (method: string): string => (METHODS.has(method) ? method : 'OTHER')

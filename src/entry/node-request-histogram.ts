@@ -2,8 +2,8 @@
  * `gatehouse_http_request_duration_seconds` as a Prometheus histogram that costs a few array writes per
  * request. prom-client's `Histogram.observe` checks, hashes and copies its label object on every call:
  * with the request counter it cost ~5 µs per request, more than a whole no-op request's JavaScript
- * (issue 15). Here each (method, route) series keeps its own bucket counts, found by one `Map` lookup,
- * and the registry reads them in prom-client's export shape when `/metrics` is scraped. Label values
+ * (issue 15). Here each (method, route) series keeps its own bucket counts, found by two `Map`
+ * lookups (route, then method: no key string built per request), and the registry reads them in prom-client's export shape when `/metrics` is scraped. Label values
  * are bounded by the caller (a method from a fixed set, a matched route pattern).
  */
 import type { Registry } from 'prom-client'
@@ -40,7 +40,10 @@ export function createRequestHistogram(
   options: { name: string; help: string; buckets: readonly number[] },
 ): RequestHistogram {
   const bounds = [...options.buckets]
-  const series = new Map<string, Series>()
+  const series = new Map<string, Map<string, Series>>()
+  const allSeries = function* () {
+    for (const byMethod of series.values()) yield* byMethod.values()
+  }
   const metric = {
     name: options.name,
     help: options.help,
@@ -48,7 +51,7 @@ export function createRequestHistogram(
     aggregator: 'sum',
     get() {
       const values: Sample[] = []
-      for (const s of series.values()) {
+      for (const s of allSeries()) {
         let cumulative = 0
         for (let i = 0; i < bounds.length; i++) {
           cumulative += s.buckets[i] ?? 0
@@ -84,8 +87,9 @@ export function createRequestHistogram(
   registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0])
   return {
     observe(method, route, seconds) {
-      const key = `${method} ${route}`
-      let s = series.get(key)
+      let byMethod = series.get(route)
+      if (byMethod === undefined) series.set(route, (byMethod = new Map()))
+      let s = byMethod.get(method)
       if (s === undefined) {
         s = {
           labels: { method, route },
@@ -93,7 +97,7 @@ export function createRequestHistogram(
           sum: 0,
           count: 0,
         }
-        series.set(key, s)
+        byMethod.set(method, s)
       }
       let i = 0
       while (i < bounds.length && seconds > (bounds[i] as number)) i++

@@ -16,6 +16,7 @@ import { preferredSignatureCheck } from './node-signature.ts'
 import { loadNodeConfig } from './node-config.ts'
 import { installParserRefusals } from './node-http.ts'
 import { nodeRequestHooks } from './node-request-hooks.ts'
+import { NodeResponseWithId } from './node-response.ts'
 import { installTokenFastPath, tokenFastPathFor } from './node-token-fast-path.ts'
 import { ENDPOINTS } from '../core/oauth/endpoints.ts'
 import { ownKeySet } from '../core/oauth/own-tokens.ts'
@@ -186,6 +187,8 @@ export async function startNodeServer(
         fetch: app.fetch,
         port: config.port,
         ...(config.host === undefined ? {} : { hostname: config.host }),
+        // Writes X-Request-Id in the response's own header object (node-response.ts).
+        serverOptions: { ServerResponse: NodeResponseWithId },
       },
       () => resolve(s as Server),
     ) as Server

@@ -43,6 +43,7 @@ export function observeRequests(
   const dispatch = app.fetch
   const { before, after } = options.hooks ?? {}
   const refuse = before === undefined ? undefined : refusalRenderer(options.onError)
+  const matches = matchRecorder(app)
 
   /** After the answer: the id on it, `after`, the log line. */
   const finish = (
@@ -51,14 +52,16 @@ export function observeRequests(
     env: unknown,
     record: RequestRecord,
     start: number,
+    matched: Match | undefined,
   ): Response => {
     const answered = withRequestId(response, record.id, env)
     const status = answered.status
     const end = performance.now()
     const method = request.method
-    const path = app.getPath(request, { env })
+    // The path Hono matched (a refused request was never dispatched: its path is read here).
+    const path = matched?.path ?? app.getPath(request, { env })
     if (after !== undefined) {
-      const route = record.errorRoute ?? matchedRoute(app, method, path)
+      const route = record.errorRoute ?? (matched === undefined ? '' : routeOf(matched))
       after({ method, route, status }, (end - start) / 1000)
     }
     writeAccessLog(logger, record.id, method, path, status, end - start, record.errorCode)
@@ -77,10 +80,14 @@ export function observeRequests(
         answer = (refuse as NonNullable<typeof refuse>)(err, request, env, executionCtx)
       }
     }
+    matches.last = undefined
     answer ??= dispatch(request, env, executionCtx)
+    // Hono matches the route synchronously, before any handler can await: read it now, before
+    // another request's dispatch can run.
+    const matched = matches.last
     if (answer instanceof Promise)
-      return answer.then((response) => finish(response, request, env, record, start))
-    return finish(answer, request, env, record, start)
+      return answer.then((response) => finish(response, request, env, record, start, matched))
+    return finish(answer, request, env, record, start, matched)
   }
 }
 
@@ -102,13 +109,36 @@ function refusalRenderer(onError: ObserveOptions['onError']) {
   }
 }
 
+/** What Hono's router was asked and answered for one request. */
+interface Match {
+  path: string
+  result: ReturnType<Hono<GatehouseEnv>['router']['match']>
+}
+
 /**
- * The pattern of the last handler Hono matches for `method` and `path` (the route that answers),
- * or '' when nothing matched. Asked again here, outside the request's `Context`: the router answers
- * a static path from a table, a parametrised one with one regular expression.
+ * Remembers what Hono's router was asked (the path, as Hono decoded it) and answered for the app's
+ * latest dispatch, so neither the path nor the matched route is worked out a second time per request.
+ * The app's router is wrapped (`app.router` is public and `Router` a small interface: `add`,
+ * `match`); Hono calls `match` once per request, synchronously, at the start of its dispatch.
  */
-function matchedRoute(app: Hono<GatehouseEnv>, method: string, path: string): string {
-  const [handlers] = app.router.match(method === 'HEAD' ? 'GET' : method, path)
+function matchRecorder(app: Hono<GatehouseEnv>): { last: Match | undefined } {
+  const router = app.router
+  const recorder: { last: Match | undefined } = { last: undefined }
+  app.router = {
+    name: router.name,
+    add: (method, path, handler) => router.add(method, path, handler),
+    match: (method, path) => {
+      const result = router.match(method, path)
+      recorder.last = { path, result }
+      return result
+    },
+  }
+  return recorder
+}
+
+/** The pattern of the last handler matched (the route that answers), '' when nothing matched. */
+function routeOf(match: Match): string {
+  const handlers = match.result[0]
   const last = handlers[handlers.length - 1]
   return last === undefined ? '' : last[0][1].path
 }

@@ -3,6 +3,7 @@ import type { Hono } from 'hono'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { AuthError } from '../../../src/core/errors.ts'
 import type { VerifiedToken } from '../../../src/core/types.ts'
@@ -15,6 +16,7 @@ import {
   type Logger,
 } from '../../../src/http/log.ts'
 import { RequestError } from '../../../src/http/request-errors.ts'
+import { millisecondsJson } from '../../../src/http/request-log.ts'
 import type { GatehouseEnv } from '../../../src/http/types.ts'
 
 const verified: VerifiedToken = {
@@ -149,6 +151,20 @@ describe('access log', () => {
 })
 
 describe('access log line', () => {
+  it('writes durationMs as JSON of the duration rounded to the microsecond, from integers', () => {
+    const reference = (ms: number) => JSON.stringify(Math.round(ms * 1000) / 1000)
+    for (const ms of [
+      0, 0.0004, 0.0005, 0.001, 0.01, 0.1, 0.12, 0.102, 0.0999, 1, 2.5, 123.456, 9e6,
+    ])
+      expect(millisecondsJson(ms)).toBe(reference(ms))
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1e7, noNaN: true }), (ms) => {
+        expect(millisecondsJson(ms)).toBe(reference(ms))
+      }),
+      { numRuns: 5000 },
+    )
+  })
+
   it('formats time exactly as toISOString, also across seconds and for fractional clocks', () => {
     for (const ms of [0, 9, 10, 99, 100, 999, 1000, 1_700_000_000_123, 1_700_000_001_007, 5.7]) {
       const lines: string[] = []
