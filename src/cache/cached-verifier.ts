@@ -10,6 +10,12 @@ import type { TokenCache } from './token-cache.ts'
  */
 export interface InlineVerifier extends AccessTokenVerifier {
   verifyNow(token: string): VerifiedToken | Promise<VerifiedToken>
+  /**
+   * Whether `token`, this exact string, is an L1 entry: a token that verified (so a well-formed
+   * compact JWS) and has not expired. No side effects. Lets a route skip syntax checks that every
+   * verified token passes (bearer.ts: the `b64token` shape) before `verifyNow` answers it.
+   */
+  isCached?: (token: string) => boolean
 }
 
 /** Which verifier each cache serves: a cache filled under one configuration must not answer another. */
@@ -51,6 +57,7 @@ export function createCachedVerifier(
   }
   return {
     verifyNow,
+    isCached: (token) => cache.has(token),
     async verify(token: string): Promise<VerifiedToken> {
       return verifyNow(token)
     },

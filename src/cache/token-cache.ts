@@ -23,6 +23,11 @@ export interface TokenCacheStats {
 
 export interface TokenCache {
   get(token: string): VerifiedToken | undefined
+  /**
+   * Whether `get(token)` would answer (the identical string, not yet expired), without its side
+   * effects: no LRU move, no hit or miss counted, nothing removed.
+   */
+  has(token: string): boolean
   set(token: string, value: VerifiedToken): void
   delete(token: string): void
   clear(): void
@@ -118,6 +123,12 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
       }
       hits++
       return entry.value
+    },
+
+    has(token) {
+      if (token.length > maxTokenLength) return false
+      const entry = map.get(tokenCacheKey(token))
+      return entry !== undefined && entry.token === token && now() < entry.expiresAt
     },
 
     set(token, value) {

@@ -54,7 +54,7 @@ export function authenticateNow(
   options: AuthenticateOptions,
 ): VerifiedToken | Promise<VerifiedToken> {
   if (verifier.verifyNow === undefined) return authenticate(request, verifier, options)
-  const presented = extractAccessTokenNow(request, options)
+  const presented = extractAccessTokenNow(request, options, verifier.isCached)
   if (presented === undefined || presented.scheme === 'DPoP')
     return authenticate(request, verifier, options)
   const verified = verifier.verifyNow(presented.token, options.verification)

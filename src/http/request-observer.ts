@@ -70,7 +70,11 @@ export function observeRequests(
 
   app.fetch = (request, env, executionCtx) => {
     const start = performance.now()
-    const record = openRequestRecord(request, requestIdFrom(request, env))
+    const record = openRequestRecord(
+      request,
+      requestIdFrom(request, env),
+      (env as { incoming?: { rawHeaders?: string[] } } | undefined)?.incoming?.rawHeaders,
+    )
     let answer: Response | Promise<Response> | undefined
     if (before !== undefined) {
       try {

@@ -18,6 +18,12 @@ export interface RequestRecord {
   errorCode: string | undefined
   /** Hono's matched pattern where the error was answered, for the metrics' `route` label. */
   errorRoute: string | undefined
+  /**
+   * On Node, the parsed request's header fields as `IncomingMessage.rawHeaders` lists them (name,
+   * value, name, value…): `requestHeader` (request-headers.ts) reads them instead of the `Request`'s
+   * `Headers`. Undefined elsewhere.
+   */
+  readonly rawHeaders: readonly string[] | undefined
 }
 
 const RECORD = Symbol('gatehouse.requestRecord')
@@ -30,12 +36,27 @@ interface RecordedRequest {
 /**
  * Starts the record of `request` (the object the app's `fetch` was called with).
  *
- * @example const record = openRequestRecord(request, requestIdFrom(request, env))
+ * `rawHeaders`: on Node, the parsed request's (`env.incoming.rawHeaders`).
+ *
+ * @example const record = openRequestRecord(request, requestIdFrom(request, env), incoming?.rawHeaders)
  */
-export function openRequestRecord(request: Request, id: string): RequestRecord {
-  const record: RequestRecord = { id, errorCode: undefined, errorRoute: undefined }
+export function openRequestRecord(
+  request: Request,
+  id: string,
+  rawHeaders?: readonly string[],
+): RequestRecord {
+  const record: RequestRecord = { id, errorCode: undefined, errorRoute: undefined, rawHeaders }
   ;(request as RecordedRequest)[RECORD] = record
   return record
+}
+
+/**
+ * The record of `request`, if `observeRequests` (or `requestIdMiddleware`) opened one.
+ *
+ * @example const raw = recordOf(c.req.raw)?.rawHeaders
+ */
+export function recordOf(request: Request): RequestRecord | undefined {
+  return (request as RecordedRequest)[RECORD]
 }
 
 /**

@@ -19,6 +19,12 @@ export interface TokenVerifier {
    * promise `verify` returns. Lets a route answer synchronously (the L1 verifier has it).
    */
   verifyNow?(token: string, request?: VerificationRequest): VerifiedToken | Promise<VerifiedToken>
+  /**
+   * Optional: whether this exact token string is one the verifier verified and still serves from
+   * its L1 cache (so a well-formed compact JWS), without side effects. Lets `/verify` skip the
+   * `b64token` scan of the header (bearer.ts) on a hit; `verifyNow` still runs every other check.
+   */
+  isCached?: (token: string) => boolean
 }
 
 /** What a verifier may use of the request it serves. */

@@ -10,6 +10,7 @@ import type { DpopTarget } from '../core/dpop-binding.ts'
 import { dpopNonceFor, type DpopGuard } from './dpop-guard.ts'
 import { verificationRequestOf } from './verification-request.ts'
 import type { GatehouseEnv, TokenVerifier } from './types.ts'
+import { requestHeader } from './request-headers.ts'
 import { setErrorCode } from './request-record.ts'
 
 const RESPONSE_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }
@@ -59,8 +60,8 @@ function activeResponse(
  * ingress-nginx's external authentication sends. Without them the proof must be for `/verify` itself.
  */
 function proofTarget(request: Request): DpopTarget | undefined {
-  const method = request.headers.get('X-Original-Method')
-  const uri = request.headers.get('X-Original-URL')
+  const method = requestHeader(request, 'x-original-method')
+  const uri = requestHeader(request, 'x-original-url')
   if (method === null && uri === null) return undefined
   if (method === null || uri === null || !URL.canParse(uri))
     throw new AuthError(

@@ -182,7 +182,7 @@ export class RevocationChecker {
  * const verifier = withRevocationCheck(createCachedVerifier(core, cache), checkRevocation)
  */
 export function withRevocationCheck(
-  verifier: AccessTokenVerifier & Partial<Pick<InlineVerifier, 'verifyNow'>>,
+  verifier: AccessTokenVerifier & Partial<Pick<InlineVerifier, 'verifyNow' | 'isCached'>>,
   check: RevocationCheck,
 ): InlineVerifier {
   // An L1 hit whose probes all miss is checked without a promise (`verifyNow`), as fast as the
@@ -197,6 +197,8 @@ export function withRevocationCheck(
   }
   return {
     verifyNow,
+    // Membership says nothing of revocation: `verifyNow` still checks every token it answers.
+    ...(verifier.isCached === undefined ? {} : { isCached: verifier.isCached }),
     async verify(token) {
       return verifyNow(token)
     },

@@ -315,3 +315,33 @@ describe('options', () => {
     expect(cache.get(token)?.claims.sub).toBe('a')
   })
 })
+
+describe('has', () => {
+  it('answers as get would, for the identical unexpired string only, with no side effects', () => {
+    const { cache, clock } = setup({ maxEntries: 2 })
+    const signature = base64urlText(86, 7)
+    const [a, b, forged] = [fakeToken(1, signature), fakeToken(2), fakeToken(3, signature)] as [
+      string,
+      string,
+      string,
+    ]
+    cache.set(a, verified('a', EXP))
+    cache.set(b, verified('b', EXP))
+    expect([cache.has(a), cache.has(b), cache.has(forged), cache.has(fakeToken(4))]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ])
+    expect(cache.has(`${a}x`)).toBe(false)
+    // No hit or miss counted, and `a` stays least recently used: the next set evicts it.
+    expect(cache.stats()).toMatchObject({ hits: 0, misses: 0, size: 2 })
+    cache.set(fakeToken(5), verified('c', EXP))
+    expect(cache.has(a)).toBe(false)
+    expect(cache.has(b)).toBe(true)
+    // At exp it is gone for has as for get, and has removes nothing.
+    clock.ms = EXP * 1000
+    expect(cache.has(b)).toBe(false)
+    expect(cache.stats().size).toBe(2)
+  })
+})
