@@ -7,6 +7,10 @@
  * charged for the policies of all the others, nor a user for the service clients' policies; a
  * policy left out could not have applied, so the decision and its determining policies are the
  * ones the whole set gives (tested against the whole set).
+ *
+ * An uncached decision is made on the call the engine would be given: by the slice's policies
+ * compiled to JavaScript (evaluator.ts) when they are all in its subset and it is sure of every value
+ * in the call, else by the engine (docs/policy.md, "Which evaluator decides").
  */
 import type { DecisionCache } from './decision-cache.ts'
 import {
