@@ -99,6 +99,14 @@ export function preparePolicySet(
       const id = json.json.annotations?.id ?? `policy${index}`
       if (!POLICY_ID.test(id)) {
         problems.push({ where, message: `@id must match ${POLICY_ID.source}` })
+      } else if (hasInexactLong(json.json)) {
+        // The set is published and evaluated in its JSON form, where a Long is a JavaScript number:
+        // one outside ±(2^53 − 1) would silently become another number than the one validated.
+        problems.push({
+          where,
+          policy: id,
+          message: `a Long literal outside ±${Number.MAX_SAFE_INTEGER} is not supported`,
+        })
       } else if (Object.hasOwn(policies, id)) {
         problems.push({ where, message: `duplicate policy id "${id}"` })
       } else {
@@ -195,4 +203,18 @@ function at(source: PolicyFile, offset: number | undefined): string {
   let line = 1
   for (let i = 0; i < offset && i < source.text.length; i++) if (source.text[i] === '\n') line++
   return `${source.name}:${line}`
+}
+
+/**
+ * Whether a policy's JSON form holds a number that is not a safe integer (a Long literal the JSON
+ * form cannot carry exactly: the engine's own `policyToJson` already rounded it).
+ *
+ * @example hasInexactLong({ Value: 9007199254740992 }) // true
+ */
+function hasInexactLong(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isSafeInteger(value)
+  if (typeof value !== 'object' || value === null) return false
+  for (const item of Array.isArray(value) ? value : Object.values(value))
+    if (hasInexactLong(item)) return true
+  return false
 }

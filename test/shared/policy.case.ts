@@ -735,6 +735,40 @@ export function definePolicySuites({ runtime, engine }: PolicySuiteOptions): voi
       expect(await store.get(policyHeadKey('default'))).toBeNull()
     })
 
+    it('Cedar refuses a Long literal its published JSON form cannot carry exactly', async () => {
+      const store = createMemoryStore()
+      // In the JSON form both literals are 2^53: published, this policy would permit everything.
+      const rounded = [
+        {
+          name: 'l.cedar',
+          text: '@id("big") permit (principal, action, resource) when { 9007199254740993 == 9007199254740992 };',
+        },
+      ]
+      const refused = await publish(store, 'default', rounded)
+      expect(!refused.ok && refused.problems).toEqual([
+        {
+          where: 'l.cedar:1',
+          policy: 'big',
+          message: 'a Long literal outside ±9007199254740991 is not supported',
+        },
+      ])
+      expect(await store.get(policyHeadKey('default'))).toBeNull()
+      const negative = [
+        {
+          name: 'n.cedar',
+          text: 'permit (principal, action, resource) when { -9223372036854775808 < 0 };',
+        },
+      ]
+      expect((await publish(store, 'default', negative)).ok).toBe(false)
+      const exact = [
+        {
+          name: 'e.cedar',
+          text: '@id("edge") permit (principal, action, resource) when { 9007199254740991 > 0 };',
+        },
+      ]
+      expect((await publish(store, 'default', exact)).ok).toBe(true)
+    })
+
     it('Cedar policy sets are per tenant: one tenant never decides with another one’s set', async () => {
       const store = createMemoryStore()
       const allowAll = [
