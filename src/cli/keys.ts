@@ -19,6 +19,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { dashedPositionals } from './dashed-positionals.ts'
 import { SIGNING_ALGS as ALGS } from '../core/keys.ts'
 import type { JWK } from 'jose'
 import { type KeyStatus, type OAuthConfig, type SigningAlgorithm } from '../core/oauth/config.ts'
@@ -229,9 +230,10 @@ export async function keysRotate(args: string[], env: Env, deps: KeysDeps = {}) 
 
 /** `keys retire KID [--force]`. */
 export async function keysRetire(args: string[], env: Env, deps: KeysDeps = {}) {
+  const options = { force: { type: 'boolean', default: false }, ...TENANT_OPTION } as const
   const { values, positionals } = parseArgs({
-    args,
-    options: { force: { type: 'boolean', default: false }, ...TENANT_OPTION },
+    args: dashedPositionals(args, options),
+    options,
     allowPositionals: true,
     strict: true,
   })
@@ -271,7 +273,7 @@ export async function keysRetire(args: string[], env: Env, deps: KeysDeps = {}) 
  */
 export async function keysRevoke(args: string[], env: Env, deps: KeysDeps = {}) {
   const { values, positionals } = parseArgs({
-    args,
+    args: dashedPositionals(args, TENANT_OPTION),
     options: TENANT_OPTION,
     allowPositionals: true,
     strict: true,
