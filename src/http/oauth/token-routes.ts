@@ -44,6 +44,23 @@ function successHeaders(client: ClientConfig, origin: string | null): Record<str
   return headers
 }
 
+/**
+ * The client the request authenticates as (RFC 6749 §2.3.1), and the headers of its successful answer
+ * (`successHeaders`): what /token, /revoke and /introspect do first.
+ *
+ * @example const { client, headers } = await authenticatedClient(deps, form, { authorization, origin })
+ */
+async function authenticatedClient(
+  deps: OAuthRouteDeps,
+  form: URLSearchParams,
+  request: { authorization: string | null; origin: string | null },
+): Promise<{ client: ClientConfig; headers: Record<string, string> }> {
+  const client = await deps.oauth.clients.authenticate(
+    clientCredentialsFrom(request.authorization, form),
+  )
+  return { client, headers: successHeaders(client, request.origin) }
+}
+
 /** What a /token request carries besides its form (header values: null when absent). */
 export interface TokenRequestHeaders {
   authorization: string | null
@@ -68,10 +85,7 @@ export async function answerTokenRequest(
   request: TokenRequestHeaders,
 ): Promise<{ body: TokenResponse; headers: Record<string, string> }> {
   const { oauth } = deps
-  const client = await oauth.clients.authenticate(
-    clientCredentialsFrom(request.authorization, form),
-  )
-  const headers = successHeaders(client, request.origin)
+  const { client, headers } = await authenticatedClient(deps, form, request)
   const dpop =
     request.url === undefined
       ? { proof: request.dpop }
@@ -107,10 +121,11 @@ export function tokenRoutes(deps: OAuthRouteDeps, base: string): Hono<GatehouseE
     async (c: { req: { raw: Request } }): Promise<Response> => {
       const request = c.req.raw
       const form = await readForm(request)
-      const client = await oauth.clients.authenticate(
-        clientCredentialsFrom(request.headers.get('authorization'), form),
-      )
-      return handle(form, client, request, successHeaders(client, request.headers.get('origin')))
+      const { client, headers } = await authenticatedClient(deps, form, {
+        authorization: request.headers.get('authorization'),
+        origin: request.headers.get('origin'),
+      })
+      return handle(form, client, request, headers)
     }
 
   app.post(`${base}${ENDPOINTS.token}`, async (c) => {
