@@ -27,8 +27,9 @@ export function dashedPositionals(
       continue
     }
     const name = arg.startsWith('--') ? (arg.slice(2).split('=')[0] as string) : undefined
-    const option = name === undefined ? undefined : options[name]
-    if (option === undefined || !Object.hasOwn(options, name as string)) {
+    // Own keys only: `--constructor` names no option even though every object has that property.
+    const option = name !== undefined && Object.hasOwn(options, name) ? options[name] : undefined
+    if (option === undefined) {
       positionals.push(arg)
       continue
     }

@@ -32,6 +32,11 @@ describe('dashedPositionals', () => {
       expect(values.tenant).toBe('acme')
     }
     expect(parse(['-x']).positionals).toEqual(['-x'])
+    // Names every object inherits are not options either: `--constructor` is a kid here.
+    expect(parse(['--constructor', '--toString']).positionals).toEqual([
+      '--constructor',
+      '--toString',
+    ])
   })
 
   it('leaves a string option its value, even one that begins with -, and honours the user’s --', () => {
