@@ -8,7 +8,9 @@
  * (autocannon, fixed connections, POST with HTTP Basic client authentication) runs here. Before timing,
  * one token from every server is decoded and its ES256 signature verified against that server's JWKS.
  * Each measured run follows a 2 s warm-up whose numbers are dropped; rows run interleaved in rounds so
- * load from other processes on this shared machine hits all rows alike. The ratios to
+ * load from other processes on this shared machine hits all rows alike: node-oidc-provider in the
+ * middle of every round, the Gatehouse rows on either side of it, swapping sides each round
+ * (`roundOrder`). The ratios to
  * node-oidc-provider are the median over rounds of each round's own ratio (the peer and Gatehouse
  * measured back to back, under the same neighbours' load), not a ratio of medians taken from rounds
  * minutes apart. The rows show the round with the median
@@ -294,6 +296,23 @@ async function startRedisBridge(): Promise<Record<string, string>> {
   return { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token }
 }
 
+/**
+ * The order of one round: node-oidc-provider in the middle, next to every Gatehouse row, and the
+ * Gatehouse rows swapping sides from round to round. Each row's ratio is taken against the peer run
+ * of its own round, so every row must stand equally near it: with a fixed order (peer, memory,
+ * Upstash) the Upstash row always ran 8 s after the peer's, further from the load it was compared
+ * under, and always last.
+ *
+ * @example roundOrder([peer, memory, upstash], 1) // [memory, peer, upstash]; round 2: [upstash, peer, memory]
+ */
+function roundOrder<T extends { group: 'ours' | 'peer' }>(targets: T[], round: number): T[] {
+  const peers = targets.filter((t) => t.group === 'peer')
+  const ours = targets.filter((t) => t.group === 'ours')
+  if (round % 2 === 0) ours.reverse()
+  const at = round % 2 === 0 ? Math.floor(ours.length / 2) : Math.ceil(ours.length / 2)
+  return [...ours.slice(0, at), ...peers, ...ours.slice(at)]
+}
+
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a')
 
 async function main() {
@@ -343,7 +362,7 @@ async function main() {
 
   const runs = new Map<string, Run[]>(targets.map((t) => [t.id, []]))
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const target of targets) {
+    for (const target of roundOrder(targets, round)) {
       await load(target, WARMUP_SECONDS)
       const run = await load(target, DURATION)
       runs.get(target.id)?.push(run)
