@@ -192,6 +192,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         const admission = breaker.admit()
         if (!admission.allowed) throw unavailable('circuit_open', admission.retryAfterSeconds)
         let response: Response
+        // The fetch's own answer, whose body `proxy`'s answer carries: read from here (below).
+        let answered: Response | undefined
         try {
           // Redirects are returned, never followed: following one would send identity elsewhere.
           response = await proxy(url, {
@@ -200,7 +202,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
             body,
             redirect: 'manual',
             signal: exchange.signal,
-            ...(options.fetch === undefined ? {} : { customFetch: options.fetch }),
+            customFetch: (request: Request) =>
+              (options.fetch ?? fetch)(request).then((r) => (answered = r)),
           })
         } catch {
           if (exchange.clientGone) {
@@ -226,19 +229,31 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
             status: response.status,
           })
         }
-        if (response.body === null || method === 'HEAD') return response
+        // `proxy`'s answer with the hop-by-hop fields gone (its headers) and the fetch's body. On
+        // Node both are @hono/node-server's light `Response`: reading a body through one, or passing
+        // one as a `Response`'s init, builds a full undici `Response` behind it (two per request,
+        // and the answer then leaves through node-server's stream path); so the body is read from
+        // the fetch's own answer and the answer built from plain fields.
+        const source = answered ?? response
+        if (source.body === null || method === 'HEAD') return response
+        const init = {
+          status: response.status,
+          statusText: source.statusText,
+          headers: response.headers,
+        }
         if (isSmall(response.headers.get('content-length'))) {
           // Read under the deadline and sent as bytes: @hono/node-server then writes head and body
-          // in one write (`npm run bench:http`, gateway row).
+          // in one write (`npm run bench:http`, gateway row). A `Uint8Array`, not the `ArrayBuffer`:
+          // node-server keeps only the former (and strings, streams, blobs) in its light response.
           try {
-            return new Response(await response.arrayBuffer(), response)
+            return new Response(new Uint8Array(await source.arrayBuffer()), init)
           } catch {
             if (exchange.clientGone) throw clientClosed()
             throw unavailable(exchange.timedOut ? 'timeout' : 'unavailable', 1)
           }
         }
         handedOff = true
-        return new Response(untilDone(response.body, exchange.end), response)
+        return new Response(untilDone(source.body, exchange.end), init)
       } finally {
         if (!handedOff) exchange.end()
       }

@@ -87,6 +87,37 @@ describe('origin proxy inside workerd', () => {
     expect(seen.headers['x-hop']).toBeUndefined()
   })
 
+  it("passes the origin's status, reason, end-to-end headers and body on, whole or streamed", async () => {
+    const big = 'b'.repeat(70_000) // above what the forwarder reads whole: passed on as a stream
+    const answer = (path: string) =>
+      new Response(path === '/token' ? 'small body' : big, {
+        status: 201,
+        statusText: 'Made',
+        headers: {
+          'Content-Type': 'text/plain',
+          ...(path === '/token' ? { 'Content-Length': '10' } : {}),
+          Connection: 'X-Hop',
+          'X-Hop': 'dropped',
+          'X-End-To-End': 'kept',
+        },
+      })
+    const app = createOriginProxy({
+      originUrl: 'https://origin.test',
+      fetch: (async (input: Request) => answer(new URL(input.url).pathname)) as typeof fetch,
+    })
+    for (const [path, body] of [
+      ['/token', 'small body'],
+      ['/authorize', big],
+    ] as const) {
+      const res = await app.fetch(new Request(`https://edge.test${path}`))
+      expect(res.status).toBe(201)
+      expect(res.statusText).toBe('Made')
+      expect(res.headers.get('x-end-to-end')).toBe('kept')
+      expect(res.headers.get('x-hop')).toBeNull()
+      expect(await res.text()).toBe(body)
+    }
+  })
+
   it('returns redirects instead of following them', async () => {
     const origin = fakeOrigin()
     const app = createOriginProxy({ originUrl: 'https://origin.test', fetch: origin.fetch })

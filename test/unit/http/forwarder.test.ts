@@ -324,6 +324,43 @@ describe('responses', () => {
     expect(head.headers.get('content-length')).toBe('5')
   })
 
+  it("passes status, reason and the upstream's end-to-end headers and body on, whole or streamed", async () => {
+    const big = 'b'.repeat(70_000) // above the 64 KiB read whole: passed on as a stream
+    const up = upstream(
+      (req) =>
+        new Response(
+          req.url.endsWith('/big') ? stream(big.slice(0, 30_000), big.slice(30_000)) : 'small body',
+          {
+            status: 201,
+            statusText: 'Made',
+            headers: {
+              'Content-Type': 'text/plain',
+              ...(req.url.endsWith('/big') ? {} : { 'Content-Length': '10' }),
+              Connection: 'X-Hop',
+              'X-Hop': 'dropped',
+              'Keep-Alive': 'timeout=5',
+              'X-End-To-End': 'kept',
+            },
+          },
+        ),
+    )
+    const { hono } = app({ fetch: up.fetch })
+    for (const [path, body] of [
+      ['/x/small', 'small body'],
+      ['/x/big', big],
+    ] as const) {
+      const res = await hono.request(path)
+      expect(res.status).toBe(201)
+      expect(res.statusText).toBe('Made')
+      expect(res.headers.get('x-end-to-end')).toBe('kept')
+      expect(res.headers.get('content-type')).toBe('text/plain')
+      expect(res.headers.get('x-hop')).toBeNull()
+      expect(res.headers.get('keep-alive')).toBeNull()
+      expect(res.headers.get('connection')).toBeNull()
+      expect(await res.text()).toBe(body)
+    }
+  })
+
   it('bounds a response body that stalls after the headers by the same deadline', async () => {
     vi.useFakeTimers()
     const stalling = (async (input: Request) => {
