@@ -54,17 +54,18 @@ const IP = /^[0-9A-Fa-f:.]{2,45}$/
 const VIA = '1.1 gatehouse'
 
 /**
- * Builds the forwarded headers in one pass; `bytes` is the size of the header block as sent
- * (`name: value\r\n` per field), for the caller's 431 budget.
+ * Builds the forwarded headers in one pass, as name/value pairs for the next hop's `Request` (a
+ * `Headers` built here would be validated and copied again by it); `bytes` is the size of the header
+ * block as sent (`name: value\r\n` per field), for the caller's 431 budget.
  */
 export function forwardedRequestHeaders(
   incoming: Headers,
   hop: Hop,
   extra: readonly (readonly [string, string])[] = [],
   drop?: (name: string) => boolean,
-): { headers: Headers; bytes: number } {
+): { headers: [string, string][]; bytes: number } {
   const named = connectionOptions(incoming)
-  const headers = new Headers()
+  const headers: [string, string][] = []
   let bytes = 0
   let via = VIA
   for (const [name, value] of incoming) {
@@ -74,18 +75,29 @@ export function forwardedRequestHeaders(
       via = `${value}, ${VIA}`
       continue
     }
-    headers.append(name, value)
+    headers.push([name, value])
     bytes += name.length + value.length + 4
   }
-  const set = (name: string, value: string) => {
-    headers.set(name, value)
+  // None of these names is left among the kept ones (each is dropped above).
+  const add = (name: string, value: string) => {
+    headers.push([name, value])
     bytes += name.length + value.length + 4
   }
-  if (hop.clientIp !== undefined && IP.test(hop.clientIp)) set('X-Forwarded-For', hop.clientIp)
-  set('X-Forwarded-Proto', hop.proto)
-  set('X-Forwarded-Host', hop.host)
-  if (hop.requestId !== undefined) set('X-Request-Id', hop.requestId)
-  set('Via', via)
-  for (const [name, value] of extra) set(name, value)
+  if (hop.clientIp !== undefined && IP.test(hop.clientIp)) add('X-Forwarded-For', hop.clientIp)
+  add('X-Forwarded-Proto', hop.proto)
+  add('X-Forwarded-Host', hop.host)
+  if (hop.requestId !== undefined) add('X-Request-Id', hop.requestId)
+  add('Via', via)
+  for (const [name, value] of extra) {
+    // Set, not appended: the caller's field replaces any of the same name (case-insensitive).
+    const lower = name.toLowerCase()
+    for (let i = headers.length - 1; i >= 0; i--) {
+      const [kept, keptValue] = headers[i] as [string, string]
+      if (kept.toLowerCase() !== lower) continue
+      headers.splice(i, 1)
+      bytes -= kept.length + keptValue.length + 4
+    }
+    add(name, value)
+  }
   return { headers, bytes }
 }

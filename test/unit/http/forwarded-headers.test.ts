@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { forwardedRequestHeaders, type Hop } from '../../../src/http/forwarded-headers.ts'
+import { forwardedRequestHeaders as pairs, type Hop } from '../../../src/http/forwarded-headers.ts'
+
+/** The pairs as the next hop's `Request` takes them: through `Headers`. */
+const forwardedRequestHeaders = (...args: Parameters<typeof pairs>) => {
+  const { headers, bytes } = pairs(...args)
+  return { headers: new Headers(headers), bytes, pairs: headers }
+}
 
 const hop: Hop = { clientIp: '203.0.113.7', proto: 'https', host: 'edge.test', requestId: 'r1' }
 const OURS = {
@@ -82,6 +88,21 @@ describe('forwardedRequestHeaders', () => {
       (name) => name.startsWith('x-gatehouse-') || name === 'authorization',
     )
     expect(Object.fromEntries(headers)).toEqual({ 'x-gatehouse-subject': 'user-1', ...OURS })
+    // Without a drop rule the caller's field still replaces the kept one: one field, its value.
+    const kept = forwardedRequestHeaders(
+      new Headers({ Traceparent: 'client-chosen', Accept: '*/*' }),
+      hop,
+      [
+        ['traceparent', '00-ours'],
+        ['X-Two', 'a'],
+        ['x-two', 'b'],
+      ],
+    )
+    expect(kept.pairs.filter(([n]) => /^(traceparent|x-two)$/i.test(n))).toEqual([
+      ['traceparent', '00-ours'],
+      ['x-two', 'b'],
+    ])
+    expect(kept.bytes).toBe(kept.pairs.reduce((sum, [n, v]) => sum + n.length + v.length + 4, 0))
   })
 
   it('counts the header block as sent, so the caller can refuse what the next hop cannot take', () => {
