@@ -78,6 +78,12 @@ interface Loaded {
   doc: KeySetDocument
   keys: { record: KeyRecord; key: VerificationKey }[]
   loadedAt: number
+  /** The keys that verify now (not retired), worked out again only once a retirement is due. */
+  usable: VerificationKey[]
+  /** Seconds: from when `usable` must be worked out again (the next retirement; -1: now). */
+  usableUntil: number
+  /** Milliseconds after `loadedAt` at which the copy is due a refresh. */
+  refreshAfter: number
 }
 
 class ReadTimeout extends Error {
@@ -177,7 +183,16 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
       const key = await importRecord(record)
       if (key) keys.push({ record, key })
     }
-    loaded = { doc, keys, loadedAt: startedAt }
+    loaded = {
+      doc,
+      keys,
+      loadedAt: startedAt,
+      usable: [],
+      usableUntil: -1,
+      // The set says how long verifiers may keep it (keys are published twice that long before
+      // they sign), so a copy refreshed that often holds every key before its first token arrives.
+      refreshAfter: Math.min(refreshMs, doc.cacheSeconds * 1000),
+    }
     lastOutcome = 'ok'
   }
 
@@ -205,23 +220,44 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
       ? since(lastAttemptAt) < failureMs
       : since(lastAttemptAt) < unknownKidMs
     if (cooling) return
-    // The set says how long verifiers may keep it (keys are published twice that long before they
-    // sign), so a copy refreshed that often holds every key before its first token arrives.
-    const refresh = loaded ? Math.min(refreshMs, loaded.doc.cacheSeconds * 1000) : 0
-    if (!loaded || since(loaded.loadedAt) >= refresh) await loadOncePerTick()
+    if (!loaded || since(loaded.loadedAt) >= loaded.refreshAfter) await loadOncePerTick()
   }
 
   const unavailable = () =>
     new AuthError('jwks_unavailable', 'signing keys are temporarily unavailable')
 
+  /** The loaded keys that verify at `t` (seconds), kept until the next retirement is due. */
+  function usableAt(current: Loaded, t: number): VerificationKey[] {
+    if (t < current.usableUntil) return current.usable
+    current.usable = current.keys.filter((k) => isVerifiableAt(k.record, t)).map((k) => k.key)
+    let until = Infinity
+    for (const { record } of current.keys)
+      if (record.retireAt !== undefined && record.retireAt > t)
+        until = Math.min(until, record.retireAt)
+    current.usableUntil = until
+    return current.usable
+  }
+
   function select(kid: string | undefined, alg: string): VerificationKey {
-    const t = now() / 1000
-    const usable = loaded!.keys.filter((k) => isVerifiableAt(k.record, t)).map((k) => k.key)
+    const usable = usableAt(loaded!, now() / 1000)
     if (usable.length === 0) throw new AuthError('kid_unknown', 'token key id is not known')
     return selectKey(usable, kid, alg)
   }
 
   return {
+    // A copy that is held and not due a refresh answers at once: getKey would not read L2 either.
+    // Anything else (nothing loaded, a refresh due, no clean match) is getKey's to decide.
+    knownKey(kid, alg) {
+      const current = loaded
+      if (current === undefined) return undefined
+      const t = now()
+      if (t - current.loadedAt >= current.refreshAfter) return undefined
+      try {
+        return selectKey(usableAt(current, t / 1000), kid, alg)
+      } catch {
+        return undefined // unknown kid, other alg, several candidates: getKey says which
+      }
+    },
     async getKey(kid, alg) {
       await ensureLoaded()
       if (!loaded) {

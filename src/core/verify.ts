@@ -69,7 +69,7 @@ function checkOptions(options: AccessTokenVerifierOptions) {
   }
   const check = options.checkSignature ?? webCryptoSignatureCheck
   if (typeof check !== 'function') throw new TypeError('checkSignature must be a function')
-  return { leeway, maxLength, type: type === false ? false : normaliseType(type), check }
+  return { leeway, maxLength, type: type === false ? (false as const) : normaliseType(type), check }
 }
 
 /** Verifies a compact JWS's type, key and signature, not its claims; see `createJwsVerifier`. */
@@ -87,72 +87,106 @@ type VerifiedJws = { header: JwsHeader; payload: Record<string, unknown> }
  */
 const KNOWN_HEADERS_MAX = 32
 
-/**
- * The signature half of the verifier: strict parsing, the `typ` check, the key chosen by the key set
- * for the token's kid and the key's own algorithm (RFC 8725 §3.1), the signature. Claims are the
- * caller's: `createAccessTokenVerifier` checks them per RFC 9068; the origin checks an
- * `id_token_hint`, which is usually expired, by issuer only (own-tokens.ts).
- *
- * A header segment that already verified is remembered with the header it parsed to: every token of
- * one key carries the same header segment, so the next one skips decoding and re-checking those same
- * characters (a pure function of them), ~1.3 µs of a ~7 µs parse for RS256 (issue 15). Only headers of
- * tokens whose signature verified are remembered, so a forged header cannot fill the memory; each
- * caller gets its own copy of the header object.
- *
- * @example const { payload } = await createJwsVerifier({ keys, expectedType: 'JWT' }).verify(token)
- */
 export function createJwsVerifier(
   options: Pick<
     AccessTokenVerifierOptions,
     'keys' | 'maxTokenLength' | 'expectedType' | 'checkSignature'
   >,
 ): JwsVerifier {
-  const verifyNow = createJwsCheck(options)
+  const jws = new JwsCheck(options)
   return {
     async verify(token) {
-      const result = verifyNow(token)
+      const result = jws.run(token)
       return result instanceof Promise ? await result : result
     },
   }
 }
 
 /**
- * The JWS verification as a function that answers synchronously when it can (the key is known and
- * the signature check is synchronous, as on the Node origin) and with a promise otherwise; it throws
- * `AuthError` only. The public verifiers wrap it in one `async` function, so a cold verification costs
- * one promise, not one per layer.
+ * The JWS verification: `run` answers synchronously when it can (the key is known and the signature
+ * check is synchronous, as on the Node origin) and with a promise otherwise; it throws `AuthError`
+ * only. The public verifiers wrap it in one `async` function, so a cold verification costs one
+ * promise, not one per layer.
+ *
+ * A class, not closures: an edge holds one per tenant, and a cold verification then reads one object
+ * of its tenant here (and the methods every instance shares), not a closure and context per step.
+ * The most recent header segment that verified is kept in two fields before the bounded map, so the
+ * usual case (one signing key) is a string comparison, with no hashing of the segment.
  */
-function createJwsCheck(
-  options: Pick<
-    AccessTokenVerifierOptions,
-    'keys' | 'maxTokenLength' | 'expectedType' | 'checkSignature'
-  >,
-): (token: string) => VerifiedJws | Promise<VerifiedJws> {
-  const { maxLength, type, check } = checkOptions({ issuer: '-', audience: '-', ...options })
-  const keys = options.keys
+class JwsCheck {
+  private readonly keys: KeySet
+  private readonly maxLength: number
+  private readonly type: string | false
+  private readonly check: SignatureCheck
+  /** The last header segment remembered, and the header it parsed to ('' / undefined: none). */
+  private lastSegment = ''
+  private lastHeader: JwsHeader | undefined
   /** Header segment → the header it parsed to, for segments of tokens that verified. */
-  const knownHeaders = new Map<string, JwsHeader>()
+  private readonly knownHeaders = new Map<string, JwsHeader>()
 
-  function checkType(header: JwsHeader): void {
-    if (type === false) return
+  constructor(
+    options: Pick<
+      AccessTokenVerifierOptions,
+      'keys' | 'maxTokenLength' | 'expectedType' | 'checkSignature'
+    >,
+  ) {
+    const { maxLength, type, check } = checkOptions({ issuer: '-', audience: '-', ...options })
+    this.keys = options.keys
+    this.maxLength = maxLength
+    this.type = type
+    this.check = check
+  }
+
+  run(token: string): VerifiedJws | Promise<VerifiedJws> {
+    const [dot1, dot2] = splitCompactJws(token, this.maxLength)
+    const segment = token.slice(0, dot1)
+    const known = segment === this.lastSegment ? this.lastHeader : this.knownHeaders.get(segment)
+    const header = known === undefined ? parseJwsHeader(token, dot1) : { ...known }
+    const { payload, signingInput, signature } = parseJwsBody(token, dot1, dot2)
+    this.checkType(header)
+    const verified: VerifiedJws = { header, payload }
+    // A key known now is used without an await turn; otherwise (not loaded, refresh due, unknown
+    // kid) getKey fetches or says why there is none.
+    const key = this.knownKey(header)
+    if (key !== undefined) {
+      const valid = this.checkSignature(key, header, signingInput, signature)
+      if (valid === true) {
+        if (known === undefined) this.remember(segment, header)
+        return verified
+      }
+      return valid.then(() => {
+        if (known === undefined) this.remember(segment, header)
+        return verified
+      })
+    }
+    return this.getKey(header)
+      .then((fetched) => this.checkSignature(fetched, header, signingInput, signature))
+      .then(() => {
+        if (known === undefined) this.remember(segment, header)
+        return verified
+      })
+  }
+
+  private checkType(header: JwsHeader): void {
+    if (this.type === false) return
     // RFC 9068 §4 step 1: reject tokens whose typ is not at+jwt (explicit typing, RFC 8725 §3.11).
-    if (typeof header.typ !== 'string' || normaliseType(header.typ) !== type) {
+    if (typeof header.typ !== 'string' || normaliseType(header.typ) !== this.type) {
       throw new AuthError('type_mismatch', 'token type is not accepted')
     }
   }
 
   /** The key set's `knownKey`, if it has one; whatever a custom one throws means "ask getKey". */
-  function knownKey(header: JwsHeader) {
+  private knownKey(header: JwsHeader): VerificationKey | undefined {
     try {
-      return keys.knownKey?.(header.kid, header.alg)
+      return this.keys.knownKey?.(header.kid, header.alg)
     } catch {
       return undefined
     }
   }
 
-  async function getKey(header: JwsHeader) {
+  private async getKey(header: JwsHeader): Promise<VerificationKey> {
     try {
-      return await keys.getKey(header.kid, header.alg)
+      return await this.keys.getKey(header.kid, header.alg)
     } catch (error) {
       // A custom KeySet may throw anything; callers are promised AuthError only.
       if (error instanceof AuthError) throw error
@@ -161,7 +195,7 @@ function createJwsCheck(
   }
 
   /** The signature step once the key is there; true or a rejection with `signature_invalid`. */
-  function checkSignature(
+  private checkSignature(
     key: VerificationKey,
     header: JwsHeader,
     signingInput: Uint8Array,
@@ -174,7 +208,7 @@ function createJwsCheck(
     if (signature.length !== expectedSignatureLength(key)) throw invalidSignature()
     let result: boolean | Promise<boolean>
     try {
-      result = check(key, signingInput, signature)
+      result = this.check(key, signingInput, signature)
     } catch {
       throw invalidSignature()
     }
@@ -186,39 +220,12 @@ function createJwsCheck(
   }
 
   /** Remembers a header segment that just verified (see createJwsVerifier). */
-  function remember(segment: string, header: JwsHeader): void {
-    if (knownHeaders.size < KNOWN_HEADERS_MAX && isFlat(header))
-      knownHeaders.set(segment, { ...header })
-  }
-
-  return (token) => {
-    const [dot1, dot2] = splitCompactJws(token, maxLength)
-    const segment = token.slice(0, dot1)
-    const known = knownHeaders.get(segment)
-    const header = known === undefined ? parseJwsHeader(token, dot1) : { ...known }
-    const { payload, signingInput, signature } = parseJwsBody(token, dot1, dot2)
-    checkType(header)
-    const verified: VerifiedJws = { header, payload }
-    // A key known now is used without an await turn; otherwise (not loaded, refresh due, unknown
-    // kid) getKey fetches or says why there is none.
-    const key = knownKey(header)
-    if (key !== undefined) {
-      const valid = checkSignature(key, header, signingInput, signature)
-      if (valid === true) {
-        if (known === undefined) remember(segment, header)
-        return verified
-      }
-      return valid.then(() => {
-        if (known === undefined) remember(segment, header)
-        return verified
-      })
-    }
-    return getKey(header)
-      .then((fetched) => checkSignature(fetched, header, signingInput, signature))
-      .then(() => {
-        if (known === undefined) remember(segment, header)
-        return verified
-      })
+  private remember(segment: string, header: JwsHeader): void {
+    if (!isFlat(header)) return
+    const copy = { ...header }
+    this.lastSegment = segment
+    this.lastHeader = copy
+    if (this.knownHeaders.size < KNOWN_HEADERS_MAX) this.knownHeaders.set(segment, copy)
   }
 }
 
@@ -255,13 +262,24 @@ export function createAccessTokenVerifier(
     audience: options.audience,
     leewaySeconds: leeway,
   }
-  const verifyJws = createJwsCheck(options)
-  const now = options.now ?? Date.now
-  return {
-    async verify(token) {
-      const result = verifyJws(token)
-      const { header, payload } = result instanceof Promise ? await result : result
-      return { header, claims: checkAccessTokenClaims(payload, policy, now() / 1000) }
-    },
+  return new AccessTokenCheck(new JwsCheck(options), policy, options.now ?? Date.now)
+}
+
+/** `createAccessTokenVerifier`'s verifier: a class, for the reason `JwsCheck` is one. */
+class AccessTokenCheck implements AccessTokenVerifier {
+  private readonly jws: JwsCheck
+  private readonly policy: ClaimsPolicy
+  private readonly now: Clock
+
+  constructor(jws: JwsCheck, policy: ClaimsPolicy, now: Clock) {
+    this.jws = jws
+    this.policy = policy
+    this.now = now
+  }
+
+  async verify(token: string): Promise<VerifiedToken> {
+    const result = this.jws.run(token)
+    const { header, payload } = result instanceof Promise ? await result : result
+    return { header, claims: checkAccessTokenClaims(payload, this.policy, this.now() / 1000) }
   }
 }

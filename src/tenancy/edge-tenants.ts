@@ -36,6 +36,7 @@ import {
 } from '../revocation/index.ts'
 import type { Store } from '../store/types.ts'
 import type { RegistryFollower } from './registry-follower.ts'
+import { TenantHitTable } from './hit-table.ts'
 import { createVerificationQuota, type VerificationQuota } from './quotas.ts'
 import { scopeStore } from './scoped-store.ts'
 import type { TenantContexts, TenantEntry } from './tenant-contexts.ts'
@@ -205,20 +206,26 @@ const registryStale = () =>
 /**
  * What the L1 keeps beside a verified token (the cache freezes and stores the token's result itself,
  * so this lives in a weak map keyed by it): the tenant entry that verified it, that tenant's quota
- * and revocation (copied here, so a hit reads two objects of its tenant, the entry and its
- * revocation, not also the context between them), and the revocation filter epoch at which the
- * token's probes last all missed (-1: not yet). One class, so a hit of any tenant reads one shape.
+ * and revocation (copied here, so the slow path reads two objects of its tenant, the entry and its
+ * revocation, not also the context between them), the tenant's slot and its generation in the
+ * edge's hit table (-1: none), and the revocation filter epoch at which the token's probes last all
+ * missed (-1: not yet). One class, so a hit of any tenant reads one shape.
  */
 class CachedTenantToken {
   readonly entry: TenantEntry<EdgeTenant>
   readonly quota: VerificationQuota | undefined
   readonly revocation: TenantRevocation | undefined
+  readonly slot: number
+  readonly generation: number
   missedAt = -1
 
-  constructor(entry: TenantEntry<EdgeTenant>) {
+  constructor(entry: TenantEntry<EdgeTenant>, table: TenantHitTable) {
     this.entry = entry
     this.quota = entry.context.quota
     this.revocation = entry.context.revocation
+    // Only a live entry gets a slot: its drop closes the slot (createTenantVerifier's listener).
+    this.slot = entry.live ? (this.revocation?.hitSlot(table) ?? -1) : -1
+    this.generation = this.slot < 0 ? -1 : table.generation(this.slot)
   }
 }
 
@@ -233,6 +240,11 @@ export function createTenantVerifier(options: TenantVerifierOptions): TenantVeri
   const now = options.now ?? (() => Date.now())
   const cache = maxEntries === 0 ? undefined : createTokenCache({ maxEntries, now })
   const cached = new WeakMap<VerifiedToken, CachedTenantToken>()
+  // Every live tenant's state for L1 hits in one array (hit-table.ts). A tenant's slot is closed
+  // when its entry is dropped (changed, removed, evicted), in the same turn as `live` goes false,
+  // so a hit that passes the table is one the entry would have let through.
+  const table = new TenantHitTable()
+  contexts.whenDropped((entry) => entry.context.revocation?.retire())
 
   async function verifyUncached(
     token: string,
@@ -241,12 +253,13 @@ export function createTenantVerifier(options: TenantVerifierOptions): TenantVeri
     const { payload } = parseCompactJws(token)
     const iss = payload.iss
     if (typeof iss !== 'string') throw unknownIssuer()
-    const entry = await contexts.byIssuer(iss)
+    // A tenant built here already is found without an await turn; else the registry is read.
+    const entry = contexts.cachedByIssuer(iss) ?? (await contexts.byIssuer(iss))
     if (entry === undefined) throw unknownIssuer()
     const { header, claims } = await entry.context.verifier.verify(token)
     const verified: VerifiedToken = { header, claims, tenant: entry.id }
-    const seen = new CachedTenantToken(entry)
     // An entry dropped while we verified (or built from a view that raced a change) is not cached.
+    const seen = new CachedTenantToken(entry, table)
     if (cache && entry.live) {
       cache.set(token, verified)
       cached.set(verified, seen)
@@ -283,7 +296,15 @@ export function createTenantVerifier(options: TenantVerifierOptions): TenantVeri
     const verified = cache?.get(token)
     if (verified !== undefined) {
       const seen = cached.get(verified)
-      if (seen !== undefined && seen.entry.live) return admit(verified, seen, request)
+      if (seen !== undefined) {
+        // The tenant is live and its filter lets this token pass unprobed: one read of the table,
+        // none of the tenant's objects (what `admit` would decide, see CachedTenantToken).
+        if (seen.slot >= 0 && table.passes(seen.slot, seen.generation, seen.missedAt)) {
+          seen.quota?.take()
+          return verified
+        }
+        if (seen.entry.live) return admit(verified, seen, request)
+      }
     }
     return verifyUncached(token, request)
   }

@@ -110,6 +110,9 @@ const checkId = (id: unknown): TenantId => {
   return id
 }
 
+/** Whether a tenant's record holds the value a claim is for (so its claim is not stale). */
+type Holds = (record: TenantRecord) => boolean
+
 export function createTenantRegistry(options: TenantRegistryOptions): TenantRegistry {
   const { store } = options
   const now = options.now ?? Date.now
@@ -118,7 +121,7 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
   const get = async (id: TenantId) => parseTenantRecord(await store.get(registryKeys.record(id)))
 
   /** Claims `key` for `id`; a claim naming a tenant that no longer holds it is taken over. */
-  async function claim(key: string, id: TenantId, holds: (r: TenantRecord) => boolean) {
+  async function claim(key: string, id: TenantId, holds: Holds) {
     if (await store.set(key, id, { ifAbsent: true })) return true
     const owner = await store.get(key)
     if (owner === id) return true
@@ -132,31 +135,40 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
   /** Releases a claim only if it is still ours. */
   const release = (key: string, id: TenantId) => store.compareAndSwap(key, id, null)
 
-  /** Claims the issuer and hosts of `d`; on any conflict releases what it took and throws 409. */
+  /**
+   * Claims the issuer, hosts and audiences of `d`; on any conflict releases what it took and throws
+   * 409 (naming the issuer first, then hosts, then audiences). The claims are independent SET NX
+   * operations, so they are sent together: an add waits for one round trip of claims, not one per
+   * claim (each round trip is a wake-up of the store on a busy machine: the add's tail latency).
+   */
   async function claimAll(d: TenantDefinition, keep: TenantRecord | undefined): Promise<void> {
-    const taken: string[] = []
-    const undo = async () => {
-      for (const key of taken) await release(key, d.id)
+    const wanted: { kind: 'issuer' | 'host' | 'audience'; key: string; held: Holds }[] = []
+    if (keep?.issuer !== d.issuer)
+      wanted.push({
+        kind: 'issuer',
+        key: registryKeys.issuer(d.issuer),
+        held: (r) => r.issuer === d.issuer,
+      })
+    for (const kind of ['host', 'audience'] as const) {
+      const list = (r: Pick<TenantRecord, 'hosts' | 'audiences'>) =>
+        kind === 'host' ? r.hosts : r.audiences
+      for (const value of list(d))
+        if (!(keep && list(keep).includes(value)))
+          wanted.push({
+            kind,
+            key: registryKeys[kind](value),
+            held: (r) => list(r).includes(value),
+          })
     }
-    const issuerKey = registryKeys.issuer(d.issuer)
-    if (keep?.issuer !== d.issuer) {
-      if (!(await claim(issuerKey, d.id, (r) => r.issuer === d.issuer)))
-        throw new TenantConflictError('issuer')
-      taken.push(issuerKey)
-    }
-    const claims = [
-      ...d.hosts.map((host) => ['host', host, registryKeys.host(host)] as const),
-      ...d.audiences.map((aud) => ['audience', aud, registryKeys.audience(aud)] as const),
-    ]
-    for (const [kind, value, key] of claims) {
-      const held = (r: TenantRecord) => (kind === 'host' ? r.hosts : r.audiences).includes(value)
-      if (keep && held(keep)) continue
-      if (!(await claim(key, d.id, held))) {
-        await undo()
-        throw new TenantConflictError(kind)
-      }
-      taken.push(key)
-    }
+    const results = await Promise.allSettled(wanted.map((w) => claim(w.key, d.id, w.held)))
+    const refused = results.findIndex((r) => r.status !== 'fulfilled' || !r.value)
+    if (refused === -1) return
+    // Release only what this add took; every claim has settled, so none lands after the release.
+    for (const [i, result] of results.entries())
+      if (result.status === 'fulfilled' && result.value) await release(wanted[i]!.key, d.id)
+    const failed = results[refused]
+    if (failed?.status === 'rejected') throw failed.reason
+    throw new TenantConflictError(wanted[refused]!.kind)
   }
 
   /** Releases what `before` held and `after` (if any) no longer does. */
@@ -204,7 +216,15 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
     async add(input) {
       const d = parseTenantDefinition(input)
       if ((await store.get(registryKeys.record(d.id))) !== null) throw new TenantConflictError('id')
-      await claimAll(d, undefined)
+      // The settings document has a fresh random name: written beside the claims, dropped if they fail.
+      const settings = writeSettings(d)
+      settings.catch(() => {}) // awaited below; failing early is not an unhandled rejection
+      try {
+        await claimAll(d, undefined)
+      } catch (error) {
+        await settings.then((tag) => dropSettings(d.id, tag)).catch(() => {})
+        throw error
+      }
       const at = seconds()
       const record: TenantRecord = {
         format: 1,
@@ -214,7 +234,7 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
         hosts: d.hosts,
         audiences: d.audiences,
         quotas: d.quotas,
-        settings: await writeSettings(d),
+        settings: await settings,
         createdAt: at,
         updatedAt: at,
       }

@@ -55,6 +55,11 @@ export interface TenantContexts<C> {
   pin(record: TenantRecord, context: C): TenantEntry<C>
   /** The registry follower's callback: drop one tenant, or everything (`undefined`). */
   changed(id: TenantId | undefined): void
+  /**
+   * Calls `listener` once for every entry that stops being live from now on (drop or eviction), in
+   * the same turn as its `live` goes false (e.g. to close what a verifier keeps per tenant).
+   */
+  whenDropped(listener: (entry: TenantEntry<C>) => void): void
   /** The built entries (not the pinned), without counting as uses. */
   entries(): IterableIterator<TenantEntry<C>>
   readonly size: number
@@ -76,6 +81,7 @@ export function createTenantContexts<C>(options: TenantContextsOptions<C>): Tena
   const pinned = new Map<string, TenantEntry<C>>()
   const pinnedById = new Map<TenantId, TenantEntry<C>>()
   const unknown = new Set<string>()
+  const dropListeners: ((entry: TenantEntry<C>) => void)[] = onDrop ? [onDrop] : []
 
   function unindex(entry: TenantEntry<C>): void {
     if (!entry.live) return
@@ -83,7 +89,7 @@ export function createTenantContexts<C>(options: TenantContextsOptions<C>): Tena
     byId.delete(entry.id)
     if (byIssuer.get(entry.record.issuer) === entry) byIssuer.delete(entry.record.issuer)
     for (const host of entry.record.hosts) if (byHost.get(host) === entry) byHost.delete(host)
-    onDrop?.(entry)
+    for (const listener of dropListeners) listener(entry)
   }
 
   /** Second chance: the oldest entry not used since the last pass goes. */
@@ -189,6 +195,10 @@ export function createTenantContexts<C>(options: TenantContextsOptions<C>): Tena
       }
       const entry = byId.get(id)
       if (entry) unindex(entry)
+    },
+
+    whenDropped(listener) {
+      dropListeners.push(listener)
     },
 
     entries: () => byId.values(),

@@ -21,6 +21,7 @@ import type { RevocationSync } from '../revocation/edge-sync.ts'
 import { RevocationChecker } from '../revocation/revocation-check.ts'
 import { revocationKeys } from '../revocation/records.ts'
 import type { Store } from '../store/types.ts'
+import { PASS_ALL, SLOW, type TenantHitTable } from './hit-table.ts'
 import type { RegistryFollower } from './registry-follower.ts'
 import { CHANGES_MAX_LENGTH, registryKeys } from './registry-keys.ts'
 import type { TenantId } from './tenant-id.ts'
@@ -55,6 +56,14 @@ export interface TenantRevocation {
   check(verified: VerifiedToken): Promise<void> | undefined
   /** The tenant's doorbell rang (a no-op for a sync that polls on its own). */
   ring(): void
+  /**
+   * The tenant's slot in an edge's `TenantHitTable`, opened on first use, where this object keeps
+   * its state for L1 hits (hit-table.ts); -1 when it has none (a polled sync, another table, or
+   * retired).
+   */
+  hitSlot(table: TenantHitTable): number
+  /** The tenant was dropped: closes its hit slot, for good. */
+  retire(): void
 }
 
 /**
@@ -102,6 +111,10 @@ class GatedRevocation implements TenantRevocationSync, TenantRevocation {
   private readonly inner: RevocationSync
   private readonly follower: Pick<RegistryFollower, 'prepare'>
   private readonly checker: RevocationChecker
+  /** Where L1 hits read this tenant's state (hit-table.ts); -1 until asked for, and once retired. */
+  private table: TenantHitTable | undefined
+  private slot = -1
+  private retired = false
 
   constructor(
     inner: RevocationSync,
@@ -123,6 +136,29 @@ class GatedRevocation implements TenantRevocationSync, TenantRevocation {
 
   ring(): void {
     this.dirty = true
+    this.publish()
+  }
+
+  hitSlot(table: TenantHitTable): number {
+    if (this.retired || (this.table !== undefined && this.table !== table)) return -1
+    if (this.slot < 0) {
+      this.table = table
+      this.slot = table.open()
+      this.publish()
+    }
+    return this.slot
+  }
+
+  retire(): void {
+    this.retired = true
+    if (this.slot >= 0) this.table?.close(this.slot)
+    this.slot = -1
+  }
+
+  /** What a hit may skip, for the hit table: exactly what `wouldMiss` answers from these fields. */
+  private publish(): void {
+    if (this.slot < 0) return
+    this.table?.publish(this.slot, this.dirty ? SLOW : this.empty ? PASS_ALL : this.epoch)
   }
 
   // Never on a timer: a sync happens when the doorbell rang, in the request that needs it.
@@ -160,12 +196,14 @@ class GatedRevocation implements TenantRevocationSync, TenantRevocation {
 
   private syncInner(): Promise<boolean> {
     this.dirty = false // a ring during the read sets it again
+    this.publish()
     return this.inner.syncNow().then((ok) => {
       this.epoch = this.inner.epoch
       // Ids are added only by a sync (a failed one too: what it read is kept), so this holds until
       // the next one. Probing an empty filter misses whatever the id: no probe needed.
       this.empty = this.inner.status().entries === 0
       if (!ok) this.dirty = true
+      this.publish()
       // Failed: the filter is as old as its last success; the inner policy applies past staleness.
       return ok ? false : this.inner.status().stale
     })
@@ -200,6 +238,13 @@ class PolledRevocation implements TenantRevocation {
   }
 
   ring(): void {}
+
+  // Its own `prepare` decides on every request: no state a hit could read instead.
+  hitSlot(): number {
+    return -1
+  }
+
+  retire(): void {}
 }
 
 /**

@@ -82,12 +82,16 @@ export function tenancyCases() {
         { id: 'other', issuer: issuerOf('other'), hosts: ['auth.acme.test'], audiences: x },
         { id: 'other', issuer: issuerOf('other'), audiences: [audienceOf('acme')] },
       ]
-      for (const definition of conflicts) {
+      const codes = ['id', 'issuer', 'host', 'audience'].map((what) => `tenant_${what}_taken`)
+      for (const [i, definition] of conflicts.entries()) {
         const error = await refusal(f.registry.add(definition))
         expect(error).toBeInstanceOf(TenantConflictError)
         expect((error as TenantConflictError).status).toBe(409)
+        expect((error as TenantConflictError).code).toBe(codes[i])
       }
-      // Nothing of the refused adds was left behind: the last three ids are free to use.
+      // Nothing of the refused adds was left behind: no settings document, and the last three ids
+      // are free to use (no claim is held).
+      expect((await f.memory.scanKeys('t:other:', '0', 100)).keys).toEqual([])
       await f.addTenant('other', { hosts: ['auth.other.test'] })
       expect((await f.registry.resolveHost('auth.other.test'))?.id).toBe('other')
     })
@@ -387,6 +391,19 @@ export function tenancyCases() {
       f.pastBound()
       expect(await authCode(f.verifier.verify(a))).toBe('issuer_mismatch')
       expect((await f.verifier.verify(b)).tenant).toBe('globex')
+    })
+
+    it("a removed tenant's cached token stays refused when another tenant takes its L1-hit slot", async () => {
+      const f = await tenancyFixture()
+      await f.addTenant('acme')
+      await f.addTenant('globex')
+      const a = await f.sign('acme')
+      await f.verifier.verify(a) // acme's first tenant state for L1 hits
+      await f.registry.remove('acme')
+      f.pastBound()
+      // globex is built after acme was dropped: it reuses acme's place in the hit table.
+      expect((await f.verifier.verify(await f.sign('globex'))).tenant).toBe('globex')
+      expect(await authCode(f.verifier.verify(a))).toBe('issuer_mismatch')
     })
 
     it("a tenant's new audiences apply within the bound and its cached tokens are checked again", async () => {

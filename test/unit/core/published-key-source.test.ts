@@ -82,6 +82,28 @@ describe('the edge key source', () => {
     expect(await code(s.keys.getKey('test-eddsa', 'EdDSA'))).toBe('ok')
   })
 
+  it('knownKey answers from a current copy only, and stops using a key at its retireAt', async () => {
+    const s = source()
+    const now = s.clock() / 1000
+    s.l2.value = fixtureKeySet([
+      fixtureRecord('ES256', { retireAt: now + 30 }),
+      fixtureRecord('EdDSA'),
+    ])
+    expect(s.keys.knownKey?.('test-es256', 'ES256')).toBeUndefined() // nothing loaded yet
+    await s.keys.getKey('test-eddsa', 'EdDSA')
+    const reads = s.l2.reads
+    expect(s.keys.knownKey?.('test-es256', 'ES256')?.kid).toBe('test-es256')
+    expect(s.keys.knownKey?.('test-es256', 'EdDSA')).toBeUndefined() // the key's alg only
+    expect(s.keys.knownKey?.('test-other', 'ES256')).toBeUndefined() // getKey decides
+    s.clock.advance(30) // the ES256 key retires; the copy is still current
+    expect(s.keys.knownKey?.('test-es256', 'ES256')).toBeUndefined()
+    expect(await code(s.keys.getKey('test-es256', 'ES256'))).toBe('kid_unknown')
+    expect(s.keys.knownKey?.('test-eddsa', 'EdDSA')?.kid).toBe('test-eddsa')
+    expect(s.l2.reads).toBe(reads + 1) // the unknown kid's one re-read; knownKey reads nothing
+    s.clock.advance(60) // a refresh is due: getKey's to do
+    expect(s.keys.knownKey?.('test-eddsa', 'EdDSA')).toBeUndefined()
+  })
+
   it('falls back to the configured source only while L2 has no set for this issuer', async () => {
     const fallback = await createStaticKeySet(publicJwks())
     const s = source({ fallback })
