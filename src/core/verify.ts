@@ -87,6 +87,20 @@ type VerifiedJws = { header: JwsHeader; payload: Record<string, unknown> }
  */
 const KNOWN_HEADERS_MAX = 32
 
+/**
+ * The signature half of the verifier: strict parsing, the `typ` check, the key chosen by the key set
+ * for the token's kid and the key's own algorithm (RFC 8725 §3.1), the signature. Claims are the
+ * caller's: `createAccessTokenVerifier` checks them per RFC 9068; the origin checks an
+ * `id_token_hint`, which is usually expired, by issuer only (own-tokens.ts).
+ *
+ * A header segment that already verified is remembered with the header it parsed to: every token of
+ * one key carries the same header segment, so the next one skips decoding and re-checking those same
+ * characters (a pure function of them). Only headers of tokens whose signature verified are
+ * remembered, so a forged header cannot fill the memory; each caller gets its own copy of the header
+ * object.
+ *
+ * @example const { payload } = await createJwsVerifier({ keys, expectedType: 'JWT' }).verify(token)
+ */
 export function createJwsVerifier(
   options: Pick<
     AccessTokenVerifierOptions,
