@@ -127,12 +127,13 @@ describe('node entry process', () => {
   })
 
   it('exits 1 naming the variable when a value is bad', async () => {
-    const proc = start({ ...baseEnv, GATEHOUSE_CLOCK_LEEWAY_SECONDS: '999' })
+    // Seven digits, which no timestamp or pid in the output can contain by chance (as `.999Z` can).
+    const proc = start({ ...baseEnv, GATEHOUSE_CLOCK_LEEWAY_SECONDS: '1234567' })
     expect(await proc.exited).toBe(1)
     expect(proc.stderr()).toContain(
       'GATEHOUSE_CLOCK_LEEWAY_SECONDS: must be an integer between 0 and 60',
     )
-    expect(proc.stderr()).not.toContain('999')
+    expect(proc.stderr()).not.toContain('1234567')
   })
 
   it('exits 1 naming the variable when a required one is missing', async () => {
