@@ -91,13 +91,14 @@ function headerToken(
   if (value === null) return undefined
   // The usual shapes, `Bearer <b64token>` / `DPoP <b64token>`, in one regex pass over the token (or
   // none for a token the L1 holds: it verified, so it has that shape).
-  if (value.startsWith('Bearer ')) {
-    const token = value.slice(7)
-    if (isCached?.(token) === true || B64TOKEN.test(token)) return { token, scheme: 'Bearer' }
-  }
-  if (value.startsWith('DPoP ')) {
-    const token = value.slice(5)
-    if (isCached?.(token) === true || B64TOKEN.test(token)) return { token, scheme: 'DPoP' }
+  const usual: AuthScheme | undefined = value.startsWith('Bearer ')
+    ? 'Bearer'
+    : value.startsWith('DPoP ')
+      ? 'DPoP'
+      : undefined
+  if (usual !== undefined) {
+    const token = value.slice(usual.length + 1)
+    if (isCached?.(token) === true || B64TOKEN.test(token)) return { token, scheme: usual }
   }
   const match = CREDENTIALS.exec(value)
   if (match === null) throw malformed('the Authorization header is malformed')
