@@ -13,6 +13,7 @@ import { parseVerificationConfig } from '../../src/core/config.ts'
 import { createStaticKeySet } from '../../src/core/jwks.ts'
 import { keySetStoreKeys, type KeySetDocument } from '../../src/core/published-key-set.ts'
 import { createRevocationWriter } from '../../src/revocation/records.ts'
+import type { SignatureCheck } from '../../src/core/signature.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/types.ts'
 import { createEdgeTenancy, type EdgeTenancy } from '../../src/tenancy/edge-tenancy.ts'
@@ -136,11 +137,20 @@ export interface TenancyWorld {
  */
 export async function tenancyWorld(
   tenants: number,
-  options: { l1MaxEntries: number; maxTenants?: number; revokedPerTenant?: number },
+  options: {
+    l1MaxEntries: number
+    maxTenants?: number
+    revokedPerTenant?: number
+    checkSignature?: SignatureCheck
+  },
 ): Promise<TenancyWorld> {
   const { store, commands } = countingStore()
   const config = benchEdgeConfig(options.l1MaxEntries, options.maxTenants ?? 10_000)
-  const tenancy = createEdgeTenancy({ config, store })
+  const tenancy = createEdgeTenancy({
+    config,
+    store,
+    ...(options.checkSignature ? { checkSignature: options.checkSignature } : {}),
+  })
   const verifier = await tenancy.verifierWith(await createStaticKeySet(publicJwks()))
   const adds: TenancyWorld['adds'] = []
   for (let i = 0; i < tenants; i++) {

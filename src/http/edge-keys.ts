@@ -17,7 +17,7 @@
  * const verifier = await buildVerifier({ ..., keySet: keys.keySet })
  * app.route('/', keys.routes)
  */
-import { Hono, type Context } from 'hono'
+import { Hono, type Context, type ErrorHandler } from 'hono'
 import { GatehouseError } from '../core/errors.ts'
 import type { KeySet } from '../core/jwks.ts'
 import {
@@ -48,12 +48,21 @@ export interface EdgeKeysOptions {
   now?: Clock
   /** L2 key prefix (a tenant, issue 16). */
   prefix?: string
+  /**
+   * Where the routes' 404/503 go. Default: answered by the routes themselves (mounted with
+   * `app.route`, the app's handler maps them); a tenant's routes, called with `routes.fetch` from a
+   * middleware, rethrow them to the app's handler instead.
+   */
+  onError?: ErrorHandler<GatehouseEnv>
 }
 
 export interface EdgeKeys {
   keySet: PublishedKeySource
-  /** JWKS and discovery at the issuer's well-known paths. */
-  routes: Hono<GatehouseEnv>
+  /**
+   * JWKS and discovery at the issuer's well-known paths, built on first use: an edge holds one
+   * `EdgeKeys` per tenant it verified for, most of which never serve their metadata (issue 16).
+   */
+  readonly routes: Hono<GatehouseEnv>
   status(): KeySourceStatus
 }
 
@@ -66,9 +75,24 @@ export function createEdgeKeys(options: EdgeKeysOptions): EdgeKeys {
     ...(options.fallback ? { fallback: options.fallback } : {}),
     now,
   })
-  const base = URL.canParse(options.issuer)
-    ? new URL(options.issuer).pathname.replace(/\/+$/, '')
-    : ''
+  let routes: Hono<GatehouseEnv> | undefined
+  return {
+    keySet,
+    get routes() {
+      return (routes ??= metadataRoutes(options.issuer, keySet, now, options.onError))
+    },
+    status: () => keySet.status(),
+  }
+}
+
+/** The well-known routes of `issuer`, answered from `keySet`. */
+function metadataRoutes(
+  issuer: string,
+  keySet: PublishedKeySource,
+  now: Clock,
+  onError: ErrorHandler<GatehouseEnv> | undefined,
+): Hono<GatehouseEnv> {
+  const base = URL.canParse(issuer) ? new URL(issuer).pathname.replace(/\/+$/, '') : ''
 
   /**
    * Nothing to serve: L2 answered that no set (or no discovery) is published for this issuer (404:
@@ -129,5 +153,6 @@ export function createEdgeKeys(options: EdgeKeysOptions): EdgeKeys {
       })
     })
   }
-  return { keySet, routes, status: () => keySet.status() }
+  if (onError) routes.onError(onError)
+  return routes
 }

@@ -18,7 +18,6 @@
  */
 import { createTokenCache } from '../cache/token-cache.ts'
 import { AuthError } from '../core/errors.ts'
-import { parseCompactJws } from '../core/jws.ts'
 import type { AudienceRule } from '../core/claims.ts'
 import type { KeySet } from '../core/jwks.ts'
 import type { Clock, VerifiedToken } from '../core/types.ts'
@@ -42,6 +41,7 @@ import { scopeStore } from './scoped-store.ts'
 import type { TenantContexts, TenantEntry } from './tenant-contexts.ts'
 import { tenantRevocation, type TenantRevocation } from './tenant-revocation.ts'
 import type { TenantRecord } from './tenant-record.ts'
+import { tokenIssuer } from './token-issuer.ts'
 
 /** What an edge holds for one tenant. */
 export interface EdgeTenant {
@@ -144,6 +144,10 @@ export function edgeTenant(
   }
 }
 
+const rethrow = (error: Error): never => {
+  throw error
+}
+
 /**
  * The builder `createTenantContexts` calls at the edge: a tenant from its record, over its view of
  * the root store.
@@ -159,14 +163,13 @@ export function edgeTenantBuilder(
     const tenantStore = scopeStore(store, record.id)
     // The key set the tenant's origin publishes in its namespace (docs/keys.md), and nothing else:
     // no fallback, so this verifier can never hold a key of another issuer.
+    // Its metadata routes are built on the tenant's first metadata request, not here; their
+    // 404/503 go to the app's error handler, through tenant-edge-routes.ts's middleware.
     const keys = createEdgeKeys({
       issuer: record.issuer,
       store: tenantStore,
       ...(settings.now ? { now: settings.now } : {}),
-    })
-    // Its 404/503 go to the app's error handler, through tenant-metadata.ts's middleware.
-    keys.routes.onError((error) => {
-      throw error
+      onError: rethrow,
     })
     return edgeTenant(
       {
@@ -250,9 +253,9 @@ export function createTenantVerifier(options: TenantVerifierOptions): TenantVeri
     token: string,
     request: VerificationRequest | undefined,
   ): Promise<VerifiedToken> {
-    const { payload } = parseCompactJws(token)
-    const iss = payload.iss
-    if (typeof iss !== 'string') throw unknownIssuer()
+    // Only picks the verifier; that tenant's verifier parses the token strictly (token-issuer.ts).
+    const iss = tokenIssuer(token)
+    if (iss === undefined) throw unknownIssuer()
     // A tenant built here already is found without an await turn; else the registry is read.
     const entry = contexts.cachedByIssuer(iss) ?? (await contexts.byIssuer(iss))
     if (entry === undefined) throw unknownIssuer()

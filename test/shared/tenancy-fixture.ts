@@ -11,6 +11,8 @@ import {
   type KeyRecord,
   type KeySetDocument,
 } from '../../src/core/published-key-set.ts'
+import { encodeBase64Url, encodeBase64UrlText } from '../../src/core/base64url.ts'
+import type { SignatureCheck } from '../../src/core/signature.ts'
 import { createRevocationWriter } from '../../src/revocation/records.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/types.ts'
@@ -84,6 +86,8 @@ export interface TenancyFixtureOptions {
   l1MaxEntries?: number
   maxTenants?: number
   store?: Store
+  /** The tenants' signature check (default WebCrypto; the Node origin may give node:crypto's). */
+  checkSignature?: SignatureCheck
 }
 
 export async function tenancyFixture(options: TenancyFixtureOptions = {}) {
@@ -116,7 +120,16 @@ export async function tenancyFixture(options: TenancyFixtureOptions = {}) {
   })
   contexts = createTenantContexts<EdgeTenant>({
     registry,
-    build: edgeTenantBuilder(store, { now: clock, revocation, clockLeewaySeconds: 0 }, follower),
+    build: edgeTenantBuilder(
+      store,
+      {
+        now: clock,
+        revocation,
+        clockLeewaySeconds: 0,
+        ...(options.checkSignature ? { checkSignature: options.checkSignature } : {}),
+      },
+      follower,
+    ),
     epoch: () => follower.epoch,
     ...(options.maxTenants ? { maxEntries: options.maxTenants } : {}),
   })
@@ -180,6 +193,22 @@ export async function tenancyFixture(options: TenancyFixtureOptions = {}) {
       .sign(key.privateKey)
   }
 
+  /**
+   * A compact JWS of exactly `header` and `payloadText` (which may be JSON no library would write,
+   * e.g. a member named twice), signed ES256 with tenant `signWith`'s key.
+   */
+  async function signRaw(signWith: string, header: object, payloadText: string) {
+    const key = keys.get(signWith)
+    if (!key) throw new Error(`no key for ${signWith}`)
+    const input = `${encodeBase64UrlText(JSON.stringify(header))}.${encodeBase64UrlText(payloadText)}`
+    const signature = await crypto.subtle.sign(
+      { name: 'ECDSA', hash: 'SHA-256' },
+      key.privateKey,
+      new TextEncoder().encode(input),
+    )
+    return `${input}.${encodeBase64Url(new Uint8Array(signature))}`
+  }
+
   /** Tenant `id`'s revocation writer, over its view of the store (as its origin's /revoke). */
   const revoker = (id: string) =>
     createRevocationWriter({
@@ -204,6 +233,7 @@ export async function tenancyFixture(options: TenancyFixtureOptions = {}) {
     addTenant,
     publishKeySet,
     sign,
+    signRaw,
     revoker,
     pastBound,
   }

@@ -11,7 +11,14 @@ import { createApp } from '../../src/http/app.ts'
 import { QuotaError } from '../../src/tenancy/quotas.ts'
 import { scopeStore } from '../../src/tenancy/scoped-store.ts'
 import { TenantConflictError } from '../../src/tenancy/registry.ts'
-import { audienceOf, BASE, issuerOf, tenancyFixture, tenantKey } from './tenancy-fixture.ts'
+import {
+  audienceOf,
+  BASE,
+  issuerOf,
+  tenancyFixture as fixtureWith,
+  tenantKey,
+  type TenancyFixtureOptions,
+} from './tenancy-fixture.ts'
 
 const refusal = async (promise: Promise<unknown>) => {
   try {
@@ -28,7 +35,14 @@ const authCode = async (promise: Promise<unknown>) => {
   return (error as AuthError).code
 }
 
-export function tenancyCases() {
+/**
+ * The cases; `defaults` go to every edge they build (e.g. the node:crypto signature check, which
+ * the Node origin gives its tenants on one core: test/unit/tenancy/tenancy-node-crypto.test.ts).
+ */
+export function tenancyCases(defaults: Pick<TenancyFixtureOptions, 'checkSignature'> = {}) {
+  const tenancyFixture = (options: TenancyFixtureOptions = {}) =>
+    fixtureWith({ ...defaults, ...options })
+
   describe('tenant store views', () => {
     it("prefixes every key and stream of a tenant's view with the tenant's namespace", async () => {
       const f = await tenancyFixture()
@@ -214,6 +228,85 @@ export function tenancyCases() {
           }
         }),
         { numRuns: 100 },
+      )
+    })
+
+    it('refuses a tenant token that names iss twice, whichever tenant either names and whoever signed', async () => {
+      const f = await tenancyFixture()
+      await f.addTenant('acme')
+      await f.addTenant('globex')
+      const now = Math.floor(f.clock() / 1000)
+      // The tenant is picked by a lenient read of iss (the last one); the tenant's verifier parses
+      // strictly (RFC 7519 §4: member names unique) and refuses before any key is chosen.
+      for (const [first, last] of [
+        ['acme', 'globex'],
+        ['globex', 'acme'],
+      ] as const)
+        for (const signer of [first, last]) {
+          const payload = `{"iss":"${issuerOf(first)}","aud":"${audienceOf(signer)}","sub":"u","client_id":"app","jti":"j-${first}-${signer}","iat":${now},"exp":${now + 600},"iss":"${issuerOf(last)}"}`
+          const token = await f.signRaw(
+            signer,
+            { alg: 'ES256', typ: 'at+jwt', kid: f.keys.get(signer)?.kid },
+            payload,
+          )
+          expect(await authCode(f.verifier.verify(token))).toBe('token_malformed')
+        }
+      // The same token with iss once verifies: the refusal above is the duplicate's.
+      const once = `{"iss":"${issuerOf('acme')}","aud":"${audienceOf('acme')}","sub":"u","client_id":"app","jti":"j-once","iat":${now},"exp":${now + 600}}`
+      const token = await f.signRaw(
+        'acme',
+        { alg: 'ES256', typ: 'at+jwt', kid: f.keys.get('acme')?.kid },
+        once,
+      )
+      expect((await f.verifier.verify(token)).tenant).toBe('acme')
+    })
+
+    it("a tenant token's header is checked by its tenant's verifier: jku, crit and alg none are refused", async () => {
+      const f = await tenancyFixture()
+      await f.addTenant('acme')
+      const now = Math.floor(f.clock() / 1000)
+      const payload = JSON.stringify({
+        iss: issuerOf('acme'),
+        aud: audienceOf('acme'),
+        sub: 'u',
+        client_id: 'app',
+        jti: 'j-header',
+        iat: now,
+        exp: now + 600,
+      })
+      const kid = f.keys.get('acme')?.kid
+      const cases = [
+        [{ alg: 'ES256', typ: 'at+jwt', kid, jku: 'https://evil.test/jwks' }, 'header_untrusted'],
+        [{ alg: 'ES256', typ: 'at+jwt', kid, crit: ['exp'] }, 'crit_unsupported'],
+        [{ alg: 'none', typ: 'at+jwt', kid }, 'alg_not_allowed'],
+        [{ alg: 'ES256', typ: 'JWT', kid }, 'type_mismatch'],
+      ] as const
+      for (const [header, code] of cases)
+        expect(await authCode(f.verifier.verify(await f.signRaw('acme', header, payload)))).toBe(
+          code,
+        )
+    })
+
+    it('answers anything that is not a tenant token with an AuthError, never another error', async () => {
+      const f = await tenancyFixture()
+      await f.addTenant('acme')
+      const b64 = (text: string) =>
+        btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+      const segment = fc.oneof(
+        fc.string(),
+        fc.json().map(b64),
+        fc.constantFrom('', 'null', '[]', '"s"', '{"iss":1}', '{"iss":null}').map(b64),
+        fc.constant(b64(JSON.stringify({ iss: issuerOf('acme') }))),
+      )
+      const token = fc.oneof(
+        fc.string(),
+        fc.tuple(segment, segment, segment).map((parts) => parts.join('.')),
+      )
+      await fc.assert(
+        fc.asyncProperty(token, async (t) => {
+          await authCode(f.verifier.verify(t))
+        }),
+        { numRuns: 200 },
       )
     })
 
