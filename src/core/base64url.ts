@@ -78,12 +78,27 @@ function decodeNative(
 /**
  * Bytes that `[start, end)` characters of unpadded base64url decode to, or -1 for a length no
  * canonical encoding has (negative, or ≡ 1 mod 4: a lone sextet cannot hold a byte).
+ *
+ * @example decodedByteLength(0, 4) // 3
  */
-function decodedByteLength(start: number, end: number): number {
+export function decodedByteLength(start: number, end: number): number {
   const length = end - start
   const rem = length & 3
   if (rem === 1 || length < 0) return -1
   return (length >> 2) * 3 + (rem === 0 ? 0 : rem - 1)
+}
+
+/**
+ * Whether the last character of `s[start, end)` leaves the bits past the last whole byte zero
+ * (RFC 4648 §3.5), as a canonical encoding must; the other characters are not looked at.
+ *
+ * @example hasZeroTrailingBits('Zg', 0, 2) // true ('Zh' decodes to the same byte: false)
+ */
+export function hasZeroTrailingBits(s: string, start: number, end: number): boolean {
+  const rem = (end - start) & 3
+  if (rem < 2 || end <= start) return true
+  const last = DECODE[s.charCodeAt(end - 1) & 255]!
+  return last >= 0 && (last & (rem === 2 ? 0x0f : 0x03)) === 0
 }
 
 /**

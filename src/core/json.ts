@@ -5,7 +5,7 @@
  * which duplicate wins is a classic signature-bypass shape, so we reject duplicates outright.
  *
  * How, after `JSON.parse`: text without a backslash (every token we mint, and most) by counting its
- * quotes against the names and strings of the parsed value (`uniqueByQuotes`); text with escapes by a
+ * quotes against the names and strings of the parsed value (`stringsIn`); text with escapes by a
  * character scan that resolves them as `JSON.parse` does (`scanNames`).
  */
 
@@ -98,6 +98,31 @@ function isJsonObject(text: string): boolean {
  * @example parseJsonObject('{"a":1,"\\u0061":2}') // undefined
  */
 export function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  return parseJsonObjectWithQuotes(text, text.indexOf('\\') < 0 ? quotesIn(text) : -1)
+}
+
+/**
+ * `parseJsonObject` for a caller that has counted the quotes of `text` already, e.g. over its UTF-8
+ * bytes, where a `"` byte is always the character `"` (jws-scratch.ts counts them four bytes at a
+ * time). `quotes` must be the number of `"` in `text` when `text` has no backslash, and -1 otherwise;
+ * a wrong count could let a duplicate name through, so only such callers use this.
+ *
+ * @example parseJsonObjectWithQuotes('{"alg":"ES256"}', 4) // { alg: 'ES256' }
+ */
+export function parseJsonObjectWithQuotes(
+  text: string,
+  quotes: number,
+): Record<string, unknown> | undefined {
+  const value = parseObject(text)
+  if (value === undefined) return undefined
+  if (quotes >= 0) {
+    const strings = stringsIn(value, 0)
+    if (strings >= 0) return quotes === 2 * strings ? value : undefined
+  }
+  return uniqueByScan(text, value) ? value : undefined
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -105,58 +130,55 @@ export function parseJsonObject(text: string): Record<string, unknown> | undefin
     return undefined
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
-  const unique = text.indexOf('\\') < 0 ? uniqueByQuotes(text, value) : undefined
-  if (unique === false) return undefined
-  if (unique === undefined) {
-    const count = scanNames(text)
-    if (count < 0 || count !== Object.keys(value).length) return undefined
-  }
   return value as Record<string, unknown>
 }
 
-/** Past this depth the parsed value is not walked (`uniqueByQuotes` answers `undefined`). */
-const WALK_DEPTH_MAX = 16
-
-/**
- * Whether the valid JSON `text`, which has no backslash, names every member of every object once,
- * told from the parsed `value` and a count of the quotes in the text; `undefined` when the value is
- * nested deeper than the walk goes (the caller scans instead).
- *
- * Without a backslash every `"` in valid JSON opens or closes a string, so the text holds quotes / 2
- * strings, and each is a member name or a string value. `JSON.parse` keeps every name and string
- * value of the text except those of a repeated member it overwrote (the earlier member's name and
- * any strings in its value). So the names and string values of the parsed value number quotes / 2
- * exactly when no object repeats a name, and fewer when one does. Counting quotes with `indexOf`
- * costs about half the character scan (issue 15, cold verify); a text with escapes is scanned.
- */
-function uniqueByQuotes(text: string, value: object): boolean | undefined {
-  const strings = stringsIn(value, 0)
-  if (strings < 0) return undefined
-  let quotes = 0
-  for (let i = text.indexOf('"'); i >= 0; i = text.indexOf('"', i + 1)) quotes++
-  return quotes === 2 * strings
+/** The character scan's answer (`scanNames`): any text, escapes resolved. */
+function uniqueByScan(text: string, value: object): boolean {
+  const count = scanNames(text)
+  return count >= 0 && count === Object.keys(value).length
 }
 
-/** Member names plus string values in a parsed JSON value; -1 past `WALK_DEPTH_MAX`. */
+/** Past this depth the parsed value is not walked (`stringsIn` answers -1). */
+const WALK_DEPTH_MAX = 16
+
+/*
+ * Telling duplicates by quotes, for text without a backslash. Every `"` in such valid JSON opens or
+ * closes a string, so the text holds quotes / 2 strings, and each is a member name or a string
+ * value. `JSON.parse` keeps every name and string value of the text except those of a repeated
+ * member it overwrote (the earlier member's name and any strings in its value). So the names and
+ * string values of the parsed value number quotes / 2 exactly when no object repeats a name, and
+ * fewer when one does. Counting quotes with `indexOf` costs about half the character scan (issue
+ * 15, cold verify); a text with escapes is scanned.
+ */
+
+/** The number of `"` in `text`. */
+function quotesIn(text: string): number {
+  let quotes = 0
+  for (let i = text.indexOf('"'); i >= 0; i = text.indexOf('"', i + 1)) quotes++
+  return quotes
+}
+
+/**
+ * Member names plus string values in a parsed JSON value; -1 past `WALK_DEPTH_MAX`. Reads own
+ * enumerable members only (`Object.values`; JSON.parse makes every member, `__proto__` too, an own
+ * data property), so nothing inherited can add to the count; `Object.values` walks an access
+ * token's claims in about half the time of `Object.keys` and a lookup per name.
+ */
 function stringsIn(value: unknown, depth: number): number {
-  if (typeof value === 'string') return 1
-  if (typeof value !== 'object' || value === null) return 0
+  if (typeof value !== 'object' || value === null) return typeof value === 'string' ? 1 : 0
   if (depth === WALK_DEPTH_MAX) return -1
-  let count = 0
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const inner = stringsIn(value[i], depth + 1)
+  const isArray = Array.isArray(value)
+  const members: unknown[] = isArray ? value : Object.values(value)
+  let count = isArray ? 0 : members.length
+  for (let i = 0; i < members.length; i++) {
+    const member = members[i]
+    if (typeof member === 'string') count++
+    else if (typeof member === 'object' && member !== null) {
+      const inner = stringsIn(member, depth + 1)
       if (inner < 0) return -1
       count += inner
     }
-    return count
-  }
-  // Own names only (JSON.parse makes every member, `__proto__` too, an own data property).
-  const names = Object.keys(value)
-  for (let i = 0; i < names.length; i++) {
-    const inner = stringsIn((value as Record<string, unknown>)[names[i] as string], depth + 1)
-    if (inner < 0) return -1
-    count += 1 + inner
   }
   return count
 }

@@ -6,6 +6,7 @@
 import { decodeBase64UrlRange, decodeBase64UrlView } from './base64url.ts'
 import { AuthError } from './errors.ts'
 import { parseJsonObject } from './json.ts'
+import { parseJwsPayload } from './jws-scratch.ts'
 import { nativeBuffer, plainView } from './native-buffer.ts'
 import type { JwsHeader } from './types.ts'
 
@@ -55,6 +56,9 @@ const signingInputOf = (token: string, end: number): Uint8Array =>
 const malformed = (why: string): AuthError => new AuthError('token_malformed', why)
 
 function decodeJsonSegment(token: string, start: number, end: number, what: string) {
+  // On Node, through the reused buffer (jws-scratch.ts); what it leaves is answered here.
+  const parsed = parseJwsPayload(token, start, end)
+  if (parsed !== undefined) return parsed
   const bytes = decodeBase64UrlView(token, start, end)
   if (bytes === undefined) throw malformed(`${what} is not canonical base64url`)
   let text: string
@@ -177,7 +181,21 @@ export function parseJwsHeader(token: string, dot1: number, options: ParseJwsOpt
  */
 export function parseJwsBody(token: string, dot1: number, dot2: number): Omit<ParsedJws, 'header'> {
   const payload = decodeJsonSegment(token, dot1 + 1, dot2, 'payload')
+  return { payload, ...signedParts(token, dot2) }
+}
+
+/**
+ * The signing input and signature of a compact JWS whose second dot is at `dot2`, as bytes of their
+ * own (on Node views into `Buffer`'s pool, see `RawJws`); throws `token_malformed` for a signature
+ * that is not canonical base64url.
+ *
+ * @example const { signingInput, signature } = signedParts(token, dot2)
+ */
+export function signedParts(
+  token: string,
+  dot2: number,
+): Pick<ParsedJws, 'signingInput' | 'signature'> {
   const signature = decodeBase64UrlView(token, dot2 + 1, token.length)
   if (signature === undefined) throw malformed('signature is not canonical base64url')
-  return { payload, signingInput: signingInputOf(token, dot2), signature }
+  return { signingInput: signingInputOf(token, dot2), signature }
 }

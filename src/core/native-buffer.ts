@@ -10,6 +10,13 @@
 /** A `Buffer` instance as used here: a `Uint8Array` that can encode itself. */
 export interface NativeBytes extends Uint8Array {
   toString(encoding?: 'base64url'): string
+  /** `bytes[start, end)` as text: one character per byte for 'latin1'. */
+  toString(encoding: 'latin1', start: number, end: number): string
+  /**
+   * Writes `text` decoded or encoded per `encoding` at `offset`, at most `length` bytes (whole
+   * characters only for 'utf8'); returns the bytes written.
+   */
+  write(text: string, offset: number, length: number, encoding: 'base64url' | 'utf8'): number
 }
 
 /** The static side of `Buffer` used here. */

@@ -8,11 +8,15 @@ import type { JwsKey } from './keys.ts'
 import type { VerificationKey } from './jwks.ts'
 
 /** Verifies `signature` over `data` with `key` for `key.alg`. Must return false, not throw, on a bad signature. */
-export type SignatureCheck = (
-  key: VerificationKey,
-  data: Uint8Array,
-  signature: Uint8Array,
-) => boolean | Promise<boolean>
+export interface SignatureCheck {
+  (key: VerificationKey, data: Uint8Array, signature: Uint8Array): boolean | Promise<boolean>
+  /**
+   * True only for a check that answers with a boolean, never a promise, and keeps no reference to
+   * `data` or `signature` once it returns: the verifier then hands it views into a buffer it reuses
+   * for every token rather than copies (jws-scratch.ts). `nodeSignatureCheck` is one.
+   */
+  readonly synchronous?: boolean
+}
 
 const FIXED_LENGTH: Partial<Record<string, number>> = {
   // RFC 7518 §3.4: R ‖ S, each the size of the group order (32 / 48 bytes).

@@ -5,7 +5,14 @@
 import { checkAccessTokenClaims, type AudienceRule, type ClaimsPolicy } from './claims.ts'
 import { AuthError } from './errors.ts'
 import type { KeySet, VerificationKey } from './jwks.ts'
-import { DEFAULT_MAX_TOKEN_LENGTH, parseJwsBody, parseJwsHeader, splitCompactJws } from './jws.ts'
+import {
+  DEFAULT_MAX_TOKEN_LENGTH,
+  parseJwsBody,
+  parseJwsHeader,
+  signedParts,
+  splitCompactJws,
+} from './jws.ts'
+import { lendJwsBody, scratchEpoch } from './jws-scratch.ts'
 import {
   expectedSignatureLength,
   webCryptoSignatureCheck,
@@ -132,6 +139,8 @@ class JwsCheck {
   private readonly maxLength: number
   private readonly type: string | false
   private readonly check: SignatureCheck
+  /** Whether the check may be handed views into the reused buffer (`SignatureCheck.synchronous`). */
+  private readonly lend: boolean
   /** The last header segment remembered, and the header it parsed to ('' / undefined: none). */
   private lastSegment = ''
   private lastHeader: JwsHeader | undefined
@@ -149,6 +158,7 @@ class JwsCheck {
     this.maxLength = maxLength
     this.type = type
     this.check = check
+    this.lend = check.synchronous === true
   }
 
   run(token: string): VerifiedJws | Promise<VerifiedJws> {
@@ -156,12 +166,19 @@ class JwsCheck {
     const segment = token.slice(0, dot1)
     const known = segment === this.lastSegment ? this.lastHeader : this.knownHeaders.get(segment)
     const header = known === undefined ? parseJwsHeader(token, dot1) : { ...known }
-    const { payload, signingInput, signature } = parseJwsBody(token, dot1, dot2)
+    const lent = this.lend ? lendJwsBody(token, dot1, dot2) : undefined
+    const body = lent ?? parseJwsBody(token, dot1, dot2)
     this.checkType(header)
-    const verified: VerifiedJws = { header, payload }
+    const verified: VerifiedJws = { header, payload: body.payload }
     // A key known now is used without an await turn; otherwise (not loaded, refresh due, unknown
     // kid) getKey fetches or says why there is none.
     const key = this.knownKey(header)
+    let { signingInput, signature } = body
+    // Lent views hold until the buffer is used again: bytes of their own before an await, or when a
+    // key set's code verified another token meanwhile.
+    if (lent !== undefined && (key === undefined || lent.epoch !== scratchEpoch())) {
+      ;({ signingInput, signature } = signedParts(token, dot2))
+    }
     if (key !== undefined) {
       const valid = this.checkSignature(key, header, signingInput, signature)
       if (valid === true) {

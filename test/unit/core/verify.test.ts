@@ -367,4 +367,49 @@ describe('createAccessTokenVerifier', () => {
       })
     })
   })
+
+  describe('bytes lent from the reused buffer to node:crypto (jws-scratch.ts)', () => {
+    // Two tokens of one layout: the forged one has the first's payload and the second's signature.
+    async function tokens() {
+      const token = await signTestToken({ sub: 'user-1' }, { alg: 'RS256', now: NOW_SECONDS })
+      const other = await signTestToken({ sub: 'user-2' }, { alg: 'RS256', now: NOW_SECONDS })
+      expect(other.length).toBe(token.length)
+      const forged = `${token.slice(0, token.lastIndexOf('.'))}${other.slice(other.lastIndexOf('.'))}`
+      return { token, other, forged }
+    }
+
+    it('a key set that verifies another token on the way does not change what is checked', async () => {
+      const { token, other, forged } = await tokens()
+      const inner = verifier({ checkSignature: nodeSignatureCheck })
+      const meddling: KeySet = {
+        getKey: (kid, alg) => keys.getKey(kid, alg),
+        knownKey: (kid, alg) => {
+          void inner.verify(other)
+          return keys.knownKey?.(kid, alg)
+        },
+      }
+      const outer = verifier({ keys: meddling, checkSignature: nodeSignatureCheck })
+      await expect(outer.verify(token)).resolves.toMatchObject({ claims: { sub: 'user-1' } })
+      expect((await rejection(outer.verify(forged))).code).toBe('signature_invalid')
+    })
+
+    it('a key fetched after an await is checked against the token’s own bytes', async () => {
+      const { token, other, forged } = await tokens()
+      const inner = verifier({ checkSignature: nodeSignatureCheck })
+      const fetching: KeySet = {
+        getKey: async (kid, alg) => {
+          await inner.verify(other)
+          return keys.getKey(kid, alg)
+        },
+      }
+      const outer = verifier({ keys: fetching, checkSignature: nodeSignatureCheck })
+      await expect(outer.verify(token)).resolves.toMatchObject({ claims: { sub: 'user-1' } })
+      expect((await rejection(outer.verify(forged))).code).toBe('signature_invalid')
+    })
+
+    it('only a check that says it is synchronous is lent them', () => {
+      expect(nodeSignatureCheck.synchronous).toBe(true)
+      expect(webCryptoSignatureCheck.synchronous).toBeUndefined()
+    })
+  })
 })
