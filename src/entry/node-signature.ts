@@ -11,12 +11,18 @@ import { expectedSignatureLength, type SignatureCheck } from '../core/signature.
 
 interface Prepared {
   hash: string | null
-  input: VerifyKeyObjectInput & { saltLength?: number; padding?: number }
+  input: KeyObject | (VerifyKeyObjectInput & { saltLength?: number; padding?: number })
+  /** The only signature length the key produces (`expectedSignatureLength`). */
+  length: number
 }
 
 const prepared = new WeakMap<VerificationKey, Prepared>()
 
 function prepare(key: VerificationKey): Prepared {
+  return { ...verifyInput(key), length: expectedSignatureLength(key) }
+}
+
+function verifyInput(key: VerificationKey): Omit<Prepared, 'length'> {
   const keyObject = KeyObject.from(key.cryptoKey)
   switch (key.alg) {
     // JWS carries ECDSA signatures as R ‖ S (RFC 7518 §3.4), not DER.
@@ -25,12 +31,11 @@ function prepare(key: VerificationKey): Prepared {
     case 'ES384':
       return { hash: 'sha384', input: { key: keyObject, dsaEncoding: 'ieee-p1363' } }
     case 'EdDSA':
-      return { hash: null, input: { key: keyObject } }
+      return { hash: null, input: keyObject }
     case 'RS256':
-      return {
-        hash: 'sha256',
-        input: { key: keyObject, padding: constants.RSA_PKCS1_PADDING },
-      }
+      // An RSA (not RSA-PSS) KeyObject verifies with PKCS #1 v1.5 padding unless told otherwise:
+      // the same call as a bare check, without an options object to read.
+      return { hash: 'sha256', input: keyObject }
     case 'PS256':
       // RFC 7518 §3.5: MGF1 with SHA-256 and a 32-byte salt.
       return {
@@ -56,12 +61,12 @@ function checkWithNodeCrypto(
   data: Uint8Array,
   signature: Uint8Array,
 ): boolean {
-  if (signature.length !== expectedSignatureLength(key)) return false
   let entry = prepared.get(key)
   if (entry === undefined) {
     entry = prepare(key)
     prepared.set(key, entry)
   }
+  if (signature.length !== entry.length) return false
   try {
     return verify(entry.hash, data, entry.input, signature)
   } catch {
