@@ -3,9 +3,10 @@
  * call (and console's own formatting) per request; under load that was the largest part of the access
  * log (issue 15). Lines leave together at most `FLUSH_DELAY_MS` after the first of them was written,
  * or at once when 64 KiB are pending; whatever is pending when the process exits is written
- * synchronously by the `exit` handler, so `process.exit` after a fatal error loses nothing. Only a
- * kill that runs no handler (SIGKILL, a crash of the runtime) can lose the last lines (at most
- * `FLUSH_DELAY_MS` of them).
+ * synchronously by the `exit` handler (stdout writes to pipes and files are synchronous on POSIX), so
+ * `process.exit` after a fatal error loses nothing, nor does `npm start`'s SIGTERM/SIGINT shutdown,
+ * which ends in `process.exit` (node.ts). Only a kill that runs no handler (SIGKILL, a crash of the
+ * runtime) can lose the last lines (at most `FLUSH_DELAY_MS` of them).
  *
  * Why a delay rather than the end of each event-loop turn: below saturation a turn answers one or two
  * requests, so a write per turn was a system call (and a wake-up of the log reader) per request,
@@ -13,8 +14,11 @@
  */
 import { createJsonLogger, type LogLevel, type Logger } from '../http/log.ts'
 
-/** Pending bytes that make a batch leave at once. */
-const MAX_PENDING_CHARS = 64 * 1024
+/** Bytes of a batch that make it leave at once. */
+const BATCH_BYTES = 64 * 1024
+
+/** Room past `BATCH_BYTES`, so the line that fills a batch still fits in its buffer. */
+const BATCH_CAPACITY = BATCH_BYTES + 16 * 1024
 
 /** The longest a line waits for its batch to leave. */
 export const FLUSH_DELAY_MS = 10
@@ -23,25 +27,45 @@ export const FLUSH_DELAY_MS = 10
  * A `write` for `createJsonLogger` that batches lines to `stream`. Each writer adds one `exit`
  * listener: make one per stream (`createNodeLogger` shares one for stdout).
  *
+ * Each line is encoded (UTF-8) into the batch's buffer when it is written, not kept as a string
+ * until the batch leaves (round 7, issue 15): a batch kept as one concatenated string is a rope of
+ * a few thousand pieces that the write to a pipe walks and flattens (measured ~2.1–2.5 µs a line
+ * with stdout a pipe, against ~0.7–0.8 µs encoded at once), and its lines outlive the young
+ * generation's collections. A line too long for a batch is written on its own, after the batch
+ * before it: order is kept.
+ *
  * @example const logger = createJsonLogger({ level: 'info', write: batchedLineWriter(process.stderr) })
  */
 export function batchedLineWriter(
   stream: Pick<NodeJS.WritableStream, 'write'>,
 ): (line: string) => void {
-  let pending = ''
+  let batch = Buffer.allocUnsafeSlow(BATCH_CAPACITY)
+  let used = 0
   let timer: ReturnType<typeof setTimeout> | undefined
   const flush = () => {
     if (timer !== undefined) clearTimeout(timer)
     timer = undefined
-    if (pending === '') return
-    const chunk = pending
-    pending = ''
+    if (used === 0) return
+    // A new buffer for the next batch: the stream may hold on to this one until it is written.
+    const chunk = batch.subarray(0, used)
+    batch = Buffer.allocUnsafeSlow(BATCH_CAPACITY)
+    used = 0
     stream.write(chunk)
   }
   process.on('exit', flush)
   return (line) => {
-    pending += `${line}\n`
-    if (pending.length >= MAX_PENDING_CHARS) flush()
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit; the exact length only when that is too much.
+    if (line.length * 3 + 1 > BATCH_CAPACITY - used) {
+      const bytes = Buffer.byteLength(line) + 1
+      if (bytes > BATCH_CAPACITY - used) flush()
+      if (bytes > BATCH_CAPACITY) {
+        stream.write(`${line}\n`)
+        return
+      }
+    }
+    used += batch.write(line, used)
+    batch[used++] = 0x0a // '\n'
+    if (used >= BATCH_BYTES) flush()
     else if (timer === undefined) {
       timer = setTimeout(flush, FLUSH_DELAY_MS)
       // Pending lines do not keep the process alive; `exit` writes them.

@@ -1,13 +1,21 @@
 /**
- * The Node origin's log sink batches the lines of one event-loop turn into one write, and never holds
- * more than 64 KiB back.
+ * The Node origin's log sink batches lines into one write FLUSH_DELAY_MS after the first of them,
+ * never holds more than 64 KiB back, keeps their order and their bytes (UTF-8), and loses none when
+ * the process exits, also through a SIGTERM handler that exits as `npm start`'s does.
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { batchedLineWriter, FLUSH_DELAY_MS } from '../../../src/entry/node-log-sink.ts'
 
 function collector() {
-  const chunks: string[] = []
-  return { chunks, stream: { write: (chunk: string) => chunks.push(chunk) > 0 } }
+  const chunks: (string | Uint8Array)[] = []
+  return {
+    chunks,
+    /** What was written, chunk by chunk, as text. */
+    text: () => chunks.map((chunk) => Buffer.from(chunk).toString('utf8')),
+    stream: { write: (chunk: string | Uint8Array) => chunks.push(chunk) > 0 },
+  }
 }
 
 afterEach(() => {
@@ -17,27 +25,107 @@ afterEach(() => {
 describe('batchedLineWriter', () => {
   it('writes the lines of a batch together, in order, FLUSH_DELAY_MS after the first one', () => {
     vi.useFakeTimers()
-    const { chunks, stream } = collector()
+    const { chunks, text, stream } = collector()
     const write = batchedLineWriter(stream)
     write('{"n":1}')
     vi.advanceTimersByTime(FLUSH_DELAY_MS - 1)
     write('{"n":2}')
     expect(chunks).toEqual([])
     vi.advanceTimersByTime(1)
-    expect(chunks).toEqual(['{"n":1}\n{"n":2}\n'])
+    expect(text()).toEqual(['{"n":1}\n{"n":2}\n'])
     write('{"n":3}')
     vi.advanceTimersByTime(FLUSH_DELAY_MS)
-    expect(chunks).toEqual(['{"n":1}\n{"n":2}\n', '{"n":3}\n'])
+    expect(text()).toEqual(['{"n":1}\n{"n":2}\n', '{"n":3}\n'])
     vi.advanceTimersByTime(10 * FLUSH_DELAY_MS)
     expect(chunks).toHaveLength(2)
   })
 
   it('writes at once when 64 KiB are pending', () => {
-    const { chunks, stream } = collector()
+    const { chunks, text, stream } = collector()
     const write = batchedLineWriter(stream)
     const line = 'x'.repeat(1023)
     for (let i = 0; i < 64; i++) write(line)
     expect(chunks).toHaveLength(1)
-    expect(chunks[0]).toBe(`${line}\n`.repeat(64))
+    expect(text()[0]).toBe(`${line}\n`.repeat(64))
+  })
+
+  it('keeps the bytes of non-ASCII lines (UTF-8), and a batch full of them still leaves whole', () => {
+    vi.useFakeTimers()
+    const { text, stream } = collector()
+    const write = batchedLineWriter(stream)
+    const lines = Array.from({ length: 3000 }, (_, i) => `{"path":"/ü/€/𝄞/${i}"}`)
+    for (const line of lines) write(line)
+    vi.advanceTimersByTime(FLUSH_DELAY_MS)
+    expect(text().join('')).toBe(lines.map((line) => `${line}\n`).join(''))
+  })
+
+  it('writes a line longer than a batch on its own, after the lines before it', () => {
+    vi.useFakeTimers()
+    const { text, stream } = collector()
+    const write = batchedLineWriter(stream)
+    const long = `{"msg":"${'é'.repeat(100_000)}"}`
+    write('{"n":1}')
+    write(long)
+    write('{"n":2}')
+    vi.advanceTimersByTime(FLUSH_DELAY_MS)
+    expect(text()).toEqual(['{"n":1}\n', `${long}\n`, '{"n":2}\n'])
+  })
+})
+
+/** Runs `source` as a Node process (stdout a pipe), returns its stdout once it has exited. */
+async function stdoutOf(source: string, signal?: NodeJS.Signals): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    ['--experimental-strip-types', '--no-warnings', '--input-type=module', '-e', source],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  let out = ''
+  let signalled = false
+  child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (chunk: string) => {
+    out += chunk
+    // The child says when its lines are written (and still pending in the batch); signalled once.
+    if (signal !== undefined && !signalled && out.includes('"ready"')) {
+      signalled = true
+      child.kill(signal)
+    }
+  })
+  const [code] = (await once(child, 'exit')) as [number | null]
+  expect(code).toBe(0)
+  return out
+}
+
+const sink = new URL('../../../src/entry/node-log-sink.ts', import.meta.url).href
+
+describe('createNodeLogger on a real stdout pipe', () => {
+  // Lines pending in the batch (FLUSH_DELAY_MS has not passed) when the process ends.
+  const lines = Array.from({ length: 2000 }, (_, i) => i)
+  const logLines = `
+    import { createNodeLogger } from '${sink}'
+    const logger = createNodeLogger('info')
+    for (const n of ${JSON.stringify(lines)}) logger.log({ level: 'info', msg: 'line', n, path: '/ü' })
+  `
+  const numbers = (out: string) =>
+    out
+      .split('\n')
+      .filter((line) => line.includes('"msg":"line"'))
+      .map((line) => (JSON.parse(line) as { n: number; path: string }).n)
+
+  it('loses no line and keeps their order when the process exits', async () => {
+    const out = await stdoutOf(`${logLines}\nprocess.exit(0)`)
+    expect(numbers(out)).toEqual(lines)
+    expect(out).toContain('"path":"/ü"')
+  })
+
+  it('loses no line and keeps their order on SIGTERM handled as npm start does (exit)', async () => {
+    const out = await stdoutOf(
+      `${logLines}
+      process.once('SIGTERM', () => process.exit(0))
+      // Written past the batch, so the parent sees it while the lines above are still pending.
+      process.stdout.write('"ready"\\n')
+      setInterval(() => {}, 1000)`,
+      'SIGTERM',
+    )
+    expect(numbers(out)).toEqual(lines)
   })
 })
