@@ -67,7 +67,13 @@ NodeResponseWithId.prototype[RESPONSE_REQUEST_ID] = undefined
 /** Whether a header object has an `X-Request-Id` member, in any case. */
 function namesRequestId(headers: OutgoingHttpHeaders): boolean {
   for (const name in headers) {
-    if (name.length === NAME.length && name.toLowerCase() === NAME) return true
+    // 'x' or 'X' first: no lower-case copy of the other 12-letter names (`Content-Type`).
+    if (
+      name.length === NAME.length &&
+      (name.charCodeAt(0) | 0x20) === 0x78 &&
+      name.toLowerCase() === NAME
+    )
+      return true
   }
   return false
 }

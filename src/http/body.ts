@@ -12,6 +12,7 @@
  */
 import type { Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
+import type { HeaderFields } from './request-headers.ts'
 
 /** The body (or its declared length) exceeds the cap, or the declared length is not a number. */
 export class BodyTooLargeError extends Error {
@@ -33,7 +34,7 @@ const INCOMPLETE = 'the request body ended early or its framing is broken'
  * Whether the framing headers announce content (RFC 9112 §6.3): a `Transfer-Encoding`, or a
  * `Content-Length` other than 0.
  */
-export function hasContent(headers: Headers): boolean {
+export function hasContent(headers: Pick<HeaderFields, 'get' | 'has'>): boolean {
   if (headers.has('transfer-encoding')) return true
   const length = headers.get('content-length')
   return length !== null && length !== '0'
@@ -44,9 +45,12 @@ export function hasContent(headers: Headers): boolean {
  * body, but an HTTP/2 or HTTP/3 request may stream one without a length and a runtime need not show
  * its framing, so the request itself is asked — except for GET and HEAD, which fetch never gives a
  * body, and which are not touched (on @hono/node-server, `request.body` builds a full `Request`).
+ * `headers`: the request's, or a view of them that answers the same (`requestHeaderFields`).
  */
-export function carriesBody(request: Request): boolean {
-  const headers = request.headers
+export function carriesBody(
+  request: Request,
+  headers: Pick<HeaderFields, 'get' | 'has'> = request.headers,
+): boolean {
   if (headers.has('transfer-encoding') || headers.has('content-length')) return hasContent(headers)
   return request.method !== 'GET' && request.method !== 'HEAD' && request.body !== null
 }

@@ -14,9 +14,10 @@
  * `Via` (RFC 9110 §7.6.3: a gateway sends it on inbound requests).
  *
  * @example
- * const { headers, bytes } = forwardedRequestHeaders(request.headers, hop, [['X-Gatehouse-Subject', sub]])
+ * const { headers, bytes } = forwardedRequestHeaders(requestHeaderFields(request), hop, [['X-Gatehouse-Subject', sub]])
  */
 import { connectionOptions, isHopByHop } from './hop-by-hop.ts'
+import type { HeaderFields } from './request-headers.ts'
 
 /** What the forwarding hop knows about the request it received. */
 export interface Hop {
@@ -56,10 +57,11 @@ const VIA = '1.1 gatehouse'
 /**
  * Builds the forwarded headers in one pass, as name/value pairs for the next hop's `Request` (a
  * `Headers` built here would be validated and copied again by it); `bytes` is the size of the header
- * block as sent (`name: value\r\n` per field), for the caller's 431 budget.
+ * block as sent (`name: value\r\n` per field), for the caller's 431 budget. `incoming`: the
+ * request's `Headers`, or on Node the parsed fields with the same answers (`requestHeaderFields`).
  */
 export function forwardedRequestHeaders(
-  incoming: Headers,
+  incoming: HeaderFields,
   hop: Hop,
   extra: readonly (readonly [string, string])[] = [],
   drop?: (name: string) => boolean,
@@ -93,7 +95,7 @@ export function forwardedRequestHeaders(
     const lower = name.toLowerCase()
     for (let i = headers.length - 1; i >= 0; i--) {
       const [kept, keptValue] = headers[i] as [string, string]
-      if (kept.toLowerCase() !== lower) continue
+      if (kept.length !== lower.length || (kept !== lower && kept.toLowerCase() !== lower)) continue
       headers.splice(i, 1)
       bytes -= kept.length + keptValue.length + 4
     }

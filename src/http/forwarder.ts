@@ -37,6 +37,7 @@ import {
 import { forwardedRequestHeaders } from './forwarded-headers.ts'
 import type { Logger } from './log.ts'
 import { RequestError } from './request-errors.ts'
+import { requestHeaderFields } from './request-headers.ts'
 import type { GatehouseEnv } from './types.ts'
 import { requestIdOf, setErrorCode } from './request-record.ts'
 
@@ -126,7 +127,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     const method = c.req.method
     if (!FORWARDED.has(method))
       throw new RequestError('method_not_allowed', `${method} is not forwarded`, { Allow: ALLOW })
-    const headers = c.req.raw.headers
+    // On Node the parsed fields, not node-server's `Headers` (request-headers.ts).
+    const headers = requestHeaderFields(c.req.raw)
     const expect = headers.get('expect')
     // RFC 9110 §10.1.1: 100-continue is answered by this hop's server; nothing else is known.
     if (expect !== null && expect.trim().toLowerCase() !== '100-continue')
@@ -148,8 +150,9 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       // Before any timer: the route may throw (a target it cannot map, a claim that is no header).
       const { url, headers: extra } = route(c)
       const incoming = c.req.url
+      const fields = requestHeaderFields(request)
       const { headers, bytes } = forwardedRequestHeaders(
-        request.headers,
+        fields,
         {
           clientIp: options.clientIp?.(c),
           proto: incoming.slice(0, incoming.indexOf(':')),
@@ -167,7 +170,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       let handedOff = false
       try {
         let body: Uint8Array<ArrayBuffer> | null = null
-        if (carriesBody(request)) {
+        if (carriesBody(request, fields)) {
           const reading = readBody(c).then(
             (bytes) => ({ bytes }),
             (error: unknown) => ({ error }),

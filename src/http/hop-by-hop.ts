@@ -5,6 +5,7 @@
  *
  * @example const named = connectionOptions(request.headers); if (isHopByHop(name, named)) continue
  */
+import type { HeaderFields } from './request-headers.ts'
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -22,7 +23,7 @@ const HOP_BY_HOP = new Set([
 const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z|~]+$/
 
 /** The lower-case field names `Connection` lists; undefined (no allocation) when it lists none. */
-export function connectionOptions(headers: Headers): Set<string> | undefined {
+export function connectionOptions(headers: Pick<HeaderFields, 'get'>): Set<string> | undefined {
   const value = headers.get('connection')
   if (value === null) return undefined
   const names = new Set<string>()

@@ -8,7 +8,7 @@ import type { MiddlewareHandler } from 'hono'
 import { AuthError } from '../core/errors.ts'
 import type { VerifiedToken } from '../core/types.ts'
 import { DEFAULT_REALM, authErrorResponse } from './auth-response.ts'
-import { authenticate } from './authenticate.ts'
+import { authenticateNow } from './authenticate.ts'
 import { buildVerifier } from './build-verifier.ts'
 import { createDpopGuard, dpopNonceFor } from './dpop-guard.ts'
 import {
@@ -86,19 +86,23 @@ export function requireAuth(options: RequireAuthOptions): MiddlewareHandler<Requ
   return async function requireAuthMiddleware(c, next) {
     let verified: VerifiedToken
     try {
-      verified = await authenticate(c.req.raw, await getVerifier(), {
+      // `authenticateNow`: the same checks as `authenticate`, without a promise for a bearer token
+      // the L1 holds (round 7, issue 15: the gateway's per-request promise turns).
+      const answer = authenticateNow(c.req.raw, verifier ?? (await getVerifier()), {
         allowFormBody: false,
         scopes: required,
         dpop,
         ...(extraAudience === undefined ? {} : { audience: extraAudience }),
       })
+      verified = answer instanceof Promise ? await answer : answer
     } catch (err) {
       if (!(err instanceof AuthError)) throw err
       setErrorCode(c, err.code)
       return authErrorResponse(err, realm)
     }
     c.set('auth', verified)
-    const nonce = await dpopNonceFor(dpop, verified)
+    const pending = dpopNonceFor(dpop, verified)
+    const nonce = pending === undefined ? undefined : await pending
     await next()
     // RFC 9449 §8.2, §9: the current nonce with every admitted DPoP request, so the client has it
     // before the one it used expires (and is spared a use_dpop_nonce round trip).

@@ -10,10 +10,11 @@ import { connect, type AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createApp } from '../../../src/http/app.ts'
 import { silentLogger } from '../../../src/http/log.ts'
-import { requestHeader } from '../../../src/http/request-headers.ts'
+import { requestHeader, requestHeaderFields } from '../../../src/http/request-headers.ts'
 import { recordOf } from '../../../src/http/request-record.ts'
 
 const NAMES = ['authorization', 'x-original-url', 'content-type', 'x-absent'] as const
+const FIELD_NAMES = ['cookie', 'set-cookie', 'x-b', 'accept', 'x-absent'] as const
 
 const closers: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -26,13 +27,29 @@ function app() {
     verifier: { verify: () => Promise.reject(new Error('unused')) },
     logger: silentLogger,
     extend: (a) =>
-      a.get('/h', (c) =>
-        c.json({
-          fromRecord: recordOf(c.req.raw)?.rawHeaders !== undefined,
-          ours: NAMES.map((name) => requestHeader(c.req.raw, name)),
-          fetch: NAMES.map((name) => c.req.raw.headers.get(name)),
+      a
+        .get('/h', (c) =>
+          c.json({
+            fromRecord: recordOf(c.req.raw)?.rawHeaders !== undefined,
+            ours: NAMES.map((name) => requestHeader(c.req.raw, name)),
+            fetch: NAMES.map((name) => c.req.raw.headers.get(name)),
+          }),
+        )
+        .get('/fields', (c) => {
+          const fields = requestHeaderFields(c.req.raw)
+          const headers = c.req.raw.headers
+          return c.json({
+            fromRecord: !(fields instanceof Headers),
+            ours: {
+              entries: [...fields],
+              get: FIELD_NAMES.map((n) => [fields.get(n), fields.has(n)]),
+            },
+            fetch: {
+              entries: [...headers],
+              get: FIELD_NAMES.map((n) => [headers.get(n), headers.has(n)]),
+            },
+          })
         }),
-      ),
   })
 }
 
@@ -108,5 +125,34 @@ describe('requestHeader', () => {
     ])
     expect(twice.status).toBe(400)
     expect(JSON.parse(twice.body)).toMatchObject({ error: 'invalid_request' })
+  })
+})
+
+describe('requestHeaderFields', () => {
+  it('iterates and answers get/has as the request’s Headers do, from Node’s parsed fields', async () => {
+    const port = await overNode()
+    const shapes: string[][] = [
+      [],
+      ['X-B: 2', 'accept: */*', 'X-a: 1', 'x-b: 3'],
+      ['Cookie: a=1', 'User-Agent: t', 'cookie: b=2', 'Set-Cookie: s=1', 'set-cookie: s=2'],
+      ['Accept:   text/plain  ', 'X-Empty:', 'Zeta: z', 'alpha: a', 'X-B: x, y'],
+    ]
+    for (const lines of shapes) {
+      const { status, body } = await rawRequest(port, '/fields', lines)
+      expect(status).toBe(200)
+      const seen = JSON.parse(body) as { fromRecord: boolean; ours: unknown; fetch: unknown }
+      expect(seen.fromRecord).toBe(true)
+      expect(seen.ours, lines.join(' | ')).toEqual(seen.fetch)
+    }
+    const cookies = JSON.parse((await rawRequest(port, '/fields', shapes[2]!)).body) as {
+      ours: { get: [string | null, boolean][] }
+    }
+    expect(cookies.ours.get[0]).toEqual(['a=1; b=2', true])
+  })
+
+  it('is the Request’s own Headers where there is no parsed request (in process)', async () => {
+    const res = await app().request('/fields', { headers: { 'X-B': '1' } })
+    const seen = (await res.json()) as { fromRecord: boolean }
+    expect(seen.fromRecord).toBe(false)
   })
 })
