@@ -5,12 +5,17 @@
  * to the one before, so the differences between rows are the layers' costs (issue 15):
  *
  *   bare            Hono, one route, no middleware (Hono calls the handler directly, no compose)
+ *   bare-id         + only a new request id in X-Request-Id (what the id costs on the wire)
  *   one-async-layer + one `async (c, next) => { await next() }` middleware
  *   observer-nolog  + our request observer (request id, X-Request-Id) with the access log off
  *   observer        + the access log at info, batched to stdout
- *   production      the bench's Node origin stack: createApp, guard and metrics hooks, log at info
+ *   observer-hooks  + the Node request hooks (request guard, Prometheus metrics)
+ *   production      the bench's Node origin stack: createApp (its routes), guard and metrics hooks,
+ *                   log at info
  *
- * @example node --experimental-strip-types bench/stack-cost.ts --rounds=5
+ * Our stacks are served with `NodeResponseWithId`, as node-server.ts serves the origin.
+ *
+ * @example node --experimental-strip-types bench/stack-cost.ts --rounds=5 --stacks=bare-id,production
  */
 import autocannon from 'autocannon'
 import { publicJwks } from '../test/fixtures/keys.ts'
@@ -18,7 +23,18 @@ import { cpuSeconds, startNodeScript, type ServerProcess } from './lib/http-proc
 import { signEs256Token, TEST_AUDIENCE, TEST_ISSUER } from './lib/http-tokens.ts'
 import { renderTable } from './lib/table.ts'
 
-const STACKS = ['bare', 'one-async-layer', 'observer-nolog', 'observer', 'production'] as const
+const ALL_STACKS = [
+  'bare',
+  'bare-id',
+  'one-async-layer',
+  'observer-nolog',
+  'observer',
+  'production',
+]
+/** `--stacks=bare,production`: a subset (bare is always measured, as the ratios' base). */
+const chosen = process.argv.find((a) => a.startsWith('--stacks='))?.slice('--stacks='.length)
+const STACKS =
+  chosen === undefined ? ALL_STACKS : ['bare', ...chosen.split(',').filter((s) => s !== 'bare')]
 const ROUNDS = Number(
   process.argv.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length) ?? 5,
 )
