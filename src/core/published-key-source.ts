@@ -193,6 +193,7 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
       // they sign), so a copy refreshed that often holds every key before its first token arrives.
       refreshAfter: Math.min(refreshMs, doc.cacheSeconds * 1000),
     }
+    source.forget()
     lastOutcome = 'ok'
   }
 
@@ -244,20 +245,23 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
     return selectKey(usable, kid, alg)
   }
 
-  return {
-    // A copy that is held and not due a refresh answers at once: getKey would not read L2 either.
-    // Anything else (nothing loaded, a refresh due, no clean match) is getKey's to decide.
-    knownKey(kid, alg) {
-      const current = loaded
-      if (current === undefined) return undefined
-      const t = now()
-      if (t - current.loadedAt >= current.refreshAfter) return undefined
-      try {
-        return selectKey(usableAt(current, t / 1000), kid, alg)
-      } catch {
-        return undefined // unknown kid, other alg, several candidates: getKey says which
-      }
-    },
+  // A copy that is held and not due a refresh answers at once: getKey would not read L2 either.
+  // Anything else (nothing loaded, a refresh due, no clean match) is getKey's to decide. The answer
+  // stands until the copy is due a refresh or a key of it retires, whichever comes first (ms).
+  function lookup(kid: string | undefined, alg: string, t: number): KnownKey | undefined {
+    const current = loaded
+    if (current === undefined) return undefined
+    const refreshAt = current.loadedAt + current.refreshAfter
+    if (t >= refreshAt) return undefined
+    try {
+      const key = selectKey(usableAt(current, t / 1000), kid, alg)
+      return { key, until: Math.min(refreshAt, current.usableUntil * 1000) }
+    } catch {
+      return undefined // unknown kid, other alg, several candidates: getKey says which
+    }
+  }
+
+  const source = new PublishedKeys(now, lookup, {
     async getKey(kid, alg) {
       await ensureLoaded()
       if (!loaded) {
@@ -305,5 +309,64 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
         refreshSeconds: Math.min(refreshMs / 1000, loaded?.doc.cacheSeconds ?? Infinity),
       }
     },
+  })
+  return source
+}
+
+/** What `knownKey` answered, and until when (ms) the same question gets the same answer. */
+interface KnownKey {
+  key: VerificationKey
+  until: number
+}
+
+/**
+ * The source object. `knownKey`'s last answer is kept on it (the kid and alg asked, the key, until
+ * when it stands), so a cold verification with a known key reads this one object of its issuer, not
+ * also the loaded copy, its usable list and the key (an edge holds one source per tenant, and these
+ * are cache misses when traffic spreads over many: issue 16). The answer is exactly the lookup's:
+ * it stands until the copy is due a refresh or a key retires (the usable keys only shrink in
+ * between), and a new copy clears it.
+ */
+class PublishedKeys implements PublishedKeySource {
+  private memoKid: string | undefined = undefined
+  private memoAlg = ''
+  private memoKey: VerificationKey | undefined = undefined
+  /** The memo stands while `now()` is below this (ms); -Infinity: no memo. */
+  private memoUntil = -Infinity
+  private readonly now: Clock
+  private readonly lookup: (kid: string | undefined, alg: string, t: number) => KnownKey | undefined
+  readonly getKey: PublishedKeySource['getKey']
+  readonly document: PublishedKeySource['document']
+  readonly notPublished: PublishedKeySource['notPublished']
+  readonly status: PublishedKeySource['status']
+
+  constructor(
+    now: Clock,
+    lookup: PublishedKeys['lookup'],
+    rest: Omit<PublishedKeySource, 'knownKey'>,
+  ) {
+    this.now = now
+    this.lookup = lookup
+    this.getKey = rest.getKey
+    this.document = rest.document
+    this.notPublished = rest.notPublished
+    this.status = rest.status
+  }
+
+  knownKey(kid: string | undefined, alg: string): VerificationKey | undefined {
+    const t = this.now()
+    if (t < this.memoUntil && kid === this.memoKid && alg === this.memoAlg) return this.memoKey
+    const known = this.lookup(kid, alg, t)
+    if (known === undefined) return undefined
+    this.memoKid = kid
+    this.memoAlg = alg
+    this.memoKey = known.key
+    this.memoUntil = known.until
+    return known.key
+  }
+
+  /** A new copy was loaded: the next `knownKey` looks again. */
+  forget(): void {
+    this.memoUntil = -Infinity
   }
 }

@@ -222,13 +222,14 @@ class CachedTenantToken {
   readonly generation: number
   missedAt = -1
 
-  constructor(entry: TenantEntry<EdgeTenant>, table: TenantHitTable) {
+  /** `table`: the edge's hit table, when the token goes into L1 (none: no slot is opened). */
+  constructor(entry: TenantEntry<EdgeTenant>, table: TenantHitTable | undefined) {
     this.entry = entry
     this.quota = entry.context.quota
     this.revocation = entry.context.revocation
     // Only a live entry gets a slot: its drop closes the slot (createTenantVerifier's listener).
-    this.slot = entry.live ? (this.revocation?.hitSlot(table) ?? -1) : -1
-    this.generation = this.slot < 0 ? -1 : table.generation(this.slot)
+    this.slot = table && entry.live ? (this.revocation?.hitSlot(table) ?? -1) : -1
+    this.generation = table === undefined || this.slot < 0 ? -1 : table.generation(this.slot)
   }
 }
 
@@ -262,7 +263,7 @@ export function createTenantVerifier(options: TenantVerifierOptions): TenantVeri
     const { header, claims } = await entry.context.verifier.verify(token)
     const verified: VerifiedToken = { header, claims, tenant: entry.id }
     // An entry dropped while we verified (or built from a view that raced a change) is not cached.
-    const seen = new CachedTenantToken(entry, table)
+    const seen = new CachedTenantToken(entry, cache && table)
     if (cache && entry.live) {
       cache.set(token, verified)
       cached.set(verified, seen)

@@ -141,8 +141,9 @@ export function createTenantContexts<C>(options: TenantContextsOptions<C>): Tena
     return entry
   }
 
+  // Written only when it changes: a lookup of a tenant in use then dirties no line of its entry.
   const touch = (entry: TenantEntry<C>) => {
-    entry.used = true
+    if (!entry.used) entry.used = true
     return entry
   }
 

@@ -104,6 +104,29 @@ describe('the edge key source', () => {
     expect(s.keys.knownKey?.('test-eddsa', 'EdDSA')).toBeUndefined()
   })
 
+  it("knownKey's remembered answer ends with its copy: a key revoked in a copy read before the refresh is not answered", async () => {
+    const s = source()
+    s.l2.value = fixtureKeySet([fixtureRecord('ES256')])
+    await s.keys.getKey('test-es256', 'ES256')
+    for (let i = 0; i < 3; i++)
+      expect(s.keys.knownKey?.('test-es256', 'ES256')?.kid).toBe('test-es256')
+    // An emergency rotation: the ES256 key revoked, a new key published. A token of the new key
+    // makes the source re-read (an unknown kid, past the 1 s cooldown) long before the refresh.
+    s.l2.value = fixtureKeySet(
+      [fixtureRecord('ES256', { revokedAt: s.clock() / 1000 }), fixtureRecord('EdDSA')],
+      { version: 2 },
+    )
+    s.clock.advance(2)
+    expect(s.keys.knownKey?.('test-es256', 'ES256')?.kid).toBe('test-es256') // not read yet
+    expect(await code(s.keys.getKey('test-eddsa', 'EdDSA'))).toBe('ok')
+    expect(s.keys.knownKey?.('test-es256', 'ES256')).toBeUndefined()
+    expect(await code(s.keys.getKey('test-es256', 'ES256'))).toBe('kid_unknown')
+    expect(s.keys.knownKey?.('test-eddsa', 'EdDSA')?.kid).toBe('test-eddsa')
+    // Asked without a kid, the one key of that alg; the answer follows the question, not the last.
+    expect(s.keys.knownKey?.(undefined, 'EdDSA')?.kid).toBe('test-eddsa')
+    expect(s.keys.knownKey?.(undefined, 'ES256')).toBeUndefined()
+  })
+
   it('falls back to the configured source only while L2 has no set for this issuer', async () => {
     const fallback = await createStaticKeySet(publicJwks())
     const s = source({ fallback })
