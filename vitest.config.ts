@@ -8,6 +8,11 @@ import { TEST_AUDIENCE, publicJwks } from './test/fixtures/keys.ts'
 // Speed is measured in `npm run bench*` and `npm run test:soak`, not here.
 const GENEROUS_MS = 120_000
 
+// The origin as the image runs it (`node dist/entry/node.js`), built once per run from src/ before any
+// test file starts, into a temporary /app (never the repository's dist/): the projects that start
+// origin processes list it; they share the one build.
+const ORIGIN_APP = 'test/support/global-origin-app.ts'
+
 export default defineConfig({
   test: {
     projects: [
@@ -19,7 +24,7 @@ export default defineConfig({
           testTimeout: GENEROUS_MS,
           hookTimeout: GENEROUS_MS,
           // One real redis-server (+ Upstash REST bridge) per run for the integration tests.
-          globalSetup: ['test/support/global-redis.ts'],
+          globalSetup: ['test/support/global-redis.ts', ORIGIN_APP],
         },
       },
       {
@@ -48,6 +53,7 @@ export default defineConfig({
           testTimeout: 3 * GENEROUS_MS,
           hookTimeout: 2 * GENEROUS_MS,
           fileParallelism: false,
+          globalSetup: [ORIGIN_APP],
         },
       },
       {

@@ -3,8 +3,9 @@
  * node-oidc-provider issuing the same kind of token (an RFC 9068 `at+jwt`, ES256, same key, same
  * scope and audience), in one run on this machine (DESIGN.md target: ≥ 3× the requests/s).
  *
- * Each server runs in its own process (started the way it is deployed: Gatehouse as `npm start` does,
- * `node --experimental-strip-types src/entry/node.ts` with a GATEHOUSE_CONFIG file); the load generator
+ * Each server runs in its own process (started the way it is deployed: Gatehouse as the image and
+ * `npm start` do, `node dist/entry/node.js` built from src/ at the start of the run
+ * (bench/lib/built-origin.ts), with a GATEHOUSE_CONFIG file); the load generator
  * (autocannon, fixed connections, POST with HTTP Basic client authentication) runs here. Before timing,
  * one token from every server is decoded and its ES256 signature verified against that server's JWKS.
  * Each measured run follows a 2 s warm-up whose numbers are dropped; rows run interleaved in rounds so
@@ -34,6 +35,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import { hashClientSecret } from '../src/core/oauth/clients.ts'
 import { privateJwks } from '../test/fixtures/keys.ts'
 import { freePort } from '../scripts/dev-ports.ts'
+import { builtOriginApp } from './lib/built-origin.ts'
 import { describeMachine } from './lib/machine.ts'
 import { renderTable } from './lib/table.ts'
 import { OP_AUDIENCE, OP_CLIENT_ID, OP_CLIENT_SECRET } from './lib/token-oidc-provider.ts'
@@ -236,8 +238,9 @@ async function startGatehouse(
 ): Promise<Target> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  // What `npm start` runs, configured the way DESIGN.md's contract says (PORT, GATEHOUSE_CONFIG, ...).
-  const { child, output } = nodeScript('src/entry/node.ts', {
+  // What the image and `npm start` run, configured the way docs/architecture.md's contract says
+  // (PORT, GATEHOUSE_CONFIG, ...).
+  const { child, output } = start(process.execPath, [builtOriginApp().entry], {
     PORT: String(port),
     HOST: '127.0.0.1',
     GATEHOUSE_CONFIG: configPath,
@@ -254,7 +257,7 @@ async function startGatehouse(
     group: 'ours',
     url,
     authorization: basic(CLIENT_ID, CLIENT_SECRET),
-    entry: 'src/entry/node.ts (npm start)',
+    entry: 'dist/entry/node.js (npm start)',
     process: child,
   }
 }

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { createInterface } from 'node:readline'
+import { builtScript } from './built-origin.ts'
 
 // One free-port probe for the whole project (scripts/dev-ports.ts); re-exported for the bench rows.
 export { freePort } from '../../scripts/dev-ports.ts'
@@ -28,12 +29,16 @@ const START_TIMEOUT_MS = 30_000
  *
  * @example const upstream = await startNodeScript('upstream', 'bench/lib/http-upstream.ts', {})
  */
-export function startNodeScript(
+export async function startNodeScript(
   name: string,
   script: string,
   env: Record<string, string>,
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, script], {
+  // The origin runs as the image runs it: JavaScript from `npm run build:origin` (built-origin.ts).
+  const argv = script.endsWith('/http-node-origin.ts')
+    ? [await builtScript(script)]
+    : [...NODE_FLAGS, script]
+  const child = spawn(process.execPath, argv, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

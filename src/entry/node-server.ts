@@ -57,6 +57,8 @@ export async function startNodeServer(
     logger?: Logger
     /** Answer the common /token request outside the app (node-token-fast-path.ts). Default true. */
     tokenFastPath?: boolean
+    /** More route groups, after the origin's own (bench/lib/http-node-origin.ts: `GET /noop`). */
+    routes?: NonNullable<Parameters<typeof appFromConfig>[1]['routes']>
   } = {},
 ): Promise<NodeServer> {
   const nodeConfig = await loadNodeConfig(env)
@@ -178,6 +180,7 @@ export async function startNodeServer(
           ]
         : []),
       ...(tenancy?.routes ?? []),
+      ...(options.routes ?? []),
     ],
   })
 

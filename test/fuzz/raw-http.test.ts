@@ -1,5 +1,5 @@
 /**
- * Hostile HTTP/1.1 over real sockets, on both runtimes: the Node origin (`src/entry/node.ts`) and the
+ * Hostile HTTP/1.1 over real sockets, on both runtimes: the Node origin (`dist/entry/node.js`) and the
  * bundled Worker under `workerd serve` (raw-targets.ts). First every reproduction of issue 22, each
  * with its deliberate answer (docs/gateway.md, "Refusals"); then generated requests — odd methods,
  * absolute-form and userinfo targets, NUL and invalid UTF-8, duplicate and oversized headers,

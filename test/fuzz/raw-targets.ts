@@ -2,7 +2,7 @@
  * The real processes the raw-HTTP fuzz suite talks to over sockets:
  *
  *   upstream (node:http, in this process, never a 5xx)
- *   origin: src/entry/node.ts as `npm start` runs it, with GATEHOUSE_CONFIG and the gateway on
+ *   origin: dist/entry/node.js as the image runs it, with GATEHOUSE_CONFIG and the gateway on
  *   edge:   the bundled Worker (src/entry/worker.ts) under `workerd serve`, its gateway on the same
  *           upstream and its origin proxy on the origin, breaker threshold 1 (one counted failure
  *           opens it, so a client that could move it would be seen)
@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { bundleWorker, startWorkerd } from '../../bench/lib/http-workerd.ts'
-import { startNodeProcess, ROOT, type NodeProcess } from '../support/node-process.ts'
+import { startOriginProcess, ROOT, type NodeProcess } from '../support/node-process.ts'
 import { API, ISSUER, SERVICE_SECRET, basic, testConfig } from '../unit/oauth/support.ts'
 
 /** Small limits so oversized cases stay cheap: bodies past 64 KiB are refused on every path. */
@@ -70,7 +70,7 @@ export async function startRawTargets(): Promise<RawTargets> {
     cleanup.push(() => rm(dir, { recursive: true, force: true }))
     const configPath = join(dir, 'gatehouse.json')
     await writeFile(configPath, JSON.stringify(await testConfig()))
-    const origin: NodeProcess = await startNodeProcess('src/entry/node.ts', {
+    const origin: NodeProcess = await startOriginProcess({
       GATEHOUSE_CONFIG: configPath,
       GATEHOUSE_ISSUER: ISSUER,
       GATEHOUSE_AUDIENCE: API,

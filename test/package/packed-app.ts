@@ -1,13 +1,16 @@
 /**
- * The package as a user receives it: `npm run build` and `npm pack` at the repository root, the
- * tarball unpacked into a fresh app's node_modules, and only the packages its manifest declares
- * (dependencies and peer dependencies) linked beside it from this repository's node_modules. Offline:
- * no registry is contacted, and an import of anything the manifest forgot fails here as it would for
- * a user. `npm pack` runs with --ignore-scripts after the build, so the run never rewrites
- * src/wasm/build/sbbf.wasm while other suites read it (`prepack` does the same build for a real pack).
+ * The package as a user receives it: `npm run build` and `npm pack` of the repository's package.json
+ * and README, the tarball unpacked into a fresh app's node_modules, and only the packages its
+ * manifest declares (dependencies and peer dependencies) linked beside it from this repository's
+ * node_modules. Offline: no registry is contacted, and an import of anything the manifest forgot
+ * fails here as it would for a user. `npm pack` runs with --ignore-scripts after the build, so the
+ * run never rewrites src/wasm/build/sbbf.wasm while other suites read it (`prepack` does the same
+ * build for a real pack). The build goes to a staging copy of the package root, not the
+ * repository's dist/, which `npm start` (test/unit/entry/node-process.test.ts) rebuilds meanwhile.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { symlinkSync } from 'node:fs'
 import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -79,10 +82,20 @@ export function run(
  */
 export function packIntoApp(): PackedApp {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-package-'))
-  run(process.execPath, ['--experimental-strip-types', 'scripts/build-package.ts'], { cwd: ROOT })
-  const packed = run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
-    cwd: ROOT,
-  })
+  const stage = join(dir, 'stage')
+  mkdirSync(stage)
+  for (const file of ['package.json', 'README.md'])
+    copyFileSync(join(ROOT, file), join(stage, file))
+  run(
+    process.execPath,
+    ['--experimental-strip-types', 'scripts/build-package.ts', `--out-dir=${join(stage, 'dist')}`],
+    { cwd: ROOT },
+  )
+  const packed = run(
+    'npm',
+    ['pack', stage, '--json', '--ignore-scripts', '--pack-destination', dir],
+    { cwd: dir },
+  )
   const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[]
   if (info === undefined) throw new Error('npm pack listed no package')
   const tarball = join(dir, info.filename)

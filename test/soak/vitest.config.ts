@@ -11,5 +11,7 @@ export default defineConfig({
     environment: 'node',
     env: { SOAK_SECONDS: process.env.SOAK_SECONDS ?? '300', SOAK_RESULTS: '1' },
     hookTimeout: 120_000,
+    // The origin as the image runs it, built once for the run (vitest.config.ts).
+    globalSetup: ['test/support/global-origin-app.ts'],
   },
 })

@@ -1,13 +1,30 @@
 /**
- * Spawns one of our TypeScript entries (`src/entry/node.ts`, the origin) as a real Node process the
- * way `npm start` does (type stripping, no build), waits for its `listening` log line under a generous
+ * Spawns the origin as a real Node process the way the image and `npm start` do: `node
+ * dist/entry/node.js`, built from this run's src/ by the globalSetup test/support/global-origin-app.ts,
+ * from a directory laid out as the image's /app. Waits for its `listening` log line under a generous
  * deadline and keeps its JSON log lines for assertions. (The edge runs in workerd: workerd-process.ts.)
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { inject } from 'vitest'
+import { ORIGIN_ENTRY } from '../../scripts/origin-app-dir.ts'
 
 export const ROOT = new URL('../../', import.meta.url).pathname
+
+/**
+ * This run's built origin: `dir` plays the image's /app (its WORKDIR), `argv` is the image's
+ * ENTRYPOINT after `node`. Throws when the vitest project lacks the globalSetup.
+ *
+ * @example spawn(process.execPath, originApp().argv, { cwd: originApp().dir })
+ */
+export function originApp(): { dir: string; entry: string; argv: string[] } {
+  const dir = inject('originAppDir')
+  if (dir === undefined)
+    throw new Error('no built origin: add test/support/global-origin-app.ts to globalSetup')
+  return { dir, entry: join(dir, ORIGIN_ENTRY), argv: [ORIGIN_ENTRY] }
+}
 
 export interface NodeProcess {
   readonly child: ChildProcess
@@ -26,23 +43,18 @@ const LISTEN_DEADLINE_MS = 60_000
 
 /**
  * @example
- * const origin = await startNodeProcess('src/entry/node.ts', { GATEHOUSE_CONFIG: path, ... })
+ * const origin = await startOriginProcess({ GATEHOUSE_CONFIG: path, ... })
  * await fetch(`${origin.url}/healthz`)
  * await origin.stop()
  */
-export async function startNodeProcess(
-  script: string,
+export async function startOriginProcess(
   env: Record<string, string>,
   options: { nodeArgs?: string[] } = {},
 ): Promise<NodeProcess> {
-  const args = [
-    ...(options.nodeArgs ?? []),
-    '--experimental-strip-types',
-    '--no-warnings=ExperimentalWarning',
-    script,
-  ]
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+  const app = originApp()
+  const script = app.entry
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...app.argv], {
+    cwd: app.dir,
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

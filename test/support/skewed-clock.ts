@@ -9,7 +9,7 @@
  *
  * @example
  * const nodeArgs = ['--import', new URL('../support/skewed-clock.ts', import.meta.url).pathname]
- * await startNodeProcess('src/entry/node.ts', { ...env, TEST_CLOCK_SKEW_MS: '-2000' }, { nodeArgs })
+ * await startOriginProcess({ ...env, TEST_CLOCK_SKEW_MS: '-2000' }, { nodeArgs })
  */
 const skew = Number(process.env.TEST_CLOCK_SKEW_MS ?? '0')
 if (!Number.isFinite(skew)) throw new TypeError('TEST_CLOCK_SKEW_MS must be a number')

@@ -6,10 +6,11 @@
  *                             (key set, revocation sync, hit confirmations)
  *
  * The edge is the Worker itself (src/entry/worker.ts) in `workerd serve` (edge-worker.ts); the origin
- * is `src/entry/node.ts` with GATEHOUSE_CONFIG exactly as `npm start` runs it; the bridge runs in the
- * test process; redis-server is this stack's own (killable, AOF with fsync on every write). The edge
- * reads the key set the origin publishes in L2 (the origin's JWKS, through originProxy, only while L2
- * has none), so L2 faults also test the keys an isolate holds.
+ * is the built `dist/entry/node.js` with GATEHOUSE_CONFIG exactly as the image and `npm start` run it
+ * (node-process.ts); the bridge runs in the test process; redis-server is this stack's own
+ * (killable, AOF with fsync on every write). The edge reads the key set the origin publishes in L2
+ * (the origin's JWKS, through originProxy, only while L2 has none), so L2 faults also test the keys
+ * an isolate holds.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -18,7 +19,7 @@ import { startUpstashBridge, type UpstashBridge } from '../../scripts/upstash-br
 import type { OAuthConfigInput } from '../../src/core/oauth/config.ts'
 import { API, ISSUER, testConfig } from '../unit/oauth/support.ts'
 import { startEdgeWorker, type EdgeWorker } from './edge-worker.ts'
-import { startNodeProcess, type NodeProcess } from './node-process.ts'
+import { startOriginProcess, type NodeProcess } from './node-process.ts'
 import { startKillableRedis, type KillableRedis } from './redis-process.ts'
 import { clientCredentials, SETUP_DEADLINE_MS } from './oauth-http.ts'
 import { until } from './poll.ts'
@@ -113,7 +114,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...options.originEnv,
     }
     const originArgs = options.originNodeArgs ? { nodeArgs: options.originNodeArgs } : {}
-    let origin = await startNodeProcess('src/entry/node.ts', originEnv, originArgs)
+    let origin = await startOriginProcess(originEnv, originArgs)
     cleanup.push(() => origin.kill())
     await readyAndWarm(origin)
 
@@ -143,7 +144,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       redisProxy,
       killOrigin: () => origin.kill(),
       async startOrigin() {
-        const next = await startNodeProcess('src/entry/node.ts', originEnv, originArgs)
+        const next = await startOriginProcess(originEnv, originArgs)
         await readyAndWarm(next)
         origin = next
         edge.originProxy.setTarget(origin.port)

@@ -22,6 +22,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../../fixtures/keys.ts'
+import { originApp } from '../../support/node-process.ts'
 import { containerArgv, parseDockerfile } from '../../unit/k8s/dockerfile.ts'
 
 const ROOT = new URL('../../../', import.meta.url).pathname
@@ -40,8 +41,9 @@ function startAsContainer(env: Record<string, string>) {
   const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'k8s-fallback/Dockerfile'), 'utf8'))
   const [command, ...args] = containerArgv(dockerfile)
   expect(command).toBe('node')
+  // In the image's WORKDIR, played by this run's built /app (test/support/global-origin-app.ts).
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: originApp().dir,
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,7 +1,8 @@
 /**
- * The origin as `npm start` runs it with a GATEHOUSE_CONFIG: it mints a token over real HTTP on real
- * Redis (Upstash bridge) and its own /verify accepts that token with no GATEHOUSE_JWKS configured,
- * because the origin verifies with the keys it publishes. A bad config field stops it with the name.
+ * The origin as the image and `npm start` run it (the built dist/entry/node.js) with a
+ * GATEHOUSE_CONFIG: it mints a token over real HTTP on real Redis (Upstash bridge) and its own
+ * /verify accepts that token with no GATEHOUSE_JWKS configured, because the origin verifies with the
+ * keys it publishes. A bad config field stops it with the name.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { originApp } from '../../support/node-process.ts'
 import { useRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
 import { waitUntilRevoked } from '../../support/revocation-wait.ts'
 import { hashClientSecret } from '../../../src/core/oauth/clients.ts'
@@ -24,10 +26,11 @@ import {
 } from '../../unit/oauth/support.ts'
 
 const ROOT = new URL('../../../', import.meta.url).pathname
-const ARGS = [
+/** The operator's CLI runs from source (`npm run gatehouse`). */
+const CLI = [
   '--experimental-strip-types',
   '--no-warnings=ExperimentalWarning',
-  'src/entry/node.ts',
+  'src/cli/gatehouse.ts',
 ]
 
 let redis: RedisWithBridge
@@ -44,8 +47,9 @@ afterAll(async () => {
 })
 
 function startOrigin(env: Record<string, string>) {
-  const child = spawn(process.execPath, ARGS, {
-    cwd: ROOT,
+  const app = originApp()
+  const child = spawn(process.execPath, app.argv, {
+    cwd: app.dir,
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -212,15 +216,11 @@ describe('origin process (GATEHOUSE_CONFIG)', () => {
       // The CLI writes the same record: run it for another subject and read the not-before back.
       // It covers tokens issued up to the moment it ran, so it is no earlier than the start.
       const startedAt = Math.floor(Date.now() / 1000)
-      const cli = spawn(
-        process.execPath,
-        [ARGS[0]!, ARGS[1]!, 'src/cli/gatehouse.ts', 'users', 'revoke', 'alice-sub'],
-        {
-          cwd: ROOT,
-          env: { PATH: process.env.PATH ?? '', ...env },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      )
+      const cli = spawn(process.execPath, [...CLI, 'users', 'revoke', 'alice-sub'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       let out = ''
       cli.stdout.on('data', (d: Buffer) => (out += d.toString()))
       const [code] = await once(cli, 'exit')

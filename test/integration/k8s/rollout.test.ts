@@ -19,6 +19,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { hashClientSecret } from '../../../src/core/oauth/clients.ts'
 import { privateJwks } from '../../fixtures/keys.ts'
 import { generateKeyEncryptionKey } from '../../../src/core/oauth/key-wrap.ts'
+import { originApp } from '../../support/node-process.ts'
 import { startRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
 import { containerArgv, parseDockerfile } from '../../unit/k8s/dockerfile.ts'
 import type { Manifest } from '../../unit/k8s/kustomize.ts'
@@ -108,8 +109,9 @@ function podFromManifests(
 function start(p: Pod) {
   const [command, ...args] = p.argv
   expect(command).toBe('node')
+  // In the image's WORKDIR, played by this run's built /app (test/support/global-origin-app.ts).
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: originApp().dir,
     env: p.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,7 +1,7 @@
 /**
  * Edge availability on the real Worker (issue 12 item 3): src/entry/worker.ts in `workerd serve`
  * (the chaos harness, test/support/edge-worker.ts) with a fault proxy on each of its paths, to a
- * real origin process (src/entry/node.ts, which publishes the key set, JWKS and discovery in L2) and
+ * real origin process (the built entry, which publishes the key set, JWKS and discovery in L2) and
  * to L2 (a real redis-server behind the Upstash bridge). `edge.restart()` is a cold isolate: a new
  * workerd process, no keys, no revocation filter, no L1.
  *
@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { decodeProtectedHeader } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startEdgeWorker, type EdgeWorker } from '../../support/edge-worker.ts'
-import { startNodeProcess, type NodeProcess } from '../../support/node-process.ts'
+import { startOriginProcess, type NodeProcess } from '../../support/node-process.ts'
 import { clientCredentials, type Outcome } from '../../support/oauth-http.ts'
 import { until } from '../../support/poll.ts'
 import { startRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
@@ -53,7 +53,7 @@ beforeAll(async () => {
     }),
     { mode: 0o600 },
   )
-  origin = await startNodeProcess('src/entry/node.ts', {
+  origin = await startOriginProcess({
     GATEHOUSE_CONFIG: configPath,
     GATEHOUSE_AUDIENCE: API,
     UPSTASH_REDIS_REST_URL: redis.url,

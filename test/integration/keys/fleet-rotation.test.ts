@@ -1,7 +1,7 @@
 /**
- * Issue 20, as it will be checked from outside: two origins (src/entry/node.ts processes, as
- * `npm start` runs them) and the real edge Worker (workerd serve) on one real Redis behind the Upstash
- * bridge, through several scheduled key rotations with a short schedule, under constant /token,
+ * Issue 20, as it will be checked from outside: two origins (the built dist/entry/node.js, as the
+ * image and `npm start` run it) and the real edge Worker (workerd serve) on one real Redis behind the
+ * Upstash bridge, through several scheduled key rotations with a short schedule, under constant /token,
  * /verify, /introspect and /revoke traffic, with a rolling restart of both origins in the middle.
  * Origin 1's clock runs `SKEW_MS` behind (test/support/skewed-clock.ts): after every activation,
  * origin 0 signs with a key origin 1 still sees as `next` for that long, the staggered promote in
@@ -22,7 +22,7 @@ import { freePort } from '../../../scripts/dev-ports.ts'
 import { keysRevoke } from '../../../src/cli/keys.ts'
 import { generateKeyEncryptionKey } from '../../../src/core/oauth/key-wrap.ts'
 import { startEdgeWorker, type EdgeWorker } from '../../support/edge-worker.ts'
-import { startNodeProcess, type NodeProcess } from '../../support/node-process.ts'
+import { startOriginProcess, type NodeProcess } from '../../support/node-process.ts'
 import { clientCredentials, exchange, revokeToken, verifyToken } from '../../support/oauth-http.ts'
 import { until } from '../../support/poll.ts'
 import { startRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
@@ -92,7 +92,7 @@ beforeAll(async () => {
       ...(i === 1 ? { TEST_CLOCK_SKEW_MS: String(-SKEW_MS) } : {}),
     }
     const nodeArgs = i === 1 ? SKEWED_CLOCK : []
-    const child = await startNodeProcess('src/entry/node.ts', env, { nodeArgs })
+    const child = await startOriginProcess(env, { nodeArgs })
     origins.push({ port, env, nodeArgs, process: child })
   }
   // The chaos harness's Worker (its proxies stay in pass mode here). Its JWKS URL, origin 0's, is
@@ -254,7 +254,7 @@ describe('a fleet rotating its signing keys under load', () => {
       epochs[i]!++
       const o = origins[i]!
       expect(await o.process!.stop()).toBe(0)
-      o.process = await startNodeProcess('src/entry/node.ts', o.env, { nodeArgs: o.nodeArgs })
+      o.process = await startOriginProcess(o.env, { nodeArgs: o.nodeArgs })
       epochs[i]!++
       restarting = -1
     }

@@ -14,7 +14,7 @@ import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { publicJwks } from '../../fixtures/keys.ts'
 import { createLogoutReceiver, type LogoutReceiver } from '../../support/logout-receiver.ts'
-import { startNodeProcess, type NodeProcess } from '../../support/node-process.ts'
+import { startOriginProcess, type NodeProcess } from '../../support/node-process.ts'
 import { until } from '../../support/poll.ts'
 import { startRedisWithBridge, type RedisWithBridge } from '../../support/redis.ts'
 import { API, Browser, ISSUER, SPA_REDIRECT, USER, testConfig } from '../../unit/oauth/support.ts'
@@ -66,7 +66,7 @@ afterAll(async () => {
 })
 
 async function startOrigin(): Promise<NodeProcess> {
-  const origin = await startNodeProcess('src/entry/node.ts', env)
+  const origin = await startOriginProcess(env)
   origins.push(origin)
   return origin
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { oauthConfigSchema } from '../../../src/core/oauth/config.ts'
-import { ROOT, startNodeProcess } from '../../support/node-process.ts'
+import { ROOT, startOriginProcess } from '../../support/node-process.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -89,7 +89,7 @@ describe('gatehouse clients add', () => {
     expect(oauthConfigSchema.safeParse(config).success).toBe(true)
     const configPath = join(dir, 'config.json')
     writeFileSync(configPath, JSON.stringify(config))
-    const origin = await startNodeProcess('src/entry/node.ts', {
+    const origin = await startOriginProcess({
       GATEHOUSE_CONFIG: configPath,
       GATEHOUSE_AUDIENCE: API,
     })

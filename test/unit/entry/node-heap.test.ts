@@ -13,7 +13,7 @@ describe('heap growth policy (src/entry/node-heap.ts)', () => {
 
   it.each([
     ['src/entry/node.ts', 'startNodeServer('],
-    ['bench/lib/http-node-origin.ts', 'appFromConfig('],
+    ['bench/lib/http-node-origin.ts', 'startNodeServer('],
   ])('%s applies it before it builds the app', async (file, build) => {
     const source = await readFile(new URL(`../../../${file}`, import.meta.url), 'utf8')
     const applied = source.indexOf('\napplyHeapGrowthPolicy()\n')

@@ -1,6 +1,8 @@
 /**
- * The Node entry as a process, started the way `npm start` does: /healthz and /verify answer, SIGTERM
- * lets an in-flight request finish and exits 0, and a bad variable exits 1 naming it on stderr.
+ * The Node entry as a process, started as the image does (`node dist/entry/node.js`, built from this
+ * run's src/ by the globalSetup) and through the real `npm start` (which builds dist/ first):
+ * /healthz and /verify answer, SIGTERM lets an in-flight request finish and exits 0, and a bad
+ * variable exits 1 naming it on stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type Server, type ServerResponse } from 'node:http'
@@ -12,14 +14,10 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { TEST_AUDIENCE, TEST_ISSUER, publicJwks, signTestToken } from '../../fixtures/keys.ts'
+import { originApp } from '../../support/node-process.ts'
 import { testConfig } from '../oauth/support.ts'
 
 const ROOT = new URL('../../../', import.meta.url).pathname
-const ARGS = [
-  '--experimental-strip-types',
-  '--no-warnings=ExperimentalWarning',
-  'src/entry/node.ts',
-]
 
 const children: ChildProcess[] = []
 const servers: Server[] = []
@@ -40,10 +38,16 @@ const baseEnv = {
   GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
 }
 
-/** `viaNpm` runs the real `npm start` (its script must `exec` node so SIGTERM reaches it). */
+/**
+ * `viaNpm` runs the real `npm start` in the repository (its script must `exec` node so SIGTERM
+ * reaches it); otherwise the image's ENTRYPOINT in this run's built /app.
+ */
 function start(env: Record<string, string>, viaNpm = false) {
-  const [command, args] = viaNpm ? ['npm', ['start', '--silent']] : [process.execPath, ARGS]
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const app = originApp()
+  const [command, args, cwd] = viaNpm
+    ? ['npm', ['start', '--silent'], ROOT]
+    : [process.execPath, app.argv, app.dir]
+  const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
   const records: Record<string, unknown>[] = []
   const waiters: { msg: string; resolve: (r: Record<string, unknown>) => void }[] = []

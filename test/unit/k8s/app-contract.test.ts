@@ -21,6 +21,7 @@ import { VERIFICATION_ENV_NAMES, verificationEnvShape } from '../../../src/core/
 import { parseOAuthConfig } from '../../../src/core/oauth/config.ts'
 import { loadSigningKeys } from '../../../src/core/oauth/keys.ts'
 import { privateJwks } from '../../fixtures/keys.ts'
+import { originApp } from '../../support/node-process.ts'
 import { containerArgv, parseDockerfile, type Stage } from './dockerfile.ts'
 import { renderKustomization, type Manifest } from './kustomize.ts'
 import {
@@ -193,10 +194,16 @@ describe('ExternalSecret component', () => {
 })
 
 describe('Dockerfile', () => {
+  const stage = (name: string) => dockerfile.stages.find((s) => s.name === name) as Stage
+  /** The image's ENTRYPOINT file, relative to its WORKDIR /app. */
+  const entryFile = () => containerArgv(dockerfile).at(-1) as string
+
   it('starts exactly what `npm start` runs, with node as PID 1 (no npm, no shell)', () => {
     const start = packageJson.scripts.start?.replace(/^exec /, '').split(/\s+/)
     expect(containerArgv(dockerfile)).toEqual(start)
-    expect(existsSync(join(ROOT, containerArgv(dockerfile).at(-1) as string))).toBe(true)
+    expect(ops(runtime, 'WORKDIR').map((i) => i.args)).toEqual(['/app'])
+    // The file exists where this run's build (npm run build:origin, the globalSetup) put it.
+    expect(existsSync(join(originApp().dir, entryFile()))).toBe(true)
     expect(ops(runtime, 'STOPSIGNAL').map((i) => i.args)).toEqual(['SIGTERM'])
     expect(dockerfile.stages.flatMap((s) => ops(s, 'HEALTHCHECK'))).toEqual([])
     expect(ops(runtime, 'ENV').map((i) => i.args)).toContain('NODE_ENV=production')
@@ -211,20 +218,25 @@ describe('Dockerfile', () => {
     }
   })
 
-  it('installs production dependencies only in the runtime, and builds the WASM kernel where the app loads it', () => {
-    const stage = (name: string) => dockerfile.stages.find((s) => s.name === name) as Stage
+  it('runs the build `npm start` runs (prestart) and ships only its dist/, with production dependencies', () => {
     expect(ops(stage('deps'), 'RUN').map((i) => i.args)).toContain(
       'npm ci --omit=dev --ignore-scripts --no-audit --no-fund',
     )
     const copies = ops(runtime, 'COPY').map((i) => i.args)
     expect(copies).toContain('--from=deps /app/node_modules ./node_modules')
-    expect(ops(stage('wasm'), 'RUN').map((i) => i.args)).toContain('npm run build:wasm')
-    const outFile = /--outFile (\S+)/.exec(packageJson.scripts['build:wasm'] ?? '')?.[1]
-    expect(outFile).toBe('src/wasm/build/sbbf.wasm')
-    expect(copies).toContain(`--from=wasm /build/${outFile} ./${outFile}`)
-    // load-node.ts reads './build/sbbf.wasm' relative to src/wasm/.
+    // The same build as `npm start`'s prestart, after the kernel it copies beside its loader.
+    expect(packageJson.scripts.prestart).toBe('npm run --silent build:origin')
+    expect(packageJson.scripts['build:origin']).toMatch(/scripts\/build-package\.ts --runtime$/)
+    const builds = ops(stage('build'), 'RUN').map((i) => i.args)
+    expect(builds.slice(-2)).toEqual(['npm run build:wasm', 'npm run build:origin'])
+    const workdir = ops(stage('build'), 'WORKDIR').at(-1)?.args
+    expect(copies).toContain(`--from=build ${workdir ?? ''}/dist ./dist`)
+    expect(entryFile()).toMatch(/^dist\//)
+    // Only the build's output and the manifest reach the runtime: no sources, no compiler.
+    expect(copies.filter((c) => !c.startsWith('--from='))).toEqual(['package.json ./'])
+    // load-node.ts reads './build/sbbf.wasm' relative to its own file; the build puts it there.
     expect(read('src/wasm/load-node.ts')).toContain("'./build/sbbf.wasm'")
-    expect(copies.some((c) => /^\.\s/.test(c))).toBe(false)
+    expect(existsSync(join(originApp().dir, 'dist/wasm/build/sbbf.wasm'))).toBe(true)
   })
 
   it('production dependencies suffice: every package the entry reaches at runtime is a dependency', () => {
@@ -240,7 +252,7 @@ describe('Dockerfile', () => {
       if (seen.has(file)) return
       seen.add(file)
       const code = readFileSync(file, 'utf8')
-      // Value imports and re-exports; `import type` / `export type` are erased by type stripping.
+      // Value imports and re-exports (`import type` / `export type` never reach the built JavaScript).
       const specifiers = [
         ...code.matchAll(/^\s*(?:import|export)(?!\s+type\b)[^;'"]*?from\s*['"]([^'"]+)['"]/gm),
         ...code.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm),
@@ -257,7 +269,7 @@ describe('Dockerfile', () => {
           )
       }
     }
-    visit(join(ROOT, containerArgv(dockerfile).at(-1) as string))
+    visit(join(originApp().dir, entryFile()))
     expect(seen.size).toBeGreaterThan(20)
     expect([...external].filter((name) => !(name in installed))).toEqual([])
   })
@@ -269,7 +281,14 @@ describe('Dockerfile', () => {
       .filter((l) => l !== '' && !l.startsWith('#'))
     expect(lines[0]).toBe('*')
     const allowed = lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''))
-    expect(allowed.sort()).toEqual(['package-lock.json', 'package.json', 'src'])
+    expect(allowed.sort()).toEqual([
+      'package-lock.json',
+      'package.json',
+      'scripts/build-package.ts',
+      'src',
+      'tsconfig.build.json',
+      'tsconfig.json',
+    ])
     for (const stage of dockerfile.stages)
       for (const copy of ops(stage, 'COPY').filter((i) => !i.args.startsWith('--from'))) {
         const sources = copy.args.split(/\s+/).slice(0, -1)

@@ -6,7 +6,7 @@
  *
  * @example
  * const df = parseDockerfile(readFileSync('k8s-fallback/Dockerfile', 'utf8'))
- * containerArgv(df) // ['node', '--experimental-strip-types', ..., 'src/entry/node.ts']
+ * containerArgv(df) // ['node', 'dist/entry/node.js']
  */
 
 export interface Instruction {
