@@ -160,25 +160,58 @@ function quotesIn(text: string): number {
 }
 
 /**
- * Member names plus string values in a parsed JSON value; -1 past `WALK_DEPTH_MAX`. Reads own
- * enumerable members only (`Object.values`; JSON.parse makes every member, `__proto__` too, an own
- * data property), so nothing inherited can add to the count; `Object.values` walks an access
- * token's claims in about half the time of `Object.keys` and a lookup per name.
+ * Member names plus string values in a parsed JSON value; -1 past `WALK_DEPTH_MAX`. Objects are
+ * walked with `for…in`, which also visits inherited enumerable members: none exist unless someone
+ * put one on `Object.prototype` (the prototype of every object JSON.parse makes), and then the
+ * count would come out too high and could hide a dropped duplicate, so `prototypeClean` sends such a
+ * process to `Object.values` (own members only). `for…in` walks an access token's claims in about a
+ * third of the time and allocates nothing (issue 15, cold verify).
  */
 function stringsIn(value: unknown, depth: number): number {
+  return prototypeClean() ? namesAndStrings(value, depth) : ownNamesAndStrings(value, depth)
+}
+
+function prototypeClean(): boolean {
+  for (const name in Object.prototype) if (name !== '') return false
+  return true
+}
+
+/** `stringsIn` for a clean `Object.prototype`. */
+function namesAndStrings(value: unknown, depth: number): number {
+  if (typeof value !== 'object' || value === null) return typeof value === 'string' ? 1 : 0
+  if (depth === WALK_DEPTH_MAX) return -1
+  let count = 0
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const inner = namesAndStrings(value[i], depth + 1)
+      if (inner < 0) return -1
+      count += inner
+    }
+    return count
+  }
+  for (const name in value) {
+    const member = (value as Record<string, unknown>)[name]
+    count += typeof member === 'string' ? 2 : 1
+    if (typeof member === 'object' && member !== null) {
+      const inner = namesAndStrings(member, depth + 1)
+      if (inner < 0) return -1
+      count += inner
+    }
+  }
+  return count
+}
+
+/** `stringsIn` reading own members only. */
+function ownNamesAndStrings(value: unknown, depth: number): number {
   if (typeof value !== 'object' || value === null) return typeof value === 'string' ? 1 : 0
   if (depth === WALK_DEPTH_MAX) return -1
   const isArray = Array.isArray(value)
   const members: unknown[] = isArray ? value : Object.values(value)
   let count = isArray ? 0 : members.length
   for (let i = 0; i < members.length; i++) {
-    const member = members[i]
-    if (typeof member === 'string') count++
-    else if (typeof member === 'object' && member !== null) {
-      const inner = stringsIn(member, depth + 1)
-      if (inner < 0) return -1
-      count += inner
-    }
+    const inner = ownNamesAndStrings(members[i], depth + 1)
+    if (inner < 0) return -1
+    count += inner
   }
   return count
 }

@@ -40,6 +40,9 @@ interface Scratch {
   /** The same memory as 32-bit words, for counting four bytes at a time. */
   readonly words: Int32Array
   readonly buffer: ArrayBuffer
+  /** The last views lent: tokens of one issuer share a layout, so they are usually reused. */
+  signingInput: Uint8Array
+  signature: Uint8Array
 }
 
 let scratch: Scratch | undefined
@@ -53,6 +56,8 @@ function scratchArea(): Scratch | undefined {
       bytes: nativeBuffer.from(buffer, 0, SCRATCH_BYTES),
       words: new Int32Array(buffer),
       buffer,
+      signingInput: new Uint8Array(buffer, 0, 0),
+      signature: new Uint8Array(buffer, 0, 0),
     }
   }
   return scratch
@@ -92,12 +97,12 @@ export function lendJwsBody(token: string, dot1: number, dot2: number): LentJwsB
   const signatureAt = align8(payloadAt + decodedByteLength(dot1 + 1, dot2))
   const signatureLength = decodeInto(area, token, dot2 + 1, length, signatureAt)
   if (signatureLength < 0) return undefined
-  return {
-    payload,
-    signingInput: new Uint8Array(area.buffer, 0, dot2),
-    signature: new Uint8Array(area.buffer, signatureAt, signatureLength),
-    epoch,
+  if (area.signingInput.length !== dot2) area.signingInput = new Uint8Array(area.buffer, 0, dot2)
+  const last = area.signature
+  if (last.byteOffset !== signatureAt || last.length !== signatureLength) {
+    area.signature = new Uint8Array(area.buffer, signatureAt, signatureLength)
   }
+  return { payload, signingInput: area.signingInput, signature: area.signature, epoch }
 }
 
 /**

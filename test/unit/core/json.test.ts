@@ -121,4 +121,17 @@ describe('parseJsonObject', () => {
       ),
     )
   })
+
+  it('still finds duplicates when Object.prototype carries an enumerable member', () => {
+    // Counted with it, the polluting name would stand in for the dropped duplicate's name.
+    const prototype = Object.prototype as Record<string, unknown>
+    prototype.polluted = 1
+    try {
+      expect(parseJsonObject('{"a":1,"a":2}')).toBeUndefined()
+      expect(parseJsonObject('{"x":{"a":1,"a":2}}')).toBeUndefined()
+      expect(parseJsonObject('{"a":1,"b":"c"}')).toEqual({ a: 1, b: 'c' })
+    } finally {
+      delete prototype.polluted
+    }
+  })
 })
