@@ -10,8 +10,7 @@
  * const origin = await createOriginRoutes(await loadNodeConfig(process.env), { logger })
  * const app = createApp({ role: 'origin', verifier, logger, routes: [{ path: '/', app: origin.routes }] })
  */
-import { getConnInfo } from '@hono/node-server/conninfo'
-import type { Context, Hono } from 'hono'
+import type { Hono } from 'hono'
 import { ConfigError } from '../core/errors.ts'
 import type { OAuthConfig } from '../core/oauth/config.ts'
 import {
@@ -25,16 +24,19 @@ import type { KeyLifecycle } from '../core/oauth/key-lifecycle.ts'
 import type { PasswordHasher } from '../core/oauth/password.ts'
 import type { Clock } from '../core/types.ts'
 import type { Logger } from '../http/log.ts'
-import { clientAddress } from '../http/client-ip.ts'
 import { createOAuthRoutes, type OAuthRouteDeps } from '../http/oauth/routes.ts'
 import type { GatehouseEnv } from '../http/types.ts'
 import { createMemoryStore } from '../store/memory.ts'
 import type { Store } from '../store/types.ts'
 import { createUpstashStore } from '../store/upstash.ts'
 import { createOAuthRevoker, type RevocationWriter } from '../revocation/index.ts'
+import { clientIpBehind } from './node-client-ip.ts'
 import { preferredOAuthCrypto } from './node-crypto.ts'
 import { loadNodeConfig, type NodeConfig } from './node-config.ts'
 import { createScryptHasher } from './password.ts'
+
+// Kept importable from here (origin-tenancy.ts); it lives apart so a verifier need not load this file.
+export { clientIpBehind }
 
 export interface OriginOptions {
   logger?: Logger
@@ -182,22 +184,4 @@ function backchannelWorker(oauth: OAuthContext, options: OriginOptions, log: Log
         errorName: e instanceof Error ? e.name : typeof e,
       }),
   })
-}
-
-/**
- * The client's address behind `trustedHops` of our proxies (client-ip.ts), not our edge or ingress:
- * per-IP login limits, and the gateway's `X-Forwarded-For`.
- *
- * @example createApp({ ..., clientIp: clientIpBehind(config.trustedProxyHops) })
- */
-export function clientIpBehind(trustedHops: number) {
-  return (c: Context): string | undefined => {
-    let socket: string | undefined
-    try {
-      socket = getConnInfo(c).remote.address
-    } catch {
-      return undefined
-    }
-    return clientAddress(socket, c.req.header('x-forwarded-for') ?? null, trustedHops)
-  }
 }

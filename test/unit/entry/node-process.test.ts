@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
 import { once } from 'node:events'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -225,5 +225,84 @@ describe('a misconfigured origin', () => {
     expect((await fetch(`${base}/verify`)).status).toBe(404)
     proc.child.kill('SIGTERM')
     expect(await proc.exited).toBe(0)
+  })
+})
+
+// Issue 15 item 6: a verification-only origin does not hold the minting origin's code (node-server.ts
+// imports it at start only when GATEHOUSE_CONFIG is set).
+describe('modules loaded at start', () => {
+  const MINTING_ONLY = [
+    'dist/entry/origin.js',
+    'dist/http/admin-routes.js',
+    'dist/http/oauth/routes.js',
+    'dist/entry/node-token-fast-path.js',
+    'dist/entry/origin-tenancy.js',
+    'dist/store/upstash.js',
+    'dist/wasm/load-node.js',
+  ]
+  let dir: string
+  let configPath: string
+  let hook: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gatehouse-node-modules-'))
+    configPath = join(dir, 'config.json')
+    await writeFile(
+      configPath,
+      JSON.stringify(await testConfig({ issuer: 'http://127.0.0.1:8788' })),
+    )
+    // Appends every module URL the process loads to $LOADED_MODULES.
+    hook = join(dir, 'record-modules.mjs')
+    await writeFile(
+      hook,
+      [
+        "import { registerHooks } from 'node:module'",
+        "import { appendFileSync } from 'node:fs'",
+        'registerHooks({ load(url, context, next) {',
+        "  appendFileSync(process.env.LOADED_MODULES, url + '\\n')",
+        '  return next(url, context)',
+        '} })',
+      ].join('\n'),
+    )
+  })
+  afterAll(() => rm(dir, { recursive: true, force: true }))
+
+  /** Starts the built origin with the hook, waits for `listening`, stops it: the built files loaded. */
+  async function loadedFiles(name: string, env: Record<string, string>): Promise<string[]> {
+    const app = originApp()
+    const list = join(dir, `${name}.txt`)
+    await writeFile(list, '')
+    const child = spawn(process.execPath, ['--import', hook, ...app.argv], {
+      cwd: app.dir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOADED_MODULES: list,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    children.push(child)
+    const exited = once(child, 'exit')
+    for await (const line of createInterface({ input: child.stdout! }))
+      if ((JSON.parse(line) as { msg?: string }).msg === 'listening') break
+    child.kill('SIGTERM')
+    await exited
+    const prefix = `file://${app.dir}/`
+    return (await readFile(list, 'utf8'))
+      .split('\n')
+      .filter((url) => url.startsWith(prefix))
+      .map((url) => url.slice(prefix.length))
+  }
+
+  it('a verification-only origin loads none of the minting code; a minting origin loads it', async () => {
+    const verifier = await loadedFiles('verifier', baseEnv)
+    expect(verifier).toContain('dist/entry/node-server.js')
+    expect(verifier).toContain('dist/entry/node-client-ip.js')
+    for (const file of MINTING_ONLY) expect(verifier).not.toContain(file)
+
+    const minting = await loadedFiles('minting', { GATEHOUSE_CONFIG: configPath })
+    for (const file of MINTING_ONLY.filter((f) => !/tenancy|upstash/.test(f)))
+      expect(minting).toContain(file)
   })
 })
