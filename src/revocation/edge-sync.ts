@@ -19,7 +19,7 @@
 // edge-filter.ts (the filter, its cursor and the one way to extend it), feed.ts (reading the stream).
 
 import { compareStreamIds, readFeed, type FeedRead } from './feed.ts'
-import type { FilterImplementation } from './filter.ts'
+import type { FilterImplementation, RevocationFilter } from './filter.ts'
 import { emptyFilter, extendFilter, loadSnapshot, type CoveredFilter } from './edge-filter.ts'
 import {
   resolveSyncOptions,
@@ -62,6 +62,13 @@ export interface RevocationSync {
   prepare(): boolean | Promise<boolean>
   /** Probes the filter; false when nothing is loaded. */
   has(item: string): boolean
+  /**
+   * The filter `has` probes, undefined before the first load. Only a sync changes which filter that
+   * is (a reload replaces it; a stream read adds to the same one in place), so code that runs every
+   * sync of this instance itself may hold it from one sync to the next and probe it directly: the
+   * tenant gate (src/tenancy/tenant-revocation.ts) does, so a probe reads one object of its tenant.
+   */
+  filter(): RevocationFilter | undefined
   /** Runs one sync now and resolves whether it succeeded (tests, warm-up, operators). */
   syncNow(): Promise<boolean>
   status(): RevocationStatus
@@ -222,6 +229,8 @@ export function createRevocationSync(options: RevocationSyncOptions): Revocation
     has(item) {
       return current !== undefined && current.filter.has(item)
     },
+
+    filter: () => current?.filter,
 
     syncNow: () => runSync(now()),
 

@@ -8,6 +8,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { AuthError } from '../../src/core/errors.ts'
 import { createApp } from '../../src/http/app.ts'
+import { createSnapshotBuilder } from '../../src/revocation/snapshot-builder.ts'
 import { QuotaError } from '../../src/tenancy/quotas.ts'
 import { scopeStore } from '../../src/tenancy/scoped-store.ts'
 import { TenantConflictError } from '../../src/tenancy/registry.ts'
@@ -433,6 +434,34 @@ export function tenancyCases(defaults: Pick<TenancyFixtureOptions, 'checkSignatu
       expect(await authCode(f.verifier.verify(revoked))).toBe('token_revoked')
       expect((await f.verifier.verify(kept)).claims.jti).toBe('kept')
       expect(await authCode(f.verifier.verify(revoked))).toBe('token_revoked')
+    })
+
+    it("a tenant's tokens are checked against the filter its last sync loaded, also once a snapshot replaced it", async () => {
+      const f = await tenancyFixture({ l1MaxEntries: 0 })
+      await f.addTenant('acme')
+      const first = await f.sign('acme', { jti: 'first' })
+      const second = await f.sign('acme', { jti: 'second' })
+      const kept = await f.sign('acme', { jti: 'kept' })
+      await f.revoker('acme').revokeToken('first', f.clock() / 1000 + 600)
+      f.pastBound()
+      expect(await authCode(f.verifier.verify(first))).toBe('token_revoked')
+      const gate = f.contexts.peek('acme')?.context.revocation?.sync
+      const before = gate?.filter()
+      expect(before?.has('jti:first')).toBe(true)
+      // Past the reload interval, with a snapshot of acme's revocations in its namespace: the
+      // doorbell's sync loads the snapshot, a new filter object, and reads the stream onto it.
+      f.clock.advance(61_000)
+      await f.revoker('acme').revokeToken('second', f.clock() / 1000 + 600)
+      await createSnapshotBuilder({
+        store: scopeStore(f.store, 'acme'),
+        maxAccessTokenLifetimeSeconds: 900,
+        now: f.clock,
+      }).run()
+      f.pastBound()
+      expect(await authCode(f.verifier.verify(second))).toBe('token_revoked')
+      expect(gate?.filter()).not.toBe(before)
+      expect(await authCode(f.verifier.verify(first))).toBe('token_revoked')
+      expect((await f.verifier.verify(kept)).claims.jti).toBe('kept')
     })
   })
 
