@@ -14,6 +14,10 @@
  * `--base=<dir>` adds the same Node origin rows from another checkout of the repository (for A/B of a
  * change: `git worktree add --detach <dir> main`, with `node_modules` linked in), interleaved too.
  * `--rate=<req/s>` (default 1000; 0 = unlimited, the server's saturation), `--seconds=<s>` per slice (default 5), `--rounds=<n>` (default 3).
+ * `--rows=gateway,proxy` keeps only the rows whose id contains one of the words (ratios whose rows
+ * were left out are not printed). `--base-flags=<flag>[,<flag>…]` starts the base's origin with
+ * these Node flags: with `--base=` a checkout of the same commit, an A/B of a V8 setting (the
+ * origin's heap growth policy yields to `--heap-growing-percent=100`, src/entry/node-heap.ts).
  *
  * @example node --experimental-strip-types bench/cpu-per-request.ts --base=/tmp/perf-base
  */
@@ -38,6 +42,8 @@ const ROUNDS = numberArg('rounds', 3)
 const WARMUP_SECONDS = 2
 const CONNECTIONS = 10
 const base = arg('base')
+const rowFilter = arg('rows')?.split(',')
+const baseFlags = arg('base-flags')?.split(',') ?? []
 const here = new URL('..', import.meta.url).pathname
 
 interface RowSpec {
@@ -89,7 +95,12 @@ try {
   for (const [name, root] of origins) {
     servers.set(
       name,
-      await startNodeScript(name, `${root}bench/lib/http-node-origin.ts`, originEnv(upstreamUrl)),
+      await startNodeScript(
+        name,
+        `${root}bench/lib/http-node-origin.ts`,
+        originEnv(upstreamUrl),
+        name === 'base' ? baseFlags : [],
+      ),
     )
   }
   servers.set(
@@ -111,7 +122,9 @@ try {
     { id: 'bare fast-jwt cache', server: 'bare', path: '/fast-jwt-cache' },
     { id: 'bare hono/proxy', server: 'bare', path: '/proxy/api/orders' },
   )
-  const rows: Row[] = specs.map((s) => ({ ...s, perRequestUs: [], achievedRps: [] }))
+  const rows: Row[] = specs
+    .filter((s) => rowFilter === undefined || rowFilter.some((word) => s.id.includes(word)))
+    .map((s) => ({ ...s, perRequestUs: [], achievedRps: [] }))
   for (const row of rows)
     await slice(servers.get(row.server) as ServerProcess, row.path, WARMUP_SECONDS)
   for (let round = 0; round < ROUNDS; round++) {
@@ -143,7 +156,9 @@ try {
   )
   const byId = new Map(rows.map((r) => [r.id, median(r.perRequestUs)]))
   const ratio = (bare: string, ours: string) =>
-    ((byId.get(bare) as number) / (byId.get(ours) as number)).toFixed(2)
+    byId.has(bare) && byId.has(ours)
+      ? ((byId.get(bare) as number) / (byId.get(ours) as number)).toFixed(2)
+      : '—'
   const ratioRows: string[][] = []
   for (const [name] of origins) {
     ratioRows.push(
@@ -153,8 +168,9 @@ try {
       [`bare hono/proxy / ${name} gateway`, ratio('bare hono/proxy', `${name} gateway`)],
     )
   }
+  const measuredRatios = ratioRows.filter(([, value]) => value !== '—')
   console.log(
-    `\n${renderTable(['CPU ratio (bare / ours; ≥ 1: ours cheaper)', 'value'], ratioRows)}`,
+    `\n${renderTable(['CPU ratio (bare / ours; ≥ 1: ours cheaper)', 'value'], measuredRatios)}`,
   )
   for (const [name, server] of servers)
     console.log(`${name} peak RSS ${memoryMiB(server.pid).peakRss.toFixed(0)} MiB`)

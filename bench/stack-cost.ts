@@ -12,6 +12,14 @@
  *   observer-hooks  + the Node request hooks (request guard, Prometheus metrics)
  *   production      the bench's Node origin stack: createApp (its routes), guard and metrics hooks,
  *                   log at info
+ *   origin          the Node origin of `npm run bench:http` itself (bench/lib/http-node-origin.ts:
+ *                   `startNodeServer` as `npm start` runs it, compiled, with the heap growth policy,
+ *                   the parser refusals and the server's own listeners)
+ *   peer            the bare peers' server of `npm run bench:http` (bench/lib/http-peer-server.ts),
+ *                   whose `/noop` is that bench's bare Hono row
+ *
+ * `origin` and `peer` are not in the default set (ask with `--stacks=`): they say how far the
+ * bench's own servers are from `production` and `bare` (issue 15, round 8).
  *
  * Our stacks are served with `NodeResponseWithId`, as node-server.ts serves the origin.
  *
@@ -40,7 +48,12 @@ const ROUNDS = Number(
 )
 const SLICE_SECONDS = 2
 const token = signEs256Token(0)
-const script = new URL('./lib/http-stack-variants.ts', import.meta.url).pathname
+const script = (path: string) => new URL(path, import.meta.url).pathname
+/** The server script of each stack: the variants, or one of bench:http's own servers. */
+const SCRIPTS: Record<string, string> = {
+  origin: script('./lib/http-node-origin.ts'),
+  peer: script('./lib/http-peer-server.ts'),
+}
 
 /** Server CPU µs per answered request over one slice. */
 async function slice(server: ServerProcess, seconds: number): Promise<number> {
@@ -59,11 +72,14 @@ const servers: ServerProcess[] = []
 try {
   for (const stack of STACKS) {
     servers.push(
-      await startNodeScript(stack, script, {
+      await startNodeScript(stack, SCRIPTS[stack] ?? script('./lib/http-stack-variants.ts'), {
         STACK: stack,
         GATEHOUSE_ISSUER: TEST_ISSUER,
         GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
         GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
+        // The bench origin's settings as bench:http gives them (its access log at info).
+        GATEHOUSE_LOG_LEVEL: 'info',
+        PORT: '0',
       }),
     )
   }

@@ -25,7 +25,8 @@ const START_TIMEOUT_MS = 30_000
 
 /**
  * Runs a TypeScript server script with the pinned Node (`process.execPath`: `npm run` puts Node 22
- * first on PATH) and resolves once it prints `{"listening":<port>}` on stdout.
+ * first on PATH) and resolves once it prints `{"listening":<port>}` on stdout. `nodeFlags` go on
+ * Node's command line (an A/B of a V8 setting: `['--heap-growing-percent=100']`).
  *
  * @example const upstream = await startNodeScript('upstream', 'bench/lib/http-upstream.ts', {})
  */
@@ -33,11 +34,12 @@ export async function startNodeScript(
   name: string,
   script: string,
   env: Record<string, string>,
+  nodeFlags: readonly string[] = [],
 ): Promise<ServerProcess> {
   // The origin runs as the image runs it: JavaScript from `npm run build:origin` (built-origin.ts).
   const argv = script.endsWith('/http-node-origin.ts')
-    ? [await builtScript(script)]
-    : [...NODE_FLAGS, script]
+    ? [...nodeFlags, await builtScript(script)]
+    : [...NODE_FLAGS, ...nodeFlags, script]
   const child = spawn(process.execPath, argv, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
