@@ -13,9 +13,21 @@
  *   never called unknown at all (a verifier that cannot tell answers "unavailable");
  * - the set in L2 does not grow: retired keys are pruned, and no key leaves it any other way (two
  *   writers never overwrite each other's keys).
+ *
+ * Deterministic: a seed replays the same run on a busy machine. Nothing waits on real time or on
+ * work the scheduler does not see. Signing, signature checks and key generation are synchronous
+ * node:crypto calls behind scheduled steps (awaits there, as with WebCrypto or the origin's signing
+ * thread, but ones fast-check orders; how many is generated, so other processes may run a long while
+ * meanwhile); WebCrypto inside the code under test (key wrapping, imports) runs to completion before
+ * fast-check picks its next task, and resumes through such steps too; the published key source's read
+ * timeout runs on a fake clock (L2 latency is simulated time here). A run that stops making progress
+ * is told without a clock: no task left to release and no WebCrypto work in flight, or more scheduled
+ * steps than any run needs.
  */
+import { createHash, generateKeyPairSync } from 'node:crypto'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import type { JWK } from 'jose'
+import { describe, expect, it, vi } from 'vitest'
 import { AuthError } from '../../../src/core/errors.ts'
 import {
   createKeyLifecycle,
@@ -27,6 +39,7 @@ import {
   importKeyEncryptionKeys,
   type KeyEncryptionKeys,
 } from '../../../src/core/oauth/key-wrap.ts'
+import type { SigningAlgorithm } from '../../../src/core/oauth/config.ts'
 import type { SigningKeySet } from '../../../src/core/oauth/keys.ts'
 import { createTokenSigner, type TokenSigner } from '../../../src/core/oauth/mint.ts'
 import { ownKeySet } from '../../../src/core/oauth/own-tokens.ts'
@@ -38,7 +51,10 @@ import {
   keyStatusAt,
   parseKeySetDocument,
 } from '../../../src/core/published-key-set.ts'
+import type { SignatureCheck } from '../../../src/core/signature.ts'
 import { createAccessTokenVerifier, type AccessTokenVerifier } from '../../../src/core/verify.ts'
+import { nodeJwsSign } from '../../../src/entry/node-crypto.ts'
+import { nodeSignatureCheck } from '../../../src/entry/node-signature.ts'
 import { StoreError } from '../../../src/store/errors.ts'
 import { createMemoryStore } from '../../../src/store/memory.ts'
 import type { Store } from '../../../src/store/types.ts'
@@ -57,6 +73,13 @@ const policy: KeyLifecyclePolicy = {
   checkSeconds: 1,
 }
 const DOCUMENT = keySetStoreKeys(ISSUER).document
+/** More scheduled steps than any run takes (a few hundred): a run past it is looping. */
+const MAX_STEPS = 20_000
+/** Real macrotask turns, whatever fake timers are installed. */
+const nextTurn = (
+  (set) => () =>
+    new Promise<void>((resolve) => set(() => resolve()))
+)(setImmediate)
 
 type Verdict = 'ok' | 'unknown' | 'unavailable' | 'invalid'
 interface Op {
@@ -101,6 +124,17 @@ const faults = fc.record({
     fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
     { minLength: 1, maxLength: 20 },
   ),
+  /**
+   * Scheduled steps a piece of real work (a signature, a key generation, a WebCrypto call) takes,
+   * used in turn: other processes run meanwhile, as they do while work waits on a thread.
+   */
+  work: fc.array(
+    fc.oneof(
+      { weight: 3, arbitrary: fc.integer({ min: 1, max: 3 }) },
+      fc.integer({ min: 10, max: 40 }),
+    ),
+    { minLength: 1, maxLength: 20 },
+  ),
 })
 
 interface Minted {
@@ -111,11 +145,64 @@ interface Minted {
   expiresAt: number
 }
 
+/**
+ * WebCrypto as the code under test calls it (key wrapping is AES-GCM on libuv's thread pool; key
+ * imports), each call the platform's own: counted while in flight, so the scheduler can wait for it,
+ * and resumed through `after`'s scheduled step, so fast-check orders what runs meanwhile.
+ */
+function instrumentWebCrypto(): {
+  inFlight: () => number
+  after: (step: ((label: string) => Promise<unknown>) | undefined) => void
+  restore: () => void
+} {
+  const subtle = globalThis.crypto.subtle as unknown as Record<string, unknown>
+  const names = Object.getOwnPropertyNames(Object.getPrototypeOf(subtle)).filter(
+    (name) => name !== 'constructor' && typeof subtle[name] === 'function',
+  )
+  let inFlight = 0
+  let after: ((label: string) => Promise<unknown>) | undefined
+  const done = () => {
+    inFlight--
+  }
+  for (const name of names) {
+    const original = subtle[name] as (...args: unknown[]) => Promise<unknown>
+    Object.defineProperty(subtle, name, {
+      configurable: true,
+      writable: true,
+      value: (...args: unknown[]) => {
+        const result = original.apply(subtle, args)
+        inFlight++
+        result.then(done, done)
+        const step = after
+        return step === undefined ? result : result.finally(() => step(`${name} done`))
+      },
+    })
+  }
+  return {
+    inFlight: () => inFlight,
+    after: (step) => {
+      after = step
+    },
+    restore: () => names.forEach((name) => delete subtle[name]),
+  }
+}
+
+/** An ES256 signing key made synchronously, its kid the RFC 7638 thumbprint (as generateSigningKey). */
+function newSigningJwk(alg: SigningAlgorithm): JWK & { kid: string; alg: SigningAlgorithm } {
+  if (alg !== 'ES256') throw new Error(`the model generates ES256 keys only, not ${alg}`)
+  const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+    format: 'jwk',
+  }) as JWK
+  const members = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })
+  return { ...jwk, kid: createHash('sha256').update(members).digest('base64url'), alg }
+}
+
 async function runModel(
   s: fc.Scheduler,
   actions: Action[],
-  f: { skews: number[]; delays: number[]; lost: boolean[] },
+  f: { skews: number[]; delays: number[]; lost: boolean[]; work: number[] },
   keks: KeyEncryptionKeys,
+  webCrypto: Pick<ReturnType<typeof instrumentWebCrypto>, 'after'>,
 ) {
   let T = 1_000_000 // true time, seconds
   let l2Down = false
@@ -124,6 +211,20 @@ async function runModel(
   let l = 0
   const violations: string[] = []
   const fail = (what: string) => violations.push(`t=${T}: ${what}`)
+  /** One interleaving point: fast-check decides when it resumes. */
+  const step = (label: string) => s.schedule(Promise.resolve(), label)
+  let w = 0
+  /** Real work: a few interleaving points in a row (`f.work`). */
+  const work = async (label: string) => {
+    for (let n = f.work[w++ % f.work.length]!; n > 0; n--) await step(label)
+  }
+  webCrypto.after(work)
+  // The awaits WebCrypto would add, without the thread pool: node:crypto behind a scheduled step.
+  const sign = (key: Parameters<typeof nodeJwsSign>[0], input: string) =>
+    work('sign').then(() => nodeJwsSign(key, input))
+  const checkSignature: SignatureCheck = (key, data, signature) =>
+    work('check signature').then(() => nodeSignatureCheck(key, data, signature))
+  const generateKey = (alg: SigningAlgorithm) => work('generate key').then(() => newSigningJwk(alg))
 
   /** The store as one process sees it: every call an interleaving point, faults injected. */
   const storeFor = (proc: { dead: boolean }): Store =>
@@ -131,11 +232,11 @@ async function runModel(
       get(target, name: keyof Store) {
         const fn = target[name] as (...args: unknown[]) => Promise<unknown>
         return async (...args: unknown[]) => {
-          await s.schedule(Promise.resolve(), `call ${name}`)
+          await step(`call ${name}`)
           if (proc.dead || l2Down) throw new StoreError('unavailable', name, 'unreachable')
           T += f.delays[d++ % f.delays.length]!
           const result = await fn.apply(target, args)
-          await s.schedule(Promise.resolve(), `reply ${name}`)
+          await step(`reply ${name}`)
           if (proc.dead || f.lost[l++ % f.lost.length])
             throw new StoreError('unavailable', name, 'reply lost')
           return result
@@ -143,7 +244,7 @@ async function runModel(
       },
     })
   const sleep = (ms: number) =>
-    s.schedule(Promise.resolve(), 'sleep').then(() => {
+    step('sleep').then(() => {
       T += ms / 1000
     })
 
@@ -168,6 +269,7 @@ async function runModel(
       policy,
       clock,
       sleep,
+      generateKey,
       holder: `origin-${i}-${++generation}`,
     })
     const origin: Origin = Object.assign(proc, {
@@ -179,6 +281,7 @@ async function runModel(
         audience: () => true,
         keys: ownKeySet(keys),
         now: clock,
+        checkSignature,
       }),
     }) as Origin
     // The signer's view of the keys, instrumented: the key it is handed must be active right then.
@@ -210,6 +313,7 @@ async function runModel(
       accessTokenTtlSeconds: TTL,
       idTokenTtlSeconds: TTL,
       clock,
+      sign,
     })
     return origin
   }
@@ -220,6 +324,7 @@ async function runModel(
     issuer: ISSUER,
     audience: () => true,
     now: edgeClock,
+    checkSignature,
     keys: createPublishedKeySource({
       issuer: ISSUER,
       read: () => edgeStore.get(DOCUMENT),
@@ -313,7 +418,7 @@ async function runModel(
       if (a.crash !== null) {
         const i = a.crash
         tasks.push(
-          s.schedule(Promise.resolve(), `crash ${i}`).then(async () => {
+          step(`crash ${i}`).then(async () => {
             origins[i].dead = true
             origins[i] = spawn(i)
             await start(origins[i])
@@ -335,35 +440,73 @@ async function runModel(
   return { violations, minted: minted.length, versions: (await truth())?.version ?? 0 }
 }
 
+/**
+ * Rejects once nothing can move while the run is pending: no task for fast-check to release and no
+ * WebCrypto work in flight at two quiet points in a row (every microtask run). With no real timers
+ * in play (fake ones), nothing else could ever wake the run.
+ */
+async function stall(
+  s: fc.Scheduler,
+  webCrypto: { inFlight: () => number },
+  running: () => boolean,
+): Promise<never> {
+  let quiet = 0
+  while (running()) {
+    await nextTurn()
+    quiet = s.count() === 0 && webCrypto.inFlight() === 0 ? quiet + 1 : 0
+    if (quiet >= 2 && running()) {
+      const last = s.report().slice(-6)
+      throw new Error(`run stuck after: ${last.map((r) => r.label).join(', ')}`)
+    }
+  }
+  return new Promise<never>(() => {})
+}
+
 describe('key lifecycle model', () => {
   it('holds its invariants under interleavings, crashes, L2 faults and clock skew', async () => {
     const keks = await importKeyEncryptionKeys([generateKeyEncryptionKey('kek')])
+    const webCrypto = instrumentWebCrypto()
+    // The published key source's read timeout (60 s: L2 latency is simulated time here) must never
+    // fire because the machine is slow.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    let steps = 0
+    // Before each task fast-check releases, the work the code started on its own (key wrapping)
+    // finishes: the tasks waiting when it picks are then the same on any machine, at any load.
+    const act = async (release: () => Promise<void>) => {
+      do {
+        await nextTurn()
+      } while (webCrypto.inFlight() > 0)
+      if (++steps > MAX_STEPS) throw new Error(`run still going after ${MAX_STEPS} steps`)
+      await release()
+    }
     let rotations = 0
     let tokens = 0
-    await fc.assert(
-      fc.asyncProperty(
-        fc.scheduler(),
-        fc.array(action, { minLength: 20, maxLength: 80 }),
-        faults,
-        async (s, actions, f) => {
-          // A run that stops making progress fails fast, naming its last scheduled tasks.
-          let timer: ReturnType<typeof setTimeout> | undefined
-          const stuck = new Promise<never>((_, reject) => {
-            timer = setTimeout(() => {
-              const last = s.report().slice(-6)
-              reject(new Error(`run stuck after: ${last.map((r) => r.label).join(', ')}`))
-            }, 30_000)
-          })
-          const result = await Promise.race([runModel(s, actions, f, keks), stuck]).finally(() =>
-            clearTimeout(timer),
-          )
-          rotations += result.versions
-          tokens += result.minted
-          expect(result.violations).toEqual([])
-        },
-      ),
-      { numRuns: 100, endOnFailure: true },
-    )
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.scheduler({ act }),
+          fc.array(action, { minLength: 20, maxLength: 80 }),
+          faults,
+          async (s, actions, f) => {
+            steps = 0
+            let running = true
+            const run = runModel(s, actions, f, keks, webCrypto).finally(() => {
+              running = false
+            })
+            // A run that stops making progress fails at once, naming its last scheduled tasks.
+            const result = await Promise.race([run, stall(s, webCrypto, () => running)])
+            rotations += result.versions
+            tokens += result.minted
+            expect(result.violations).toEqual([])
+          },
+        ),
+        { numRuns: 100, endOnFailure: true },
+      )
+    } finally {
+      webCrypto.after(undefined)
+      vi.useRealTimers()
+      webCrypto.restore()
+    }
     // The runs did exercise the lifecycle: many set versions and tokens in total.
     expect(rotations).toBeGreaterThan(100)
     expect(tokens).toBeGreaterThan(150)
