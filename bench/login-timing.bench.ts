@@ -1,7 +1,8 @@
 /**
  * `npm run bench:login`: does the time of a failed sign-in tell which usernames exist? (issue 21)
  *
- * The origin runs as `npm start` runs it (its own process, production scrypt parameters N = 2^17,
+ * The origin runs as `npm start` runs it (the compiled `dist/entry/node.js` from a fresh
+ * `build:origin`, bench/lib/built-origin.ts; its own process, production scrypt parameters N = 2^17,
  * the Upstash adapter against a real redis-server behind the REST bridge). Three users are configured:
  * one hashed with the current parameters, one with older ones (N = 2^14, as a deployment that raised
  * its parameters still holds until each user signs in again), and none for the unknown names. Each
@@ -21,10 +22,12 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort } from '../scripts/dev-ports.ts'
+import { originNodeOptions } from '../scripts/origin-app-dir.ts'
 import { startChild, waitForHttp } from '../scripts/dev-processes.ts'
 import { startDevRedis } from '../scripts/dev-redis.ts'
 import { createScryptHasher } from '../src/entry/password.ts'
 import { privateJwks } from '../test/fixtures/keys.ts'
+import { builtOriginApp } from './lib/built-origin.ts'
 import { describeMachine } from './lib/machine.ts'
 import { renderTable } from './lib/table.ts'
 
@@ -117,13 +120,10 @@ async function main(): Promise<void> {
     const child = startChild(
       'origin',
       process.execPath,
-      [
-        '--experimental-strip-types',
-        '--no-warnings=ExperimentalWarning',
-        join(ROOT, 'src/entry/node.ts'),
-      ],
+      // What `npm start` and the image run (bench/lib/built-origin.ts).
+      [...originNodeOptions(), builtOriginApp().entry],
       {
-        cwd: ROOT,
+        cwd: builtOriginApp().dir,
         log: () => {},
         env: {
           PATH: process.env.PATH,

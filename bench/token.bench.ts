@@ -35,6 +35,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import { hashClientSecret } from '../src/core/oauth/clients.ts'
 import { privateJwks } from '../test/fixtures/keys.ts'
 import { freePort } from '../scripts/dev-ports.ts'
+import { originNodeOptions } from '../scripts/origin-app-dir.ts'
 import { builtOriginApp } from './lib/built-origin.ts'
 import { describeMachine } from './lib/machine.ts'
 import { renderTable } from './lib/table.ts'
@@ -240,16 +241,20 @@ async function startGatehouse(
   const url = `http://127.0.0.1:${port}`
   // What the image and `npm start` run, configured the way docs/architecture.md's contract says
   // (PORT, GATEHOUSE_CONFIG, ...).
-  const { child, output } = start(process.execPath, [builtOriginApp().entry], {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    GATEHOUSE_CONFIG: configPath,
-    GATEHOUSE_ISSUER: url,
-    GATEHOUSE_AUDIENCE: AUDIENCE,
-    // Access logs off: oidc-provider writes none either.
-    GATEHOUSE_LOG_LEVEL: 'warn',
-    ...storeEnv,
-  })
+  const { child, output } = start(
+    process.execPath,
+    [...originNodeOptions(), builtOriginApp().entry],
+    {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      GATEHOUSE_CONFIG: configPath,
+      GATEHOUSE_ISSUER: url,
+      GATEHOUSE_AUDIENCE: AUDIENCE,
+      // Access logs off: oidc-provider writes none either.
+      GATEHOUSE_LOG_LEVEL: 'warn',
+      ...storeEnv,
+    },
+  )
   await waitFor(`${url}/healthz`, child, output)
   return {
     id,

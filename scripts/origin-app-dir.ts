@@ -10,7 +10,7 @@
  * production ones only: test/unit/k8s/app-contract.test.ts checks those suffice).
  */
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,6 +19,24 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 
 /** The image's ENTRYPOINT file, relative to its WORKDIR (and to `OriginAppDir.dir`). */
 export const ORIGIN_ENTRY = 'dist/entry/node.js'
+
+/**
+ * The Node options `npm start` gives the origin, from package.json's `start` script (`exec node
+ * <options> dist/entry/node.js`; the image's ENTRYPOINT is the same argv, test/unit/k8s/app-contract.test.ts).
+ * Tests and benchmarks that start the origin pass them too, so they run the process `npm start` runs:
+ * the V8 heap options there can only be set at process start (src/entry/node-heap.ts).
+ *
+ * @example spawn(process.execPath, [...originNodeOptions(), ORIGIN_ENTRY], { cwd: app.dir })
+ */
+export function originNodeOptions(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>
+  }
+  const argv = (scripts.start ?? '').replace(/^exec /, '').split(/\s+/)
+  if (argv[0] !== 'node' || argv.at(-1) !== ORIGIN_ENTRY)
+    throw new Error(`package.json start is not \`exec node [options] ${ORIGIN_ENTRY}\``)
+  return argv.slice(1, -1)
+}
 
 export interface OriginAppDir {
   /** Plays the image's /app: run the origin with this as its working directory. */

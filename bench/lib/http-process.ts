@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { createInterface } from 'node:readline'
+import { originNodeOptions } from '../../scripts/origin-app-dir.ts'
 import { builtScript } from './built-origin.ts'
 
 // One free-port probe for the whole project (scripts/dev-ports.ts); re-exported for the bench rows.
@@ -36,9 +37,10 @@ export async function startNodeScript(
   env: Record<string, string>,
   nodeFlags: readonly string[] = [],
 ): Promise<ServerProcess> {
-  // The origin runs as the image runs it: JavaScript from `npm run build:origin` (built-origin.ts).
+  // The origin runs as the image runs it: JavaScript from `npm run build:origin` (built-origin.ts),
+  // with `npm start`'s Node options (an A/B's `nodeFlags` after them, so they win).
   const argv = script.endsWith('/http-node-origin.ts')
-    ? [...nodeFlags, await builtScript(script)]
+    ? [...originNodeOptions(), ...nodeFlags, await builtScript(script)]
     : [...NODE_FLAGS, ...nodeFlags, script]
   const child = spawn(process.execPath, argv, {
     env: { ...process.env, ...env },

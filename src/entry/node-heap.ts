@@ -1,12 +1,30 @@
 /**
- * The origin's old-generation growth policy. After each full GC V8 lets the old generation grow to
- * a limit of up to ~4× what survived before collecting again (the factor adapts to GC and mutator
- * speed). Under load, objects that live across an await (a forwarded request's undici state, a
- * cold token's L1 entry) are promoted faster than they die, so the old generation fills with garbage
- * up to that limit: the origin's peak RSS reached 223–331 MiB under `npm run bench:http` while its
- * live heap stayed at 30–40 MiB (issue 15). A growing factor of 1.3 collects sooner: full GCs come
- * more often but each has ~35 MiB to mark (~5–20 ms here), about 1–2 per second under the gateway's
- * load. An operator's own `--heap-growing-percent` on the command line wins.
+ * The origin's heap settings (issue 15 item 6: peak RSS under `npm run bench:http` ≤ 160 MiB).
+ *
+ * Old generation: after each full GC V8 lets the old generation grow to a limit of up to ~4× what
+ * survived before collecting again (the factor adapts to GC and mutator speed). Under load, objects
+ * that live across an await (a forwarded request's undici state, a cold token's L1 entry) are
+ * promoted faster than they die, so the old generation fills with garbage up to that limit: the
+ * origin's peak RSS reached 223–331 MiB under `npm run bench:http` while its live heap stayed at
+ * 30–40 MiB. A growing factor of 1.3 collects sooner: full GCs come more often but each has ~35 MiB
+ * to mark (~5–20 ms here), about 1–2 per second under the gateway's load. Set here, at start
+ * (V8 reads it at every heap limit computation). An operator's own `--heap-growing-percent` on the
+ * command line wins.
+ *
+ * Young generation: left at V8's default (16 MiB semi-spaces here). V8 sizes it when the heap is set
+ * up, so `--max-semi-space-size` works only on the command line (`npm start`, which the image's
+ * ENTRYPOINT copies; tests and benches take `npm start`'s options through `originNodeOptions()`):
+ * `setFlagsFromString` after start leaves the new space as it was (checked), and V8 rounds the value
+ * to a power of two (12 and 10 act as 16, 6 as 8). Measured as a pair (2026-12-07, load 5–12):
+ * `npm run bench:http -- --no-workerd --no-memory`, one run each, peak RSS: 16 MiB / 1.3× 156.4 MiB;
+ * 8 / 1.3× 141.3 and 144.4; 4 / 1.3× 134.3; 8 / 2× 170.9; 4 / 2× 168.8 (8 / 1.5× 156.3, beside
+ * another run).
+ * So a smaller young generation does not let the growing factor go back up (it promotes more; the
+ * old generation's slack is what the peak is made of). And it costs CPU: interleaved at saturation
+ * (bench/cpu-per-request.ts rows, 5 rounds of 4 s), 8 MiB against 16 MiB, both at 1.3×: /noop 33 vs
+ * 31 µs, /verify L1 39 vs 36, gateway 477 vs 395 µs per request (peak 123 vs 142 MiB). With the
+ * verifier loading only its own modules (node-server.ts) the default pair already keeps the peak
+ * under the 160 MiB target (151–154 MiB, docs/benchmarks.md), so the CPU stays with the gateway.
  *
  * @example applyHeapGrowthPolicy() // first thing in the Node entry
  */

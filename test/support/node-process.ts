@@ -9,13 +9,13 @@ import { once } from 'node:events'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { inject } from 'vitest'
-import { ORIGIN_ENTRY } from '../../scripts/origin-app-dir.ts'
+import { ORIGIN_ENTRY, originNodeOptions } from '../../scripts/origin-app-dir.ts'
 
 export const ROOT = new URL('../../', import.meta.url).pathname
 
 /**
  * This run's built origin: `dir` plays the image's /app (its WORKDIR), `argv` is the image's
- * ENTRYPOINT after `node`. Throws when the vitest project lacks the globalSetup.
+ * ENTRYPOINT after `node` (`npm start`'s Node options, then the entry file). Throws when the vitest project lacks the globalSetup.
  *
  * @example spawn(process.execPath, originApp().argv, { cwd: originApp().dir })
  */
@@ -23,7 +23,7 @@ export function originApp(): { dir: string; entry: string; argv: string[] } {
   const dir = inject('originAppDir')
   if (dir === undefined)
     throw new Error('no built origin: add test/support/global-origin-app.ts to globalSetup')
-  return { dir, entry: join(dir, ORIGIN_ENTRY), argv: [ORIGIN_ENTRY] }
+  return { dir, entry: join(dir, ORIGIN_ENTRY), argv: [...originNodeOptions(), ORIGIN_ENTRY] }
 }
 
 export interface NodeProcess {

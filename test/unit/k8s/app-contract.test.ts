@@ -201,6 +201,8 @@ describe('Dockerfile', () => {
   it('starts exactly what `npm start` runs, with node as PID 1 (no npm, no shell)', () => {
     const start = packageJson.scripts.start?.replace(/^exec /, '').split(/\s+/)
     expect(containerArgv(dockerfile)).toEqual(start)
+    // …and so do the tests and benchmarks that start the origin (originNodeOptions()).
+    expect(['node', ...originApp().argv]).toEqual(start)
     expect(ops(runtime, 'WORKDIR').map((i) => i.args)).toEqual(['/app'])
     // The file exists where this run's build (npm run build:origin, the globalSetup) put it.
     expect(existsSync(join(originApp().dir, entryFile()))).toBe(true)
