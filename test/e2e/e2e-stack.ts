@@ -1,8 +1,8 @@
 /**
  * The `npm run dev` stack and a Chromium for one e2e test file: registers the vitest hooks that start
  * the stack (scripts/dev-stack.ts) on free ports over the run's redis + Upstash bridge, launch
- * Chromium, give each test a fresh browser context, and stop it all. The stack's log is kept and its
- * tail printed when the start fails.
+ * Chromium, give each test a fresh browser context, and stop it all. The stack's log is kept; its
+ * tail is printed when the start fails, and the lines of a failed test when it fails.
  *
  * @example
  * const e2e = useE2eStack('tenancy')
@@ -68,9 +68,17 @@ export function useE2eStack(name: string, options: Pick<DevStackOptions, 'tokens
     if (e2e.configDir) await rm(e2e.configDir, { recursive: true, force: true })
   })
 
-  beforeEach(async () => {
+  beforeEach(async ({ onTestFailed }) => {
     e2e.context = await e2e.browser.newContext()
     e2e.context.setDefaultTimeout(30_000) // generous: a busy machine slows Chromium down
+    // A failed test prints what the stack logged while it ran (its access and error lines, tokens
+    // redacted by the services' own loggers), so a status seen only on a busy CI host can be traced.
+    const from = logs.length
+    onTestFailed(() => {
+      const lines = logs.slice(from)
+      console.error(`stack log during the failed test (${lines.length} lines, last 80):`)
+      console.error(lines.slice(-80).join('\n'))
+    })
   })
   afterEach(async () => {
     await e2e.context.close()
