@@ -63,10 +63,8 @@ export interface RevocationSync {
   /** Probes the filter; false when nothing is loaded. */
   has(item: string): boolean
   /**
-   * The filter `has` probes, undefined before the first load. Only a sync changes which filter that
-   * is (a reload replaces it; a stream read adds to the same one in place), so code that runs every
-   * sync of this instance itself may hold it from one sync to the next and probe it directly: the
-   * tenant gate (src/tenancy/tenant-revocation.ts) does, so a probe reads one object of its tenant.
+   * The filter `has` probes, undefined before the first load: a reload replaces it, a stream read
+   * adds to the same one in place (tests read it to tell which happened).
    */
   filter(): RevocationFilter | undefined
   /** Runs one sync now and resolves whether it succeeded (tests, warm-up, operators). */

@@ -107,13 +107,6 @@ class GatedRevocation implements TenantRevocationSync, TenantRevocation {
    * `maybeSync` and `prepare` are never called), so a hit reads it here without the inner object.
    */
   epoch: number
-  /**
-   * The inner sync's filter, taken after each of its syncs as the epoch is (only a sync changes
-   * which filter it probes), so a probe reads this gate and the filter, not the inner sync and its
-   * covered filter between them: a cold request of a tenant whose filter holds ids probes it four
-   * times.
-   */
-  private held: RevocationFilter | undefined
   readonly policy: RevocationSync['policy']
   readonly boundSeconds: number
   private readonly inner: RevocationSync
@@ -133,7 +126,6 @@ class GatedRevocation implements TenantRevocationSync, TenantRevocation {
     this.inner = inner
     this.follower = follower
     this.epoch = inner.epoch
-    this.held = inner.filter()
     this.policy = inner.policy
     this.boundSeconds = inner.boundSeconds
     this.checker = new RevocationChecker({ sync: this, store, now })
@@ -187,12 +179,11 @@ class GatedRevocation implements TenantRevocationSync, TenantRevocation {
   }
 
   has(item: string): boolean {
-    const filter = this.held
-    return filter !== undefined && filter.has(item)
+    return this.inner.has(item)
   }
 
   filter(): RevocationFilter | undefined {
-    return this.held
+    return this.inner.filter()
   }
 
   syncNow(): Promise<boolean> {
@@ -213,7 +204,6 @@ class GatedRevocation implements TenantRevocationSync, TenantRevocation {
     this.publish()
     return this.inner.syncNow().then((ok) => {
       this.epoch = this.inner.epoch
-      this.held = this.inner.filter()
       // Ids are added only by a sync (a failed one too: what it read is kept), so this holds until
       // the next one. Probing an empty filter misses whatever the id: no probe needed.
       this.empty = this.inner.status().entries === 0
