@@ -38,6 +38,14 @@ const baseEnv = {
   GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
 }
 
+/** A new temporary directory holding a minting origin's GATEHOUSE_CONFIG file (`config.json`). */
+async function originConfigDir(prefix: string): Promise<{ dir: string; configPath: string }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  const configPath = join(dir, 'config.json')
+  await writeFile(configPath, JSON.stringify(await testConfig({ issuer: 'http://127.0.0.1:8788' })))
+  return { dir, configPath }
+}
+
 /**
  * `viaNpm` runs the real `npm start` in the repository (its script must `exec` node so SIGTERM
  * reaches it); otherwise the image's ENTRYPOINT in this run's built /app.
@@ -151,12 +159,7 @@ describe('a misconfigured origin', () => {
   let dir: string
   let configPath: string
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'gatehouse-node-process-'))
-    configPath = join(dir, 'config.json')
-    await writeFile(
-      configPath,
-      JSON.stringify(await testConfig({ issuer: 'http://127.0.0.1:8788' })),
-    )
+    ;({ dir, configPath } = await originConfigDir('gatehouse-node-process-'))
   })
   afterAll(() => rm(dir, { recursive: true, force: true }))
 
@@ -244,12 +247,7 @@ describe('modules loaded at start', () => {
   let configPath: string
   let hook: string
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'gatehouse-node-modules-'))
-    configPath = join(dir, 'config.json')
-    await writeFile(
-      configPath,
-      JSON.stringify(await testConfig({ issuer: 'http://127.0.0.1:8788' })),
-    )
+    ;({ dir, configPath } = await originConfigDir('gatehouse-node-modules-'))
     // Appends every module URL the process loads to $LOADED_MODULES.
     hook = join(dir, 'record-modules.mjs')
     await writeFile(
