@@ -3,6 +3,7 @@ import { StoreError } from './errors.ts'
 import type { AppendOptions, SetOptions, Store, StreamEntry } from './types.ts'
 import {
   assertKey,
+  assertPairs,
   assertMember,
   assertPositiveInteger,
   assertScan,
@@ -153,6 +154,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       const ttl = setOptions.ttlSeconds === undefined ? undefined : ttlToMs(setOptions.ttlSeconds)
       if (setOptions.ifAbsent && read(key)) return false
       write(key, { kind: 'string', value, expiresAt: ttl === undefined ? Infinity : now() + ttl })
+      return true
+    },
+
+    async setAllIfAbsent(entries) {
+      assertPairs(entries)
+      // Checked whole before the first write: all or nothing, as MSETNX.
+      if (entries.some(([key]) => read(key) !== undefined)) return false
+      for (const [key, value] of entries) write(key, { kind: 'string', value, expiresAt: Infinity })
       return true
     },
 

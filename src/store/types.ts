@@ -70,6 +70,13 @@ export interface Store {
   get(key: string): Promise<string | null>
   /** Write a value; `false` only when `ifAbsent` was asked and the key exists. */
   set(key: string, value: string, options?: SetOptions): Promise<boolean>
+  /**
+   * Writes every pair, without a TTL, only when none of the keys exists (of any type): all or
+   * nothing in one atomic step (MSETNX on Redis). `false` when a key existed and nothing was written.
+   * A key named twice takes its last value. 1 to 1,000 pairs. The tenant registry adds a tenant's
+   * record, settings and claims with it in one round trip.
+   */
+  setAllIfAbsent(entries: readonly (readonly [key: string, value: string])[]): Promise<boolean>
   /** Delete keys of any type; resolves how many existed. */
   delete(...keys: string[]): Promise<number>
   /** Atomically read and delete (GETDEL): single-use authorization codes (RFC 6749 §4.1.2). */

@@ -7,6 +7,7 @@ import {
 } from './upstash-http.ts'
 import {
   assertKey,
+  assertPairs,
   assertMember,
   assertPositiveInteger,
   assertScan,
@@ -151,6 +152,14 @@ export function createUpstashStore(options: UpstashStoreOptions): Store {
       const result = await run('set', args)
       if (result !== 'OK' && result !== null) throw unexpected('set')
       return result === 'OK'
+    },
+
+    async setAllIfAbsent(entries) {
+      assertPairs(entries)
+      const args = ['MSETNX', ...entries.flatMap(([key, value]) => [k(key), value])]
+      const written = integer('setAllIfAbsent', await run('setAllIfAbsent', args))
+      if (written !== 0 && written !== 1) throw unexpected('setAllIfAbsent')
+      return written === 1
     },
 
     async delete(...keys) {

@@ -27,6 +27,25 @@ export function assertValue(value: unknown): asserts value is string {
   assertWellFormed('store value', value)
 }
 
+/** At most this many pairs in one `setAllIfAbsent` (one command; the REST body stays small). */
+export const MAX_SET_ALL = 1000
+
+/** `setAllIfAbsent`'s pairs: 1 to MAX_SET_ALL of [key, value]. */
+export function assertPairs(
+  entries: unknown,
+): asserts entries is readonly (readonly [string, string])[] {
+  if (!Array.isArray(entries) || entries.length === 0 || entries.length > MAX_SET_ALL) {
+    throw new TypeError(`setAllIfAbsent takes 1 to ${MAX_SET_ALL} [key, value] pairs`)
+  }
+  for (const pair of entries as unknown[]) {
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw new TypeError(`setAllIfAbsent takes 1 to ${MAX_SET_ALL} [key, value] pairs`)
+    }
+    assertKey(pair[0])
+    assertValue(pair[1])
+  }
+}
+
 /** Seconds to whole milliseconds, rounded up so a TTL is never shorter than asked. */
 export function ttlToMs(ttlSeconds: unknown): number {
   if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {

@@ -8,7 +8,9 @@
  * SET NX (two tenants can never share one), the record is written with compare-and-swap (two admins
  * adding the same id: one wins, the other gets 409). The record is written last, so a tenant becomes
  * visible whole; a claim left behind by a crash names a tenant without a matching record and is
- * taken over by the next add. Audiences are claimed the same way: a token minted for one tenant's API
+ * taken over by the next add. An add with nothing in its way (the usual one) writes the record, its
+ * settings and every claim in one all-or-nothing step instead (`setAllIfAbsent`, MSETNX), and takes
+ * the step-by-step path only when a key it needs exists. Audiences are claimed the same way: a token minted for one tenant's API
  * can never be one another tenant's verifier accepts, because no two tenants share an audience. The
  * default tenant's issuer, hosts and audiences are reserved by the origin (`reserveDefault`).
  *
@@ -21,7 +23,7 @@ import { GatehouseError } from '../core/errors.ts'
 import type { Clock } from '../core/types.ts'
 import type { Store } from '../store/types.ts'
 import { CHANGES_MAX_LENGTH, registryKeys, settingsKey } from './registry-keys.ts'
-import { scopeStore } from './scoped-store.ts'
+import { scopeStore, tenantKeyFunction } from './scoped-store.ts'
 import { DEFAULT_TENANT, isTenantId, type TenantId } from './tenant-id.ts'
 import {
   parseTenantDefinition,
@@ -142,6 +144,20 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
    * claim (each round trip is a wake-up of the store on a busy machine: the add's tail latency).
    */
   async function claimAll(d: TenantDefinition, keep: TenantRecord | undefined): Promise<void> {
+    const wanted = claimsOf(d, keep)
+    const results = await Promise.allSettled(wanted.map((w) => claim(w.key, d.id, w.held)))
+    const refused = results.findIndex((r) => r.status !== 'fulfilled' || !r.value)
+    if (refused === -1) return
+    // Release only what this add took; every claim has settled, so none lands after the release.
+    for (const [i, result] of results.entries())
+      if (result.status === 'fulfilled' && result.value) await release(wanted[i]!.key, d.id)
+    const failed = results[refused]
+    if (failed?.status === 'rejected') throw failed.reason
+    throw new TenantConflictError(wanted[refused]!.kind)
+  }
+
+  /** The claims `d` needs that `keep` (the tenant's current record, if any) does not hold yet. */
+  function claimsOf(d: TenantDefinition, keep: TenantRecord | undefined) {
     const wanted: { kind: 'issuer' | 'host' | 'audience'; key: string; held: Holds }[] = []
     if (keep?.issuer !== d.issuer)
       wanted.push({
@@ -160,15 +176,7 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
             held: (r) => list(r).includes(value),
           })
     }
-    const results = await Promise.allSettled(wanted.map((w) => claim(w.key, d.id, w.held)))
-    const refused = results.findIndex((r) => r.status !== 'fulfilled' || !r.value)
-    if (refused === -1) return
-    // Release only what this add took; every claim has settled, so none lands after the release.
-    for (const [i, result] of results.entries())
-      if (result.status === 'fulfilled' && result.value) await release(wanted[i]!.key, d.id)
-    const failed = results[refused]
-    if (failed?.status === 'rejected') throw failed.reason
-    throw new TenantConflictError(wanted[refused]!.kind)
+    return wanted
   }
 
   /** Releases what `before` held and `after` (if any) no longer does. */
@@ -189,12 +197,50 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
     )
   }
 
+  const settingsOf = (d: TenantDefinition): string =>
+    JSON.stringify({ format: 1, oauth: d.oauth } satisfies TenantSettings)
+
   /** Writes a new, immutable settings document and resolves its tag. */
   async function writeSettings(d: TenantDefinition): Promise<string> {
-    const settings: TenantSettings = { format: 1, oauth: d.oauth }
     const tag = randomTag()
-    await scopeStore(store, d.id).set(settingsKey(tag), JSON.stringify(settings))
+    await scopeStore(store, d.id).set(settingsKey(tag), settingsOf(d))
     return tag
+  }
+
+  const newRecord = (d: TenantDefinition, settings: string): TenantRecord => {
+    const at = seconds()
+    return {
+      format: 1,
+      id: d.id,
+      revision: 1,
+      issuer: d.issuer,
+      hosts: d.hosts,
+      audiences: d.audiences,
+      quotas: d.quotas,
+      settings,
+      createdAt: at,
+      updatedAt: at,
+    }
+  }
+
+  /**
+   * The usual add, where nothing is in the way: the record, the settings document and every claim
+   * in one atomic write that happens only if none of those keys exists (MSETNX), then the
+   * announcement. Two round trips instead of four (each one a chance to be descheduled on a busy
+   * machine: the add's tail latency). `undefined` when any key exists (the id, a claim, even a stale
+   * one): nothing was written, and the step-by-step add decides (409, or a stale claim taken over).
+   * The tenant still becomes visible whole: its record appears in the same step as its claims.
+   */
+  async function addAtOnce(d: TenantDefinition): Promise<TenantRecord | undefined> {
+    const record = newRecord(d, randomTag())
+    const written = await store.setAllIfAbsent([
+      ...claimsOf(d, undefined).map((w) => [w.key, d.id] as const),
+      [tenantKeyFunction(d.id)(settingsKey(record.settings)), settingsOf(d)],
+      [registryKeys.record(d.id), JSON.stringify(record)],
+    ])
+    if (!written) return undefined
+    await announce(record)
+    return record
   }
 
   const dropSettings = (id: TenantId, tag: string) => scopeStore(store, id).delete(settingsKey(tag))
@@ -215,6 +261,8 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
 
     async add(input) {
       const d = parseTenantDefinition(input)
+      const added = await addAtOnce(d)
+      if (added) return added
       if ((await store.get(registryKeys.record(d.id))) !== null) throw new TenantConflictError('id')
       // The settings document has a fresh random name: written beside the claims, dropped if they fail.
       const settings = writeSettings(d)
@@ -225,19 +273,7 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
         await settings.then((tag) => dropSettings(d.id, tag)).catch(() => {})
         throw error
       }
-      const at = seconds()
-      const record: TenantRecord = {
-        format: 1,
-        id: d.id,
-        revision: 1,
-        issuer: d.issuer,
-        hosts: d.hosts,
-        audiences: d.audiences,
-        quotas: d.quotas,
-        settings: await settings,
-        createdAt: at,
-        updatedAt: at,
-      }
+      const record = newRecord(d, await settings)
       if (!(await store.compareAndSwap(registryKeys.record(d.id), null, JSON.stringify(record)))) {
         // Another add of the same id won between our check and here; its claims are its own.
         await dropSettings(d.id, record.settings)

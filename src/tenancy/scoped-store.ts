@@ -48,6 +48,8 @@ export function scopeStore(store: Store, tenant: TenantId): Store {
   return {
     get: async (key) => store.get(k(key)),
     set: async (key, value, options) => store.set(k(key), value, options),
+    setAllIfAbsent: async (entries) =>
+      store.setAllIfAbsent(entries.map(([key, value]) => [k(key), value] as const)),
     delete: async (...keys) => store.delete(...keys.map(k)),
     take: async (key) => store.take(k(key)),
     compareAndSwap: async (key, expected, next, options) =>

@@ -11,7 +11,10 @@ import { createApp } from '../../src/http/app.ts'
 import { createSnapshotBuilder } from '../../src/revocation/snapshot-builder.ts'
 import { QuotaError } from '../../src/tenancy/quotas.ts'
 import { scopeStore } from '../../src/tenancy/scoped-store.ts'
-import { TenantConflictError } from '../../src/tenancy/registry.ts'
+import { createMemoryStore } from '../../src/store/memory.ts'
+import type { Store } from '../../src/store/types.ts'
+import { createTenantRegistry, TenantConflictError } from '../../src/tenancy/registry.ts'
+import { registryKeys } from '../../src/tenancy/registry-keys.ts'
 import {
   audienceOf,
   BASE,
@@ -109,6 +112,85 @@ export function tenancyCases(defaults: Pick<TenancyFixtureOptions, 'checkSignatu
       expect((await f.memory.scanKeys('t:other:', '0', 100)).keys).toEqual([])
       await f.addTenant('other', { hosts: ['auth.other.test'] })
       expect((await f.registry.resolveHost('auth.other.test'))?.id).toBe('other')
+    })
+
+    it('adds a tenant in one all-or-nothing write and one announcement when nothing is in its way', async () => {
+      const memory = createMemoryStore({ maxKeys: 1000 })
+      const calls: string[] = []
+      const store = new Proxy(memory, {
+        get: (target, name: keyof Store) => {
+          const method = target[name] as (...args: unknown[]) => unknown
+          return (...args: unknown[]) => {
+            calls.push(name)
+            return method.apply(target, args)
+          }
+        },
+      })
+      const registry = createTenantRegistry({ store })
+      const definition = {
+        id: 'acme',
+        issuer: 'https://auth.acme.test',
+        hosts: ['auth.acme.test'],
+        audiences: [audienceOf('acme'), 'https://api2.acme.test'],
+        oauth: { tokens: { accessTokenTtlSeconds: 300 } },
+      }
+      const record = await registry.add(definition)
+      expect(calls).toEqual(['setAllIfAbsent', 'appendToStream'])
+      expect((await registry.view('acme'))?.settings?.oauth).toEqual(definition.oauth)
+      expect((await registry.resolveIssuer('https://auth.acme.test'))?.revision).toBe(1)
+      expect((await registry.resolveHost('auth.acme.test'))?.id).toBe('acme')
+      for (const audience of definition.audiences)
+        expect(await memory.get(registryKeys.audience(audience))).toBe('acme')
+      const [change] = await memory.readStream(registryKeys.changes, '0')
+      expect(change?.fields).toEqual({ kind: 'tenant', id: 'acme', revision: '1' })
+      expect(record.settings).toMatch(/^[0-9a-f]{32}$/)
+    })
+
+    it('takes over a claim left behind by a crashed add, and refuses one a live tenant holds', async () => {
+      const f = await tenancyFixture()
+      // A claim naming a tenant without a record (its add died before the record was written), and
+      // one naming the tenant being added itself (the same add, retried).
+      await f.memory.set(registryKeys.issuer(issuerOf('acme')), 'ghost')
+      await f.memory.set(registryKeys.audience(audienceOf('acme')), 'acme')
+      await f.addTenant('acme')
+      expect((await f.registry.resolveIssuer(issuerOf('acme')))?.id).toBe('acme')
+      expect(await f.memory.get(registryKeys.audience(audienceOf('acme')))).toBe('acme')
+      // A live tenant's claim is never taken over, and the refused add leaves nothing behind.
+      const error = await refusal(
+        f.registry.add({ id: 'other', issuer: issuerOf('other'), audiences: [audienceOf('acme')] }),
+      )
+      expect((error as TenantConflictError).code).toBe('tenant_audience_taken')
+      expect(await f.memory.get(registryKeys.issuer(issuerOf('other')))).toBeNull()
+      expect(await f.memory.get(registryKeys.record('other'))).toBeNull()
+    })
+
+    it('of concurrent adds of one tenant id, exactly one wins and the others leave nothing behind', async () => {
+      const f = await tenancyFixture()
+      const results = await Promise.allSettled(
+        [1, 2, 3, 4, 5].map((n) =>
+          f.registry.add({
+            id: 'acme',
+            issuer: `https://auth${n}.acme.test`,
+            hosts: [`auth${n}.acme.test`],
+            audiences: [`https://api${n}.acme.test`],
+          }),
+        ),
+      )
+      const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+      expect(won).toHaveLength(1)
+      for (const r of results)
+        if (r.status === 'rejected')
+          expect((r.reason as TenantConflictError).code).toBe('tenant_id_taken')
+      const n = Number(/auth(\d)/.exec(won[0]!.issuer)?.[1])
+      for (const m of [1, 2, 3, 4, 5]) {
+        const owner = m === n ? 'acme' : null
+        expect(await f.memory.get(registryKeys.issuer(`https://auth${m}.acme.test`))).toBe(owner)
+        expect(await f.memory.get(registryKeys.host(`auth${m}.acme.test`))).toBe(owner)
+        expect(await f.memory.get(registryKeys.audience(`https://api${m}.acme.test`))).toBe(owner)
+      }
+      expect((await f.memory.scanKeys('t:acme:tenant:settings:', '0', 100)).keys).toEqual([
+        `t:acme:tenant:settings:${won[0]!.settings}`,
+      ])
     })
 
     it('resolves a tenant by its exact issuer only', async () => {

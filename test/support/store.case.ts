@@ -35,6 +35,57 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         expect(await store.get('k')).toBe('third')
       })
 
+      it('setAllIfAbsent writes every pair, without a TTL, only when none of the keys exists', async () => {
+        const store = await fresh()
+        expect(
+          await store.setAllIfAbsent([
+            ['a', '1'],
+            ['b', '2'],
+            ['a', '3'],
+          ]),
+        ).toBe(true)
+        expect([await store.get('a'), await store.get('b')]).toEqual(['3', '2'])
+        expect(await store.ttlMs('b')).toBe(Infinity)
+        // One existing key, of any type (a string with a TTL, a stream), and nothing is written.
+        await store.set('c', 'old', { ttlSeconds: 60 })
+        await store.appendToStream('s', { f: 'v' })
+        for (const taken of ['c', 's', 'b']) {
+          expect(
+            await store.setAllIfAbsent([
+              ['x', '1'],
+              [taken, 'new'],
+              ['y', '2'],
+            ]),
+          ).toBe(false)
+          expect([await store.get('x'), await store.get('y')]).toEqual([null, null])
+        }
+        expect(await store.get('c')).toBe('old')
+        expect(await store.readStream('s', '0')).toHaveLength(1)
+        // A caller's bug is a TypeError before anything is sent.
+        for (const bad of [[], [['k']], [['', 'v']], [['k', 1]], 'k'] as unknown[])
+          await expect(store.setAllIfAbsent(bad as [string, string][])).rejects.toBeInstanceOf(
+            TypeError,
+          )
+        expect(await store.get('k')).toBeNull()
+      })
+
+      it('setAllIfAbsent is all or nothing under concurrency: of 20 overlapping writes one wins', async () => {
+        const store = await fresh()
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.setAllIfAbsent([
+              [`own:${i}`, String(i)],
+              ['shared', String(i)],
+            ]),
+          ),
+        )
+        const winner = results.indexOf(true)
+        expect(results.filter(Boolean)).toHaveLength(1)
+        expect(await store.get('shared')).toBe(String(winner))
+        const own = await Promise.all(results.map((_, i) => store.get(`own:${i}`)))
+        expect(own).toEqual(results.map((won, i) => (won ? String(i) : null)))
+      })
+
       it('delete counts only keys that existed, of any type, and accepts none', async () => {
         const store = await fresh()
         await store.set('a', '1')
