@@ -97,15 +97,28 @@ export const nodeOAuthCrypto: OAuthCrypto = { sha256: nodeSha256, signJws: nodeJ
 let batchedSign: JwsSign | undefined
 
 /**
+ * The fewest cores on which signatures go to the worker thread. Measured on this 2-core machine
+ * (round 9): interleaved A/B of the built origin at saturation against node-oidc-provider
+ * (autocannon -c 10 from another process, 6 rounds of 4 s, medians), the worker (before) against the
+ * main thread: 97 → 83 µs of CPU per `/token` and 3.20× → 3.38× the peer's requests/s at load 5.5–7.3;
+ * 94 → 80 µs and 2.84× → 3.59× with the bench at nice -19 (load 7). The worker took ~21 µs per token
+ * off the main thread (60 vs 81 µs there) but spent ~37 µs on its own thread for it (the signature
+ * plus the hand-off: `postMessage`, the wake-up, the answer), and with two cores the second one is
+ * not free: the clients, other processes and the worker take turns on it. With more cores the worker takes the
+ * signatures off the main thread, which is then the limit (not measured here).
+ */
+const SIGN_WORKER_MIN_CORES = 3
+
+/**
  * What the origin uses: the synchronous hash always (a WebCrypto digest waits ~85 µs on the thread
- * pool for a few bytes), and signatures batched per event-loop turn (node-sign-batch.ts) — on a
- * worker thread when there is a second core, else on the main thread. On a bare /token server here
- * that costs 68 µs of CPU per request (35 on the main thread) against 90 (52) with WebCrypto and 84
- * with the synchronous sign.
+ * pool for a few bytes), and signatures batched per event-loop turn (node-sign-batch.ts) — on the
+ * main thread with up to two cores, on a worker thread with more (`SIGN_WORKER_MIN_CORES`).
  *
  * @example createOAuthContext({ config, store, passwords, revoker, crypto: preferredOAuthCrypto() })
  */
 export function preferredOAuthCrypto(): Partial<OAuthCrypto> {
-  batchedSign ??= createBatchedJwsSign({ thread: availableParallelism() > 1 })
+  batchedSign ??= createBatchedJwsSign({
+    thread: availableParallelism() >= SIGN_WORKER_MIN_CORES,
+  })
   return { sha256: nodeSha256, signJws: batchedSign }
 }

@@ -1,14 +1,18 @@
 /**
  * Batched JWS signatures for the Node origin: the signatures asked for during one event-loop turn are
- * made together, in one loop, at the end of that turn (`setImmediate`), on a worker thread when the
- * machine has a second core, else on the main thread.
+ * made together, in one loop, at the end of that turn (`setImmediate`), on the main thread or on a
+ * worker thread (the origin's choice by core count: node-crypto.ts `preferredOAuthCrypto`).
  *
  * Why (issue 15, `/token`): one ES256 signature costs ~24 µs of CPU in a tight loop but ~45 µs
  * between HTTP requests, whose code and data evict the elliptic-curve code and tables from the
  * caches; WebCrypto's thread-pool job adds ~15 µs of hand-off on top. Measured on a bare `node:http`
  * /token server here (autocannon, 10 connections, CPU per request): synchronous sign 84 µs, WebCrypto
  * 90 µs (52 on the main thread), batched on the main thread 63 µs, batched on a worker 68 µs (35 on
- * the main thread) — ~7 signatures per batch under that load, one when idle.
+ * the main thread) — ~7 signatures per batch under that load, one when idle. In the built origin
+ * (round 9, saturation, 10 connections) a batch held 6–7 tokens on average and 0.15–0.6 batches
+ * were still in flight when the next was posted: the worker keeps up, so holding batches back until
+ * it answers did not make them bigger (5.7–7.4 tokens); the hand-off costs more than it moves
+ * (node-crypto.ts).
  *
  * Same keys, same algorithms, same `node:crypto.sign` as `nodeJwsSign` (node-crypto.ts); only where
  * and when it runs differs. The private key is handed to the worker as a `KeyObject` (cloned into the
@@ -73,7 +77,7 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 
 /**
  * A `JwsSign` that batches per event-loop turn (see the file comment). Answers with a promise.
  *
- * @example const sign = createBatchedJwsSign({ thread: availableParallelism() > 1 })
+ * @example const sign = createBatchedJwsSign({ thread: availableParallelism() >= 3 })
  */
 export function createBatchedJwsSign(options: BatchedJwsSignOptions): JwsSign {
   let queue: Pending[] = []
