@@ -14,9 +14,9 @@
  *   many bytes, with zero trailing bits, only when it is canonical. The same strings are accepted as
  *   by the general path (tested against the JavaScript decoder, every ASCII character at every
  *   place).
- * - Strict JSON (RFC 7515 §5.2, RFC 7519 §7.2): the payload's `"` and `\` bytes are counted four at a
- *   time while it is checked for non-ASCII bytes (which then go through the fatal UTF-8 decoder);
- *   `parseJsonObjectWithQuotes` tells duplicate names from that count.
+ * - Strict JSON (RFC 7515 §5.2, RFC 7519 §7.2): the payload's `"` bytes are counted four at a time
+ *   while it is checked for non-ASCII bytes (which then go through the fatal UTF-8 decoder), and its
+ *   text is searched for a `\`; `parseJsonObjectWithQuotes` tells duplicate names from the count.
  * Whatever this path cannot answer (a long token, non-ASCII, anything not canonical, a payload that
  * is not a JSON object with unique names) it leaves to the general path, which says why it refuses.
  *
@@ -26,7 +26,12 @@
  */
 import { decodedByteLength, hasZeroTrailingBits } from './base64url.ts'
 import { parseJsonObjectWithQuotes } from './json.ts'
-import { nativeBuffer, type NativeBytes } from './native-buffer.ts'
+import {
+  directBufferMethods,
+  nativeBuffer,
+  type DirectBytes,
+  type NativeBytes,
+} from './native-buffer.ts'
 
 /** Longest token the scratch buffer takes, in characters; longer ones take the general path. */
 const SCRATCH_TOKEN_MAX = 8192
@@ -37,6 +42,8 @@ const SCRATCH_BYTES = 2 * SCRATCH_TOKEN_MAX + 64
 
 interface Scratch {
   readonly bytes: NativeBytes
+  /** `bytes` again where it has Node's per-encoding methods (`directBufferMethods`). */
+  readonly direct: DirectBytes | undefined
   /** The same memory as 32-bit words, for counting four bytes at a time. */
   readonly words: Int32Array
   readonly buffer: ArrayBuffer
@@ -52,8 +59,10 @@ let epoch = 0
 function scratchArea(): Scratch | undefined {
   if (scratch === undefined && nativeBuffer !== undefined) {
     const buffer = new ArrayBuffer(SCRATCH_BYTES)
+    const bytes = nativeBuffer.from(buffer, 0, SCRATCH_BYTES)
     scratch = {
-      bytes: nativeBuffer.from(buffer, 0, SCRATCH_BYTES),
+      bytes,
+      direct: directBufferMethods(bytes) ? bytes : undefined,
       words: new Int32Array(buffer),
       buffer,
       signingInput: new Uint8Array(buffer, 0, 0),
@@ -62,6 +71,25 @@ function scratchArea(): Scratch | undefined {
   }
   return scratch
 }
+
+/*
+ * The three conversions, through Node's per-encoding methods where it has them: every offset and
+ * length here is inside the buffer (SCRATCH_BYTES leaves room for the longest token's parts).
+ */
+const writeUtf8 = (area: Scratch, text: string, at: number, max: number): number =>
+  area.direct === undefined
+    ? area.bytes.write(text, at, max, 'utf8')
+    : area.direct.utf8Write(text, at, max)
+
+const writeBase64Url = (area: Scratch, text: string, at: number, max: number): number =>
+  area.direct === undefined
+    ? area.bytes.write(text, at, max, 'base64url')
+    : area.direct.base64urlWrite(text, at, max)
+
+const latin1Text = (area: Scratch, start: number, end: number): string =>
+  area.direct === undefined
+    ? area.bytes.toString('latin1', start, end)
+    : area.direct.latin1Slice(start, end)
 
 /** Changes whenever the scratch buffer is written; a lent view is current while it has not. */
 export const scratchEpoch = (): number => epoch
@@ -89,7 +117,7 @@ export function lendJwsBody(token: string, dot1: number, dot2: number): LentJwsB
   if (area === undefined) return undefined
   epoch++
   const length = token.length
-  if (area.bytes.write(token, 0, length + UTF8_SLACK, 'utf8') !== length) return undefined
+  if (writeUtf8(area, token, 0, length + UTF8_SLACK) !== length) return undefined
   if (token.indexOf('+') >= 0 || token.indexOf('/') >= 0) return undefined
   const payloadAt = align8(length + UTF8_SLACK)
   const payload = decodePayload(area, token, dot1 + 1, dot2, payloadAt)
@@ -121,7 +149,7 @@ export function parseJwsPayload(
   epoch++
   const segment = token.slice(start, end)
   // The segment as UTF-8 first: ASCII exactly when one byte per character (see lendJwsBody).
-  if (area.bytes.write(segment, 0, segment.length + UTF8_SLACK, 'utf8') !== segment.length) {
+  if (writeUtf8(area, segment, 0, segment.length + UTF8_SLACK) !== segment.length) {
     return undefined
   }
   if (segment.indexOf('+') >= 0 || segment.indexOf('/') >= 0) return undefined
@@ -134,7 +162,7 @@ function decodeInto(area: Scratch, s: string, start: number, end: number, at: nu
   if (expected < 0 || !hasZeroTrailingBits(s, start, end)) return -1
   const segment = start === 0 && end === s.length ? s : s.slice(start, end)
   // Room for more than expected, so an (impossible) longer decoding would show too.
-  const written = area.bytes.write(segment, at, expected + UTF8_SLACK, 'base64url')
+  const written = writeBase64Url(area, segment, at, expected + UTF8_SLACK)
   return written === expected ? written : -1
 }
 
@@ -154,7 +182,7 @@ function decodePayload(
   let text: string
   if ((counted & 1) === 0) {
     // ASCII: one character per byte.
-    text = area.bytes.toString('latin1', at, at + length)
+    text = latin1Text(area, at, at + length)
   } else {
     try {
       text = utf8.decode(new Uint8Array(area.buffer, at, length))
@@ -162,40 +190,43 @@ function decodePayload(
       return undefined
     }
   }
-  return parseJsonObjectWithQuotes(text, counted >> 1)
+  // A backslash byte is always the character `\` in UTF-8 too: the quote count holds without one.
+  return parseJsonObjectWithQuotes(text, text.indexOf('\\') < 0 ? counted >> 1 : -1)
 }
 
+/** Words per count of quotes in byte lanes: a lane adds at most 1 per word and holds 255. */
+const LANE_WORDS = 255
+
 /**
- * The `"` bytes of `bytes[at, at + length)` (`at` a multiple of 4), or -1 if it holds a `\`; shifted
- * left one bit, the low bit set when some byte is not ASCII. In UTF-8 the bytes 0x22 and 0x5C are
- * always those characters, so the count is the decoded text's. Four bytes per step: a byte b of the
- * word is zero exactly when `((b & 0x7f) + 0x7f | b) & 0x80` is, and the word XOR 0x22222222 has a
- * zero byte where a quote was.
+ * The `"` bytes of `bytes[at, at + length)` (`at` a multiple of 4), shifted left one bit, the low bit
+ * set when some byte is not ASCII. In UTF-8 the byte 0x22 is always the character `"`, so the count
+ * is the decoded text's. Four bytes per step: a byte b of the word is zero exactly when
+ * `((b & 0x7f) + 0x7f | b) & 0x80` is, and the word XOR 0x22222222 has a zero byte where a quote
+ * was; each such byte adds 1 to its lane of `lanes`, which is summed every `LANE_WORDS` words. A
+ * backslash is looked for in the text (`indexOf`, native), not here.
  */
 function countQuotes(area: Scratch, at: number, length: number): number {
   const words = area.words
   const first = at >> 2
   const last = first + (length >> 2)
   let quotes = 0
-  let backslash = 0
   let high = 0
-  for (let w = first; w < last; w++) {
-    const word = words[w]!
-    high |= word
-    const q = word ^ 0x22222222
-    const qNonZero = (((q & 0x7f7f7f7f) + 0x7f7f7f7f) | q) & 0x80808080
-    // Non-zero bytes have their top bit set in qNonZero; 4 minus their number are quotes.
-    quotes += 4 - (Math.imul(qNonZero >>> 7, 0x01010101) >>> 24)
-    const b = word ^ 0x5c5c5c5c
-    backslash |= ~(((b & 0x7f7f7f7f) + 0x7f7f7f7f) | b)
+  for (let w = first; w < last;) {
+    const stop = Math.min(last, w + LANE_WORDS)
+    let lanes = 0
+    for (; w < stop; w++) {
+      const word = words[w]!
+      high |= word
+      const q = word ^ 0x22222222
+      lanes = (lanes + ((~(((q & 0x7f7f7f7f) + 0x7f7f7f7f) | q) & 0x80808080) >>> 7)) | 0
+    }
+    quotes += (lanes & 0xff) + ((lanes >>> 8) & 0xff) + ((lanes >>> 16) & 0xff) + (lanes >>> 24)
   }
   const bytes = area.bytes
   for (let i = last << 2; i < at + length; i++) {
     const byte = bytes[i]!
     high |= byte
     if (byte === 0x22) quotes++
-    else if (byte === 0x5c) backslash = -1
   }
-  const nonAscii = (high & 0x80808080) === 0 ? 0 : 1
-  return (((backslash & 0x80808080) === 0 ? quotes : -1) << 1) | nonAscii
+  return (quotes << 1) | ((high & 0x80808080) === 0 ? 0 : 1)
 }

@@ -146,6 +146,9 @@ class JwsCheck {
   private lastHeader: JwsHeader | undefined
   /** Header segment → the header it parsed to, for segments of tokens that verified. */
   private readonly knownHeaders = new Map<string, JwsHeader>()
+  /** The key of the last signature check and its signature length (one lookup fewer per token). */
+  private lastKey: VerificationKey | undefined
+  private lastKeyLength = 0
 
   constructor(
     options: Pick<
@@ -168,7 +171,8 @@ class JwsCheck {
     const header = known === undefined ? parseJwsHeader(token, dot1) : { ...known }
     const lent = this.lend ? lendJwsBody(token, dot1, dot2) : undefined
     const body = lent ?? parseJwsBody(token, dot1, dot2)
-    this.checkType(header)
+    // A remembered header passed this same check when its token verified (`type` never changes).
+    if (known === undefined) this.checkType(header)
     const verified: VerifiedJws = { header, payload: body.payload }
     // A key known now is used without an await turn; otherwise (not loaded, refresh due, unknown
     // kid) getKey fetches or says why there is none.
@@ -236,7 +240,11 @@ class JwsCheck {
     if (key.alg !== header.alg) {
       throw new AuthError('alg_not_allowed', 'token algorithm is not allowed for this key')
     }
-    if (signature.length !== expectedSignatureLength(key)) throw invalidSignature()
+    if (key !== this.lastKey) {
+      this.lastKeyLength = expectedSignatureLength(key)
+      this.lastKey = key
+    }
+    if (signature.length !== this.lastKeyLength) throw invalidSignature()
     let result: boolean | Promise<boolean>
     try {
       result = this.check(key, signingInput, signature)

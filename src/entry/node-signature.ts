@@ -17,6 +17,9 @@ interface Prepared {
 }
 
 const prepared = new WeakMap<VerificationKey, Prepared>()
+/** The key of the last check and its entry: tokens of one key in a row skip the WeakMap lookup. */
+let lastKey: VerificationKey | undefined
+let lastEntry: Prepared | undefined
 
 function prepare(key: VerificationKey): Prepared {
   return { ...verifyInput(key), length: expectedSignatureLength(key) }
@@ -61,11 +64,13 @@ function checkWithNodeCrypto(
   data: Uint8Array,
   signature: Uint8Array,
 ): boolean {
-  let entry = prepared.get(key)
+  let entry = key === lastKey ? lastEntry : prepared.get(key)
   if (entry === undefined) {
     entry = prepare(key)
     prepared.set(key, entry)
   }
+  lastKey = key
+  lastEntry = entry
   if (signature.length !== entry.length) return false
   try {
     return verify(entry.hash, data, entry.input, signature)

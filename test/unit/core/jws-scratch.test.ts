@@ -12,6 +12,7 @@ import { AuthError } from '../../../src/core/errors.ts'
 import { parseJsonObject } from '../../../src/core/json.ts'
 import { parseJwsBody, splitCompactJws } from '../../../src/core/jws.ts'
 import { lendJwsBody, parseJwsPayload, scratchEpoch } from '../../../src/core/jws-scratch.ts'
+import { directBufferMethods, type NativeBytes } from '../../../src/core/native-buffer.ts'
 import { defaultClaims, signObjects, signRaw } from './helpers.ts'
 
 const b64url = (text: string) => Buffer.from(text, 'utf8').toString('base64url')
@@ -99,6 +100,14 @@ const CHARACTERS = [
   '\ud800',
   '😀',
 ]
+
+describe('Node’s per-encoding Buffer methods', () => {
+  it('are used where Buffer has them, and only there', () => {
+    expect(directBufferMethods(Buffer.alloc(8))).toBe(true)
+    const plain = Object.assign(new Uint8Array(8), { write: () => 0 }) as unknown as NativeBytes
+    expect(directBufferMethods(plain)).toBe(false)
+  })
+})
 
 describe('lendJwsBody answers as parseJwsBody does', () => {
   const tokens = [
@@ -192,6 +201,22 @@ describe('duplicate member names in the payload (RFC 7515 §5.2, RFC 7519 §7.2)
       }),
       { numRuns: 5000 },
     )
+  })
+
+  it('are told in a payload with more quotes than a byte lane of the count holds', () => {
+    // 400 members with string values: 1,600 quotes, more than 255 per lane of the four-byte count.
+    const members = Array.from({ length: 400 }, (_, i) => `"m${i}":"v${i}"`)
+    const unique = `{${members.join(',')}}`
+    const duplicate = `{${[...members, '"m7":"again"'].join(',')}}`
+    for (const [json, expected] of [
+      [unique, JSON.parse(unique)],
+      [duplicate, undefined],
+    ] as const) {
+      const token = `${HEADER}.${b64url(json)}.${SIGNATURE}`
+      const [dot1, dot2] = splitCompactJws(token, 1 << 20)
+      expect(lendJwsBody(token, dot1, dot2)?.payload).toEqual(expected)
+      expect(parseJwsPayload(token, dot1 + 1, dot2)).toEqual(expected)
+    }
   })
 
   it('are found when the quote that tells them is in the last, unaligned bytes', () => {

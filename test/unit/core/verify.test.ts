@@ -264,6 +264,24 @@ describe('createAccessTokenVerifier', () => {
       await expectCode(`${h}.${p}.`, 'signature_invalid')
     })
 
+    it('holds each token to its own key’s signature length, with keys taking turns', async () => {
+      const algs: TestAlg[] = ['RS256', 'ES256', 'RS256', 'EdDSA', 'ES384', 'PS256', 'RS256']
+      const tokens = await Promise.all(
+        algs.map((alg) => signTestToken({}, { alg, now: NOW_SECONDS })),
+      )
+      for (const checkSignature of [webCryptoSignatureCheck, nodeSignatureCheck]) {
+        const v = verifier({ checkSignature })
+        for (const [i, token] of tokens.entries()) {
+          await expect(v.verify(token)).resolves.toBeDefined()
+          // The previous token's signature (another key's length, or another token's bytes).
+          const [h, p] = token.split('.')
+          const previous = tokens[(i + tokens.length - 1) % tokens.length]!.split('.')[2]
+          const error = await rejection(v.verify(`${h}.${p}.${previous}`))
+          expect(error.code).toBe('signature_invalid')
+        }
+      }
+    })
+
     it('rejects a non-string token with token_malformed', async () => {
       for (const value of [undefined, null, 42, {}]) {
         const error = await rejection(verifier().verify(value as unknown as string))
@@ -318,6 +336,7 @@ describe('createAccessTokenVerifier', () => {
       ['scope a number', { scope: 1 }],
       ['client_id an array', { client_id: ['a'] }],
       ['jti an object', { jti: {} }],
+      ['sid a number', { sid: 5 }],
       ['aud with a non-string member', { aud: [TEST_AUDIENCE, 1] }],
     ])('rejects %s with claim_invalid', async (_why, claims) => {
       const json = JSON.stringify(defaultClaims(claims)).replace('"INFINITY"', '1e400')
