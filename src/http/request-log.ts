@@ -123,10 +123,25 @@ export function writeAccessLog(
     level,
     `"level":"${level}","msg":"request","requestId":"${requestId}",` +
       `"method":${METHOD_JSON[method] ?? JSON.stringify(method)},` +
-      `"path":${JSON.stringify(redactTokens(path.slice(0, MAX_LOGGED_PATH)))},` +
+      `"path":${jsonString(redactTokens(path.slice(0, MAX_LOGGED_PATH)))},` +
       `"status":${status},"durationMs":${millisecondsJson(durationMs)}` +
-      (errorCode === undefined ? '' : `,"error":${JSON.stringify(errorCode)}`),
+      (errorCode === undefined ? '' : `,"error":${jsonString(errorCode)}`),
   )
+}
+
+/** Printable ASCII but `"` and `\\`: characters JSON writes as they are (RFC 8259 §7). */
+const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+/**
+ * `JSON.stringify(text)` for a string: a path of plain characters (almost every request's) is quoted
+ * as it is, without the call into V8's serialiser (~0.3–0.4 µs a line in a profile of the origin's
+ * `/noop`, issue 15 round 9); anything else (quotes, backslashes, control or non-ASCII characters)
+ * goes through `JSON.stringify`.
+ *
+ * @example jsonString('/verify') // '"/verify"'
+ */
+export function jsonString(text: string): string {
+  return JSON_PLAIN.test(text) ? `"${text}"` : JSON.stringify(text)
 }
 
 /**

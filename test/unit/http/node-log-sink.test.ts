@@ -6,7 +6,12 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { batchedLineWriter, FLUSH_DELAY_MS } from '../../../src/entry/node-log-sink.ts'
+import {
+  batchedLineWriter,
+  FLUSH_DELAY_MS,
+  wallClock,
+  WALL_CLOCK_RESYNC_MS,
+} from '../../../src/entry/node-log-sink.ts'
 
 function collector() {
   const chunks: (string | Uint8Array)[] = []
@@ -20,6 +25,41 @@ function collector() {
 
 afterEach(() => {
   vi.useRealTimers()
+})
+
+describe('wallClock', () => {
+  it('is the wall clock, read again every WALL_CLOCK_RESYNC_MS of the monotonic one', () => {
+    let monotonic = 50
+    let wall = 1_700_000_000_000
+    let wallReads = 0
+    const now = wallClock(
+      () => monotonic,
+      () => (wallReads++, wall),
+    )
+    expect(now()).toBe(1_700_000_000_000)
+    // Between reads it moves with the monotonic clock, without reading the wall clock.
+    monotonic += 250.5
+    wall += 250
+    expect(now()).toBe(1_700_000_000_250.5)
+    expect(wallReads).toBe(1)
+    // The wall clock is stepped back 5 s (NTP, an operator): seen at the next read, not before.
+    wall -= 5000
+    monotonic = 50 + WALL_CLOCK_RESYNC_MS - 1
+    expect(now()).toBe(1_700_000_000_000 + WALL_CLOCK_RESYNC_MS - 1)
+    monotonic = 50 + WALL_CLOCK_RESYNC_MS
+    wall = 1_700_000_000_000 + WALL_CLOCK_RESYNC_MS - 5000
+    expect(now()).toBe(wall)
+    expect(wallReads).toBe(2)
+  })
+
+  it('by default stays within the resync bound of Date.now', () => {
+    const now = wallClock()
+    const before = Date.now()
+    const t = now()
+    const after = Date.now()
+    expect(t).toBeGreaterThanOrEqual(before - 1)
+    expect(t).toBeLessThanOrEqual(after + 1)
+  })
 })
 
 describe('batchedLineWriter', () => {

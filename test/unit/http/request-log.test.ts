@@ -16,7 +16,7 @@ import {
   type Logger,
 } from '../../../src/http/log.ts'
 import { RequestError } from '../../../src/http/request-errors.ts'
-import { millisecondsJson } from '../../../src/http/request-log.ts'
+import { jsonString, millisecondsJson } from '../../../src/http/request-log.ts'
 import type { GatehouseEnv } from '../../../src/http/types.ts'
 
 const verified: VerifiedToken = {
@@ -160,6 +160,28 @@ describe('access log line', () => {
     fc.assert(
       fc.property(fc.double({ min: 0, max: 1e7, noNaN: true }), (ms) => {
         expect(millisecondsJson(ms)).toBe(reference(ms))
+      }),
+      { numRuns: 5000 },
+    )
+  })
+
+  it('quotes a string exactly as JSON.stringify does, plain or not', () => {
+    for (const text of [
+      '',
+      '/verify',
+      '/a b',
+      '/a"b',
+      '/a\\b',
+      '/x\n',
+      '/\u007f',
+      '/é',
+      '/\u2028',
+      '\ud800',
+    ])
+      expect(jsonString(text)).toBe(JSON.stringify(text))
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (text) => {
+        expect(jsonString(text)).toBe(JSON.stringify(text))
       }),
       { numRuns: 5000 },
     )
