@@ -20,9 +20,9 @@
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
-import { publicJwks } from '../test/fixtures/keys.ts'
-import { startNodeScript, type ServerProcess } from './lib/http-process.ts'
-import { signEs256Token, TEST_AUDIENCE, TEST_ISSUER } from './lib/http-tokens.ts'
+import { startCpuRowServers } from './lib/http-cpu-rows.ts'
+import type { ServerProcess } from './lib/http-process.ts'
+import { signEs256Token } from './lib/http-tokens.ts'
 import { renderTable } from './lib/table.ts'
 
 const arg = (name: string): string | undefined =>
@@ -158,48 +158,16 @@ const pin = (pid: number, cpu: number) =>
 
 const servers = new Map<string, ServerProcess>()
 try {
-  const upstream = await startNodeScript('upstream', `${here}bench/lib/http-upstream.ts`, {})
-  servers.set('upstream', upstream)
-  const upstreamUrl = `http://127.0.0.1:${upstream.port}/`
-  const origins: [string, string][] = [['ours', here]]
-  if (base !== undefined) origins.unshift(['base', base.endsWith('/') ? base : `${base}/`])
-  for (const [name, root] of origins)
-    servers.set(
-      name,
-      await startNodeScript(name, `${root}bench/lib/http-node-origin.ts`, {
-        GATEHOUSE_ISSUER: TEST_ISSUER,
-        GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
-        GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
-        GATEHOUSE_LOG_LEVEL: 'info',
-        GATEHOUSE_UPSTREAM_URL: upstreamUrl,
-        PORT: '0',
-      }),
-    )
-  servers.set(
-    'bare',
-    await startNodeScript('bare', `${here}bench/lib/http-peer-server.ts`, {
-      UPSTREAM_URL: upstreamUrl,
-    }),
-  )
-  const specs: { id: string; server: string; path: string }[] = []
-  for (const [name] of origins)
-    specs.push(
-      { id: `${name} /noop`, server: name, path: '/noop' },
-      { id: `${name} /verify L1`, server: name, path: '/verify' },
-      { id: `${name} gateway`, server: name, path: '/api/orders' },
-    )
-  specs.push(
-    { id: 'bare /noop', server: 'bare', path: '/noop' },
-    { id: 'bare fast-jwt cache', server: 'bare', path: '/fast-jwt-cache' },
-    { id: 'bare hono/proxy', server: 'bare', path: '/proxy/api/orders' },
-  )
+  const started = await startCpuRowServers(servers, {
+    here,
+    ...(base !== undefined ? { base } : {}),
+    ...(rowFilter !== undefined ? { rowFilter } : {}),
+  })
   if (PIN) {
     await pin(process.pid, 0)
     for (const server of servers.values()) await pin(server.pid, 1)
   }
-  const rows = specs
-    .filter((s) => rowFilter === undefined || rowFilter.some((w) => s.id.includes(w)))
-    .map((s) => ({ ...s, samples: [] as Map<string, number>[] }))
+  const rows = started.rows.map((s) => ({ ...s, samples: [] as Map<string, number>[] }))
   for (const row of rows) {
     const server = servers.get(row.server) as ServerProcess
     await autocannon({ url: `http://127.0.0.1:${server.port}${row.path}`, duration: 2 })

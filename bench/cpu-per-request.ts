@@ -22,9 +22,9 @@
  * @example node --experimental-strip-types bench/cpu-per-request.ts --base=/tmp/perf-base
  */
 import autocannon from 'autocannon'
-import { publicJwks } from '../test/fixtures/keys.ts'
-import { cpuSeconds, memoryMiB, startNodeScript, type ServerProcess } from './lib/http-process.ts'
-import { signEs256Token, TEST_AUDIENCE, TEST_ISSUER } from './lib/http-tokens.ts'
+import { startCpuRowServers, type RowSpec } from './lib/http-cpu-rows.ts'
+import { cpuSeconds, memoryMiB, type ServerProcess } from './lib/http-process.ts'
+import { signEs256Token } from './lib/http-tokens.ts'
 import { renderTable } from './lib/table.ts'
 
 const arg = (name: string): string | undefined =>
@@ -46,26 +46,12 @@ const rowFilter = arg('rows')?.split(',')
 const baseFlags = arg('base-flags')?.split(',') ?? []
 const here = new URL('..', import.meta.url).pathname
 
-interface RowSpec {
-  id: string
-  server: string
-  path: string
-}
 interface Row extends RowSpec {
   perRequestUs: number[]
   achievedRps: number[]
 }
 
 const token = signEs256Token(0)
-const originEnv = (upstream: string): Record<string, string> => ({
-  GATEHOUSE_ISSUER: TEST_ISSUER,
-  GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
-  GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
-  GATEHOUSE_LOG_LEVEL: 'info',
-  GATEHOUSE_UPSTREAM_URL: upstream,
-  PORT: '0',
-})
-
 /** One slice at RATE: server CPU µs per response and the rate actually achieved. */
 async function slice(server: ServerProcess, path: string, seconds: number) {
   const cpu0 = cpuSeconds(server.pid)
@@ -87,44 +73,14 @@ async function slice(server: ServerProcess, path: string, seconds: number) {
 
 const servers = new Map<string, ServerProcess>()
 try {
-  const upstream = await startNodeScript('upstream', `${here}bench/lib/http-upstream.ts`, {})
-  servers.set('upstream', upstream)
-  const upstreamUrl = `http://127.0.0.1:${upstream.port}/`
-  const origins: [string, string][] = [['ours', here]]
-  if (base !== undefined) origins.unshift(['base', base.endsWith('/') ? base : `${base}/`])
-  for (const [name, root] of origins) {
-    servers.set(
-      name,
-      await startNodeScript(
-        name,
-        `${root}bench/lib/http-node-origin.ts`,
-        originEnv(upstreamUrl),
-        name === 'base' ? baseFlags : [],
-      ),
-    )
-  }
-  servers.set(
-    'bare',
-    await startNodeScript('bare', `${here}bench/lib/http-peer-server.ts`, {
-      UPSTREAM_URL: upstreamUrl,
-    }),
-  )
-  const specs: RowSpec[] = []
-  for (const [name] of origins) {
-    specs.push(
-      { id: `${name} /noop`, server: name, path: '/noop' },
-      { id: `${name} /verify L1`, server: name, path: '/verify' },
-      { id: `${name} gateway`, server: name, path: '/api/orders' },
-    )
-  }
-  specs.push(
-    { id: 'bare Hono /noop', server: 'bare', path: '/noop' },
-    { id: 'bare fast-jwt cache', server: 'bare', path: '/fast-jwt-cache' },
-    { id: 'bare hono/proxy', server: 'bare', path: '/proxy/api/orders' },
-  )
-  const rows: Row[] = specs
-    .filter((s) => rowFilter === undefined || rowFilter.some((word) => s.id.includes(word)))
-    .map((s) => ({ ...s, perRequestUs: [], achievedRps: [] }))
+  const started = await startCpuRowServers(servers, {
+    here,
+    ...(base !== undefined ? { base } : {}),
+    baseFlags,
+    ...(rowFilter !== undefined ? { rowFilter } : {}),
+  })
+  const origins = started.origins
+  const rows: Row[] = started.rows.map((s) => ({ ...s, perRequestUs: [], achievedRps: [] }))
   for (const row of rows)
     await slice(servers.get(row.server) as ServerProcess, row.path, WARMUP_SECONDS)
   for (let round = 0; round < ROUNDS; round++) {
@@ -160,7 +116,7 @@ try {
       ? ((byId.get(bare) as number) / (byId.get(ours) as number)).toFixed(2)
       : '—'
   const ratioRows: string[][] = []
-  for (const [name] of origins) {
+  for (const name of origins) {
     ratioRows.push(
       [`bare Hono /noop / ${name} /noop`, ratio('bare Hono /noop', `${name} /noop`)],
       [`bare Hono /noop / ${name} /verify L1`, ratio('bare Hono /noop', `${name} /verify L1`)],
