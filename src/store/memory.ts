@@ -1,9 +1,9 @@
 import type { Clock } from '../core/types.ts'
 import { StoreError } from './errors.ts'
-import type { AppendOptions, SetOptions, Store, StreamEntry } from './types.ts'
+import type { AppendOptions, SetAllOptions, SetOptions, Store, StreamEntry } from './types.ts'
 import {
   assertKey,
-  assertPairs,
+  assertSetAll,
   assertMember,
   assertPositiveInteger,
   assertScan,
@@ -157,11 +157,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       return true
     },
 
-    async setAllIfAbsent(entries) {
-      assertPairs(entries)
-      // Checked whole before the first write: all or nothing, as MSETNX.
+    async setAllIfAbsent(entries, setAllOptions: SetAllOptions = {}) {
+      assertSetAll(entries, setAllOptions)
+      const { append } = setAllOptions
+      // Checked whole before the first write: all or nothing, as MSETNX (a script with the append).
+      if (append) readStreamValue('setAllIfAbsent', append.stream)
       if (entries.some(([key]) => read(key) !== undefined)) return false
       for (const [key, value] of entries) write(key, { kind: 'string', value, expiresAt: Infinity })
+      // appendToStream runs to its end synchronously here: nothing else runs between the two.
+      if (append)
+        await store.appendToStream(
+          append.stream,
+          append.fields,
+          append.maxLength === undefined ? {} : { maxLength: append.maxLength },
+        )
       return true
     },
 

@@ -45,6 +45,11 @@ export interface AppendOptions {
   record?: AppendRecord
 }
 
+export interface SetAllOptions {
+  /** A stream entry appended in the same step, only when the pairs were written (as appendToStream). */
+  append?: { stream: string; fields: Record<string, string>; maxLength?: number }
+}
+
 export interface StreamEntry {
   /** Redis stream id, `<ms>-<seq>`, strictly increasing within a stream. */
   id: string
@@ -71,12 +76,16 @@ export interface Store {
   /** Write a value; `false` only when `ifAbsent` was asked and the key exists. */
   set(key: string, value: string, options?: SetOptions): Promise<boolean>
   /**
-   * Writes every pair, without a TTL, only when none of the keys exists (of any type): all or
-   * nothing in one atomic step (MSETNX on Redis). `false` when a key existed and nothing was written.
-   * A key named twice takes its last value. 1 to 1,000 pairs. The tenant registry adds a tenant's
-   * record, settings and claims with it in one round trip.
+   * Writes every pair, without a TTL, only when none of the keys exists (of any type), and then
+   * appends `options.append`'s entry: all or nothing in one atomic step (MSETNX on Redis, or one Lua
+   * script with the append). `false` when a key existed: nothing was written or appended. A key
+   * named twice takes its last value. 1 to 1,000 pairs, none naming the stream. The tenant registry
+   * adds a tenant (record, settings, claims, change) with it in one round trip.
    */
-  setAllIfAbsent(entries: readonly (readonly [key: string, value: string])[]): Promise<boolean>
+  setAllIfAbsent(
+    entries: readonly (readonly [key: string, value: string])[],
+    options?: SetAllOptions,
+  ): Promise<boolean>
   /** Delete keys of any type; resolves how many existed. */
   delete(...keys: string[]): Promise<number>
   /** Atomically read and delete (GETDEL): single-use authorization codes (RFC 6749 §4.1.2). */

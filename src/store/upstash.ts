@@ -1,5 +1,5 @@
 import { StoreError } from './errors.ts'
-import type { AppendOptions, SetOptions, Store, StreamEntry } from './types.ts'
+import type { AppendOptions, SetAllOptions, SetOptions, Store, StreamEntry } from './types.ts'
 import {
   createUpstashTransport,
   type UpstashHttpOptions,
@@ -7,7 +7,7 @@ import {
 } from './upstash-http.ts'
 import {
   assertKey,
-  assertPairs,
+  assertSetAll,
   assertMember,
   assertPositiveInteger,
   assertScan,
@@ -53,35 +53,47 @@ const INCREMENT = `${KEY_LOCKING}local count = redis.call('INCR', KEYS[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count`
 
+// The two halves of an append, shared by APPEND and SET_ALL_THEN_APPEND. `trim_point` only reads
+// (a WRONGTYPE there comes before any write); `add_entry` trims to `maxLength` (a number or nil) and
+// appends the entry stamped with the trim point, its field/value pairs from ARGV[fields_from] on.
+const STREAM_FUNCTIONS = `local function trim_point(stream)
+  local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+  if not newest then return '0-0' end
+  local fields = newest[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == '${TRIMMED_FIELD}' then return fields[i + 1] end
+  end
+  -- Appended by something else: treat everything before the oldest entry as trimmed.
+  local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1][1]
+  local ms, seq = string.match(oldest, '^(%d+)-(%d+)$')
+  if seq ~= '0' then return ms .. '-' .. string.format('%.0f', tonumber(seq) - 1) end
+  if ms ~= '0' then return string.format('%.0f', tonumber(ms) - 1) .. '-18446744073709551615' end
+  return '0-0'
+end
+local function add_entry(stream, trimmed, maxLength, fields_from)
+  if maxLength then
+    local length = redis.call('XLEN', stream)
+    -- At most 1000 per append: lowering maxLength shrinks a long stream over several appends.
+    local excess = math.min(length + 1 - maxLength, 1000)
+    if excess > 0 then
+      local gone = redis.call('XRANGE', stream, '-', '+', 'COUNT', excess)
+      trimmed = gone[#gone][1]
+      redis.call('XTRIM', stream, 'MAXLEN', length - #gone)
+    end
+  end
+  return redis.call('XADD', stream, '*', '${TRIMMED_FIELD}', trimmed, unpack(ARGV, fields_from))
+end
+`
+
 // KEYS: stream [, record]. ARGV: maxLength or '', record mode ('' | 'keep' | 'greater'), record
 // value, record TTL ms, then field/value pairs. Reads and checks everything before the first write
 // (a Lua error does not roll back), then writes the record, trims, and appends the entry stamped with
 // the trim point: all or nothing, so no reader ever sees a record its entry does not announce.
-const APPEND = `${KEY_LOCKING}local stream = KEYS[1]
+const APPEND = `${KEY_LOCKING}${STREAM_FUNCTIONS}local stream = KEYS[1]
 local mode, value = ARGV[2], ARGV[3]
 local current = false
 if mode ~= '' then current = redis.call('GET', KEYS[2]) end
-local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
-local trimmed = '0-0'
-if newest then
-  trimmed = false
-  local fields = newest[2]
-  for i = 1, #fields, 2 do
-    if fields[i] == '${TRIMMED_FIELD}' then trimmed = fields[i + 1] end
-  end
-  if not trimmed then
-    -- Appended by something else: treat everything before the oldest entry as trimmed.
-    local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1][1]
-    local ms, seq = string.match(oldest, '^(%d+)-(%d+)$')
-    if seq ~= '0' then
-      trimmed = ms .. '-' .. string.format('%.0f', tonumber(seq) - 1)
-    elseif ms ~= '0' then
-      trimmed = string.format('%.0f', tonumber(ms) - 1) .. '-18446744073709551615'
-    else
-      trimmed = '0-0'
-    end
-  end
-end
+local trimmed = trim_point(stream)
 if mode == 'keep' then
   if not current then redis.call('SET', KEYS[2], value, 'PX', ARGV[4]) end
 elseif mode == 'greater' then
@@ -90,18 +102,18 @@ elseif mode == 'greater' then
     redis.call('SET', KEYS[2], value, 'PX', ARGV[4])
   end
 end
-local maxLength = tonumber(ARGV[1])
-if maxLength then
-  local length = redis.call('XLEN', stream)
-  -- At most 1000 per append: lowering maxLength shrinks a long stream over several appends.
-  local excess = math.min(length + 1 - maxLength, 1000)
-  if excess > 0 then
-    local gone = redis.call('XRANGE', stream, '-', '+', 'COUNT', excess)
-    trimmed = gone[#gone][1]
-    redis.call('XTRIM', stream, 'MAXLEN', length - #gone)
-  end
+return add_entry(stream, trimmed, tonumber(ARGV[1]), 5)`
+
+// KEYS: stream, then the keys to write. ARGV: maxLength or '', one value per key to write, then the
+// entry's field/value pairs. 0 when any of the keys exists (nothing written); else writes them all
+// (no TTL) and appends the entry as APPEND does. Every check comes before the first write.
+const SET_ALL_THEN_APPEND = `${KEY_LOCKING}${STREAM_FUNCTIONS}local stream = KEYS[1]
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
 end
-return redis.call('XADD', stream, '*', '${TRIMMED_FIELD}', trimmed, unpack(ARGV, 5))`
+local trimmed = trim_point(stream)
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+return add_entry(stream, trimmed, tonumber(ARGV[1]), #KEYS + 1)`
 
 // Stream reads run as scripts, not XRANGE: Upstash serves EVAL (which may write) on the primary and
 // plain reads on read replicas, which can lag. A revocation feed read from a lagging replica would
@@ -154,12 +166,29 @@ export function createUpstashStore(options: UpstashStoreOptions): Store {
       return result === 'OK'
     },
 
-    async setAllIfAbsent(entries) {
-      assertPairs(entries)
-      const args = ['MSETNX', ...entries.flatMap(([key, value]) => [k(key), value])]
-      const written = integer('setAllIfAbsent', await run('setAllIfAbsent', args))
-      if (written !== 0 && written !== 1) throw unexpected('setAllIfAbsent')
-      return written === 1
+    async setAllIfAbsent(entries, setAllOptions: SetAllOptions = {}) {
+      assertSetAll(entries, setAllOptions)
+      const { append } = setAllOptions
+      if (append === undefined) {
+        const args = ['MSETNX', ...entries.flatMap(([key, value]) => [k(key), value])]
+        const written = integer('setAllIfAbsent', await run('setAllIfAbsent', args))
+        if (written !== 0 && written !== 1) throw unexpected('setAllIfAbsent')
+        return written === 1
+      }
+      const keys = [k(append.stream), ...entries.map(([key]) => k(key))]
+      const args = [
+        'EVAL',
+        SET_ALL_THEN_APPEND,
+        keys.length,
+        ...keys,
+        append.maxLength ?? '',
+        ...entries.map(([, value]) => value),
+        ...Object.entries(append.fields).flat(),
+      ]
+      const id = await run('setAllIfAbsent', args)
+      if (id === 0) return false
+      if (typeof id !== 'string') throw unexpected('setAllIfAbsent')
+      return true
     },
 
     async delete(...keys) {

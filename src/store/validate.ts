@@ -3,7 +3,7 @@
  * RangeError, not a StoreError) on memory and on Redis, before anything is sent.
  */
 
-import type { AppendOptions } from './types.ts'
+import type { AppendOptions, SetAllOptions } from './types.ts'
 
 const MAX_KEY_LENGTH = 1024
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
@@ -30,9 +30,13 @@ export function assertValue(value: unknown): asserts value is string {
 /** At most this many pairs in one `setAllIfAbsent` (one command; the REST body stays small). */
 export const MAX_SET_ALL = 1000
 
-/** `setAllIfAbsent`'s pairs: 1 to MAX_SET_ALL of [key, value]. */
-export function assertPairs(
+/**
+ * `setAllIfAbsent`'s arguments: 1 to MAX_SET_ALL [key, value] pairs, and an append whose stream is
+ * none of their keys (the script would write a string where it then appends).
+ */
+export function assertSetAll(
   entries: unknown,
+  options: SetAllOptions,
 ): asserts entries is readonly (readonly [string, string])[] {
   if (!Array.isArray(entries) || entries.length === 0 || entries.length > MAX_SET_ALL) {
     throw new TypeError(`setAllIfAbsent takes 1 to ${MAX_SET_ALL} [key, value] pairs`)
@@ -44,6 +48,14 @@ export function assertPairs(
     assertKey(pair[0])
     assertValue(pair[1])
   }
+  const { append } = options
+  if (append === undefined) return
+  if (typeof append !== 'object' || append === null) throw new TypeError('append must be an object')
+  assertKey(append.stream)
+  assertStreamFields(append.fields)
+  checkAppendOptions(append.maxLength === undefined ? {} : { maxLength: append.maxLength })
+  if ((entries as [string, string][]).some(([key]) => key === append.stream))
+    throw new TypeError('setAllIfAbsent cannot write the stream it appends to')
 }
 
 /** Seconds to whole milliseconds, rounded up so a TTL is never shorter than asked. */

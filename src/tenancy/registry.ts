@@ -9,8 +9,8 @@
  * adding the same id: one wins, the other gets 409). The record is written last, so a tenant becomes
  * visible whole; a claim left behind by a crash names a tenant without a matching record and is
  * taken over by the next add. An add with nothing in its way (the usual one) writes the record, its
- * settings and every claim in one all-or-nothing step instead (`setAllIfAbsent`, MSETNX), and takes
- * the step-by-step path only when a key it needs exists. Audiences are claimed the same way: a token minted for one tenant's API
+ * settings, every claim and its change in one all-or-nothing step instead (`setAllIfAbsent`: one
+ * round trip), and takes the step-by-step path only when a key it needs exists. Audiences are claimed the same way: a token minted for one tenant's API
  * can never be one another tenant's verifier accepts, because no two tenants share an audience. The
  * default tenant's issuer, hosts and audiences are reserved by the origin (`reserveDefault`).
  *
@@ -189,12 +189,16 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
       if (!after?.audiences.includes(audience)) await release(registryKeys.audience(audience), id)
   }
 
+  /** The change entry that tells every edge and origin to drop what it built for the tenant. */
+  const changeOf = (record: TenantRecord) => ({
+    stream: registryKeys.changes,
+    fields: { kind: 'tenant', id: record.id, revision: String(record.revision) },
+    maxLength: CHANGES_MAX_LENGTH,
+  })
+
   async function announce(record: TenantRecord): Promise<void> {
-    await store.appendToStream(
-      registryKeys.changes,
-      { kind: 'tenant', id: record.id, revision: String(record.revision) },
-      { maxLength: CHANGES_MAX_LENGTH },
-    )
+    const { stream, fields, maxLength } = changeOf(record)
+    await store.appendToStream(stream, fields, { maxLength })
   }
 
   const settingsOf = (d: TenantDefinition): string =>
@@ -224,23 +228,24 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
   }
 
   /**
-   * The usual add, where nothing is in the way: the record, the settings document and every claim
-   * in one atomic write that happens only if none of those keys exists (MSETNX), then the
-   * announcement. Two round trips instead of four (each one a chance to be descheduled on a busy
-   * machine: the add's tail latency). `undefined` when any key exists (the id, a claim, even a stale
-   * one): nothing was written, and the step-by-step add decides (409, or a stale claim taken over).
-   * The tenant still becomes visible whole: its record appears in the same step as its claims.
+   * The usual add, where nothing is in the way: the record, the settings document, every claim and
+   * the change announcing it in one atomic step that happens only if none of those keys exists
+   * (`setAllIfAbsent`: one round trip instead of four one after another, each of them a chance to
+   * be descheduled on a busy machine, which is the add's tail latency). `undefined` when any key
+   * exists (the id, a claim, even a stale one): nothing was written or announced, and the
+   * step-by-step add decides (409, or a stale claim taken over). The tenant becomes visible whole.
    */
   async function addAtOnce(d: TenantDefinition): Promise<TenantRecord | undefined> {
     const record = newRecord(d, randomTag())
-    const written = await store.setAllIfAbsent([
-      ...claimsOf(d, undefined).map((w) => [w.key, d.id] as const),
-      [tenantKeyFunction(d.id)(settingsKey(record.settings)), settingsOf(d)],
-      [registryKeys.record(d.id), JSON.stringify(record)],
-    ])
-    if (!written) return undefined
-    await announce(record)
-    return record
+    const written = await store.setAllIfAbsent(
+      [
+        ...claimsOf(d, undefined).map((w) => [w.key, d.id] as const),
+        [tenantKeyFunction(d.id)(settingsKey(record.settings)), settingsOf(d)],
+        [registryKeys.record(d.id), JSON.stringify(record)],
+      ],
+      { append: changeOf(record) },
+    )
+    return written ? record : undefined
   }
 
   const dropSettings = (id: TenantId, tag: string) => scopeStore(store, id).delete(settingsKey(tag))

@@ -48,8 +48,13 @@ export function scopeStore(store: Store, tenant: TenantId): Store {
   return {
     get: async (key) => store.get(k(key)),
     set: async (key, value, options) => store.set(k(key), value, options),
-    setAllIfAbsent: async (entries) =>
-      store.setAllIfAbsent(entries.map(([key, value]) => [k(key), value] as const)),
+    setAllIfAbsent: async (entries, options) =>
+      store.setAllIfAbsent(
+        entries.map(([key, value]) => [k(key), value] as const),
+        options?.append
+          ? { append: { ...options.append, stream: k(options.append.stream) } }
+          : options,
+      ),
     delete: async (...keys) => store.delete(...keys.map(k)),
     take: async (key) => store.take(k(key)),
     compareAndSwap: async (key, expected, next, options) =>

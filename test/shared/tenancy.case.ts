@@ -114,7 +114,7 @@ export function tenancyCases(defaults: Pick<TenancyFixtureOptions, 'checkSignatu
       expect((await f.registry.resolveHost('auth.other.test'))?.id).toBe('other')
     })
 
-    it('adds a tenant in one all-or-nothing write and one announcement when nothing is in its way', async () => {
+    it('adds a tenant and announces it in one all-or-nothing store step when nothing is in its way', async () => {
       const memory = createMemoryStore({ maxKeys: 1000 })
       const calls: string[] = []
       const store = new Proxy(memory, {
@@ -135,7 +135,7 @@ export function tenancyCases(defaults: Pick<TenancyFixtureOptions, 'checkSignatu
         oauth: { tokens: { accessTokenTtlSeconds: 300 } },
       }
       const record = await registry.add(definition)
-      expect(calls).toEqual(['setAllIfAbsent', 'appendToStream'])
+      expect(calls).toEqual(['setAllIfAbsent'])
       expect((await registry.view('acme'))?.settings?.oauth).toEqual(definition.oauth)
       expect((await registry.resolveIssuer('https://auth.acme.test'))?.revision).toBe(1)
       expect((await registry.resolveHost('auth.acme.test'))?.id).toBe('acme')

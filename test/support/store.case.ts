@@ -69,6 +69,51 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         expect(await store.get('k')).toBeNull()
       })
 
+      it('setAllIfAbsent with an append writes the pairs and appends the entry in one step, or neither', async () => {
+        const store = await fresh()
+        const first = await store.appendToStream('s', { f: '0' })
+        const append = { stream: 's', fields: { f: '1' }, maxLength: 1 }
+        expect(await store.setAllIfAbsent([['a', '1']], { append })).toBe(true)
+        expect(await store.get('a')).toBe('1')
+        // Trimmed to maxLength and stamped with the trim point, as appendToStream does.
+        const entries = await store.readStream('s', '0')
+        expect(entries.map((e) => [e.fields, e.trimmedThrough])).toEqual([[{ f: '1' }, first]])
+        expect(
+          await store.setAllIfAbsent(
+            [
+              ['b', '2'],
+              ['a', 'x'],
+            ],
+            { append },
+          ),
+        ).toBe(false)
+        expect([await store.get('a'), await store.get('b')]).toEqual(['1', null])
+        expect(await store.readStream('s', '0')).toEqual(entries)
+        // A first append creates the stream; an append to a key that is no stream writes nothing.
+        expect(
+          await store.setAllIfAbsent([['c', '3']], {
+            append: { stream: 'new', fields: { f: 'v' } },
+          }),
+        ).toBe(true)
+        expect((await store.lastStreamEntry('new'))?.trimmedThrough).toBe('0-0')
+        const wrong = await store
+          .setAllIfAbsent([['d', '4']], { append: { stream: 'a', fields: { f: 'v' } } })
+          .catch((e: unknown) => e)
+        expect(isStoreError(wrong)).toBe(true)
+        expect(await store.get('d')).toBeNull()
+        const bad = (append: {
+          stream: string
+          fields: Record<string, string>
+          maxLength?: number
+        }) => store.setAllIfAbsent([['e', '5']], { append })
+        await expect(bad({ stream: 'e', fields: { f: 'v' } })).rejects.toBeInstanceOf(TypeError)
+        await expect(bad({ stream: 's', fields: {} })).rejects.toBeInstanceOf(TypeError)
+        await expect(bad({ stream: 's', fields: { f: 'v' }, maxLength: 0 })).rejects.toBeInstanceOf(
+          RangeError,
+        )
+        expect(await store.get('e')).toBeNull()
+      })
+
       it('setAllIfAbsent is all or nothing under concurrency: of 20 overlapping writes one wins', async () => {
         const store = await fresh()
         const results = await Promise.all(
