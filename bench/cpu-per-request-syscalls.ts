@@ -20,16 +20,15 @@
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
+import { arg, numberArg } from './lib/cli-args.ts'
 import { startCpuRowServers } from './lib/http-cpu-rows.ts'
 import type { ServerProcess } from './lib/http-process.ts'
 import { signEs256Token } from './lib/http-tokens.ts'
 import { renderTable } from './lib/table.ts'
 
-const arg = (name: string): string | undefined =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
-const RATE = Number(arg('rate') ?? 0)
-const SECONDS = Number(arg('seconds') ?? 4)
-const ROUNDS = Number(arg('rounds') ?? 2)
+const RATE = numberArg('rate', 0, 0)
+const SECONDS = numberArg('seconds', 4)
+const ROUNDS = numberArg('rounds', 2)
 const rowFilter = arg('rows')?.split(',')
 const base = arg('base')
 /** `--pin`: the load generator (this process) on CPU 0, every server (all its threads) on CPU 1. */

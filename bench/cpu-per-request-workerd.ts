@@ -13,19 +13,18 @@
  * @example node --experimental-strip-types bench/cpu-per-request-workerd.ts --base=/tmp/perf-base --rows=gateway
  */
 import { publicJwks } from '../test/fixtures/keys.ts'
+import { arg, numberArg } from './lib/cli-args.ts'
 import { measureSlice, warmUp, type LoadOptions, type LoadSlice } from './lib/http-load.ts'
 import { startNodeScript, type ServerProcess } from './lib/http-process.ts'
 import { signEs256Token, TEST_AUDIENCE, TEST_ISSUER } from './lib/http-tokens.ts'
 import { bundleWorker, startWorkerd } from './lib/http-workerd.ts'
 import { renderTable } from './lib/table.ts'
 
-const arg = (name: string): string | undefined =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
 const base = arg('base')
 if (base === undefined) throw new Error('--base=<checkout> is required')
 const wanted = (arg('rows') ?? 'gateway').split(',')
-const SECONDS = Number(arg('seconds') ?? 2)
-const ROUNDS = Number(arg('rounds') ?? 5)
+const SECONDS = numberArg('seconds', 2)
+const ROUNDS = numberArg('rounds', 5)
 /** bench:http's compatibility date for the bench Worker. */
 const COMPATIBILITY_DATE = '2026-11-01'
 

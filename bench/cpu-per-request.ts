@@ -22,18 +22,11 @@
  * @example node --experimental-strip-types bench/cpu-per-request.ts --base=/tmp/perf-base
  */
 import autocannon from 'autocannon'
+import { arg, numberArg } from './lib/cli-args.ts'
 import { startCpuRowServers, type RowSpec } from './lib/http-cpu-rows.ts'
 import { cpuSeconds, memoryMiB, type ServerProcess } from './lib/http-process.ts'
 import { signEs256Token } from './lib/http-tokens.ts'
 import { renderTable } from './lib/table.ts'
-
-const arg = (name: string): string | undefined =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
-const numberArg = (name: string, fallback: number, min = Number.MIN_VALUE): number => {
-  const value = Number(arg(name) ?? fallback)
-  if (!(value >= min)) throw new Error(`--${name} must be a number of at least ${min}`)
-  return value
-}
 
 /** 0: as fast as the load generator goes (saturation), as `npm run bench:http` does. */
 const RATE = numberArg('rate', 1000, 0)

@@ -42,6 +42,7 @@ import {
   type LoadResult,
   type LoadSlice,
 } from './lib/http-load.ts'
+import { numberArg } from './lib/cli-args.ts'
 import { memoryMiB, startNodeScript, type ServerProcess } from './lib/http-process.ts'
 import { signEs256Token, signEs256Tokens, TEST_AUDIENCE, TEST_ISSUER } from './lib/http-tokens.ts'
 import { bundleWorker, startWorkerd, workerdVersion } from './lib/http-workerd.ts'
@@ -49,12 +50,6 @@ import { describeMachine } from './lib/machine.ts'
 import { renderTable } from './lib/table.ts'
 
 const args = new Set(process.argv.slice(2))
-const numberArg = (name: string, fallback: number): number => {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
-  const value = arg === undefined ? fallback : Number(arg.slice(name.length + 3))
-  if (!(value > 0)) throw new Error(`--${name} must be a positive number`)
-  return value
-}
 
 const CONNECTIONS = 10
 const WARMUP_SECONDS = numberArg('warmup', 2)
