@@ -1,7 +1,12 @@
 /**
- * The one forwarding path of Gatehouse, on `hono/proxy`: the gateway (`/api/*` → upstream, after
- * verification) and the edge's origin proxy (minting routes → origin) are both a forwarder with a
- * different far side. What it guarantees, whoever sends what:
+ * The one forwarding path of Gatehouse: the gateway (`/api/*` → upstream, after verification) and
+ * the edge's origin proxy (minting routes → origin) are both a forwarder with a different far side.
+ * It calls the next hop with `fetch` itself and builds the answer from plain fields: what
+ * `hono/proxy` (which it used until round 10) adds around `fetch` — dropping hop-by-hop fields both
+ * ways, and `Content-Encoding` once fetch has decoded a body — it does in one pass over the fields,
+ * without `hono/proxy`'s copies (a second `Request`, a `Headers` with a `delete` per hop-by-hop name,
+ * a second `Response`): on workerd each of those crosses into C++ (issue 15, round 10). What it
+ * guarantees, whoever sends what:
  *
  * - Every method, target and body framing gets a deliberate answer (docs/gateway.md, "Refusals"), a
  *   thrown `RequestError` the app's `onError` renders: 405 + `Allow` for methods it does not forward,
@@ -10,7 +15,7 @@
  *   body that ends early or breaks its framing, 408 for one that does not arrive before the deadline —
  *   never a 5xx for what the client sent.
  * - Headers: hop-by-hop and client-asserted forwarding headers are dropped and set from this hop
- *   (forwarded-headers.ts).
+ *   (forwarded-headers.ts); hop-by-hop fields of the answer are dropped (`answerHeaders`).
  * - One body limit (`hono/body-limit`): the body is read whole before the upstream is called, so the
  *   upstream never sees half a request and nothing the client does to its body reaches the breaker.
  * - One deadline for the whole exchange: reading the request body, the upstream's answer and its body.
@@ -24,7 +29,6 @@
  * app.all('/api/*', upstream.forward((c) => ({ url: `https://orders.internal${c.req.path.slice(4)}` })))
  */
 import type { Context, MiddlewareHandler } from 'hono'
-import { proxy } from 'hono/proxy'
 import { UpstreamError } from '../core/errors.ts'
 import type { Clock } from '../core/types.ts'
 import { BodyTooLargeError, carriesBody, createBodyReader, hasContent } from './body.ts'
@@ -35,6 +39,7 @@ import {
   type CircuitBreakerOptions,
 } from './circuit-breaker.ts'
 import { forwardedRequestHeaders } from './forwarded-headers.ts'
+import { connectionOptions, isHopByHop } from './hop-by-hop.ts'
 import type { Logger } from './log.ts'
 import { RequestError } from './request-errors.ts'
 import { requestHeaderFields } from './request-headers.ts'
@@ -195,19 +200,17 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         const admission = breaker.admit()
         if (!admission.allowed) throw unavailable('circuit_open', admission.retryAfterSeconds)
         let response: Response
-        // The fetch's own answer, whose body `proxy`'s answer carries: read from here (below).
-        let answered: Response | undefined
         try {
           // Redirects are returned, never followed: following one would send identity elsewhere.
-          response = await proxy(url, {
-            method,
-            headers,
-            body,
-            redirect: 'manual',
-            signal: exchange.signal,
-            customFetch: (request: Request) =>
-              (options.fetch ?? fetch)(request).then((r) => (answered = r)),
-          })
+          response = await (options.fetch ?? fetch)(
+            new Request(url, {
+              method,
+              headers: headerInit(headers),
+              body,
+              redirect: 'manual',
+              signal: exchange.signal,
+            }),
+          )
         } catch {
           if (exchange.clientGone) {
             // Says nothing about the upstream: a probe slot is handed back, nothing is counted.
@@ -232,31 +235,30 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
             status: response.status,
           })
         }
-        // `proxy`'s answer with the hop-by-hop fields gone (its headers) and the fetch's body. On
-        // Node both are @hono/node-server's light `Response`: reading a body through one, or passing
-        // one as a `Response`'s init, builds a full undici `Response` behind it (two per request,
-        // and the answer then leaves through node-server's stream path); so the body is read from
-        // the fetch's own answer and the answer built from plain fields.
-        const source = answered ?? response
-        if (source.body === null || method === 'HEAD') return response
+        // The answer is built from plain fields: the status, the reason, the end-to-end headers
+        // (answerHeaders) and the body read from the fetch's own answer. On Node that answer is
+        // @hono/node-server's light `Response`: reading a body through a copy of it, or passing one
+        // as a `Response`'s init, builds a full undici `Response` behind it (round 6, issue 15).
+        const { headers: answerFields, contentLength } = answerHeaders(response.headers)
         const init = {
           status: response.status,
-          statusText: source.statusText,
-          headers: response.headers,
+          statusText: response.statusText,
+          headers: answerFields,
         }
-        if (isSmall(response.headers.get('content-length'))) {
+        if (response.body === null || method === 'HEAD') return new Response(null, init)
+        if (isSmall(contentLength)) {
           // Read under the deadline and sent as bytes: @hono/node-server then writes head and body
           // in one write (`npm run bench:http`, gateway row). A `Uint8Array`, not the `ArrayBuffer`:
           // node-server keeps only the former (and strings, streams, blobs) in its light response.
           try {
-            return new Response(new Uint8Array(await source.arrayBuffer()), init)
+            return new Response(new Uint8Array(await response.arrayBuffer()), init)
           } catch {
             if (exchange.clientGone) throw clientClosed()
             throw unavailable(exchange.timedOut ? 'timeout' : 'unavailable', 1)
           }
         }
         handedOff = true
-        return new Response(untilDone(source.body, exchange.end), init)
+        return new Response(untilDone(response.body, exchange.end), init)
       } finally {
         if (!handedOff) exchange.end()
       }
@@ -281,6 +283,63 @@ function authority(url: string): string {
   const start = url.indexOf('//') + 2
   const end = url.indexOf('/', start)
   return url.slice(start, end === -1 ? undefined : end)
+}
+
+/**
+ * The forwarded fields as a `Request`'s header init: an object of name → value when every name is
+ * unique (always, but for a repeated `Set-Cookie` a client sent), else the pairs. workerd reads an
+ * object's properties in C++, but takes a sequence of pairs through the iterator protocol, pair by
+ * pair: ~22 µs against ~8 µs per `Request` of ten fields (issue 15, round 10). A field named
+ * `__proto__` also takes the pairs: undici's record conversion assigns it to a plain object, where it
+ * sets the prototype instead (the field would be lost).
+ */
+export function headerInit(
+  fields: [string, string][],
+): Record<string, string> | [string, string][] {
+  const record = Object.create(null) as Record<string, string>
+  const seen = new Set<string>()
+  for (const [name, value] of fields) {
+    const lower = name.toLowerCase()
+    if (seen.has(lower) || lower === '__proto__') return fields
+    seen.add(lower)
+    record[name] = value
+  }
+  return record
+}
+
+/**
+ * The next hop's answer headers as sent on: without hop-by-hop fields and those its `Connection`
+ * names (RFC 9110 §7.6.1), and without `Content-Encoding` and `Content-Length` when fetch decoded
+ * the body (what `hono/proxy` drops, plus `Proxy-Connection`); `contentLength` is the kept
+ * `Content-Length`. One pass over the fields instead of a copy and a `delete` per hop-by-hop name:
+ * on workerd each `Headers` call crosses into C++ (issue 15, round 10).
+ */
+export function answerHeaders(source: Headers): {
+  headers: Record<string, string> | [string, string][]
+  contentLength: string | null
+} {
+  const fields: [string, string][] = []
+  let connection: string | null = null
+  let encoded = false
+  for (const field of source) {
+    const name = field[0]
+    if (name === 'connection') connection = field[1]
+    else if (name === 'content-encoding') encoded = true
+    fields.push(field)
+  }
+  const named = connection === null ? undefined : connectionOptions({ get: () => connection })
+  const kept: [string, string][] = []
+  let contentLength: string | null = null
+  for (const field of fields) {
+    const name = field[0]
+    if (isHopByHop(name, named)) continue
+    if (name === 'content-encoding' || name === 'content-length') {
+      if (encoded) continue
+      if (name === 'content-length') contentLength = field[1]
+    }
+    kept.push(field)
+  }
+  return { headers: headerInit(kept), contentLength }
 }
 
 function isSmall(contentLength: string | null): boolean {

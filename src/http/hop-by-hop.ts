@@ -1,7 +1,7 @@
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection only: a proxy must not forward them,
  * nor any header the message's `Connection` field names. The forwarder drops them from requests
- * (forwarded-headers.ts); `hono/proxy` drops them from responses.
+ * (forwarded-headers.ts) and from answers (`answerHeaders`, forwarder.ts).
  *
  * @example const named = connectionOptions(request.headers); if (isHopByHop(name, named)) continue
  */

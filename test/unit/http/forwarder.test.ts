@@ -361,6 +361,28 @@ describe('responses', () => {
     }
   })
 
+  it('drops Proxy-Connection from answers; keeps repeated Set-Cookie and any field name', async () => {
+    const up = upstream(() => {
+      const headers = new Headers({ 'Content-Length': '2', 'Proxy-Connection': 'keep-alive' })
+      headers.append('Set-Cookie', 'a=1')
+      headers.append('Set-Cookie', 'b=2')
+      return new Response('ok', { headers })
+    })
+    const { hono } = app({ fetch: up.fetch })
+    const res = await hono.request('/x/a', {
+      headers: [
+        ['__proto__', 'sent'],
+        ['X-Two', 'one'],
+      ],
+    })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('proxy-connection')).toBeNull()
+    expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2'])
+    expect(await res.text()).toBe('ok')
+    expect(up.seen[0]?.headers.get('__proto__')).toBe('sent')
+    expect(up.seen[0]?.headers.get('x-two')).toBe('one')
+  })
+
   it('bounds a response body that stalls after the headers by the same deadline', async () => {
     vi.useFakeTimers()
     const stalling = (async (input: Request) => {
