@@ -45,26 +45,30 @@ export function observeRequests(
   const refuse = before === undefined ? undefined : refusalRenderer(options.onError)
   const matches = matchRecorder(app)
 
-  /** After the answer: the id on it, `after`, the log line. */
+  /**
+   * After the answer: the id on it, `after`, the log line. `path` and `result`: what Hono's router
+   * was asked and answered (undefined for a refused request, which was never dispatched).
+   */
   const finish = (
     response: Response,
     request: Request,
     env: unknown,
     record: RequestRecord,
     start: number,
-    matched: Match | undefined,
+    path: string | undefined,
+    result: MatchResult | undefined,
   ): Response => {
     const answered = withRequestId(response, record.id, env)
     const status = answered.status
     const end = performance.now()
     const method = request.method
-    // The path Hono matched (a refused request was never dispatched: its path is read here).
-    const path = matched?.path ?? app.getPath(request, { env })
     if (after !== undefined) {
-      const route = record.errorRoute ?? (matched === undefined ? '' : routeOf(matched))
+      const route = record.errorRoute ?? (result === undefined ? '' : routeOf(result))
       after({ method, route, status }, (end - start) / 1000)
     }
-    writeAccessLog(logger, record.id, method, path, status, end - start, record.errorCode)
+    // The path Hono matched (a refused request's is read here).
+    const logged = path ?? app.getPath(request, { env })
+    writeAccessLog(logger, record.id, method, logged, status, end - start, record.errorCode)
     return answered
   }
 
@@ -84,14 +88,15 @@ export function observeRequests(
         answer = (refuse as NonNullable<typeof refuse>)(err, request, env, executionCtx)
       }
     }
-    matches.last = undefined
+    matches.path = undefined
+    matches.result = undefined
     answer ??= dispatch(request, env, executionCtx)
     // Hono matches the route synchronously, before any handler can await: read it now, before
     // another request's dispatch can run.
-    const matched = matches.last
+    const { path, result } = matches
     if (answer instanceof Promise)
-      return answer.then((response) => finish(response, request, env, record, start, matched))
-    return finish(answer, request, env, record, start, matched)
+      return answer.then((response) => finish(response, request, env, record, start, path, result))
+    return finish(answer, request, env, record, start, path, result)
   }
 }
 
@@ -113,27 +118,32 @@ function refusalRenderer(onError: ObserveOptions['onError']) {
   }
 }
 
-/** What Hono's router was asked and answered for one request. */
+/** What Hono's router answers for one request. */
+type MatchResult = ReturnType<Hono<GatehouseEnv>['router']['match']>
+
+/** What Hono's router was asked (the path) and answered for the app's latest dispatch. */
 interface Match {
-  path: string
-  result: ReturnType<Hono<GatehouseEnv>['router']['match']>
+  path: string | undefined
+  result: MatchResult | undefined
 }
 
 /**
  * Remembers what Hono's router was asked (the path, as Hono decoded it) and answered for the app's
  * latest dispatch, so neither the path nor the matched route is worked out a second time per request.
  * The app's router is wrapped (`app.router` is public and `Router` a small interface: `add`,
- * `match`); Hono calls `match` once per request, synchronously, at the start of its dispatch.
+ * `match`); Hono calls `match` once per request, synchronously, at the start of its dispatch. Kept
+ * in two fields of one object (no object per request).
  */
-function matchRecorder(app: Hono<GatehouseEnv>): { last: Match | undefined } {
+function matchRecorder(app: Hono<GatehouseEnv>): Match {
   const router = app.router
-  const recorder: { last: Match | undefined } = { last: undefined }
+  const recorder: Match = { path: undefined, result: undefined }
   app.router = {
     name: router.name,
     add: (method, path, handler) => router.add(method, path, handler),
     match: (method, path) => {
       const result = router.match(method, path)
-      recorder.last = { path, result }
+      recorder.path = path
+      recorder.result = result
       return result
     },
   }
@@ -141,8 +151,8 @@ function matchRecorder(app: Hono<GatehouseEnv>): { last: Match | undefined } {
 }
 
 /** The pattern of the last handler matched (the route that answers), '' when nothing matched. */
-function routeOf(match: Match): string {
-  const handlers = match.result[0]
+function routeOf(result: MatchResult): string {
+  const handlers = result[0]
   const last = handlers[handlers.length - 1]
   return last === undefined ? '' : last[0][1].path
 }

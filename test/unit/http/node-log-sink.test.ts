@@ -5,6 +5,9 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   batchedLineWriter,
@@ -109,6 +112,61 @@ describe('batchedLineWriter', () => {
     write('{"n":2}')
     vi.advanceTimersByTime(FLUSH_DELAY_MS)
     expect(text()).toEqual(['{"n":1}\n', `${long}\n`, '{"n":2}\n'])
+  })
+})
+
+describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => {
+  it('writes batches to the descriptor, and through the stream while the stream has a queue', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-log-'))
+    const file = join(dir, 'out.log')
+    const out = createWriteStream(file)
+    await once(out, 'open')
+    const viaStream: number[] = []
+    const stream = {
+      fd: (out as typeof out & { fd: number }).fd,
+      get writableLength() {
+        return out.writableLength
+      },
+      write: (chunk: string | Uint8Array) => (viaStream.push(chunk.length), out.write(chunk)),
+    }
+    const write = batchedLineWriter(stream)
+    const line = 'x'.repeat(1023)
+    // Nothing queued: the 64 KiB batch goes to the descriptor, not through the stream.
+    for (let i = 0; i < 64; i++) write(`a${line.slice(1)}`)
+    expect(viaStream).toEqual([])
+    // The stream has a write of its own queued: the next batch must follow it, through the stream.
+    out.write('queued\n')
+    for (let i = 0; i < 64; i++) write(`b${line.slice(1)}`)
+    expect(viaStream).toEqual([64 * 1024])
+    await new Promise<void>((resolve) => out.end(resolve))
+    const text = readFileSync(file, 'utf8')
+    rmSync(dir, { recursive: true })
+    expect(text).toBe(
+      `a${line.slice(1)}\n`.repeat(64) + 'queued\n' + `b${line.slice(1)}\n`.repeat(64),
+    )
+  })
+
+  it('hands what a full pipe does not take to the stream, in order', async () => {
+    // A reader that starts late: the pipe fills and the descriptor refuses the rest (EAGAIN).
+    const child = spawn('sh', ['-c', 'sleep 0.3; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] })
+    let received = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (received += chunk))
+    const stdin = child.stdin as typeof child.stdin & { _handle: { fd: number } }
+    const viaStream: number[] = []
+    const write = batchedLineWriter({
+      fd: stdin._handle.fd,
+      get writableLength() {
+        return stdin.writableLength
+      },
+      write: (chunk: string | Uint8Array) => (viaStream.push(chunk.length), stdin.write(chunk)),
+    })
+    const lines = Array.from({ length: 30_000 }, (_, i) => `{"n":${i},"pad":"${'p'.repeat(60)}"}`)
+    for (const line of lines) write(line)
+    expect(viaStream.length).toBeGreaterThan(0)
+    await new Promise((resolve) => setTimeout(resolve, 3 * FLUSH_DELAY_MS))
+    stdin.end()
+    await once(child, 'exit')
+    expect(received).toBe(lines.map((line) => `${line}\n`).join(''))
   })
 })
 
