@@ -1,6 +1,6 @@
 /**
  * The Node origin for `npm run bench:http`: the production server exactly as `npm start` and the
- * image run it (src/entry/node.ts: the heap growth policy, then `startNodeServer(process.env)`),
+ * image run it (src/entry/node.ts: the malloc arena and heap growth policies, then `startNodeServer(process.env)`),
  * configured from the environment without `GATEHOUSE_CONFIG` or an L2 store (the verifier role;
  * revocation checks off), plus one bench-only route group:
  *
@@ -11,12 +11,16 @@
  * Listens on HOST (default 127.0.0.1) and PORT (0 for any) and prints one JSON line
  * `{"listening":<port>}` when ready; SIGTERM exits at once (no drain: nothing is in flight).
  */
-import { Hono } from 'hono'
 import type { GatehouseEnv } from '../../src/http/types.ts'
-import { applyHeapGrowthPolicy } from '../../src/entry/node-heap.ts'
-import { startNodeServer } from '../../src/entry/node-server.ts'
+import { applyHeapGrowthPolicy, applyMallocArenaPolicy } from '../../src/entry/node-heap.ts'
 
+// As src/entry/node.ts: the memory policies first (the first may re-execute the process), then the app.
+applyMallocArenaPolicy()
 applyHeapGrowthPolicy()
+const [{ Hono }, { startNodeServer }] = await Promise.all([
+  import('hono'),
+  import('../../src/entry/node-server.ts'),
+])
 const noop = new Hono<GatehouseEnv>()
 noop.get('/noop', (c) => c.text('ok'))
 const server = await startNodeServer(

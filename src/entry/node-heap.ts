@@ -26,9 +26,53 @@
  * verifier loading only its own modules (node-server.ts) the default pair already keeps the peak
  * under the 160 MiB target (151–154 MiB, docs/benchmarks.md), so the CPU stays with the gateway.
  *
- * @example applyHeapGrowthPolicy() // first thing in the Node entry
+ * Native memory (glibc's malloc): every thread that allocates gets a malloc arena of its own (up to
+ * 8 per core), and an arena keeps the pages its peak left behind. V8's helper threads (concurrent
+ * marking, parallel scavenges, the optimising compilers' zones) each fill one: malloc held 18–22
+ * MiB at the origin's peak under the bench:http Node rows (the main heap plus ~12–15 MiB of thread
+ * arenas). With at most two arenas (`MALLOC_ARENA_MAX=2`) freed memory is reused across threads:
+ * 16.7–19.4 MiB at the peak, i.e. ~2–5 MiB less peak RSS (2026-12-07, load 5–10, ad-hoc drives in
+ * docs/benchmarks.md, round 10; no CPU cost measured). glibc reads the variable once,
+ * when the process starts, so the entry re-executes itself with it (`process.execve`: same PID,
+ * argv and Node options; before any module of the app is loaded, so nothing is done twice) when the
+ * environment does not set it. An operator's own `MALLOC_ARENA_MAX` wins; other C libraries (musl)
+ * ignore it; a Node without `process.execve` (before 22.15) runs without it.
+ *
+ * @example applyMallocArenaPolicy(); applyHeapGrowthPolicy() // first things in the Node entry
  */
 import { setFlagsFromString } from 'node:v8'
+
+/** At most this many glibc malloc arenas (`MALLOC_ARENA_MAX`). */
+export const MALLOC_ARENA_MAX = '2'
+
+/**
+ * The environment to re-execute the process with, or `undefined` when it needs no re-execution:
+ * the variable is set already (by the operator, or by our own re-execution), or the platform is not
+ * Linux (glibc's variable; macOS and Windows have other allocators).
+ *
+ * @example mallocArenaEnv({ PATH: '/bin' }, 'linux') // { PATH: '/bin', MALLOC_ARENA_MAX: '2' }
+ */
+export function mallocArenaEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  platform: NodeJS.Platform,
+): Record<string, string | undefined> | undefined {
+  if (platform !== 'linux' || env.MALLOC_ARENA_MAX !== undefined) return undefined
+  return { ...env, MALLOC_ARENA_MAX }
+}
+
+/**
+ * Replaces this process with itself under `MALLOC_ARENA_MAX` (see above) when that is needed and
+ * possible; otherwise returns. Call it first, before the app's modules are imported.
+ */
+export function applyMallocArenaPolicy(): void {
+  const env = mallocArenaEnv(process.env, process.platform)
+  if (env === undefined || typeof process.execve !== 'function') return
+  process.execve(
+    process.execPath,
+    [process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+    env,
+  )
+}
 
 /** The old generation may grow to 1.3× what the last full GC kept. */
 export const HEAP_GROWING_PERCENT = 30

@@ -3,12 +3,17 @@
  * offending variable named on a bad config, and on SIGTERM/SIGINT stops accepting, lets in-flight
  * requests finish and exits 0 (1 if they had to be dropped after GATEHOUSE_SHUTDOWN_TIMEOUT_SECONDS).
  */
-import { ConfigError } from '../core/config.ts'
-import { redactTokens } from '../http/log.ts'
-import { applyHeapGrowthPolicy } from './node-heap.ts'
-import { startNodeServer, type NodeServer } from './node-server.ts'
+import { applyHeapGrowthPolicy, applyMallocArenaPolicy } from './node-heap.ts'
+import type { NodeServer } from './node-server.ts'
 
+// First, before the app's modules load: may replace the process with itself (node-heap.ts).
+applyMallocArenaPolicy()
 applyHeapGrowthPolicy()
+const [{ ConfigError }, { redactTokens }, { startNodeServer }] = await Promise.all([
+  import('../core/config.ts'),
+  import('../http/log.ts'),
+  import('./node-server.ts'),
+])
 
 let server: NodeServer
 try {
