@@ -202,15 +202,16 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         let response: Response
         try {
           // Redirects are returned, never followed: following one would send identity elsewhere.
-          response = await (options.fetch ?? fetch)(
-            new Request(url, {
-              method,
-              headers: headerInit(headers),
-              body,
-              redirect: 'manual',
-              signal: exchange.signal,
-            }),
-          )
+          // The URL and an init, not a `Request`: fetch builds its own `Request` from what it is
+          // given (undici and workerd alike, as the Fetch standard says), so a `Request` built here
+          // would be built twice (issue 15, round 10).
+          response = await (options.fetch ?? fetch)(url, {
+            method,
+            headers: headerInit(headers),
+            body,
+            redirect: 'manual',
+            signal: exchange.signal,
+          })
         } catch {
           if (exchange.clientGone) {
             // Says nothing about the upstream: a probe slot is handed back, nothing is counted.

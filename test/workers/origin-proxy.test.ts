@@ -103,7 +103,8 @@ describe('origin proxy inside workerd', () => {
       })
     const app = createOriginProxy({
       originUrl: 'https://origin.test',
-      fetch: (async (input: Request) => answer(new URL(input.url).pathname)) as typeof fetch,
+      fetch: (async (input: RequestInfo | URL, init?: RequestInit) =>
+        answer(new URL(new Request(input, init).url).pathname)) as typeof fetch,
     })
     for (const [path, body] of [
       ['/token', 'small body'],
@@ -128,9 +129,9 @@ describe('origin proxy inside workerd', () => {
 
   it('answers 503 + Retry-After at the deadline when the origin never answers', async () => {
     let aborted = false
-    const hanging = ((input: Request) =>
+    const hanging = ((input: RequestInfo | URL, init?: RequestInit) =>
       new Promise<Response>((_resolve, reject) => {
-        input.signal.addEventListener('abort', () => {
+        new Request(input, init).signal.addEventListener('abort', () => {
           aborted = true
           reject(new DOMException('aborted', 'AbortError'))
         })

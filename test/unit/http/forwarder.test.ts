@@ -209,11 +209,12 @@ describe('upstream failures: 503 + Retry-After, counted by the breaker', () => {
   it('answers 503 with Retry-After at the deadline and aborts the upstream call', async () => {
     vi.useFakeTimers()
     let aborted = false
-    const hanging = ((input: Request) =>
+    const hanging = ((input: RequestInfo | URL, init?: RequestInit) =>
       new Promise<Response>((_resolve, reject) => {
-        input.signal.addEventListener('abort', () => {
+        const { signal } = new Request(input, init)
+        signal.addEventListener('abort', () => {
           aborted = true
-          reject(input.signal.reason)
+          reject(signal.reason)
         })
       })) as typeof fetch
     const { hono, errors, lines } = app({ fetch: hanging, breaker: { failureThreshold: 5 } })
@@ -385,11 +386,12 @@ describe('responses', () => {
 
   it('bounds a response body that stalls after the headers by the same deadline', async () => {
     vi.useFakeTimers()
-    const stalling = (async (input: Request) => {
+    const stalling = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const { signal } = new Request(input, init)
       const body = new ReadableStream<Uint8Array>({
         start(controller) {
           controller.enqueue(new TextEncoder().encode('{"partial":'))
-          input.signal.addEventListener('abort', () => controller.error(new Error('aborted')))
+          signal.addEventListener('abort', () => controller.error(new Error('aborted')))
         },
       })
       return new Response(body, { status: 200 })

@@ -22,8 +22,8 @@ function gateway(options: Partial<GatewayOptions> = {}, clientIp?: string) {
     verifier: { verify: async () => verified },
     logger: createJsonLogger({ level: 'silent' }),
     gateway: { url: 'https://upstream.test/v1', ...options },
-    fetch: (async (input: Request) => {
-      seen.push(input)
+    fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
+      seen.push(new Request(input, init))
       return new Response('ok')
     }) as typeof fetch,
     ...(clientIp === undefined ? {} : { clientIp: () => clientIp }),

@@ -206,10 +206,10 @@ describe('timeout', () => {
     vi.useFakeTimers()
     let aborted = 0
     let calls = 0
-    const hanging = ((input: Request) =>
+    const hanging = ((input: RequestInfo | URL, init?: RequestInit) =>
       new Promise<Response>((_resolve, reject) => {
         calls += 1
-        input.signal.addEventListener('abort', () => {
+        new Request(input, init).signal.addEventListener('abort', () => {
           aborted += 1
           reject(new DOMException('aborted', 'AbortError'))
         })
