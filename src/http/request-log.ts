@@ -93,9 +93,16 @@ export function requestLog(logger: Logger): MiddlewareHandler<GatehouseEnv> {
   }
 }
 
-/** Methods as JSON strings; others (extension methods) are serialised per request. */
-const METHOD_JSON: Record<string, string> = Object.fromEntries(
-  ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((m) => [m, `"${m}"`]),
+/**
+ * Methods as JSON strings; others (extension methods) are serialised per request. No prototype: a
+ * method is any token (RFC 9110 §9.1), `constructor` and `__proto__` among them, and those must find
+ * nothing here.
+ */
+const METHOD_JSON: Record<string, string> = Object.assign(
+  Object.create(null) as Record<string, string>,
+  Object.fromEntries(
+    ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((m) => [m, `"${m}"`]),
+  ),
 )
 
 /**

@@ -210,6 +210,9 @@ describe('access log line', () => {
     for (const app of [jsonApp, plainApp]) {
       await app.request('/a%22b%5Cc%0A\u2028', { headers: { 'X-Request-Id': 'r-2' } })
       await app.request(`/x/${token}`, { method: 'PROPFIND', headers: { 'X-Request-Id': 'r-3' } })
+      // Method tokens that are names on Object.prototype are logged as the strings they are.
+      await app.request('/m', { method: 'constructor', headers: { 'X-Request-Id': 'r-4' } })
+      await app.request('/m', { method: '__proto__', headers: { 'X-Request-Id': 'r-5' } })
     }
     const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(parsed.map(({ time: _t, durationMs: _d, ...rest }) => rest)).toEqual(
@@ -220,6 +223,14 @@ describe('access log line', () => {
     expect(records[0]!.path).toMatch(/^\/a"b\\c\n/)
     expect(lines.every((l) => !l.includes('\n'))).toBe(true)
     expect(records[1]).toMatchObject({ method: 'PROPFIND', path: '/x/[redacted]', status: 404 })
+    expect(records[2]).toMatchObject({ method: 'constructor', requestId: 'r-4' })
+    expect(records[3]).toMatchObject({ method: '__proto__', requestId: 'r-5' })
+    expect(parsed.map((line) => line.method)).toEqual([
+      'GET',
+      'PROPFIND',
+      'constructor',
+      '__proto__',
+    ])
     expect(lines.join('\n')).not.toContain(token.split('.')[1])
     expect(typeof records[0]!.durationMs).toBe('number')
   })
