@@ -14,6 +14,7 @@ import { appFromConfig } from './app-from-config.ts'
 import { preferredSignatureCheck } from './node-signature.ts'
 import { loadNodeConfig } from './node-config.ts'
 import { installParserRefusals } from './node-http.ts'
+import { installVerifyFastPath, verifyFastPathFor } from './node-verify-fast-path.ts'
 import { nodeRequestHooks } from './node-request-hooks.ts'
 import { NodeResponseWithId } from './node-response.ts'
 import { registerAvailabilityMetrics } from './node-availability-metrics.ts'
@@ -44,6 +45,8 @@ export async function startNodeServer(
     logger?: Logger
     /** Answer the common /token request outside the app (node-token-fast-path.ts). Default true. */
     tokenFastPath?: boolean
+    /** Answer the common /verify L1 hit outside the app (node-verify-fast-path.ts). Default true. */
+    verifyFastPath?: boolean
     /** More route groups, after the origin's own (bench/lib/http-node-origin.ts: `GET /noop`). */
     routes?: NonNullable<Parameters<typeof appFromConfig>[1]['routes']>
   } = {},
@@ -211,6 +214,19 @@ export async function startNodeServer(
       after: metrics.record,
     })
   if (fast && minting) minting.installTokenFastPath(server, fast)
+  // The common /verify L1 hit the same way (node-verify-fast-path.ts); off when anything else runs on
+  // the route (tracing, tenants) or with `verifyFastPath: false`.
+  const verifyFast =
+    options.verifyFastPath !== false &&
+    !tracing &&
+    !tenancy &&
+    verifyFastPathFor(app, {
+      path: '/verify',
+      logger,
+      ...(revocation ? { beforeRequest: () => revocation.maybeSync() } : {}),
+      after: metrics.record,
+    })
+  if (verifyFast) installVerifyFastPath(server, verifyFast)
   installParserRefusals(server, logger)
   // Once closing, answers say `Connection: close` so keep-alive clients leave after their request.
   server.prependListener('request', (_req, res) => {

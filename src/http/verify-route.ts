@@ -2,7 +2,7 @@
  * `GET|POST /verify`: token introspection for services that cannot verify locally. 200 with
  * `{ "active": true, ...claims }`, or an RFC 6750 error via the app's `onError`.
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import { AuthError } from '../core/errors.ts'
 import type { VerifiedToken } from '../core/types.ts'
 import { authenticateNow } from './authenticate.ts'
@@ -13,7 +13,8 @@ import type { GatehouseEnv, TokenVerifier } from './types.ts'
 import { requestHeader } from './request-headers.ts'
 import { setErrorCode } from './request-record.ts'
 
-const RESPONSE_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }
+/** The headers of an active answer (also written by the Node origin's /verify path, node-verify-fast-path.ts). */
+export const RESPONSE_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }
 /**
  * A plain header object, not a `Headers`: @hono/node-server writes it as it is (Hono's `c.body` with
  * two headers builds a `Headers`, which the Node adapter then walks again to write it).
@@ -25,7 +26,13 @@ const ACTIVE = { status: 200, headers: RESPONSE_HEADERS }
 // claims was the largest cost left in the route. Weak keys: an evicted entry takes its text with it.
 const bodies = new WeakMap<object, string>()
 
-function responseBody(claims: object): string {
+/**
+ * The body of an active answer for `claims`: built once per cached token (above). Exported for the
+ * Node origin's /verify path (node-verify-fast-path.ts), which answers with the same text.
+ *
+ * @example const body = responseBody(verified.claims) // '{"active":true,"sub":"…",…}'
+ */
+export function responseBody(claims: object): string {
   let body = bodies.get(claims)
   if (body === undefined) {
     const json: Record<string, unknown> = { active: true, ...claims }
@@ -81,11 +88,38 @@ function proofTarget(request: Request): DpopTarget | undefined {
  */
 export function verifyRoutes(verifier: TokenVerifier, dpop?: DpopGuard): Hono<GatehouseEnv> {
   const app = new Hono<GatehouseEnv>()
+  const handler = verifyHandler(verifier, dpop)
+  routeDeps.set(handler, { verifier, ...(dpop === undefined ? {} : { dpop }) })
+  app.all('/verify', handler)
+  return app
+}
+
+/** What a /verify route handler answers with: its verifier and DPoP guard. */
+export interface VerifyRouteDeps {
+  verifier: TokenVerifier
+  dpop?: DpopGuard
+}
+
+/** Each handler `verifyRoutes` made, with what it answers with (weak: a dropped app takes it along). */
+const routeDeps = new WeakMap<object, VerifyRouteDeps>()
+
+/**
+ * The verifier and DPoP guard of a /verify route handler (what Hono's router matched), or undefined
+ * for any other handler: lets the Node origin's /verify path (node-verify-fast-path.ts) answer with
+ * exactly the route's own verifier, and only when the route alone would answer.
+ *
+ * @example const deps = verifyRouteDepsOf(app.router.match('GET', '/verify')[0][0]?.[0][0])
+ */
+export function verifyRouteDepsOf(handler: unknown): VerifyRouteDeps | undefined {
+  return typeof handler === 'function' ? routeDeps.get(handler) : undefined
+}
+
+function verifyHandler(verifier: TokenVerifier, dpop: DpopGuard | undefined) {
   // One handler for every method, so Hono calls it directly (a second route on the path, the 405,
   // would put every request through its composed chain), and not `async`: on an L1 hit
   // (`authenticateNow` answers at once) the response is returned as it is, which Hono and
   // @hono/node-server pass on and write without a promise turn (issue 15).
-  app.all('/verify', (c): Response | Promise<Response> => {
+  return (c: Context<GatehouseEnv>): Response | Promise<Response> => {
     const request = c.req.raw
     const method = request.method
     // HEAD is answered as GET is (Hono dispatches it as GET and drops the body).
@@ -106,6 +140,5 @@ export function verifyRoutes(verifier: TokenVerifier, dpop?: DpopGuard): Hono<Ga
     return verified instanceof Promise
       ? verified.then((v) => activeResponse(v, dpop))
       : activeResponse(verified, dpop)
-  })
-  return app
+  }
 }
