@@ -12,11 +12,10 @@
  * `{"listening":<port>}` when ready; SIGTERM exits at once (no drain: nothing is in flight).
  */
 import type { GatehouseEnv } from '../../src/http/types.ts'
-import { applyHeapGrowthPolicy, applyMallocArenaPolicy } from '../../src/entry/node-heap.ts'
+import { applyMemoryPolicies } from '../../src/entry/node-heap.ts'
 
 // As src/entry/node.ts: the memory policies first (the first may re-execute the process), then the app.
-applyMallocArenaPolicy()
-applyHeapGrowthPolicy()
+applyMemoryPolicies()
 const [{ Hono }, { startNodeServer }] = await Promise.all([
   import('hono'),
   import('../../src/entry/node-server.ts'),

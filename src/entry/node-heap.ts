@@ -38,7 +38,7 @@
  * environment does not set it. An operator's own `MALLOC_ARENA_MAX` wins; other C libraries (musl)
  * ignore it; a Node without `process.execve` (before 22.15) runs without it.
  *
- * @example applyMallocArenaPolicy(); applyHeapGrowthPolicy() // first things in the Node entry
+ * @example applyMemoryPolicies() // the first thing in the Node entry
  */
 import { setFlagsFromString } from 'node:v8'
 
@@ -91,4 +91,13 @@ export function heapGrowthFlag(execArgv: readonly string[]): string | undefined 
 export function applyHeapGrowthPolicy(): void {
   const flag = heapGrowthFlag(process.execArgv)
   if (flag !== undefined) setFlagsFromString(flag)
+}
+
+/**
+ * Both policies, in their order: the malloc arenas first (it may re-execute the process, and then
+ * nothing after it has run yet), then the heap growth. Call it before the app's modules are imported.
+ */
+export function applyMemoryPolicies(): void {
+  applyMallocArenaPolicy()
+  applyHeapGrowthPolicy()
 }

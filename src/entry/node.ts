@@ -3,12 +3,11 @@
  * offending variable named on a bad config, and on SIGTERM/SIGINT stops accepting, lets in-flight
  * requests finish and exits 0 (1 if they had to be dropped after GATEHOUSE_SHUTDOWN_TIMEOUT_SECONDS).
  */
-import { applyHeapGrowthPolicy, applyMallocArenaPolicy } from './node-heap.ts'
+import { applyMemoryPolicies } from './node-heap.ts'
 import type { NodeServer } from './node-server.ts'
 
 // First, before the app's modules load: may replace the process with itself (node-heap.ts).
-applyMallocArenaPolicy()
-applyHeapGrowthPolicy()
+applyMemoryPolicies()
 const [{ ConfigError }, { redactTokens }, { startNodeServer }] = await Promise.all([
   import('../core/config.ts'),
   import('../http/log.ts'),

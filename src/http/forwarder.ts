@@ -39,7 +39,7 @@ import {
   type CircuitBreakerOptions,
 } from './circuit-breaker.ts'
 import { forwardedRequestHeaders } from './forwarded-headers.ts'
-import { connectionOptions, isHopByHop } from './hop-by-hop.ts'
+import { connectionNames, isHopByHop } from './hop-by-hop.ts'
 import type { Logger } from './log.ts'
 import { RequestError } from './request-errors.ts'
 import { requestHeaderFields } from './request-headers.ts'
@@ -328,7 +328,7 @@ export function answerHeaders(source: Headers): {
     else if (name === 'content-encoding') encoded = true
     fields.push(field)
   }
-  const named = connection === null ? undefined : connectionOptions({ get: () => connection })
+  const named = connection === null ? undefined : connectionNames(connection)
   const kept: [string, string][] = []
   let contentLength: string | null = null
   for (const field of fields) {

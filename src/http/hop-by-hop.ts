@@ -25,7 +25,16 @@ const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z|~]+$/
 /** The lower-case field names `Connection` lists; undefined (no allocation) when it lists none. */
 export function connectionOptions(headers: Pick<HeaderFields, 'get'>): Set<string> | undefined {
   const value = headers.get('connection')
-  if (value === null) return undefined
+  return value === null ? undefined : connectionNames(value)
+}
+
+/**
+ * The lower-case field names in one `Connection` value (RFC 9110 §7.6.1); what is not a token is
+ * skipped.
+ *
+ * @example connectionNames('keep-alive, X-Hop') // Set { 'keep-alive', 'x-hop' }
+ */
+export function connectionNames(value: string): Set<string> {
   const names = new Set<string>()
   for (const name of value.split(',')) {
     const trimmed = name.trim().toLowerCase()

@@ -17,15 +17,37 @@ describe('heap growth policy (src/entry/node-heap.ts)', () => {
     expect(heapGrowthFlag(['--heap_growing_percent=80'])).toBeUndefined()
     expect(heapGrowthFlag(['--heap-growing-percent', '80'])).toBeUndefined()
   })
+})
 
-  it.each([
-    ['src/entry/node.ts', 'startNodeServer('],
-    ['bench/lib/http-node-origin.ts', 'startNodeServer('],
-  ])('%s applies it before it builds the app', async (file, build) => {
-    const source = await readFile(new URL(`../../../${file}`, import.meta.url), 'utf8')
-    const applied = source.indexOf('\napplyHeapGrowthPolicy()\n')
-    expect(applied).toBeGreaterThan(0)
-    expect(applied).toBeLessThan(source.indexOf(build, source.indexOf('\n\n')))
+describe('both memory policies (applyMemoryPolicies, src/entry/node-heap.ts)', () => {
+  it.each(['src/entry/node.ts', 'bench/lib/http-node-origin.ts'])(
+    '%s applies both policies first, before any module of the app is imported',
+    async (file) => {
+      const source = await readFile(new URL(`../../../${file}`, import.meta.url), 'utf8')
+      const applied = source.indexOf('\napplyMemoryPolicies()\n')
+      expect(applied).toBeGreaterThan(0)
+      expect(applied).toBeLessThan(source.indexOf('startNodeServer(', source.indexOf('\n\n')))
+      // Only node-heap.ts and types are imported statically; the app comes after, dynamically.
+      const staticImports = [...source.matchAll(/^import (?!type ).*from '([^']+)'/gm)].map(
+        (m) => m[1],
+      )
+      expect(staticImports).toEqual([
+        file.startsWith('src/') ? './node-heap.ts' : '../../src/entry/node-heap.ts',
+      ])
+      expect(source.indexOf("import('")).toBeGreaterThan(applied)
+    },
+  )
+
+  it('applies the malloc arenas before the heap growth (the first may re-execute the process)', async () => {
+    const source = await readFile(
+      new URL('../../../src/entry/node-heap.ts', import.meta.url),
+      'utf8',
+    )
+    const body = source.slice(source.indexOf('export function applyMemoryPolicies'))
+    expect(body.indexOf('applyMallocArenaPolicy()')).toBeGreaterThan(0)
+    expect(body.indexOf('applyMallocArenaPolicy()')).toBeLessThan(
+      body.indexOf('applyHeapGrowthPolicy()'),
+    )
   })
 })
 
@@ -42,24 +64,6 @@ describe('malloc arena policy (src/entry/node-heap.ts)', () => {
     expect(mallocArenaEnv({ PATH: '/bin' }, 'darwin')).toBeUndefined()
     expect(mallocArenaEnv({ PATH: '/bin' }, 'win32')).toBeUndefined()
   })
-
-  it.each(['src/entry/node.ts', 'bench/lib/http-node-origin.ts'])(
-    '%s applies it first, before any module of the app is imported',
-    async (file) => {
-      const source = await readFile(new URL(`../../../${file}`, import.meta.url), 'utf8')
-      const applied = source.indexOf('\napplyMallocArenaPolicy()\n')
-      expect(applied).toBeGreaterThan(0)
-      expect(applied).toBeLessThan(source.indexOf('\napplyHeapGrowthPolicy()\n'))
-      // Only node-heap.ts and types are imported statically; the app comes after, dynamically.
-      const staticImports = [...source.matchAll(/^import (?!type ).*from '([^']+)'/gm)].map(
-        (m) => m[1],
-      )
-      expect(staticImports).toEqual([
-        file.startsWith('src/') ? './node-heap.ts' : '../../src/entry/node-heap.ts',
-      ])
-      expect(source.indexOf("import('")).toBeGreaterThan(applied)
-    },
-  )
 
   const env = {
     GATEHOUSE_ISSUER: TEST_ISSUER,
