@@ -17,7 +17,10 @@
  *   `jwks_unavailable` (503, retry), not `kid_unknown` (401): it may be a key published since;
  * - while no set is held yet, concurrent first requests each read (none is refused for another's read);
  * - a read slower than `timeoutMs` counts as failed and none is retried within
- *   `failureCooldownSeconds`, so an L2 outage costs one slow request per isolate per cooldown;
+ *   `failureCooldownSeconds`, so an L2 outage costs one slow request per isolate per cooldown — or
+ *   within the copy's refresh period when that is shorter (a set's `cacheSeconds` may be 1 s): a
+ *   key is published twice that long before it signs, so after one failed read (a busy L2) the
+ *   retry still comes before the key's first token, not a 503 window later;
  * - a revoked or retired key is never used;
  * - like the remote key set, no promise outlives the tick it was made in (workerd forbids sharing
  *   I/O between requests).
@@ -210,6 +213,8 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
   const failing = () =>
     lastOutcome !== undefined && lastOutcome !== 'ok' && lastOutcome !== 'absent'
   const since = (t: number) => now() - t
+  /** After a failed read: the cooldown, at most the held copy's refresh period (see the header). */
+  const failureWait = () => (loaded ? Math.min(failureMs, loaded.refreshAfter) : failureMs)
 
   /** Loads when nothing is loaded or the copy is old, unless the last attempt failed recently. */
   async function ensureLoaded(): Promise<void> {
@@ -218,7 +223,7 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
     // tenant) with 503s. So this request reads too: one small GET each, only until a set is held.
     if (!loaded && loadsInFlight > 0 && !failing()) return loadOncePerTick()
     const cooling = failing()
-      ? since(lastAttemptAt) < failureMs
+      ? since(lastAttemptAt) < failureWait()
       : since(lastAttemptAt) < unknownKidMs
     if (cooling) return
     if (!loaded || since(loaded.loadedAt) >= loaded.refreshAfter) await loadOncePerTick()

@@ -160,6 +160,35 @@ describe('the edge key source', () => {
     expect(s.keys.status()).toMatchObject({ stale: false, lastError: null })
   })
 
+  it('a failed read is retried within the set’s refresh period when that is shorter than the cooldown, before the next key signs', async () => {
+    // A short schedule: copies refreshed every 2 s, a key published 4 s before it signs.
+    const s = source()
+    const cacheSeconds = 2
+    s.l2.value = fixtureKeySet([fixtureRecord('ES256')], { cacheSeconds })
+    await s.keys.getKey('test-es256', 'ES256')
+    // The next key is published; the refresh that would bring it fails (a busy L2).
+    s.l2.value = fixtureKeySet([fixtureRecord('ES256'), fixtureRecord('EdDSA')], {
+      cacheSeconds,
+      version: 2,
+    })
+    s.l2.down = true
+    s.clock.advance(cacheSeconds)
+    expect(await code(s.keys.getKey('test-es256', 'ES256'))).toBe('ok')
+    expect(s.keys.status()).toMatchObject({ stale: true })
+    const reads = s.l2.reads
+    s.clock.advance(cacheSeconds - 1)
+    await s.keys.getKey('test-es256', 'ES256')
+    expect(s.l2.reads).toBe(reads) // still cooling down
+    // One refresh period after the failed read (not the 5 s cooldown): read again, and the key
+    // that signs from 4 s after its publication is held when its first token comes.
+    s.l2.down = false
+    s.clock.advance(1)
+    expect(await code(s.keys.getKey('test-es256', 'ES256'))).toBe('ok')
+    expect(s.l2.reads).toBe(reads + 1)
+    expect((await s.keys.getKey('test-eddsa', 'EdDSA')).kid).toBe('test-eddsa')
+    expect(s.keys.status()).toMatchObject({ version: 2, stale: false })
+  })
+
   it('cold with L2 down and no fallback (or a failing one): jwks_unavailable, never a key', async () => {
     const failing: KeySet = {
       getKey: () => Promise.reject(new AuthError('jwks_unavailable', 'down')),
