@@ -11,8 +11,7 @@
  * to the app unread. It turns itself off when anything else is mounted on the token route.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Hono } from 'hono'
@@ -20,12 +19,18 @@ import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashClientSecret } from '../../../src/core/oauth/clients.ts'
 import { createOriginRoutes } from '../../../src/entry/origin.ts'
-import { startNodeServer, type NodeServer } from '../../../src/entry/node-server.ts'
 import { createTokenFastPath, tokenFastPathFor } from '../../../src/entry/node-token-fast-path.ts'
 import { tokenRoutes } from '../../../src/http/oauth/token-routes.ts'
 import type { LogRecord } from '../../../src/http/log.ts'
 import { createMemoryStore } from '../../../src/store/memory.ts'
 import { privateJwks } from '../../fixtures/keys.ts'
+import {
+  listenWithStandIn,
+  startFastPathPair,
+  type FastPathPair,
+  type LoggedOrigin,
+  type StandInServer,
+} from '../../support/fast-path-pair.ts'
 
 const ISSUER = 'https://auth.test'
 const SECRET = 'fast-path-secret-0123456789abcdefghijklmnopqrstuvwxyz'
@@ -176,29 +181,20 @@ async function writeConfig(dir: string): Promise<string> {
 
 describe('the Node origin /token path', () => {
   let dir: string
-  const servers: { server: NodeServer; logs: LogRecord[] }[] = []
+  let pair: FastPathPair | undefined
+  let servers: LoggedOrigin[] = []
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gatehouse-fast-path-'))
-    const config = await writeConfig(dir)
-    for (const tokenFastPath of [true, false]) {
-      const logs: LogRecord[] = []
-      const server = await startNodeServer(
-        {
-          PORT: '0',
-          HOST: '127.0.0.1',
-          GATEHOUSE_CONFIG: config,
-          GATEHOUSE_ISSUER: ISSUER,
-          GATEHOUSE_AUDIENCE: 'https://api.test',
-          GATEHOUSE_LOG_LEVEL: 'info',
-        },
-        { logger: { log: (r) => void logs.push(r) }, tokenFastPath },
-      )
-      servers.push({ server, logs })
-    }
+    pair = await startFastPathPair('tokenFastPath', {
+      GATEHOUSE_CONFIG: await writeConfig(dir),
+      GATEHOUSE_ISSUER: ISSUER,
+      GATEHOUSE_AUDIENCE: 'https://api.test',
+    })
+    servers = pair.origins
   })
   afterAll(async () => {
-    for (const { server } of servers) await server.shutdown()
+    await pair?.close()
     await rm(dir, { recursive: true, force: true })
   })
 
@@ -229,7 +225,7 @@ describe('the Node origin /token path', () => {
 })
 
 describe('createTokenFastPath routing', () => {
-  let server: Server
+  let server: StandInServer
   let port: number
   const reachedApp: { body: string | undefined; name: string }[] = []
   let current = ''
@@ -249,17 +245,13 @@ describe('createTokenFastPath routing', () => {
       path: '/token',
       logger: { log: () => {} },
     })
-    server = createServer((req, res) =>
-      fast(req, res, (incoming, outgoing) => {
-        const raw = (incoming as IncomingMessage & { rawBody?: Buffer }).rawBody
-        reachedApp.push({ name: current, body: raw?.toString() })
-        outgoing.writeHead(418).end()
-      }),
-    )
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    port = (server.address() as AddressInfo).port
+    server = await listenWithStandIn(fast, (incoming) => {
+      const raw = (incoming as IncomingMessage & { rawBody?: Buffer }).rawBody
+      reachedApp.push({ name: current, body: raw?.toString() })
+    })
+    port = server.port
   })
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  afterAll(() => server.close())
 
   const through = async (a: Ask) => {
     current = a.name

@@ -11,14 +11,12 @@
  * miss, refusal and other shape to the app. It turns itself off when anything else runs on the route.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer, type IncomingMessage, type Server } from 'node:http'
-import { connect, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashClientSecret } from '../../../src/core/oauth/clients.ts'
-import { startNodeServer, type NodeServer } from '../../../src/entry/node-server.ts'
 import {
   createVerifyFastPath,
   verifyFastPathFor,
@@ -34,6 +32,13 @@ import {
   TEST_AUDIENCE,
   TEST_ISSUER,
 } from '../../fixtures/keys.ts'
+import {
+  listenWithStandIn,
+  startFastPathPair,
+  type FastPathPair,
+  type LoggedOrigin,
+  type StandInServer,
+} from '../../support/fast-path-pair.ts'
 
 /** A JWK thumbprint's shape (RFC 7638, base64url of a SHA-256): what a DPoP binding names. */
 const JKT = 'A'.repeat(43)
@@ -130,7 +135,8 @@ const bearer = (token: string): [string, string] => ['Authorization', `Bearer ${
 
 describe('the Node origin /verify path', () => {
   let dir: string
-  const servers: { server: NodeServer; logs: LogRecord[] }[] = []
+  let pair: FastPathPair | undefined
+  let servers: LoggedOrigin[] = []
   const now = Math.floor(Date.now() / 1000)
   let plain: string
   let other: string
@@ -150,25 +156,16 @@ describe('the Node origin /verify path', () => {
     bound = await signTestToken({ sub: 'user-4', cnf: { jkt: JKT } })
     foreign = await signTestToken({ aud: 'https://elsewhere.test' })
     admin = await signTestToken({ aud: TEST_ISSUER, scope: 'gatehouse:admin' })
-    for (const verifyFastPath of [true, false]) {
-      const logs: LogRecord[] = []
-      const server = await startNodeServer(
-        {
-          PORT: '0',
-          HOST: '127.0.0.1',
-          GATEHOUSE_CONFIG: config,
-          GATEHOUSE_ISSUER: TEST_ISSUER,
-          GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
-          GATEHOUSE_LOG_LEVEL: 'info',
-          GATEHOUSE_REVOCATION_SYNC_SECONDS: '1',
-        },
-        { logger: { log: (r) => void logs.push(r) }, verifyFastPath },
-      )
-      servers.push({ server, logs })
-    }
+    pair = await startFastPathPair('verifyFastPath', {
+      GATEHOUSE_CONFIG: config,
+      GATEHOUSE_ISSUER: TEST_ISSUER,
+      GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
+      GATEHOUSE_REVOCATION_SYNC_SECONDS: '1',
+    })
+    servers = pair.origins
   })
   afterAll(async () => {
-    for (const { server } of servers) await server.shutdown()
+    await pair?.close()
     await rm(dir, { recursive: true, force: true })
   })
 
@@ -340,7 +337,7 @@ describe('the Node origin /verify path', () => {
 })
 
 describe('createVerifyFastPath routing', () => {
-  let server: Server
+  let server: StandInServer
   let port: number
   const reachedApp: string[] = []
   let current = ''
@@ -360,16 +357,10 @@ describe('createVerifyFastPath routing', () => {
     await verifier.verify(cached)
     await verifier.verify(bound)
     const fast = createVerifyFastPath({ verifier, path: '/verify', logger: { log: () => {} } })
-    server = createServer((req, res) =>
-      fast(req, res, (_incoming: IncomingMessage, outgoing) => {
-        reachedApp.push(current)
-        outgoing.writeHead(418).end()
-      }),
-    )
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    port = (server.address() as AddressInfo).port
+    server = await listenWithStandIn(fast, () => reachedApp.push(current))
+    port = server.port
   })
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  afterAll(() => server.close())
 
   const through = async (a: Ask) => {
     current = a.name
