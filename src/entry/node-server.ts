@@ -14,7 +14,8 @@ import { appFromConfig } from './app-from-config.ts'
 import { preferredSignatureCheck } from './node-signature.ts'
 import { loadNodeConfig } from './node-config.ts'
 import { installParserRefusals } from './node-http.ts'
-import { installVerifyFastPath, verifyFastPathFor } from './node-verify-fast-path.ts'
+import { installFastPath } from './node-fast-path.ts'
+import { verifyFastPathFor } from './node-verify-fast-path.ts'
 import { nodeRequestHooks } from './node-request-hooks.ts'
 import { NodeResponseWithId } from './node-response.ts'
 import { registerAvailabilityMetrics } from './node-availability-metrics.ts'
@@ -213,7 +214,7 @@ export async function startNodeServer(
       ...(revocation ? { beforeRequest: () => revocation.maybeSync() } : {}),
       after: metrics.record,
     })
-  if (fast && minting) minting.installTokenFastPath(server, fast)
+  if (fast) installFastPath(server, fast)
   // The common /verify L1 hit the same way (node-verify-fast-path.ts); off when anything else runs on
   // the route (tracing, tenants) or with `verifyFastPath: false`.
   const verifyFast =
@@ -226,7 +227,7 @@ export async function startNodeServer(
       ...(revocation ? { beforeRequest: () => revocation.maybeSync() } : {}),
       after: metrics.record,
     })
-  if (verifyFast) installVerifyFastPath(server, verifyFast)
+  if (verifyFast) installFastPath(server, verifyFast)
   installParserRefusals(server, logger)
   // Once closing, answers say `Connection: close` so keep-alive clients leave after their request.
   server.prependListener('request', (_req, res) => {
@@ -305,7 +306,6 @@ async function importMintingCode() {
     ownKeySet: ownTokens.ownKeySet,
     tokenPath: endpoints.ENDPOINTS.token,
     tokenFastPathFor: fastPath.tokenFastPathFor,
-    installTokenFastPath: fastPath.installTokenFastPath,
   }
 }
 

@@ -24,8 +24,9 @@
  * const fast = createTokenFastPath({ deps, path: '/token', logger })
  * serve({ fetch: app.fetch, createServer: (options, listener) => createServer(options, (req, res) => fast(req, res, listener)) })
  */
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { Hono } from 'hono'
+import type { NodeFastPath } from './node-fast-path.ts'
 import type { OAuthRouteDeps } from '../http/oauth/deps.ts'
 import { MAX_FORM_BYTES, parseFormBytes } from '../http/oauth/form.ts'
 import { answerTokenRequest } from '../http/oauth/token-routes.ts'
@@ -64,9 +65,7 @@ const DECIMAL = /^\d{1,5}$/
  *
  * @example server.on('request', (req, res) => fast(req, res, appListener))
  */
-export function createTokenFastPath(
-  options: TokenFastPathOptions,
-): (incoming: IncomingMessage, outgoing: ServerResponse, app: RequestListener) => void {
+export function createTokenFastPath(options: TokenFastPathOptions): NodeFastPath {
   const { deps, path, logger, beforeRequest, after } = options
 
   /** The header values of a request this path takes, or undefined to leave it to the app. */
@@ -160,26 +159,9 @@ export function createTokenFastPath(
 export function tokenFastPathFor(
   app: Hono<GatehouseEnv>,
   options: TokenFastPathOptions,
-): ReturnType<typeof createTokenFastPath> | undefined {
+): NodeFastPath | undefined {
   const [handlers] = app.router.match('POST', options.path)
   const route = handlers[handlers.length - 1]?.[0][1].path
   if (handlers.length !== 2 || route !== options.path) return undefined
   return createTokenFastPath(options)
-}
-
-/**
- * Puts `fast` in front of the server's request listener (the one `@hono/node-server` installed).
- *
- * @example installTokenFastPath(server, fast)
- */
-export function installTokenFastPath(
-  server: Server,
-  fast: ReturnType<typeof createTokenFastPath>,
-): void {
-  const [app, ...others] = server.listeners('request') as RequestListener[]
-  if (app === undefined || others.length > 0) return
-  server.removeListener('request', app)
-  server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) =>
-    fast(incoming, outgoing, app),
-  )
 }

@@ -28,10 +28,11 @@
  *
  * @example
  * const fast = verifyFastPathFor(app, { path: '/verify', logger, after: metrics.record })
- * if (fast) installVerifyFastPath(server, fast)
+ * if (fast) installFastPath(server, fast) // node-fast-path.ts
  */
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { Hono } from 'hono'
+import type { NodeFastPath } from './node-fast-path.ts'
 import type { VerifiedToken } from '../core/types.ts'
 import { authenticateNow } from '../http/authenticate.ts'
 import { dpopNonceFor, type DpopGuard } from '../http/dpop-guard.ts'
@@ -53,13 +54,6 @@ export interface VerifyFastPathOptions {
   /** The app's `after` hook (the request metric). */
   after?: RequestHooks['after']
 }
-
-/** The listener wrapper: answers a request it takes, hands every other to `app`. */
-export type NodeFastPath = (
-  incoming: IncomingMessage,
-  outgoing: ServerResponse,
-  app: RequestListener,
-) => void
 
 /** `@hono/node-server`'s test for a `Host` it uses as it is (any other is parsed, or refused). */
 const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/
@@ -192,19 +186,4 @@ export function verifyFastPathFor(
   const deps = verifyRouteDepsOf(handler)
   if (deps === undefined || route.path !== options.path) return undefined
   return createVerifyFastPath({ ...options, ...deps })
-}
-
-/**
- * Puts `fast` in front of the server's one request listener (the app's, or the /token path's in
- * front of it); does nothing when the server has another.
- *
- * @example installVerifyFastPath(server, fast)
- */
-export function installVerifyFastPath(server: Server, fast: NodeFastPath): void {
-  const [app, ...others] = server.listeners('request') as RequestListener[]
-  if (app === undefined || others.length > 0) return
-  server.removeListener('request', app)
-  server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) =>
-    fast(incoming, outgoing, app),
-  )
 }

@@ -6,13 +6,9 @@
  *
  * @example const pair = await startFastPathPair('verifyFastPath', { GATEHOUSE_CONFIG: path }); const [fast, app] = pair.origins
  */
-import {
-  createServer,
-  type IncomingMessage,
-  type RequestListener,
-  type ServerResponse,
-} from 'node:http'
+import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { NodeFastPath } from '../../src/entry/node-fast-path.ts'
 import { startNodeServer, type NodeServer } from '../../src/entry/node-server.ts'
 import type { LogRecord } from '../../src/http/log.ts'
 
@@ -64,7 +60,7 @@ export interface StandInServer {
  * @example const s = await listenWithStandIn(fast, (incoming) => seen.push(incoming.url))
  */
 export async function listenWithStandIn(
-  fast: (incoming: IncomingMessage, outgoing: ServerResponse, app: RequestListener) => void,
+  fast: NodeFastPath,
   record: (incoming: IncomingMessage) => void,
 ): Promise<StandInServer> {
   const server = createServer((req, res) =>
