@@ -17,15 +17,17 @@ export type NodeFastPath = (
 
 /**
  * Puts `fast` in front of the server's one request listener (the one `@hono/node-server` installed,
- * or another fast path already in front of it); does nothing when the server has another listener.
+ * or another fast path already in front of it) and returns true; returns false and does nothing when
+ * the server has no listener or more than one (the path would be skipped by, or skip, the other).
  *
- * @example installFastPath(server, fast)
+ * @example if (installFastPath(server, fast)) installed.push('verify')
  */
-export function installFastPath(server: Server, fast: NodeFastPath): void {
+export function installFastPath(server: Server, fast: NodeFastPath): boolean {
   const [app, ...others] = server.listeners('request') as RequestListener[]
-  if (app === undefined || others.length > 0) return
+  if (app === undefined || others.length > 0) return false
   server.removeListener('request', app)
   server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) =>
     fast(incoming, outgoing, app),
   )
+  return true
 }

@@ -214,7 +214,9 @@ export async function startNodeServer(
       ...(revocation ? { beforeRequest: () => revocation.maybeSync() } : {}),
       after: metrics.record,
     })
-  if (fast) installFastPath(server, fast)
+  // The paths actually in front of the app, for the `listening` line (docs/configuration.md).
+  const fastPaths: ('token' | 'verify')[] = []
+  if (fast && installFastPath(server, fast)) fastPaths.push('token')
   // The common /verify L1 hit the same way (node-verify-fast-path.ts); off when anything else runs on
   // the route (tracing, tenants) or with `verifyFastPath: false`.
   const verifyFast =
@@ -227,7 +229,7 @@ export async function startNodeServer(
       ...(revocation ? { beforeRequest: () => revocation.maybeSync() } : {}),
       after: metrics.record,
     })
-  if (verifyFast) installFastPath(server, verifyFast)
+  if (verifyFast && installFastPath(server, verifyFast)) fastPaths.push('verify')
   installParserRefusals(server, logger)
   // Once closing, answers say `Connection: close` so keep-alive clients leave after their request.
   server.prependListener('request', (_req, res) => {
@@ -239,7 +241,7 @@ export async function startNodeServer(
     socket.once('close', () => sockets.delete(socket))
   })
   const port = (server.address() as AddressInfo).port
-  logger.log({ level: 'info', msg: 'listening', port, role: 'origin' })
+  logger.log({ level: 'info', msg: 'listening', port, role: 'origin', fastPaths })
 
   return {
     port,
