@@ -17,9 +17,10 @@
  * as Node's own `Content-Length`).
  *
  * Taken only in its plainest shape: `GET` of exactly `/verify` over HTTP/1.1, a `Host` of the plain
- * form `@hono/node-server` takes without parsing it, `Authorization: Bearer <token>` with a token the
- * L1 holds (`isCached`, no side effects), no body framing, no `DPoP`, `Upgrade`,
- * `X-Original-Method` or `X-Original-URL` header, no header name twice. Everything else goes to the
+ * form `@hono/node-server` takes without parsing it (or on a port of 60000–65535, when parsing it
+ * changes nothing: `HOST`), `Authorization: Bearer <token>` with a token the L1 holds (`isCached`,
+ * no side effects), no body framing, no `DPoP`, `Upgrade`, `X-Original-Method` or `X-Original-URL`
+ * header, no header name twice. Everything else goes to the
  * app untouched (a miss is verified there, so an invalid token is never verified twice), as does a
  * token the checks refuse (the app's `onError` renders, counts and logs every refusal) and an answer
  * with a `DPoP-Nonce`. Trying a request here and then in the app is safe: before the answer is written
@@ -55,8 +56,19 @@ export interface VerifyFastPathOptions {
   after?: RequestHooks['after']
 }
 
-/** `@hono/node-server`'s test for a `Host` it uses as it is (any other is parsed, or refused). */
-const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/
+/**
+ * The `Host` values this path takes (ours): `@hono/node-server`'s plain hosts (its `reValidHost`: a
+ * lower-case name, no port or one of 1000–59999, put in the request URL as it is) and the same names
+ * on ports 60000–65535 (an origin on an ephemeral port; no leading zero, nothing above). node-server
+ * parses a Host of the latter kind with `new URL` and uses the parsed URL (refusing it when the
+ * parsed name is not the one sent), so the path takes one only when that parse gives back the very
+ * URL the path builds (`sameWhenParsed`: the port, not a default one, is kept; a name the parser
+ * rewrites, such as `127.1`, or refuses, such as `a.1`, is the app's). Safe: the same request URL.
+ */
+const HOST =
+  /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}|6[0-4]\d{3}|65[0-4]\d\d|655[0-2]\d|6553[0-5]))?$/
+/** After `HOST`: a port of 60000–65535, the ones node-server parses. */
+const PARSED_PORT = /:6\d{4}$/
 const BEARER = 'Bearer '
 /** What `authenticateNow` may use of a request on Node: nothing (no `waitUntil`). */
 const NO_EXECUTION_CONTEXT = Object.freeze({})
@@ -80,7 +92,7 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): NodeFastPa
   }
   const answered = { method: 'GET', route: path, status: 200 }
 
-  /** The request's `Host` when this path takes it, else undefined (the app answers). */
+  /** The request's URL (as the app builds it) when this path takes it, else undefined. */
   function take(incoming: IncomingMessage): string | undefined {
     if (incoming.url !== path || incoming.method !== 'GET' || isCached === undefined)
       return undefined
@@ -91,7 +103,7 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): NodeFastPa
       incoming.httpVersionMajor !== 1 ||
       incoming.httpVersionMinor !== 1 ||
       host === undefined ||
-      !PLAIN_HOST.test(host) ||
+      !HOST.test(host) ||
       authorization === undefined ||
       !authorization.startsWith(BEARER) ||
       headers['content-length'] !== undefined ||
@@ -105,7 +117,8 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): NodeFastPa
       !isCached(authorization.slice(BEARER.length))
     )
       return undefined
-    return host
+    const url = `http://${host}${path}`
+    return PARSED_PORT.test(host) && !sameWhenParsed(url) ? undefined : url
   }
 
   function answer(
@@ -142,15 +155,15 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): NodeFastPa
   }
 
   return (incoming, outgoing, app) => {
-    const host = take(incoming)
-    if (host === undefined) return app(incoming, outgoing)
+    const url = take(incoming)
+    if (url === undefined) return app(incoming, outgoing)
     const start = performance.now()
     const id = saneRequestId(incoming.headers['x-request-id'])
     beforeRequest?.()
     // The route's own authentication, given what it reads of a request: the URL (a query-string
     // token), the method, and the header fields, from Node's parsed list as on the app's path
     // (request-headers.ts reads the request's record).
-    const request = { method: 'GET', url: `http://${host}${path}` } as unknown as Request
+    const request = { method: 'GET', url } as unknown as Request
     openRequestRecord(request, id, incoming.rawHeaders)
     let verified: VerifiedToken | Promise<VerifiedToken>
     try {
@@ -165,6 +178,15 @@ export function createVerifyFastPath(options: VerifyFastPathOptions): NodeFastPa
       (v) => answer(v, id, start, incoming, outgoing, app),
       () => app(incoming, outgoing),
     )
+  }
+}
+
+/** Whether `new URL(url)` keeps `url` as it is (node-server's parse of a Host not plain to it). */
+function sameWhenParsed(url: string): boolean {
+  try {
+    return new URL(url).href === url
+  } catch {
+    return false
   }
 }
 
