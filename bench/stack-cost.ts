@@ -17,13 +17,20 @@
  *                   the parser refusals and the server's own listeners)
  *   peer            the bare peers' server of `npm run bench:http` (bench/lib/http-peer-server.ts),
  *                   whose `/noop` is that bench's bare Hono row
+ *   origin-nolog    `origin` with its access log off (`GATEHOUSE_LOG_LEVEL=warn`)
+ *   origin-raw      `origin`'s process answering `GET /raw-noop` before any listener
+ *   peer-raw        `peer`'s process answering the same (bench/lib/raw-noop-preload.ts: bare
+ *                   Hono's bytes, no Hono, no id, no log)
  *
- * `origin` and `peer` are not in the default set (ask with `--stacks=`): they say how far the
- * bench's own servers are from `production` and `bare` (issue 15, round 8).
+ * `origin`, `peer` and their variants are not in the default set (ask with `--stacks=`): they say
+ * how far the bench's own servers are from `production` and `bare` (issue 15, round 8), and whether
+ * a gap is the process (`origin-raw` against `peer-raw`) or the stack (`origin` against
+ * `origin-raw`; round 12).
  *
  * Our stacks are served with `NodeResponseWithId`, as node-server.ts serves the origin.
  *
  * @example node --experimental-strip-types bench/stack-cost.ts --rounds=5 --stacks=bare-id,production
+ * @example node --experimental-strip-types bench/stack-cost.ts --stacks=origin,origin-nolog,origin-raw,peer,peer-raw
  */
 import autocannon from 'autocannon'
 import { publicJwks } from '../test/fixtures/keys.ts'
@@ -49,17 +56,33 @@ const ROUNDS = Number(
 const SLICE_SECONDS = 2
 const token = signEs256Token(0)
 const script = (path: string) => new URL(path, import.meta.url).pathname
-/** The server script of each stack: the variants, or one of bench:http's own servers. */
-const SCRIPTS: Record<string, string> = {
-  origin: script('./lib/http-node-origin.ts'),
-  peer: script('./lib/http-peer-server.ts'),
+const ORIGIN = script('./lib/http-node-origin.ts')
+const PEER = script('./lib/http-peer-server.ts')
+const RAW = { path: '/raw-noop', nodeFlags: [`--import=${script('./lib/raw-noop-preload.ts')}`] }
+
+/** How a stack is served: its script (default: the variants), path, Node flags, environment. */
+interface StackServer {
+  script: string
+  path?: string
+  nodeFlags?: string[]
+  env?: Record<string, string>
 }
+/** bench:http's own servers and their variants; every other stack is a variant's (`STACK`). */
+const SERVERS: Record<string, StackServer> = {
+  origin: { script: ORIGIN },
+  'origin-nolog': { script: ORIGIN, env: { GATEHOUSE_LOG_LEVEL: 'warn' } },
+  'origin-raw': { script: ORIGIN, ...RAW },
+  peer: { script: PEER },
+  'peer-raw': { script: PEER, ...RAW },
+}
+const serverOf = (stack: string): StackServer =>
+  SERVERS[stack] ?? { script: script('./lib/http-stack-variants.ts') }
 
 /** Server CPU µs per answered request over one slice. */
 async function slice(server: ServerProcess, seconds: number): Promise<number> {
   const cpu0 = cpuSeconds(server.pid)
   const result = await autocannon({
-    url: `http://127.0.0.1:${server.port}/noop`,
+    url: `http://127.0.0.1:${server.port}${serverOf(server.name).path ?? '/noop'}`,
     connections: 10,
     duration: seconds,
     headers: { authorization: `Bearer ${token}` },
@@ -71,16 +94,23 @@ async function slice(server: ServerProcess, seconds: number): Promise<number> {
 const servers: ServerProcess[] = []
 try {
   for (const stack of STACKS) {
+    const served = serverOf(stack)
     servers.push(
-      await startNodeScript(stack, SCRIPTS[stack] ?? script('./lib/http-stack-variants.ts'), {
-        STACK: stack,
-        GATEHOUSE_ISSUER: TEST_ISSUER,
-        GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
-        GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
-        // The bench origin's settings as bench:http gives them (its access log at info).
-        GATEHOUSE_LOG_LEVEL: 'info',
-        PORT: '0',
-      }),
+      await startNodeScript(
+        stack,
+        served.script,
+        {
+          STACK: stack,
+          GATEHOUSE_ISSUER: TEST_ISSUER,
+          GATEHOUSE_AUDIENCE: TEST_AUDIENCE,
+          GATEHOUSE_JWKS: JSON.stringify(publicJwks()),
+          // The bench origin's settings as bench:http gives them (its access log at info).
+          GATEHOUSE_LOG_LEVEL: 'info',
+          PORT: '0',
+          ...served.env,
+        },
+        served.nodeFlags,
+      ),
     )
   }
   const samples = new Map<string, number[]>(STACKS.map((s) => [s, []]))
@@ -92,7 +122,7 @@ try {
   const bare = median(samples.get('bare') ?? [])
   console.log(
     renderTable(
-      ['stack (/noop, saturation)', 'CPU µs/request', 'spread', 'bare / this'],
+      ['stack (/noop or /raw-noop, saturation)', 'CPU µs/request', 'spread', 'bare / this'],
       STACKS.map((s) => {
         const xs = samples.get(s) ?? []
         return [
