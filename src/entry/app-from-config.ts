@@ -19,6 +19,7 @@ import { createPolicySets, type PolicySets } from '../policy/policy-sets.ts'
 import type { RevocationSync } from '../revocation/index.ts'
 import type { Store } from '../store/types.ts'
 import type { Logger } from '../http/log.ts'
+import type { UpstreamFetch } from '../http/forwarder.ts'
 import type { AppDeps, GatehouseEnv, TokenVerifier } from '../http/types.ts'
 
 export interface RuntimeOptions {
@@ -28,6 +29,8 @@ export interface RuntimeOptions {
   checkSignature?: SignatureCheck
   /** Used for the remote JWKS and for the gateway upstream. Default `globalThis.fetch`. */
   fetch?: typeof fetch
+  /** The gateway's upstream client instead of `fetch` (Node: node-upstream-fetch.ts). */
+  upstreamFetch?: UpstreamFetch
   now?: Clock
   /** Extra route groups, e.g. the origin's OAuth endpoints. */
   routes?: AppDeps['routes']
@@ -82,11 +85,12 @@ export async function appFromConfig(
   const revocation = runtime.revocation
   const clientIp = runtime.clientIp ?? (runtime.role === 'edge' ? cloudflareClientIp : undefined)
   const policySets = policySetsFor(config, runtime)
+  const upstreamFetch = runtime.upstreamFetch ?? runtime.fetch
   return createApp({
     role: runtime.role,
     ...(verifier ? { verifier, dpop: dpopGuardFor(config, runtime) } : {}),
     logger: runtime.logger,
-    ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }),
+    ...(upstreamFetch === undefined ? {} : { fetch: upstreamFetch }),
     ...(runtime.now === undefined ? {} : { now: runtime.now }),
     ...(clientIp === undefined ? {} : { clientIp }),
     routes: [

@@ -20,6 +20,7 @@ import { nodeRequestHooks } from './node-request-hooks.ts'
 import { NodeResponseWithId } from './node-response.ts'
 import { registerAvailabilityMetrics } from './node-availability-metrics.ts'
 import { clientIpBehind } from './node-client-ip.ts'
+import { createNodeUpstreamFetch } from './node-upstream-fetch.ts'
 import type { SnapshotSchedule } from '../revocation/index.ts'
 import { loadNodeCedar } from '../policy/engine-node.ts'
 
@@ -143,9 +144,12 @@ export async function startNodeServer(
     revocation: () => revocation?.status(),
     keys: origin ? () => origin.keys.status() : undefined,
   })
+  // The gateway's upstream calls: undici's `request`, not `fetch` (node-upstream-fetch.ts).
+  const upstream = config.upstreamUrl === undefined ? undefined : createNodeUpstreamFetch()
   const app = await appFromConfig(config, {
     role: 'origin',
     logger,
+    ...(upstream ? { upstreamFetch: upstream.fetch } : {}),
     // The origin verifies its own tokens with every published key, as they rotate.
     ...(origin && minting && nodeConfig.verification.keySource === undefined
       ? { keySet: minting.ownKeySet(origin.keys) }
@@ -271,9 +275,12 @@ export async function startNodeServer(
             clearInterval(sweep)
             // A snapshot build in progress finishes (it is one atomic write) before we report done;
             // the last spans are sent.
-            void Promise.all([stopSnapshots, stopBackchannel, tracing?.flush()]).finally(() =>
-              resolve(true),
-            )
+            void Promise.all([
+              stopSnapshots,
+              stopBackchannel,
+              tracing?.flush(),
+              upstream?.close(),
+            ]).finally(() => resolve(true))
           })
           logger.log({ level: 'info', msg: 'stopped accepting' })
         }

@@ -74,8 +74,11 @@ export interface ForwarderOptions {
   maxHeadBytes?: number
   /** Breaker thresholds; the probe lease defaults to the deadline plus one second. */
   breaker?: Omit<CircuitBreakerOptions, 'now'>
-  /** Default `globalThis.fetch`; tests inject one. */
-  fetch?: typeof fetch
+  /**
+   * How the next hop is called. Default `globalThis.fetch`; the Node origin passes its own client
+   * (src/entry/node-upstream-fetch.ts); tests inject one.
+   */
+  fetch?: UpstreamFetch
   /** Milliseconds since the epoch, for the breaker. Default `Date.now`. */
   now?: Clock
   logger?: Logger
@@ -84,6 +87,33 @@ export interface ForwarderOptions {
   /** Lower-case request header names never forwarded, beyond hop-by-hop and forwarding ones. */
   dropHeader?: (name: string) => boolean
 }
+
+/** What the forwarder hands the next hop's client: a subset of fetch's `RequestInit`. */
+export interface UpstreamInit {
+  method: string
+  headers: Record<string, string> | [string, string][]
+  body: Uint8Array<ArrayBuffer> | null
+  redirect: 'manual'
+  signal: AbortSignal
+}
+
+/**
+ * What the forwarder reads of the next hop's answer: a subset of fetch's `Response`, so `fetch`
+ * itself is an `UpstreamFetch`. `headers` in `Headers`' iteration form (lower-case names, one pair
+ * per field but `Set-Cookie`'s joined with ", "); `decoded: false` from a client that passes a
+ * `Content-Encoding` body on as it came (fetch decodes it, and its answer has no such member).
+ */
+export interface UpstreamAnswer {
+  readonly status: number
+  readonly statusText: string
+  readonly headers: Iterable<[string, string]>
+  readonly body: ReadableStream<Uint8Array> | null
+  readonly decoded?: boolean
+  arrayBuffer(): Promise<ArrayBuffer>
+}
+
+/** Calls the next hop; rejects when it cannot be reached or `init.signal` aborts. */
+export type UpstreamFetch = (url: string, init: UpstreamInit) => Promise<UpstreamAnswer>
 
 /** Where one request goes: the absolute URL, and headers to set on it (identity, traceparent). */
 export interface ForwardRoute {
@@ -199,7 +229,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
         const admission = breaker.admit()
         if (!admission.allowed) throw unavailable('circuit_open', admission.retryAfterSeconds)
-        let response: Response
+        let response: UpstreamAnswer
         try {
           // Redirects are returned, never followed: following one would send identity elsewhere.
           // The URL and an init, not a `Request`: fetch builds its own `Request` from what it is
@@ -240,7 +270,10 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         // (answerHeaders) and the body read from the fetch's own answer. On Node that answer is
         // @hono/node-server's light `Response`: reading a body through a copy of it, or passing one
         // as a `Response`'s init, builds a full undici `Response` behind it (round 6, issue 15).
-        const { headers: answerFields, contentLength } = answerHeaders(response.headers)
+        const { headers: answerFields, contentLength } = answerHeaders(
+          response.headers,
+          response.decoded !== false,
+        )
         const init = {
           status: response.status,
           statusText: response.statusText,
@@ -310,12 +343,18 @@ export function headerInit(
 
 /**
  * The next hop's answer headers as sent on: without hop-by-hop fields and those its `Connection`
- * names (RFC 9110 §7.6.1), and without `Content-Encoding` and `Content-Length` when fetch decoded
- * the body (what `hono/proxy` drops, plus `Proxy-Connection`); `contentLength` is the kept
- * `Content-Length`. One pass over the fields instead of a copy and a `delete` per hop-by-hop name:
- * on workerd each `Headers` call crosses into C++ (issue 15, round 10).
+ * names (RFC 9110 §7.6.1), and without `Content-Encoding` and `Content-Length` when the client
+ * decoded the body (`decoded`, fetch: what `hono/proxy` drops, plus `Proxy-Connection`); a body
+ * passed on as it came keeps both. `contentLength` is the kept `Content-Length`. One pass over the
+ * fields instead of a copy and a `delete` per hop-by-hop name: on workerd each `Headers` call
+ * crosses into C++ (issue 15, round 10).
+ *
+ * @example answerHeaders(response.headers, true) // { headers: { 'content-type': 'text/plain' }, contentLength: '2' }
  */
-export function answerHeaders(source: Headers): {
+export function answerHeaders(
+  source: Iterable<[string, string]>,
+  decoded = true,
+): {
   headers: Record<string, string> | [string, string][]
   contentLength: string | null
 } {
@@ -325,7 +364,7 @@ export function answerHeaders(source: Headers): {
   for (const field of source) {
     const name = field[0]
     if (name === 'connection') connection = field[1]
-    else if (name === 'content-encoding') encoded = true
+    else if (name === 'content-encoding') encoded = decoded
     fields.push(field)
   }
   const named = connection === null ? undefined : connectionNames(connection)

@@ -13,7 +13,7 @@ import { Hono, type Context } from 'hono'
 import { AuthError } from '../core/errors.ts'
 import type { Clock, VerifiedToken } from '../core/types.ts'
 import { cors } from './cors.ts'
-import { createForwarder, type Forwarder } from './forwarder.ts'
+import { createForwarder, type Forwarder, type UpstreamFetch } from './forwarder.ts'
 import type { Logger } from './log.ts'
 import type { DpopGuard } from './dpop-guard.ts'
 import { mountPolicyRoutes } from '../policy/route-table.ts'
@@ -35,7 +35,7 @@ export interface GatewayDeps extends GatewayOptions {
   dpop: DpopGuard
   realm: string
   logger: Logger
-  fetch?: typeof fetch
+  fetch?: UpstreamFetch
   now?: Clock
   /** The client's address as this runtime knows it, sent upstream as `X-Forwarded-For`. */
   clientIp?: (c: Context<GatehouseEnv>) => string | undefined

@@ -8,6 +8,7 @@ import type { PolicySets } from '../policy/policy-sets.ts'
 import type { PolicyRouteTable } from '../policy/route-table.ts'
 import type { CircuitBreakerOptions } from './circuit-breaker.ts'
 import type { DpopGuard } from './dpop-guard.ts'
+import type { UpstreamFetch } from './forwarder.ts'
 import type { Logger } from './log.ts'
 
 /** Anything that verifies an access token: the core verifier, its cached wrapper, a test double. */
@@ -124,8 +125,11 @@ export interface AppDeps {
   dpop?: DpopGuard
   logger: Logger
   gateway?: GatewayOptions
-  /** The fetch used for upstream calls; default `globalThis.fetch`. Tests inject a fake. */
-  fetch?: typeof fetch
+  /**
+   * How the gateway calls its upstream; default `globalThis.fetch`. The Node origin passes its own
+   * client (src/entry/node-upstream-fetch.ts); tests inject a fake.
+   */
+  fetch?: UpstreamFetch
   /** Milliseconds since the epoch, for the gateway's breaker. Default `Date.now`. */
   now?: Clock
   /**

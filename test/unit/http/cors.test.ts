@@ -26,7 +26,7 @@ const verified: VerifiedToken = {
 }
 
 function gatewayApp(allowedOrigins?: string[]) {
-  const upstreamCalls: Request[] = []
+  const upstreamCalls: string[] = []
   const app = createApp({
     role: 'edge',
     verifier: {
@@ -38,7 +38,7 @@ function gatewayApp(allowedOrigins?: string[]) {
     logger: createJsonLogger({ write: () => {} }),
     gateway: { url: 'https://upstream.test', ...(allowedOrigins ? { allowedOrigins } : {}) },
     fetch: async (input) => {
-      upstreamCalls.push(input as Request)
+      upstreamCalls.push(input)
       // An upstream with its own, looser CORS: the gateway must not let it through.
       return Response.json(
         { ok: true },
