@@ -28,7 +28,8 @@
  * const upstream = createNodeUpstreamFetch()
  * createApp({ ..., fetch: upstream.fetch }) // and `await upstream.close()` when the server stops
  */
-import { Readable } from 'node:stream'
+// The global `ReadableStream` (the DOM lib's type has no `from`).
+import { ReadableStream as WebStream } from 'node:stream/web'
 // By path, not `from 'undici'`: its index also loads its fetch, WebSocket, EventSource, cache and
 // mocks, ~9 MiB more RSS in the origin (+27 against +18 MiB at load, 2026-12-07), and the origin's
 // peak RSS is a target (issue 15 item 6). Types: undici-modules.d.ts.
@@ -72,9 +73,12 @@ export function createNodeUpstreamFetch(): NodeUpstreamClient {
       statusText: '',
       headers: headerPairs(answer.headers),
       decoded: false,
+      // Pulled only when read (the forwarder streams a long answer): `Readable.toWeb` would start
+      // reading the body at once into a queue of its own, and pause it once 64 KiB sat there
+      // unread, so a 64 KiB answer read with `arrayBuffer` (the forwarder's short path) stalled.
       body: noContent
         ? null
-        : (Readable.toWeb(answer.body) as unknown as ReadableStream<Uint8Array>),
+        : (WebStream.from<Uint8Array>(answer.body) as unknown as ReadableStream<Uint8Array>),
       arrayBuffer: () => answer.body.arrayBuffer(),
     } satisfies UpstreamAnswer
   }

@@ -131,6 +131,17 @@ describe('createNodeUpstreamFetch', () => {
     expect(up.seen.map((r) => r.url)).toEqual(['/old'])
   })
 
+  it('reads a 64 KiB body whole after its body was looked at, as the forwarder does', async () => {
+    // 65,536 bytes: the longest answer the forwarder reads whole, and a web stream's queue limit.
+    const bytes = Buffer.alloc(65_536, 0x61)
+    const up = await upstream((res) =>
+      res.writeHead(200, { 'Content-Length': String(bytes.length) }).end(bytes),
+    )
+    const answer = await client().fetch(`${up.url}/64k`, init())
+    expect(answer.body).not.toBeNull()
+    expect(Buffer.from(await answer.arrayBuffer()).equals(bytes)).toBe(true)
+  })
+
   it('streams a large body as a web stream', async () => {
     const big = 'x'.repeat(300_000)
     const up = await upstream((res) => res.writeHead(200).end(big))
@@ -236,6 +247,19 @@ describe('the Node gateway on this client', () => {
     expect(res.headers.get('x-hop')).toBeNull()
     expect(await res.text()).toBe(plain)
     expect(up.seen[0]?.headers['accept-encoding']).toBeUndefined()
+  })
+
+  it('passes on answers read whole and streamed, at and past the 64 KiB line', async () => {
+    const up = await upstream((res, _m, url) => {
+      const bytes = Buffer.alloc(Number(url.slice('/orders/'.length)), 0x62)
+      res.writeHead(200, { 'Content-Length': String(bytes.length) }).end(bytes)
+    })
+    const { base, headers } = await gateway(up.url)
+    for (const size of [65_535, 65_536, 65_537, 300_000]) {
+      const res = await fetch(`${base}/api/orders/${size}`, { headers })
+      expect(res.status).toBe(200)
+      expect((await res.arrayBuffer()).byteLength).toBe(size)
+    }
   })
 
   it('answers 503 temporarily_unavailable when the upstream cannot be reached', async () => {
