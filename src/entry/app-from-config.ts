@@ -27,7 +27,7 @@ export interface RuntimeOptions {
   logger: Logger
   /** Node passes `nodeSignatureCheck`; the Worker uses the core's WebCrypto default. */
   checkSignature?: SignatureCheck
-  /** Used for the remote JWKS and for the gateway upstream. Default `globalThis.fetch`. */
+  /** Used for the remote JWKS, and for the gateway upstream without `upstreamFetch`. Default `globalThis.fetch`. */
   fetch?: typeof fetch
   /** The gateway's upstream client instead of `fetch` (Node: node-upstream-fetch.ts). */
   upstreamFetch?: UpstreamFetch

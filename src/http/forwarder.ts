@@ -100,8 +100,9 @@ export interface UpstreamInit {
 /**
  * What the forwarder reads of the next hop's answer: a subset of fetch's `Response`, so `fetch`
  * itself is an `UpstreamFetch`. `headers` in `Headers`' iteration form (lower-case names, one pair
- * per field but `Set-Cookie`'s joined with ", "); `decoded: false` from a client that passes a
- * `Content-Encoding` body on as it came (fetch decodes it, and its answer has no such member).
+ * per name with repeated fields joined with ", ", but one pair per `Set-Cookie`); `decoded: false`
+ * from a client that passes a `Content-Encoding` body on as it came (fetch decodes it, and its
+ * answer has no such member).
  */
 export interface UpstreamAnswer {
   readonly status: number
@@ -267,9 +268,10 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           })
         }
         // The answer is built from plain fields: the status, the reason, the end-to-end headers
-        // (answerHeaders) and the body read from the fetch's own answer. On Node that answer is
-        // @hono/node-server's light `Response`: reading a body through a copy of it, or passing one
-        // as a `Response`'s init, builds a full undici `Response` behind it (round 6, issue 15).
+        // (answerHeaders) and the body read from the client's own answer. With `fetch` on Node that
+        // answer is @hono/node-server's light `Response`: reading a body through a copy of it, or
+        // passing one as a `Response`'s init, builds a full undici `Response` behind it (round 6,
+        // issue 15).
         const { headers: answerFields, contentLength } = answerHeaders(
           response.headers,
           response.decoded !== false,
@@ -364,9 +366,11 @@ export function answerHeaders(
   for (const field of source) {
     const name = field[0]
     if (name === 'connection') connection = field[1]
-    else if (name === 'content-encoding') encoded = decoded
+    else if (name === 'content-encoding') encoded = true
     fields.push(field)
   }
+  // The coding fields describe a body the client decoded no longer.
+  const dropCoding = encoded && decoded
   const named = connection === null ? undefined : connectionNames(connection)
   const kept: [string, string][] = []
   let contentLength: string | null = null
@@ -374,7 +378,7 @@ export function answerHeaders(
     const name = field[0]
     if (isHopByHop(name, named)) continue
     if (name === 'content-encoding' || name === 'content-length') {
-      if (encoded) continue
+      if (dropCoding) continue
       if (name === 'content-length') contentLength = field[1]
     }
     kept.push(field)
