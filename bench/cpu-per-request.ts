@@ -14,6 +14,9 @@
  * `--base=<dir>` adds the same Node origin rows from another checkout of the repository (for A/B of a
  * change: `git worktree add --detach <dir> main`, with `node_modules` linked in), interleaved too.
  * `--rate=<req/s>` (default 1000; 0 = unlimited, the server's saturation), `--seconds=<s>` per slice (default 5), `--rounds=<n>` (default 3).
+ * `--together` runs each round's slices at the same time instead of one after another (one row per
+ * server: CPU is read per process), so every row sees the same moment of a host whose speed drifts
+ * by half from minute to minute (round 13); ratios are then also given per round (median).
  * `--rows=gateway,proxy` keeps only the rows whose id contains one of the words (ratios whose rows
  * were left out are not printed). `--base-flags=<flag>[,<flag>…]` starts the base's origin with
  * these Node flags: with `--base=` a checkout of the same commit, an A/B of a V8 setting (the
@@ -37,6 +40,7 @@ const CONNECTIONS = 10
 const base = arg('base')
 const rowFilter = arg('rows')?.split(',')
 const baseFlags = arg('base-flags')?.split(',') ?? []
+const TOGETHER = process.argv.includes('--together')
 const here = new URL('..', import.meta.url).pathname
 
 interface Row extends RowSpec {
@@ -63,6 +67,7 @@ async function slice(server: ServerProcess, path: string, seconds: number) {
     throw new Error(`${server.name} ${path}: ${result.non2xx} non-2xx, ${result.errors} errors`)
   return { perRequestUs: (cpu / answered) * 1e6, achievedRps: answered / wall }
 }
+type Slice = Awaited<ReturnType<typeof slice>>
 
 const servers = new Map<string, ServerProcess>()
 try {
@@ -76,13 +81,19 @@ try {
   const rows: Row[] = started.rows.map((s) => ({ ...s, perRequestUs: [], achievedRps: [] }))
   for (const row of rows)
     await slice(servers.get(row.server) as ServerProcess, row.path, WARMUP_SECONDS)
+  if (TOGETHER && new Set(rows.map((r) => r.server)).size !== rows.length)
+    throw new Error('--together needs one row per server: pick rows with --rows=')
   for (let round = 0; round < ROUNDS; round++) {
     process.stdout.write(`round ${round + 1}/${ROUNDS}\n`)
-    for (const row of rows) {
-      const s = await slice(servers.get(row.server) as ServerProcess, row.path, SECONDS)
+    const measure = (row: Row) => slice(servers.get(row.server) as ServerProcess, row.path, SECONDS)
+    let slices: Slice[] = []
+    if (TOGETHER) slices = await Promise.all(rows.map(measure))
+    else for (const row of rows) slices.push(await measure(row))
+    rows.forEach((row, i) => {
+      const s = slices[i] as Slice
       row.perRequestUs.push(s.perRequestUs)
       row.achievedRps.push(s.achievedRps)
-    }
+    })
   }
   const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b)
@@ -90,7 +101,7 @@ try {
   }
   const spread = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`
   console.log(
-    `\n${RATE > 0 ? `${RATE} req/s offered` : 'unlimited rate'}, ${CONNECTIONS} connections, ${SECONDS} s × ${ROUNDS} interleaved rounds\n`,
+    `\n${RATE > 0 ? `${RATE} req/s offered` : 'unlimited rate'}, ${CONNECTIONS} connections, ${SECONDS} s × ${ROUNDS} ${TOGETHER ? 'concurrent' : 'interleaved'} rounds\n`,
   )
   console.log(
     renderTable(
@@ -104,6 +115,19 @@ try {
     ),
   )
   const byId = new Map(rows.map((r) => [r.id, median(r.perRequestUs)]))
+  // Each round's own ratio to the first row, then their median: with `--together` the rows of a
+  // round were measured at the same moment, so the host's drift cancels out of these.
+  const [first, ...others] = rows
+  if (first !== undefined && others.length > 0) {
+    const perRound = (row: Row) =>
+      median(first.perRequestUs.map((v, i) => v / (row.perRequestUs[i] as number))).toFixed(3)
+    console.log(
+      `\n${renderTable(
+        [`CPU ratio per round, median (${first.id} / row)`, 'value'],
+        others.map((row) => [row.id, perRound(row)]),
+      )}`,
+    )
+  }
   const ratio = (bare: string, ours: string) =>
     byId.has(bare) && byId.has(ours)
       ? ((byId.get(bare) as number) / (byId.get(ours) as number)).toFixed(2)
