@@ -27,7 +27,26 @@ export interface Logger {
    * (`logMembers`).
    */
   logMembers?(level: LogRecord['level'], members: string): void
+  /**
+   * Optional fast path for the access log (request-log.ts `writeAccessLog`): takes the line's fields
+   * as they are and writes, in order with every other line, the line `logMembers` would write for
+   * `accessLogMembers(level, ...fields)`, with `time` when it was called. The Node origin's logger
+   * builds these lines a batch at a time (src/entry/node-log-sink.ts); callers without it use
+   * `logMembers`.
+   */
+  logAccess?: AccessLogWriter
 }
+
+/** `Logger.logAccess`: one access log line's fields, positional (no object per request). */
+export type AccessLogWriter = (
+  level: 'info' | 'error',
+  requestId: string,
+  method: string,
+  path: string,
+  status: number,
+  durationMs: number,
+  errorCode: string | undefined,
+) => void
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 }
 
@@ -44,7 +63,9 @@ export function createJsonLogger(
 ): Logger {
   const min = RANK[options.level ?? 'info']
   const write = options.write ?? ((line: string) => console.log(line))
-  const time = isoTimeFormatter(options.now ?? Date.now)
+  const now = options.now ?? Date.now
+  const iso = isoTimeFormat()
+  const time = () => iso(now())
   return {
     log(record) {
       if (RANK[record.level] < min) return
@@ -61,15 +82,18 @@ export function createJsonLogger(
 }
 
 /**
- * `now()` as an ISO 8601 UTC time (`Date.prototype.toISOString`). Under load many lines share a
- * second: its `YYYY-MM-DDTHH:MM:SS.` is formatted once and only the milliseconds per line (issue 15:
- * cheap logging). The result never needs JSON escaping.
+ * A formatter of milliseconds since the epoch as ISO 8601 UTC time (`Date.prototype.toISOString`).
+ * Under load many lines share a second: its `YYYY-MM-DDTHH:MM:SS.` is formatted once and only the
+ * milliseconds per line (issue 15: cheap logging). The result never needs JSON escaping. Each
+ * formatter keeps its own second: make one per writer.
+ *
+ * @example const iso = isoTimeFormat(); iso(Date.now()) // '2026-12-07T20:01:02.345Z'
  */
-function isoTimeFormatter(now: () => number): () => string {
+export function isoTimeFormat(): (time: number) => string {
   let second = Number.NaN
   let prefix = ''
-  return () => {
-    const ms = Math.floor(now())
+  return (time) => {
+    const ms = Math.floor(time)
     const s = Math.floor(ms / 1000)
     if (s !== second) {
       second = s

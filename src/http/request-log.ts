@@ -108,9 +108,9 @@ const METHOD_JSON: Record<string, string> = Object.assign(
 /**
  * Writes the access log line, when the logger wants its level: 5xx are `error`, everything else
  * `info` (a 401 is normal traffic for an auth service). With access logs off
- * (`GATEHOUSE_LOG_LEVEL=warn`) nothing is built. The line's constant members are literals and the
- * request id needs no escaping (`[\w=-]` or a UUID), so only the path and the error code go through
- * `JSON.stringify`.
+ * (`GATEHOUSE_LOG_LEVEL=warn`) nothing is built. A logger with `logAccess` (the Node origin's) takes
+ * the fields as they are and builds the line later, a batch at a time; any other gets the line's
+ * members (`accessLogMembers`) now.
  *
  * @example writeAccessLog(logger, id, 'GET', '/verify', 200, 0.4, undefined)
  */
@@ -125,14 +125,40 @@ export function writeAccessLog(
 ): void {
   const level = status >= 500 ? 'error' : 'info'
   if (!logEnabled(logger, level)) return
-  logMembers(
-    logger,
-    level,
+  if (logger.logAccess !== undefined)
+    logger.logAccess(level, requestId, method, path, status, durationMs, errorCode)
+  else
+    logMembers(
+      logger,
+      level,
+      accessLogMembers(level, requestId, method, path, status, durationMs, errorCode),
+    )
+}
+
+/**
+ * The access log line's JSON members, without braces and without `time` (`Logger.logMembers`):
+ * level, msg, request id, method, path (cut to `MAX_LOGGED_PATH`, tokens redacted), status,
+ * duration and, for failures, the error code. The constant members are literals and the request id
+ * needs no escaping (`[\w=-]` or a UUID), so only the path and the error code go through
+ * `JSON.stringify`.
+ *
+ * @example accessLogMembers('info', id, 'GET', '/verify', 200, 0.4, undefined)
+ */
+export function accessLogMembers(
+  level: 'info' | 'error',
+  requestId: string,
+  method: string,
+  path: string,
+  status: number,
+  durationMs: number,
+  errorCode: string | undefined,
+): string {
+  return (
     `"level":"${level}","msg":"request","requestId":"${requestId}",` +
-      `"method":${METHOD_JSON[method] ?? JSON.stringify(method)},` +
-      `"path":${jsonString(redactTokens(path.slice(0, MAX_LOGGED_PATH)))},` +
-      `"status":${status},"durationMs":${millisecondsJson(durationMs)}` +
-      (errorCode === undefined ? '' : `,"error":${jsonString(errorCode)}`),
+    `"method":${METHOD_JSON[method] ?? JSON.stringify(method)},` +
+    `"path":${jsonString(redactTokens(path.slice(0, MAX_LOGGED_PATH)))},` +
+    `"status":${status},"durationMs":${millisecondsJson(durationMs)}` +
+    (errorCode === undefined ? '' : `,"error":${jsonString(errorCode)}`)
   )
 }
 

@@ -1,15 +1,22 @@
 /**
  * The Node origin's log sink batches lines into one write FLUSH_DELAY_MS after the first of them,
  * never holds more than 64 KiB back, keeps their order and their bytes (UTF-8), and loses none when
- * the process exits, also through a SIGTERM handler that exits as `npm start`'s does.
+ * the process exits, also through a SIGTERM handler that exits as `npm start`'s does. Access log
+ * lines given as fields (`logAccess`) are built a batch at a time into exactly the lines the
+ * string path writes, in the order of writing among the other lines.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createApp } from '../../../src/http/app.ts'
+import { createJsonLogger, type Logger } from '../../../src/http/log.ts'
+import { accessLogMembers, writeAccessLog } from '../../../src/http/request-log.ts'
 import {
+  batchedJsonLogger,
   batchedLineWriter,
   FLUSH_DELAY_MS,
   wallClock,
@@ -115,8 +122,131 @@ describe('batchedLineWriter', () => {
   })
 })
 
+describe('batchedJsonLogger: access log lines built a batch at a time', () => {
+  /** A batched logger on a collecting stream, with a clock the test sets. */
+  function batched(level: 'info' | 'warn' = 'info') {
+    const { chunks, text, stream } = collector()
+    const clock = { now: 1_700_000_000_000 }
+    const logger = batchedJsonLogger(stream, level, () => clock.now)
+    return { chunks, clock, logger, lines: () => text().join('').split('\n').slice(0, -1) }
+  }
+
+  it('writes the line the string path writes, for any fields, at the time of writing', () => {
+    vi.useFakeTimers()
+    const method = fc.oneof(
+      fc.constantFrom('GET', 'POST', 'HEAD', 'PROPFIND', 'constructor', '__proto__'),
+      fc.string({ unit: 'binary', maxLength: 12 }),
+    )
+    const entry = fc.record({
+      time: fc.double({ min: 0, max: 4e12, noNaN: true }),
+      id: fc.stringMatching(/^[\w=-]{1,64}$/),
+      method,
+      path: fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 700 }),
+        fc.constant('/x/eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJl'),
+      ),
+      status: fc.integer({ min: 100, max: 599 }),
+      durationMs: fc.double({ min: 0, max: 1e6, noNaN: true }),
+      error: fc.option(fc.string({ unit: 'binary', maxLength: 30 }), { nil: undefined }),
+    })
+    fc.assert(
+      fc.property(fc.array(entry, { minLength: 1, maxLength: 300 }), (entries) => {
+        const { clock, logger, lines } = batched()
+        const expected: string[] = []
+        for (const e of entries) {
+          const level = e.status >= 500 ? 'error' : 'info'
+          clock.now = e.time
+          writeAccessLog(logger, e.id, e.method, e.path, e.status, e.durationMs, e.error)
+          createJsonLogger({ write: (l) => expected.push(l), now: () => e.time }).logMembers?.(
+            level,
+            accessLogMembers(level, e.id, e.method, e.path, e.status, e.durationMs, e.error),
+          )
+        }
+        vi.advanceTimersByTime(FLUSH_DELAY_MS)
+        expect(lines()).toEqual(expected)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('keeps the order of writing among other lines, and leaves FLUSH_DELAY_MS after the first', () => {
+    vi.useFakeTimers()
+    const { chunks, logger, lines } = batched()
+    writeAccessLog(logger, 'r-1', 'GET', '/a', 200, 1, undefined)
+    logger.log({ level: 'warn', msg: 'between' })
+    writeAccessLog(logger, 'r-2', 'GET', '/b', 401, 1, 'token_missing')
+    vi.advanceTimersByTime(FLUSH_DELAY_MS - 1)
+    expect(chunks).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(chunks).toHaveLength(1)
+    expect(lines().map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ msg: 'request', requestId: 'r-1', path: '/a' }),
+      expect.objectContaining({ msg: 'between' }),
+      expect.objectContaining({ msg: 'request', requestId: 'r-2', error: 'token_missing' }),
+    ])
+  })
+
+  it('builds more entries than it holds, and batches of 64 KiB, in order', () => {
+    vi.useFakeTimers()
+    const { chunks, logger, lines } = batched()
+    const n = 5000
+    for (let i = 0; i < n; i++)
+      writeAccessLog(logger, `r-${i}`, 'GET', `/p/${i}`, 200, 0.5, undefined)
+    // 5,000 lines of ~150 bytes are several 64 KiB batches: those left before the timer.
+    expect(chunks.length).toBeGreaterThan(5)
+    vi.advanceTimersByTime(FLUSH_DELAY_MS)
+    expect(lines().map((l) => (JSON.parse(l) as { requestId: string }).requestId)).toEqual(
+      Array.from({ length: n }, (_, i) => `r-${i}`),
+    )
+  })
+
+  it('writes no access line below its level, and a 5xx at error level', () => {
+    vi.useFakeTimers()
+    const { logger, lines } = batched('warn')
+    writeAccessLog(logger, 'r-1', 'GET', '/a', 200, 1, undefined)
+    ;(logger.logAccess as NonNullable<Logger['logAccess']>)(
+      'info',
+      'r-2',
+      'GET',
+      '/b',
+      200,
+      1,
+      undefined,
+    )
+    writeAccessLog(logger, 'r-3', 'GET', '/c', 503, 1, 'upstream_unavailable')
+    vi.advanceTimersByTime(FLUSH_DELAY_MS)
+    expect(lines().map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ level: 'error', requestId: 'r-3', status: 503 }),
+    ])
+  })
+
+  it("is what an app's requests log through, the same lines as the string path", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const { logger, lines } = batched()
+    const plain: string[] = []
+    const apps = [logger, createJsonLogger({ write: (l) => plain.push(l) })].map((log) =>
+      createApp({
+        role: 'edge',
+        verifier: { verify: () => Promise.reject(new Error('unused')) } as never,
+        logger: log,
+        extend: (app) => app.get('/plain', (c) => c.text('ok')),
+      }),
+    )
+    for (const app of apps) {
+      await app.request('/plain', { headers: { 'X-Request-Id': 'r-1' } })
+      await app.request('/a%22b%0A', { headers: { 'X-Request-Id': 'r-2' } })
+      await app.request('/verify', { method: 'POST', headers: { 'X-Request-Id': 'r-3' } })
+    }
+    vi.advanceTimersByTime(FLUSH_DELAY_MS)
+    const fields = ({ time: _t, durationMs: _d, ...rest }: Record<string, unknown>) => rest
+    const strip = (l: string) => fields(JSON.parse(l) as Record<string, unknown>)
+    expect(lines().map(strip)).toEqual(plain.map(strip))
+    expect(lines()).toHaveLength(3)
+  })
+})
+
 describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => {
-  it('writes batches to the descriptor, and through the stream while the stream has a queue', async () => {
+  it('writes batches to the descriptor, behind what the stream has queued', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-log-'))
     const file = join(dir, 'out.log')
     const out = createWriteStream(file)
@@ -134,23 +264,33 @@ describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => 
     // Nothing queued: the 64 KiB batch goes to the descriptor, not through the stream.
     for (let i = 0; i < 64; i++) write(`a${line.slice(1)}`)
     expect(viaStream).toEqual([])
-    // The stream has a write of its own queued: the next batch must follow it, through the stream.
+    expect(readFileSync(file, 'utf8')).toBe(`a${line.slice(1)}\n`.repeat(64))
+    // The stream has a write of its own queued: the next batch waits for it, then goes.
     out.write('queued\n')
     for (let i = 0; i < 64; i++) write(`b${line.slice(1)}`)
-    expect(viaStream).toEqual([64 * 1024])
+    const expected =
+      `a${line.slice(1)}\n`.repeat(64) + 'queued\n' + `b${line.slice(1)}\n`.repeat(64)
+    await vi.waitFor(() => expect(readFileSync(file, 'utf8')).toBe(expected), {
+      timeout: 20_000,
+      interval: 20,
+    })
+    expect(viaStream).toEqual([])
     await new Promise<void>((resolve) => out.end(resolve))
-    const text = readFileSync(file, 'utf8')
     rmSync(dir, { recursive: true })
-    expect(text).toBe(
-      `a${line.slice(1)}\n`.repeat(64) + 'queued\n' + `b${line.slice(1)}\n`.repeat(64),
-    )
   })
 
-  it('hands what a full pipe does not take to the stream, in order', async () => {
+  it('keeps what a full pipe does not take and writes it, in order, as the reader takes it', async () => {
     // A reader that starts late: the pipe fills and the descriptor refuses the rest (EAGAIN).
     const child = spawn('sh', ['-c', 'sleep 0.3; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const lines = Array.from({ length: 30_000 }, (_, i) => `{"n":${i},"pad":"${'p'.repeat(60)}"}`)
+    const expected = lines.map((line) => `${line}\n`).join('')
     let received = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (received += chunk))
+    const all = new Promise<void>((resolve) =>
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        received += chunk
+        if (received.length >= expected.length) resolve()
+      }),
+    )
     const stdin = child.stdin as typeof child.stdin & { _handle: { fd: number } }
     const viaStream: number[] = []
     const write = batchedLineWriter({
@@ -160,13 +300,49 @@ describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => 
       },
       write: (chunk: string | Uint8Array) => (viaStream.push(chunk.length), stdin.write(chunk)),
     })
-    const lines = Array.from({ length: 30_000 }, (_, i) => `{"n":${i},"pad":"${'p'.repeat(60)}"}`)
     for (const line of lines) write(line)
-    expect(viaStream.length).toBeGreaterThan(0)
-    await new Promise((resolve) => setTimeout(resolve, 3 * FLUSH_DELAY_MS))
+    // More than a pipe holds was written before the reader started: the rest waits with the sink.
+    expect(received).toBe('')
+    await all
     stdin.end()
     await once(child, 'exit')
-    expect(received).toBe(lines.map((line) => `${line}\n`).join(''))
+    expect(received).toBe(expected)
+    expect(viaStream).toEqual([])
+  })
+
+  it('hands the rest to the stream when the reader is gone (EPIPE), which reports it', async () => {
+    // A reader that closes its end, says so, and stays: writes to the pipe then fail with EPIPE.
+    const child = spawn('sh', ['-c', 'exec 0<&-; echo closed; exec sleep 5'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
+    child.stdout.on('error', () => {})
+    await once(child.stdout, 'data')
+    const stdin = child.stdin as typeof child.stdin & { _handle: { fd: number } }
+    const viaStream: number[] = []
+    const write = batchedLineWriter({
+      fd: stdin._handle.fd,
+      get writableLength() {
+        return stdin.writableLength
+      },
+      get writable() {
+        return stdin.writable
+      },
+      write: (chunk: string | Uint8Array) => (viaStream.push(chunk.length), stdin.write(chunk)),
+    })
+    const failed = once(stdin, 'error')
+    // Later errors of the dead pipe (a reset) are not this test's.
+    stdin.on('error', () => {})
+    // Three batches of 64 KiB leave while these are written; the first meets the closed pipe.
+    for (let i = 0; i < 3000; i++) write(`{"n":${i},"pad":"${'p'.repeat(60)}"}`)
+    expect(viaStream.length).toBeGreaterThan(0)
+    const [err] = (await failed) as [NodeJS.ErrnoException]
+    expect(err.code).toBe('EPIPE')
+    // The failed stream closed its descriptor (its number may be another file's by now): the
+    // lines still pending go to the stream, not to that number.
+    const before = viaStream.length
+    write('{"after":true}')
+    await vi.waitFor(() => expect(viaStream.length).toBe(before + 1), { timeout: 20_000 })
+    child.kill()
   })
 })
 
@@ -194,6 +370,7 @@ async function stdoutOf(source: string, signal?: NodeJS.Signals): Promise<string
 }
 
 const sink = new URL('../../../src/entry/node-log-sink.ts', import.meta.url).href
+const access = new URL('../../../src/http/request-log.ts', import.meta.url).href
 
 describe('createNodeLogger on a real stdout pipe', () => {
   // Lines pending in the batch (FLUSH_DELAY_MS has not passed) when the process ends.
@@ -201,18 +378,54 @@ describe('createNodeLogger on a real stdout pipe', () => {
   const logLines = `
     import { createNodeLogger } from '${sink}'
     const logger = createNodeLogger('info')
-    for (const n of ${JSON.stringify(lines)}) logger.log({ level: 'info', msg: 'line', n, path: '/ü' })
+    import { writeAccessLog } from '${access}'
+    for (const n of ${JSON.stringify(lines)}) {
+      logger.log({ level: 'info', msg: 'line', n, path: '/ü' })
+      writeAccessLog(logger, 'r-' + n, 'GET', '/ü/' + n, 200, 0.25, undefined)
+    }
   `
+  /** The numbers of the lines and access lines, in the order written: n, then r-n, per n. */
   const numbers = (out: string) =>
     out
       .split('\n')
-      .filter((line) => line.includes('"msg":"line"'))
-      .map((line) => (JSON.parse(line) as { n: number; path: string }).n)
+      .filter((line) => line.includes('"msg":"line"') || line.includes('"msg":"request"'))
+      .map((line) => {
+        const parsed = JSON.parse(line) as { n?: number; requestId?: string }
+        return parsed.n ?? `r-${Number(parsed.requestId?.slice(2))}`
+      })
+  const written = lines.flatMap((n) => [n, `r-${n}`])
 
   it('loses no line and keeps their order when the process exits', async () => {
     const out = await stdoutOf(`${logLines}\nprocess.exit(0)`)
-    expect(numbers(out)).toEqual(lines)
+    expect(numbers(out)).toEqual(written)
     expect(out).toContain('"path":"/ü"')
+  })
+
+  it('loses no line at exit when the reader is slower than the pipe fills (a full pipe)', async () => {
+    const many = Array.from({ length: 4000 }, (_, i) => i)
+    const child = spawn(
+      process.execPath,
+      [
+        '--experimental-strip-types',
+        '--no-warnings',
+        '--input-type=module',
+        '-e',
+        `import { createNodeLogger } from '${sink}'
+        const logger = createNodeLogger('info')
+        for (const n of ${JSON.stringify(many)}) logger.log({ level: 'info', msg: 'line', n, pad: '${'p'.repeat(100)}' })
+        process.exit(0)`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    // Starts reading only once the child has filled the pipe and is waiting at exit.
+    child.stdout.pause()
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
+    child.stdout.resume()
+    const [code] = (await once(child, 'close')) as [number | null]
+    expect(code).toBe(0)
+    expect(numbers(out)).toEqual(many)
   })
 
   it('loses no line and keeps their order on SIGTERM handled as npm start does (exit)', async () => {
@@ -224,6 +437,6 @@ describe('createNodeLogger on a real stdout pipe', () => {
       setInterval(() => {}, 1000)`,
       'SIGTERM',
     )
-    expect(numbers(out)).toEqual(lines)
+    expect(numbers(out)).toEqual(written)
   })
 })
