@@ -5,7 +5,7 @@
  * lines given as fields (`logAccess`) are built a batch at a time into exactly the lines the
  * string path writes, in the order of writing among the other lines.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -245,6 +245,26 @@ describe('batchedJsonLogger: access log lines built a batch at a time', () => {
   })
 })
 
+/**
+ * A batched writer on a child's stdin, as on stdout: its descriptor, its queue and state, and its
+ * `write`, which counts what goes through the stream (`viaStream`) instead of the descriptor.
+ */
+function writerOnStdinOf(child: ChildProcess) {
+  const stdin = child.stdin as NonNullable<ChildProcess['stdin']> & { _handle: { fd: number } }
+  const viaStream: number[] = []
+  const write = batchedLineWriter({
+    fd: stdin._handle.fd,
+    get writableLength() {
+      return stdin.writableLength
+    },
+    get writable() {
+      return stdin.writable
+    },
+    write: (chunk: string | Uint8Array) => (viaStream.push(chunk.length), stdin.write(chunk)),
+  })
+  return { stdin, viaStream, write }
+}
+
 describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => {
   it('writes batches to the descriptor, behind what the stream has queued', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-log-'))
@@ -291,15 +311,7 @@ describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => 
         if (received.length >= expected.length) resolve()
       }),
     )
-    const stdin = child.stdin as typeof child.stdin & { _handle: { fd: number } }
-    const viaStream: number[] = []
-    const write = batchedLineWriter({
-      fd: stdin._handle.fd,
-      get writableLength() {
-        return stdin.writableLength
-      },
-      write: (chunk: string | Uint8Array) => (viaStream.push(chunk.length), stdin.write(chunk)),
-    })
+    const { stdin, viaStream, write } = writerOnStdinOf(child)
     for (const line of lines) write(line)
     // More than a pipe holds was written before the reader started: the rest waits with the sink.
     expect(received).toBe('')
@@ -317,18 +329,7 @@ describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => 
     })
     child.stdout.on('error', () => {})
     await once(child.stdout, 'data')
-    const stdin = child.stdin as typeof child.stdin & { _handle: { fd: number } }
-    const viaStream: number[] = []
-    const write = batchedLineWriter({
-      fd: stdin._handle.fd,
-      get writableLength() {
-        return stdin.writableLength
-      },
-      get writable() {
-        return stdin.writable
-      },
-      write: (chunk: string | Uint8Array) => (viaStream.push(chunk.length), stdin.write(chunk)),
-    })
+    const { stdin, viaStream, write } = writerOnStdinOf(child)
     const failed = once(stdin, 'error')
     // Later errors of the dead pipe (a reset) are not this test's.
     stdin.on('error', () => {})
