@@ -56,12 +56,12 @@ type LineStream = Pick<NodeJS.WritableStream, 'write'> & {
  * The lines waiting to leave for one stream, encoded (UTF-8) in the batch's buffer. Each batch adds
  * one `exit` listener: make one per stream (`createNodeLogger` shares one for stdout).
  *
- * A stream with a file descriptor (stdout) is written with `fs.writeSync` on it, one system call
- * and the same buffer again for the next batch, whenever the stream has nothing queued itself:
- * through the stream each batch went through Node's stream machinery (never optimised: it runs ~100
- * times a second) and needed a new 80 KiB buffer, ~50–100 µs a batch here (issue 15, round 10).
- * What the descriptor does not take at once (a full pipe: `EAGAIN`), and every write while the
- * stream has a queue, goes through the stream, which keeps the order.
+ * A stream with a file descriptor (stdout) is written with `fs.writeSync` on it, a system call per
+ * 4 KiB of whole lines (`#drain`) and the same buffer again for the next batch, whenever the stream
+ * has nothing queued itself: through the stream each batch went through Node's stream machinery
+ * (never optimised: it runs ~100 times a second) and needed a new 80 KiB buffer, ~50–100 µs a batch
+ * here (issue 15, round 10). What the descriptor does not take at once (a full pipe: `EAGAIN`)
+ * waits in the batch for the next try, behind anything the stream has queued (`#drain`).
  */
 class LineBatch {
   /** The batch's buffer. */
@@ -119,16 +119,18 @@ class LineBatch {
   #write(): void {
     if (this.#used === 0) return
     if (this.#fd === undefined || this.#stream.writable === false) {
-      this.#stream.write(this.#take(0))
+      this.#stream.write(this.#take())
       return
     }
-    this.#spill.push(this.#take(0))
-    this.#drain()
+    // A view of the batch: when the descriptor takes all of it now, the buffer is used again.
+    this.#spill.push(this.#buffer.subarray(0, this.#used))
+    if (this.#drain()) this.#used = 0
+    else this.#take() // the view stays with the spill or the stream
   }
 
-  /** The buffer's bytes from `from` on; the batch goes on in a new buffer. */
-  #take(from: number): Buffer {
-    const chunk = this.#buffer.subarray(from, this.#used)
+  /** The buffer's bytes; the batch goes on in a new buffer (the stream may hold on to this one). */
+  #take(): Buffer {
+    const chunk = this.#buffer.subarray(0, this.#used)
     this.#buffer = Buffer.allocUnsafeSlow(BATCH_CAPACITY)
     this.#used = 0
     return chunk
@@ -143,9 +145,10 @@ class LineBatch {
    * exits. While the stream has a queue of its own (someone else's `write`), lines wait behind it,
    * except at exit. A descriptor that cuts a line anyway (a line longer than `PIPE_BUF`, a socket)
    * or fails (the reader is gone: `EPIPE`), and a stream that has ended or failed, get everything
-   * left through the stream: it keeps the order and reports the error as before.
+   * left through the stream: it keeps the order and reports the error as before. Returns whether
+   * the descriptor took everything now (nothing is left, nothing went to the stream).
    */
-  #drain(): void {
+  #drain(): boolean {
     if (this.#retry !== undefined) clearTimeout(this.#retry)
     this.#retry = undefined
     const fd = this.#fd as number
@@ -154,7 +157,7 @@ class LineBatch {
     while (spill.length > 0) {
       if (this.#stream.writable === false) {
         this.#toStream()
-        return
+        return false
       }
       if (!this.#exiting && (this.#stream.writableLength ?? 0) > 0) break
       const chunk = spill[0] as Buffer
@@ -165,12 +168,12 @@ class LineBatch {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') {
           this.#toStream()
-          return
+          return false
         }
         // A full pipe.
         if (!this.#exiting) break
         deadline = Number.isNaN(deadline) ? performance.now() + EXIT_WRITE_TIMEOUT_MS : deadline
-        if (performance.now() >= deadline) return
+        if (performance.now() >= deadline) return false
         Atomics.wait(READER_WAIT, 0, 0, 1)
         continue
       }
@@ -179,13 +182,13 @@ class LineBatch {
       if (written < end) {
         // Cut inside a piece: its rest must follow at once, which the stream's order ensures.
         this.#toStream()
-        return
+        return false
       }
     }
-    if (spill.length > 0) {
-      this.#retry = setTimeout(() => this.#drain(), FLUSH_DELAY_MS)
-      this.#retry.unref()
-    }
+    if (spill.length === 0) return true
+    this.#retry = setTimeout(() => this.#drain(), FLUSH_DELAY_MS)
+    this.#retry.unref()
+    return false
   }
 
   /** Everything left over, through the stream, in order. */
