@@ -39,8 +39,8 @@ export async function startNodeScript(
 ): Promise<ServerProcess> {
   // The origin runs as the image runs it: JavaScript from `npm run build:origin` (built-origin.ts),
   // with `npm start`'s Node options (an A/B's `nodeFlags` after them, so they win).
-  const argv = script.endsWith('/http-node-origin.ts')
-    ? [...originNodeOptions(), ...nodeFlags, await builtScript(script)]
+  const argv = script.endsWith(ORIGIN_SCRIPT)
+    ? await originArgv(script, nodeFlags)
     : [...NODE_FLAGS, ...nodeFlags, script]
   const child = spawn(process.execPath, argv, {
     env: { ...process.env, ...env },
@@ -77,6 +77,29 @@ export async function startNodeScript(
     }
     stdout.on('data', onData)
   })
+}
+
+const ORIGIN_SCRIPT = 'bench/lib/http-node-origin.ts'
+const HERE = new URL('../../', import.meta.url).pathname
+
+/**
+ * The argv of the bench origin at `script`, built and started by the tools of the checkout it is in:
+ * an A/B's base (`cpu-per-request.ts --base=<dir>`) runs as that checkout's own `npm run
+ * build:origin` output with its own `npm start` options. Built by this checkout's tools instead, the
+ * base's src/ was bundled into one file by esbuild (its paths are not this checkout's src/) while
+ * ours ran as tsc's modules: an A/A then compared two builds of the same code.
+ */
+async function originArgv(script: string, nodeFlags: readonly string[]): Promise<string[]> {
+  const root = script.slice(0, -ORIGIN_SCRIPT.length)
+  if (root === '' || root === HERE || root === './')
+    return [...originNodeOptions(), ...nodeFlags, await builtScript(script)]
+  const tools = (await import(`${root}bench/lib/built-origin.ts`)) as {
+    builtScript: typeof builtScript
+  }
+  const options = (await import(`${root}scripts/origin-app-dir.ts`)) as {
+    originNodeOptions: typeof originNodeOptions
+  }
+  return [...options.originNodeOptions(), ...nodeFlags, await tools.builtScript(script)]
 }
 
 /**
