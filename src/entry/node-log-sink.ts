@@ -8,6 +8,8 @@
  * `process.exit` after a fatal error loses nothing, nor does `npm start`'s SIGTERM/SIGINT shutdown,
  * which ends in `process.exit` (node.ts). Only a kill that runs no handler (SIGKILL, a crash of the
  * runtime) can lose the last lines (at most `FLUSH_DELAY_MS` of them), or a reader stalled at exit.
+ * A reader more than `MAX_PENDING_BYTES` behind loses lines by design: they are dropped and counted
+ * rather than held without bound.
  *
  * Why a delay rather than the end of each event-loop turn: below saturation a turn answers one or two
  * requests, so a write per turn was a system call (and a wake-up of the log reader) per request,
@@ -44,6 +46,34 @@ const READER_WAIT = new Int32Array(new SharedArrayBuffer(4))
 /** Access log entries held as fields before their lines are built (see `LineBatch.access`). */
 const ENTRIES = 256
 
+/**
+ * The most bytes of lines a batch keeps for a log reader that has fallen behind (a full pipe): past
+ * it, the lines of each further batch are dropped instead of kept, so the process's memory stays
+ * bounded however long the reader stalls (a wedged log shipper must not run the origin out of
+ * memory). Dropped lines are counted (`droppedLogLines`, `gatehouse_log_lines_dropped_total`), and
+ * once the reader has taken everything kept, one `warn` line says how many were dropped.
+ */
+export const MAX_PENDING_BYTES = 16 * 1024 * 1024
+
+/** Lines dropped by every batch of this process so far (`MAX_PENDING_BYTES`). */
+let droppedTotal = 0
+
+/**
+ * How many log lines this process has dropped because its log reader fell more than
+ * `MAX_PENDING_BYTES` behind (the counter behind `gatehouse_log_lines_dropped_total`).
+ *
+ * @example droppedLogLines() // 0 while the reader keeps up
+ */
+export function droppedLogLines(): number {
+  return droppedTotal
+}
+
+/** Options of a batch; the default is what the origin runs with. */
+export interface LineBatchOptions {
+  /** Bytes kept for a reader that has fallen behind (`MAX_PENDING_BYTES`). */
+  maxPendingBytes?: number
+}
+
 /** A stream the batch writes to; `fd` and `writableLength` where it has them (stdout). */
 type LineStream = Pick<NodeJS.WritableStream, 'write'> & {
   fd?: unknown
@@ -61,13 +91,16 @@ type LineStream = Pick<NodeJS.WritableStream, 'write'> & {
  * has nothing queued itself: through the stream each batch went through Node's stream machinery
  * (never optimised: it runs ~100 times a second) and needed a new 80 KiB buffer, ~50–100 µs a batch
  * here (issue 15, round 10). What the descriptor does not take at once (a full pipe: `EAGAIN`)
- * waits in the batch for the next try, behind anything the stream has queued (`#drain`).
+ * waits in the batch for the next try, behind anything the stream has queued (`#drain`), up to
+ * `MAX_PENDING_BYTES`; further batches are then dropped and counted until the reader catches up.
  */
 class LineBatch {
   /** The batch's buffer. */
   #buffer = Buffer.allocUnsafeSlow(BATCH_CAPACITY)
   /** Bytes of `#buffer` in use. */
   #used = 0
+  /** Lines in `#buffer`. */
+  #lines = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   readonly #stream: LineStream
   readonly #fd: number | undefined
@@ -84,12 +117,20 @@ class LineBatch {
   readonly #iso = isoTimeFormat()
   /** Bytes a full pipe did not take yet, in order (`#drain`); written before any later batch. */
   readonly #spill: Buffer[] = []
+  /** Bytes in `#spill`. */
+  #spillBytes = 0
+  /** Lines dropped since the last `warn` line about them (`MAX_PENDING_BYTES`). */
+  #dropped = 0
+  /** A `warn` line about dropped lines is on its way (`#drain`). */
+  #reportQueued = false
+  readonly #maxPending: number
   #retry: ReturnType<typeof setTimeout> | undefined
   /** Set by the `exit` handler: writes then wait for the pipe instead of leaving bytes queued. */
   #exiting = false
 
-  constructor(stream: LineStream) {
+  constructor(stream: LineStream, options: LineBatchOptions = {}) {
     this.#stream = stream
+    this.#maxPending = options.maxPendingBytes ?? MAX_PENDING_BYTES
     this.#fd = typeof stream.fd === 'number' ? stream.fd : undefined
     process.on('exit', this.#flushAtExit)
   }
@@ -110,6 +151,10 @@ class LineBatch {
     this.#exiting = true
     this.flush()
     if (this.#spill.length > 0) this.#drain()
+    if (this.#dropped > 0 && this.#spill.length === 0) {
+      this.#put(this.#droppedLine())
+      this.#write()
+    }
   }
 
   /**
@@ -122,10 +167,31 @@ class LineBatch {
       this.#stream.write(this.#take())
       return
     }
+    if (this.#spill.length > 0 && this.#spillBytes + this.#used > this.#maxPending) {
+      // The reader is more than `MAX_PENDING_BYTES` behind: these lines go, the buffer stays.
+      this.#drop(this.#lines)
+      this.#used = 0
+      this.#lines = 0
+      return
+    }
     // A view of the batch: when the descriptor takes all of it now, the buffer is used again.
     this.#spill.push(this.#buffer.subarray(0, this.#used))
+    this.#spillBytes += this.#used
+    this.#lines = 0
     if (this.#drain()) this.#used = 0
     else this.#take() // the view stays with the spill or the stream
+  }
+
+  #drop(lines: number): void {
+    this.#dropped += lines
+    droppedTotal += lines
+  }
+
+  /** The `warn` line about the lines dropped since the last one (`MAX_PENDING_BYTES`). */
+  #droppedLine(): string {
+    const line = `{"time":"${this.#iso(Date.now())}","level":"warn","msg":"log lines dropped: the log reader fell behind","dropped":${this.#dropped}}`
+    this.#dropped = 0
+    return line
   }
 
   /** The buffer's bytes; the batch goes on in a new buffer (the stream may hold on to this one). */
@@ -133,6 +199,7 @@ class LineBatch {
     const chunk = this.#buffer.subarray(0, this.#used)
     this.#buffer = Buffer.allocUnsafeSlow(BATCH_CAPACITY)
     this.#used = 0
+    this.#lines = 0
     return chunk
   }
 
@@ -177,6 +244,7 @@ class LineBatch {
         Atomics.wait(READER_WAIT, 0, 0, 1)
         continue
       }
+      this.#spillBytes -= written
       if (written === chunk.length) spill.shift()
       else spill[0] = chunk.subarray(written)
       if (written < end) {
@@ -185,7 +253,17 @@ class LineBatch {
         return false
       }
     }
-    if (spill.length === 0) return true
+    if (spill.length === 0) {
+      // The reader has caught up: say what it missed, with the next batch (not from inside a write).
+      if (this.#dropped > 0 && !this.#exiting && !this.#reportQueued) {
+        this.#reportQueued = true
+        setImmediate(() => {
+          this.#reportQueued = false
+          if (this.#dropped > 0) this.line(this.#droppedLine())
+        })
+      }
+      return true
+    }
     this.#retry = setTimeout(() => this.#drain(), FLUSH_DELAY_MS)
     this.#retry.unref()
     return false
@@ -193,6 +271,7 @@ class LineBatch {
 
   /** Everything left over, through the stream, in order. */
   #toStream(): void {
+    this.#spillBytes = 0
     for (const rest of this.#spill.splice(0)) this.#stream.write(rest)
   }
 
@@ -286,15 +365,21 @@ class LineBatch {
       if (bytes > BATCH_CAPACITY - this.#used) this.#write()
       if (bytes > BATCH_CAPACITY) {
         // On its own, behind what a full pipe left over, if anything.
-        if (this.#fd !== undefined) {
+        if (this.#fd === undefined || this.#stream.writable === false) {
+          this.#stream.write(`${line}\n`)
+        } else if (this.#spill.length > 0 && this.#spillBytes + bytes > this.#maxPending) {
+          this.#drop(1)
+        } else {
           this.#spill.push(Buffer.from(`${line}\n`))
+          this.#spillBytes += bytes
           this.#drain()
-        } else this.#stream.write(`${line}\n`)
+        }
         return
       }
     }
     this.#used += this.#buffer.write(line, this.#used)
     this.#buffer[this.#used++] = 0x0a // '\n'
+    this.#lines++
   }
 }
 
@@ -311,8 +396,11 @@ class LineBatch {
  *
  * @example const logger = createJsonLogger({ level: 'info', write: batchedLineWriter(process.stderr) })
  */
-export function batchedLineWriter(stream: LineStream): (line: string) => void {
-  const batch = new LineBatch(stream)
+export function batchedLineWriter(
+  stream: LineStream,
+  options: LineBatchOptions = {},
+): (line: string) => void {
+  const batch = new LineBatch(stream, options)
   return (line) => batch.line(line)
 }
 

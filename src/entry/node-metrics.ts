@@ -15,6 +15,7 @@ import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from '../store/types.ts'
+import { droppedLogLines } from './node-log-sink.ts'
 import { createRequestHistogram } from './node-request-histogram.ts'
 import type { AnsweredRequest, GatehouseEnv } from '../http/types.ts'
 
@@ -108,6 +109,20 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         if (pending === 0) continue
         this.inc({ grant_type: grant }, pending)
         issued.set(grant, 0)
+      }
+    },
+  })
+  // The log sink counts what it drops while stdout's reader is more than MAX_PENDING_BYTES behind.
+  let droppedSeen = 0
+  new Counter({
+    name: 'gatehouse_log_lines_dropped_total',
+    help: 'Log lines dropped because the reader of stdout fell too far behind (16 MiB kept).',
+    registers: [registry],
+    collect() {
+      const total = droppedLogLines()
+      if (total > droppedSeen) {
+        this.inc(total - droppedSeen)
+        droppedSeen = total
       }
     },
   })

@@ -15,10 +15,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../../src/http/app.ts'
 import { createJsonLogger, type Logger } from '../../../src/http/log.ts'
 import { accessLogMembers, writeAccessLog } from '../../../src/http/request-log.ts'
+import { createMetrics } from '../../../src/entry/node-metrics.ts'
 import {
   batchedJsonLogger,
   batchedLineWriter,
+  droppedLogLines,
   FLUSH_DELAY_MS,
+  MAX_PENDING_BYTES,
+  type LineBatchOptions,
   wallClock,
   WALL_CLOCK_RESYNC_MS,
 } from '../../../src/entry/node-log-sink.ts'
@@ -249,19 +253,22 @@ describe('batchedJsonLogger: access log lines built a batch at a time', () => {
  * A batched writer on a child's stdin, as on stdout: its descriptor, its queue and state, and its
  * `write`, which counts what goes through the stream (`viaStream`) instead of the descriptor.
  */
-function writerOnStdinOf(child: ChildProcess) {
+function writerOnStdinOf(child: ChildProcess, options: LineBatchOptions = {}) {
   const stdin = child.stdin as NonNullable<ChildProcess['stdin']> & { _handle: { fd: number } }
   const viaStream: number[] = []
-  const write = batchedLineWriter({
-    fd: stdin._handle.fd,
-    get writableLength() {
-      return stdin.writableLength
+  const write = batchedLineWriter(
+    {
+      fd: stdin._handle.fd,
+      get writableLength() {
+        return stdin.writableLength
+      },
+      get writable() {
+        return stdin.writable
+      },
+      write: (chunk: string | Uint8Array) => (viaStream.push(chunk.length), stdin.write(chunk)),
     },
-    get writable() {
-      return stdin.writable
-    },
-    write: (chunk: string | Uint8Array) => (viaStream.push(chunk.length), stdin.write(chunk)),
-  })
+    options,
+  )
   return { stdin, viaStream, write }
 }
 
@@ -320,6 +327,46 @@ describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => 
     await once(child, 'exit')
     expect(received).toBe(expected)
     expect(viaStream).toEqual([])
+  })
+
+  it('keeps at most maxPendingBytes for a stalled reader, drops and counts the rest, and says so once it catches up', async () => {
+    // A reader that starts late: the pipe fills, the sink keeps up to its limit, the rest is dropped.
+    const child = spawn('sh', ['-c', 'sleep 0.5; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const lines = Array.from({ length: 20_000 }, (_, i) => `{"n":${i},"pad":"${'p'.repeat(60)}"}`)
+    let received = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (received += chunk))
+    const droppedBefore = droppedLogLines()
+    const limit = 256 * 1024
+    const { stdin, viaStream, write } = writerOnStdinOf(child, { maxPendingBytes: limit })
+    for (const line of lines) write(line)
+    // ~1.5 MB written before the reader started: what neither the pipe nor the limit held is gone.
+    const dropped = droppedLogLines() - droppedBefore
+    expect(dropped).toBeGreaterThan(0)
+    await vi.waitFor(() => expect(received).toContain('"msg":"log lines dropped'), {
+      timeout: 20_000,
+    })
+    stdin.end()
+    await once(child, 'exit')
+    const got = received
+      .split('\n')
+      .slice(0, -1)
+      .map((line) => JSON.parse(line) as { n?: number; level?: string; dropped?: number })
+    const warning = got.at(-1)
+    const kept = got.slice(0, -1)
+    expect(warning).toMatchObject({ level: 'warn', dropped })
+    expect(kept.length + dropped).toBe(lines.length)
+    // Whole lines of what was written, in order, none twice; no more than the pipe (64 KiB),
+    // the limit and one batch (80 KiB) held.
+    const numbers = kept.map((line) => line.n as number)
+    expect(numbers).toEqual([...new Set(numbers)].sort((a, b) => a - b))
+    expect(kept.map((line) => JSON.stringify(line))).toEqual(numbers.map((n) => lines[n]))
+    expect(Buffer.byteLength(received)).toBeLessThan(64 * 1024 + limit + 80 * 1024 + 200)
+    expect(viaStream).toEqual([])
+    // The origin's /metrics counts every line this process dropped.
+    const text = await createMetrics().registry.metrics()
+    expect(/^gatehouse_log_lines_dropped_total (\d+)$/m.exec(text)?.[1]).toBe(
+      String(droppedLogLines()),
+    )
   })
 
   it('hands the rest to the stream when the reader is gone (EPIPE), which reports it', async () => {
@@ -427,6 +474,47 @@ describe('createNodeLogger on a real stdout pipe', () => {
     const [code] = (await once(child, 'close')) as [number | null]
     expect(code).toBe(0)
     expect(numbers(out)).toEqual(many)
+  })
+
+  it('keeps MAX_PENDING_BYTES for a reader stalled past them, and at exit says how many it dropped', async () => {
+    const count = 100_000 // ~26 MB of lines: more than the pipe and MAX_PENDING_BYTES hold
+    const child = spawn(
+      process.execPath,
+      [
+        '--experimental-strip-types',
+        '--no-warnings',
+        '--input-type=module',
+        '-e',
+        `import { createNodeLogger } from '${sink}'
+        const logger = createNodeLogger('info')
+        const pad = '${'p'.repeat(200)}'
+        for (let n = 0; n < ${count}; n++) logger.log({ level: 'info', msg: 'line', n, pad })
+        process.stderr.write('written\\n', () => process.exit(0))`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    // Starts reading only once the child has written everything (it says so on stderr) and exits.
+    child.stdout.pause()
+    await once(child.stderr as NonNullable<typeof child.stderr>, 'data')
+    const chunks: Buffer[] = []
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
+    child.stdout.resume()
+    const [code] = (await once(child, 'close')) as [number | null]
+    expect(code).toBe(0)
+    const out = Buffer.concat(chunks)
+    // What the process kept (the limit and one batch of 80 KiB), the pipe's 64 KiB and what this
+    // side's stream read ahead before its pause (64 KiB).
+    expect(out.length).toBeLessThan(MAX_PENDING_BYTES + 80 * 1024 + 2 * 64 * 1024 + 200)
+    const got = out
+      .toString('utf8')
+      .split('\n')
+      .slice(0, -1)
+      .map((line) => JSON.parse(line) as { n?: number; msg: string; dropped?: number })
+    const warning = got.at(-1)
+    const kept = got.slice(0, -1).map((line) => line.n as number)
+    expect(kept.length).toBeGreaterThan(0)
+    expect(kept).toEqual([...new Set(kept)].sort((a, b) => a - b))
+    expect(warning).toMatchObject({ level: 'warn', dropped: count - kept.length })
   })
 
   it('loses no line and keeps their order on SIGTERM handled as npm start does (exit)', async () => {
