@@ -420,6 +420,36 @@ async function stdoutOf(source: string, signal?: NodeJS.Signals): Promise<string
 const sink = new URL('../../../src/entry/node-log-sink.ts', import.meta.url).href
 const access = new URL('../../../src/http/request-log.ts', import.meta.url).href
 
+/**
+ * Runs `source` in a Node process with `logger = createNodeLogger('info')`, then `process.exit(0)`.
+ * Its stdout (a pipe) is read only once the child says on stderr that `source` has run, so the
+ * pipe is full (for more than 64 KiB of lines) and the child waits at exit for this reader.
+ */
+async function stdoutReadAfterWriting(source: string): Promise<Buffer> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--experimental-strip-types',
+      '--no-warnings',
+      '--input-type=module',
+      '-e',
+      `import { createNodeLogger } from '${sink}'
+      const logger = createNodeLogger('info')
+      ${source}
+      process.stderr.write('written\\n', () => process.exit(0))`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  child.stdout.pause()
+  await once(child.stderr, 'data')
+  const chunks: Buffer[] = []
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
+  child.stdout.resume()
+  const [code] = (await once(child, 'close')) as [number | null]
+  expect(code).toBe(0)
+  return Buffer.concat(chunks)
+}
+
 describe('createNodeLogger on a real stdout pipe', () => {
   // Lines pending in the batch (FLUSH_DELAY_MS has not passed) when the process ends.
   const lines = Array.from({ length: 2000 }, (_, i) => i)
@@ -451,57 +481,18 @@ describe('createNodeLogger on a real stdout pipe', () => {
 
   it('loses no line at exit when the reader is slower than the pipe fills (a full pipe)', async () => {
     const many = Array.from({ length: 4000 }, (_, i) => i)
-    const child = spawn(
-      process.execPath,
-      [
-        '--experimental-strip-types',
-        '--no-warnings',
-        '--input-type=module',
-        '-e',
-        `import { createNodeLogger } from '${sink}'
-        const logger = createNodeLogger('info')
-        for (const n of ${JSON.stringify(many)}) logger.log({ level: 'info', msg: 'line', n, pad: '${'p'.repeat(100)}' })
-        process.exit(0)`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+    const out = await stdoutReadAfterWriting(
+      `for (const n of ${JSON.stringify(many)}) logger.log({ level: 'info', msg: 'line', n, pad: '${'p'.repeat(100)}' })`,
     )
-    // Starts reading only once the child has filled the pipe and is waiting at exit.
-    child.stdout.pause()
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
-    child.stdout.resume()
-    const [code] = (await once(child, 'close')) as [number | null]
-    expect(code).toBe(0)
-    expect(numbers(out)).toEqual(many)
+    expect(numbers(out.toString('utf8'))).toEqual(many)
   })
 
   it('keeps MAX_PENDING_BYTES for a reader stalled past them, and at exit says how many it dropped', async () => {
     const count = 100_000 // ~26 MB of lines: more than the pipe and MAX_PENDING_BYTES hold
-    const child = spawn(
-      process.execPath,
-      [
-        '--experimental-strip-types',
-        '--no-warnings',
-        '--input-type=module',
-        '-e',
-        `import { createNodeLogger } from '${sink}'
-        const logger = createNodeLogger('info')
-        const pad = '${'p'.repeat(200)}'
-        for (let n = 0; n < ${count}; n++) logger.log({ level: 'info', msg: 'line', n, pad })
-        process.stderr.write('written\\n', () => process.exit(0))`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    const out = await stdoutReadAfterWriting(
+      `const pad = '${'p'.repeat(200)}'
+      for (let n = 0; n < ${count}; n++) logger.log({ level: 'info', msg: 'line', n, pad })`,
     )
-    // Starts reading only once the child has written everything (it says so on stderr) and exits.
-    child.stdout.pause()
-    await once(child.stderr as NonNullable<typeof child.stderr>, 'data')
-    const chunks: Buffer[] = []
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
-    child.stdout.resume()
-    const [code] = (await once(child, 'close')) as [number | null]
-    expect(code).toBe(0)
-    const out = Buffer.concat(chunks)
     // What the process kept (the limit and one batch of 80 KiB), the pipe's 64 KiB and what this
     // side's stream read ahead before its pause (64 KiB).
     expect(out.length).toBeLessThan(MAX_PENDING_BYTES + 80 * 1024 + 2 * 64 * 1024 + 200)
