@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -272,6 +272,24 @@ function writerOnStdinOf(child: ChildProcess, options: LineBatchOptions = {}) {
   return { stdin, viaStream, write }
 }
 
+/**
+ * A `cat` of its stdin that starts reading only when `start()` is called, so the pipe to it fills
+ * first however slowly this process writes. `remove()` deletes its start file.
+ */
+function lateReader() {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-log-'))
+  const go = join(dir, 'go')
+  const child = spawn('sh', ['-c', 'while [ ! -e "$GO" ]; do sleep 0.02; done; exec cat'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, GO: go },
+  })
+  return {
+    child,
+    start: () => writeFileSync(go, ''),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  }
+}
+
 describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => {
   it('writes batches to the descriptor, behind what the stream has queued', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-log-'))
@@ -308,7 +326,7 @@ describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => 
 
   it('keeps what a full pipe does not take and writes it, in order, as the reader takes it', async () => {
     // A reader that starts late: the pipe fills and the descriptor refuses the rest (EAGAIN).
-    const child = spawn('sh', ['-c', 'sleep 0.3; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const { child, start, remove } = lateReader()
     const lines = Array.from({ length: 30_000 }, (_, i) => `{"n":${i},"pad":"${'p'.repeat(60)}"}`)
     const expected = lines.map((line) => `${line}\n`).join('')
     let received = ''
@@ -322,16 +340,18 @@ describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => 
     for (const line of lines) write(line)
     // More than a pipe holds was written before the reader started: the rest waits with the sink.
     expect(received).toBe('')
+    start()
     await all
     stdin.end()
     await once(child, 'exit')
     expect(received).toBe(expected)
     expect(viaStream).toEqual([])
+    remove()
   })
 
   it('keeps at most maxPendingBytes for a stalled reader, drops and counts the rest, and says so once it catches up', async () => {
     // A reader that starts late: the pipe fills, the sink keeps up to its limit, the rest is dropped.
-    const child = spawn('sh', ['-c', 'sleep 0.5; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const { child, start, remove } = lateReader()
     const lines = Array.from({ length: 20_000 }, (_, i) => `{"n":${i},"pad":"${'p'.repeat(60)}"}`)
     let received = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (received += chunk))
@@ -342,6 +362,7 @@ describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => 
     // ~1.5 MB written before the reader started: what neither the pipe nor the limit held is gone.
     const dropped = droppedLogLines() - droppedBefore
     expect(dropped).toBeGreaterThan(0)
+    start()
     await vi.waitFor(() => expect(received).toContain('"msg":"log lines dropped'), {
       timeout: 20_000,
     })
@@ -367,6 +388,7 @@ describe('batchedLineWriter on a stream with a file descriptor (stdout)', () => 
     expect(/^gatehouse_log_lines_dropped_total (\d+)$/m.exec(text)?.[1]).toBe(
       String(droppedLogLines()),
     )
+    remove()
   })
 
   it('hands the rest to the stream when the reader is gone (EPIPE), which reports it', async () => {
