@@ -99,8 +99,6 @@ class LineBatch {
   #buffer = Buffer.allocUnsafeSlow(BATCH_CAPACITY)
   /** Bytes of `#buffer` in use. */
   #used = 0
-  /** Lines in `#buffer`. */
-  #lines = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   readonly #stream: LineStream
   readonly #fd: number | undefined
@@ -121,8 +119,6 @@ class LineBatch {
   #spillBytes = 0
   /** Lines dropped since the last `warn` line about them (`MAX_PENDING_BYTES`). */
   #dropped = 0
-  /** A `warn` line about dropped lines is on its way (`#drain`). */
-  #reportQueued = false
   readonly #maxPending: number
   #retry: ReturnType<typeof setTimeout> | undefined
   /** Set by the `exit` handler: writes then wait for the pipe instead of leaving bytes queued. */
@@ -167,24 +163,28 @@ class LineBatch {
       this.#stream.write(this.#take())
       return
     }
-    if (this.#spill.length > 0 && this.#spillBytes + this.#used > this.#maxPending) {
-      // The reader is more than `MAX_PENDING_BYTES` behind: these lines go, the buffer stays.
-      this.#drop(this.#lines)
-      this.#used = 0
-      this.#lines = 0
-      return
-    }
-    // A view of the batch: when the descriptor takes all of it now, the buffer is used again.
-    this.#spill.push(this.#buffer.subarray(0, this.#used))
-    this.#spillBytes += this.#used
-    this.#lines = 0
-    if (this.#drain()) this.#used = 0
+    // A view of the batch: when the descriptor takes all of it now (or the reader is too far
+    // behind and the lines are dropped), the buffer is used again.
+    if (!this.#spillOrDrop(this.#buffer.subarray(0, this.#used)) || this.#drain()) this.#used = 0
     else this.#take() // the view stays with the spill or the stream
   }
 
-  #drop(lines: number): void {
-    this.#dropped += lines
-    droppedTotal += lines
+  /**
+   * Puts `chunk` (whole lines) behind what a full pipe left over, or drops it and counts its lines
+   * when the reader is already behind and the spill would pass `#maxPending`. Returns whether it was
+   * kept.
+   */
+  #spillOrDrop(chunk: Buffer): boolean {
+    if (this.#spill.length > 0 && this.#spillBytes + chunk.length > this.#maxPending) {
+      let lines = 0
+      for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines++
+      this.#dropped += lines
+      droppedTotal += lines
+      return false
+    }
+    this.#spill.push(chunk)
+    this.#spillBytes += chunk.length
+    return true
   }
 
   /** The `warn` line about the lines dropped since the last one (`MAX_PENDING_BYTES`). */
@@ -199,7 +199,6 @@ class LineBatch {
     const chunk = this.#buffer.subarray(0, this.#used)
     this.#buffer = Buffer.allocUnsafeSlow(BATCH_CAPACITY)
     this.#used = 0
-    this.#lines = 0
     return chunk
   }
 
@@ -255,13 +254,11 @@ class LineBatch {
     }
     if (spill.length === 0) {
       // The reader has caught up: say what it missed, with the next batch (not from inside a write).
-      if (this.#dropped > 0 && !this.#exiting && !this.#reportQueued) {
-        this.#reportQueued = true
+      // (A second call before it runs finds nothing left to report.)
+      if (this.#dropped > 0 && !this.#exiting)
         setImmediate(() => {
-          this.#reportQueued = false
           if (this.#dropped > 0) this.line(this.#droppedLine())
         })
-      }
       return true
     }
     this.#retry = setTimeout(() => this.#drain(), FLUSH_DELAY_MS)
@@ -367,19 +364,12 @@ class LineBatch {
         // On its own, behind what a full pipe left over, if anything.
         if (this.#fd === undefined || this.#stream.writable === false) {
           this.#stream.write(`${line}\n`)
-        } else if (this.#spill.length > 0 && this.#spillBytes + bytes > this.#maxPending) {
-          this.#drop(1)
-        } else {
-          this.#spill.push(Buffer.from(`${line}\n`))
-          this.#spillBytes += bytes
-          this.#drain()
-        }
+        } else if (this.#spillOrDrop(Buffer.from(`${line}\n`))) this.#drain()
         return
       }
     }
     this.#used += this.#buffer.write(line, this.#used)
     this.#buffer[this.#used++] = 0x0a // '\n'
-    this.#lines++
   }
 }
 
