@@ -6,9 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { Socket } from 'node:net'
+import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { originNodeOptions } from '../../scripts/origin-app-dir.ts'
-import { builtScript } from './built-origin.ts'
+import { pathToFileURL } from 'node:url'
+import type * as OriginAppDir from '../../scripts/origin-app-dir.ts'
+import type * as BuiltOrigin from './built-origin.ts'
 
 // One free-port probe for the whole project (scripts/dev-ports.ts); re-exported for the bench rows.
 export { freePort } from '../../scripts/dev-ports.ts'
@@ -80,26 +82,22 @@ export async function startNodeScript(
 }
 
 const ORIGIN_SCRIPT = 'bench/lib/http-node-origin.ts'
-const HERE = new URL('../../', import.meta.url).pathname
 
 /**
- * The argv of the bench origin at `script`, built and started by the tools of the checkout it is in:
- * an A/B's base (`cpu-per-request.ts --base=<dir>`) runs as that checkout's own `npm run
+ * The argv of the bench origin at `script`, built and started by the tools of the checkout it is in
+ * (this one's, or an A/B base's: `cpu-per-request.ts --base=<dir>`): that checkout's own `npm run
  * build:origin` output with its own `npm start` options. Built by this checkout's tools instead, the
  * base's src/ was bundled into one file by esbuild (its paths are not this checkout's src/) while
  * ours ran as tsc's modules: an A/A then compared two builds of the same code.
  */
 async function originArgv(script: string, nodeFlags: readonly string[]): Promise<string[]> {
-  const root = script.slice(0, -ORIGIN_SCRIPT.length)
-  if (root === '' || root === HERE || root === './')
-    return [...originNodeOptions(), ...nodeFlags, await builtScript(script)]
-  const tools = (await import(`${root}bench/lib/built-origin.ts`)) as {
-    builtScript: typeof builtScript
-  }
-  const options = (await import(`${root}scripts/origin-app-dir.ts`)) as {
-    originNodeOptions: typeof originNodeOptions
-  }
-  return [...options.originNodeOptions(), ...nodeFlags, await tools.builtScript(script)]
+  const root = resolve(script.slice(0, -ORIGIN_SCRIPT.length))
+  const from = (path: string) => pathToFileURL(join(root, path)).href
+  const { builtScript } = (await import(from('bench/lib/built-origin.ts'))) as typeof BuiltOrigin
+  const { originNodeOptions } = (await import(
+    from('scripts/origin-app-dir.ts')
+  )) as typeof OriginAppDir
+  return [...originNodeOptions(), ...nodeFlags, await builtScript(script)]
 }
 
 /**
