@@ -5,7 +5,12 @@
  * Method: each row is autocannon with CONNECTIONS keep-alive connections: WARMUP_SECONDS of warm-up
  * (results dropped), then DURATION_SECONDS timed, split into ROUNDS slices interleaved with every other
  * row (all servers stay up, idle ones cost nothing; noise from other processes then hits every row
- * alike, ours and the peers'; requests/s and percentiles pool the slices). Servers run in their own
+ * alike, ours and the peers'). A round runs one slice of every row, the rows a target compares
+ * next to each other (`ADJACENT`), in that order in even rounds and reversed in odd ones, so no row
+ * always runs early or late in a round. The rows' tables
+ * pool the slices (requests/s, percentiles, CPU); a ratio of two rows is the median of its per-round
+ * ratios (as `bench:token` reports its own), so a burst of load from elsewhere that falls into one
+ * round moves it little. Servers run in their own
  * processes; autocannon runs here. The server's CPU use per row is reported: well under one core
  * means the row was limited by the load generator (it shares the cores) or by other processes.
  * Every request carries the same ~630-byte ES256 access token header (a new token per request on the
@@ -186,6 +191,8 @@ const config = {
 
 const rows: Row[] = []
 const memory: Record<string, { peakRssMiB: number }> = {}
+/** Each row's slices, one per round, in round order (the ratios are per-round medians). */
+const roundSlices = new Map<string, LoadSlice[]>()
 
 /** One request with the row's first token: the route must answer what a real verifier answers. */
 async function check(server: ServerProcess, spec: RowSpec, token: string): Promise<void> {
@@ -229,6 +236,35 @@ function plan(server: ServerProcess, specs: RowSpec[]): Planned[] {
 }
 
 /**
+ * The rows a target compares, next to each other, in the order a round measures them (the rest
+ * follow in the list's order). This machine's speed swings from one second to the next (a slice's
+ * CPU per request by 2–3× at times, round 16): two rows measured a second apart see much the same
+ * machine, two measured ten seconds apart often do not.
+ */
+const ADJACENT = [
+  'peer-noop',
+  'node-noop',
+  'node-verify-l1',
+  'peer-fast-jwt-cache',
+  'workerd-bare-noop',
+  'workerd-noop',
+  'workerd-verify-l1',
+  'node-gateway',
+  'peer-proxy',
+  'workerd-gateway',
+  'workerd-bare-proxy',
+]
+
+function measureOrder(planned: Planned[]): Planned[] {
+  const rank = (row: Planned) => {
+    const at = ADJACENT.indexOf(row.spec.id)
+    return at === -1 ? ADJACENT.length : at
+  }
+  // Array.prototype.sort is stable: rows outside ADJACENT keep the list's order.
+  return [...planned].sort((a, b) => rank(a) - rank(b))
+}
+
+/**
  * Every row of every server, interleaved: all servers stay up (idle ones cost nothing), each row is
  * checked and warmed up once, then each round runs one slice of every row. Comparisons across
  * servers (ours vs peers) are then as fair as those within one.
@@ -239,13 +275,15 @@ async function runAll(planned: Planned[]): Promise<void> {
     await check(row.server, row.spec, typeof token === 'string' ? token : token())
     await warmUp(row.load, WARMUP_SECONDS)
   }
+  const order = measureOrder(planned)
   for (let round = 0; round < ROUNDS; round++) {
     process.stdout.write(`  round ${round + 1}/${ROUNDS}\n`)
-    for (const row of planned) {
+    for (const row of round % 2 === 0 ? order : [...order].reverse()) {
       row.slices.push(await measureSlice(row.load, DURATION_SECONDS / ROUNDS))
     }
   }
   for (const { spec, counter, slices } of planned) {
+    roundSlices.set(spec.id, slices)
     rows.push({
       ...spec,
       ...summarise(slices),
@@ -311,22 +349,48 @@ if (!args.has('--no-memory')) {
 // ---- report ----
 
 const byId = new Map(rows.map((r) => [r.id, r]))
-const rps = (id: string) => byId.get(id)?.requestsPerSec
 interface Ratio {
   name: string
+  /** The median of `rounds`. */
   value: number
+  /** The ratio in each round, in round order. */
+  rounds: number[]
   target?: string
   met?: boolean
 }
 const ratios: Ratio[] = []
+/** Requests/s of one slice. */
+const sliceRps = (slice: LoadSlice) => slice.latenciesMs.length / slice.wallSeconds
+/** Server CPU seconds per answered request of one slice (undefined without answers). */
+const sliceCpu = (slice: LoadSlice) =>
+  slice.latenciesMs.length === 0 ? undefined : slice.serverCpuSeconds / slice.latenciesMs.length
+/** `of(a's slice) / of(b's slice)` per round, for the rounds where both are defined and b's is not 0. */
+const perRound = (a: string, b: string, of: (slice: LoadSlice) => number | undefined) => {
+  const as = roundSlices.get(a)
+  const bs = roundSlices.get(b)
+  if (as === undefined || bs === undefined) return []
+  return as.flatMap((slice, i) => {
+    const x = of(slice)
+    const other = bs[i]
+    const y = other === undefined ? undefined : of(other)
+    return x === undefined || y === undefined || y === 0 ? [] : [x / y]
+  })
+}
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((x, y) => x - y)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
 const ratio = (name: string, a: string, b: string, target?: number) => {
-  const x = rps(a)
-  const y = rps(b)
-  if (x === undefined || y === undefined) return
-  const value = x / y
+  const rounds = perRound(a, b, sliceRps)
+  if (rounds.length === 0) return
+  const value = median(rounds)
   ratios.push({
     name,
     value,
+    rounds,
     ...(target === undefined ? {} : { target: `>= ${target}`, met: value >= target }),
   })
 }
@@ -367,14 +431,9 @@ ratio('workerd: gateway / bare hono/proxy', 'workerd-gateway', 'workerd-bare-pro
 // less). On a shared machine a row is often limited by the load generator or by other processes, not
 // by the server (see "server CPU"), and requests/s ratios swing from run to run; CPU per request is
 // what the server itself spends, and moves much less. Reported beside the targets, not instead.
-const cpuPerRequest = (id: string) => {
-  const r = byId.get(id)
-  return r === undefined || r.requestsPerSec === 0 ? undefined : r.serverCpu / r.requestsPerSec
-}
 const cpuRatio = (name: string, ours: string, base: string) => {
-  const x = cpuPerRequest(ours)
-  const y = cpuPerRequest(base)
-  if (x !== undefined && y !== undefined && x > 0) ratios.push({ name, value: y / x })
+  const rounds = perRound(base, ours, sliceCpu)
+  if (rounds.length > 0) ratios.push({ name, value: median(rounds), rounds })
 }
 cpuRatio('CPU per request: bare Hono no-op / our no-op', 'node-noop', 'peer-noop')
 cpuRatio('CPU per request: bare Hono no-op / Node /verify L1 hit', 'node-verify-l1', 'peer-noop')
@@ -414,12 +473,13 @@ const table = renderTable(
 console.log(`\n${table}\n`)
 console.log(
   renderTable(
-    ['ratio (req/s)', 'value', 'target', 'met'],
+    ['ratio (median of the rounds)', 'value', 'target', 'met', 'per round'],
     ratios.map((r) => [
       r.name,
       r.value.toFixed(2),
       r.target ?? '',
       r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+      r.rounds.map((v) => v.toFixed(2)).join(' '),
     ]),
   ),
 )
@@ -510,6 +570,8 @@ writeFileSync(
         logLevel: 'info',
         compatibilityDate: COMPATIBILITY_DATE,
         latency: 'per-response times from autocannon, fractional ms',
+        ratios:
+          'median of the per-round ratios; compared rows measured next to each other, the order reversed every other round',
       },
       summary,
       rows,
