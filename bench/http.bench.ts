@@ -48,6 +48,7 @@ import {
   type LoadSlice,
 } from './lib/http-load.ts'
 import { numberArg } from './lib/cli-args.ts'
+import { median } from './lib/interleave.ts'
 import { memoryMiB, startNodeScript, type ServerProcess } from './lib/http-process.ts'
 import { signEs256Token, signEs256Tokens, TEST_AUDIENCE, TEST_ISSUER } from './lib/http-tokens.ts'
 import { bundleWorker, startWorkerd, workerdVersion } from './lib/http-workerd.ts'
@@ -375,13 +376,6 @@ const perRound = (a: string, b: string, of: (slice: LoadSlice) => number | undef
     const y = other === undefined ? undefined : of(other)
     return x === undefined || y === undefined || y === 0 ? [] : [x / y]
   })
-}
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((x, y) => x - y)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 const ratio = (name: string, a: string, b: string, target?: number) => {
   const rounds = perRound(a, b, sliceRps)
