@@ -18,9 +18,12 @@
  * - while no set is held yet, concurrent first requests each read (none is refused for another's read);
  * - a read slower than `timeoutMs` counts as failed and none is retried within
  *   `failureCooldownSeconds`, so an L2 outage costs one slow request per isolate per cooldown — or
- *   within the copy's refresh period when that is shorter (a set's `cacheSeconds` may be 1 s): a
- *   key is published twice that long before it signs, so after one failed read (a busy L2) the
- *   retry still comes before the key's first token, not a 503 window later;
+ *   within half the copy's refresh period when that is shorter (a set's `cacheSeconds` may be
+ *   1 s). A key is published twice the refresh period before it signs; the refresh that should
+ *   bring it starts up to one period after its publication, and if that read fails after the full
+ *   `timeoutMs` (a busy L2), the retry half a period after its start still ends before the key's
+ *   first token. A retry one whole period later would start just as the key signs, and its tokens
+ *   would meet a read in flight (503) — seen once in the fleet-rotation test under load, round 16;
  * - a revoked or retired key is never used;
  * - like the remote key set, no promise outlives the tick it was made in (workerd forbids sharing
  *   I/O between requests).
@@ -213,8 +216,8 @@ export function createPublishedKeySource(options: PublishedKeySourceOptions): Pu
   const failing = () =>
     lastOutcome !== undefined && lastOutcome !== 'ok' && lastOutcome !== 'absent'
   const since = (t: number) => now() - t
-  /** After a failed read: the cooldown, at most the held copy's refresh period (see the header). */
-  const failureWait = () => (loaded ? Math.min(failureMs, loaded.refreshAfter) : failureMs)
+  /** After a failed read: the cooldown, at most half the held copy's refresh period (see the header). */
+  const failureWait = () => (loaded ? Math.min(failureMs, loaded.refreshAfter / 2) : failureMs)
 
   /** Loads when nothing is loaded or the copy is old, unless the last attempt failed recently. */
   async function ensureLoaded(): Promise<void> {

@@ -160,7 +160,7 @@ describe('the edge key source', () => {
     expect(s.keys.status()).toMatchObject({ stale: false, lastError: null })
   })
 
-  it('a failed read is retried within the set’s refresh period when that is shorter than the cooldown, before the next key signs', async () => {
+  it('a failed read is retried within half the set’s refresh period when that is shorter than the cooldown, before the next key signs', async () => {
     // A short schedule: copies refreshed every 2 s, a key published 4 s before it signs.
     const s = source()
     const cacheSeconds = 2
@@ -176,13 +176,15 @@ describe('the edge key source', () => {
     expect(await code(s.keys.getKey('test-es256', 'ES256'))).toBe('ok')
     expect(s.keys.status()).toMatchObject({ stale: true })
     const reads = s.l2.reads
-    s.clock.advance(cacheSeconds - 1)
+    s.clock.advance(cacheSeconds / 2 - 0.5)
     await s.keys.getKey('test-es256', 'ES256')
     expect(s.l2.reads).toBe(reads) // still cooling down
-    // One refresh period after the failed read (not the 5 s cooldown): read again, and the key
-    // that signs from 4 s after its publication is held when its first token comes.
+    // Half a refresh period after the failed read's start (not the 5 s cooldown, nor a whole
+    // period, which would start the retry just as the key signs): read again, and the key that
+    // signs from 4 s after its publication is held when its first token comes, even when the
+    // failed read took the whole timeout.
     s.l2.down = false
-    s.clock.advance(1)
+    s.clock.advance(0.5)
     expect(await code(s.keys.getKey('test-es256', 'ES256'))).toBe('ok')
     expect(s.l2.reads).toBe(reads + 1)
     expect((await s.keys.getKey('test-eddsa', 'EdDSA')).kid).toBe('test-eddsa')
