@@ -181,8 +181,9 @@ describe('the edge key source', () => {
     expect(s.l2.reads).toBe(reads) // still cooling down
     // Half a refresh period after the failed read's start (not the 5 s cooldown, nor a whole
     // period, which would start the retry just as the key signs): read again, and the key that
-    // signs from 4 s after its publication is held when its first token comes, even when the
-    // failed read took the whole timeout.
+    // signs from 4 s after its publication is held when its first token comes. (The failed read
+    // here fails at once; why half a period also covers one that fails only at the 1 s timeout is
+    // the timeline in published-key-source.ts's header.)
     s.l2.down = false
     s.clock.advance(0.5)
     expect(await code(s.keys.getKey('test-es256', 'ES256'))).toBe('ok')
